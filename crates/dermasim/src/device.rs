@@ -1,0 +1,396 @@
+//! Needle devices and the punctures they make.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+use crate::params::{typed_params, ParameterSet};
+use crate::rng::Stream;
+use crate::scenario::check_range;
+use crate::tissue::Column;
+
+/// A microneedling device and how it is used in one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Device {
+    Roller(Roller),
+    Pen(Pen),
+    Stamp(Stamp),
+}
+
+/// A drum roller. Defaults: Dermaroller MF8 (Schwarz & Laaff 2011, Plast Reconstr Surg 127:146e).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Roller {
+    /// Needle length, 0.1 to 3.0 mm.
+    pub needle_length_mm: f64,
+    #[serde(default = "d_drum")]
+    pub drum_diameter_mm: f64,
+    #[serde(default = "d_drum")]
+    pub drum_width_mm: f64,
+    #[serde(default = "d_roller_needles")]
+    pub needles: u32,
+    #[serde(default = "d_needle_diameter")]
+    pub needle_diameter_mm: f64,
+    /// Passes in each direction.
+    #[serde(default = "d_roller_passes")]
+    pub passes: u32,
+    /// Directions rolled (e.g. 4: horizontal, vertical, two diagonals).
+    #[serde(default = "d_directions")]
+    pub directions: u32,
+    /// Real channel depth over needle length; the site default from the parameter set when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penetration_efficiency: Option<f64>,
+}
+
+/// An automated pen stamping vertically. Defaults: SkinPen class (FDA DEN160029 summary, L).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pen {
+    /// Depth setting, 0.1 mm up to `max_depth_mm`.
+    pub depth_mm: f64,
+    /// Device maximum depth setting (SkinPen: 2.5 mm).
+    #[serde(default = "d_pen_max")]
+    pub max_depth_mm: f64,
+    /// Needles per cartridge (9 to 36 common).
+    #[serde(default = "d_pen_needles")]
+    pub needles: u32,
+    /// Strokes per second (7,000 rpm = 116.7 Hz).
+    #[serde(default = "d_stroke")]
+    pub stroke_rate_hz: f64,
+    /// Speed at which the pen is moved over the skin.
+    #[serde(default = "d_glide")]
+    pub glide_speed_mm_s: f64,
+    /// Width of the track the cartridge covers.
+    #[serde(default = "d_footprint")]
+    pub footprint_mm: f64,
+    #[serde(default = "d_pen_passes")]
+    pub passes: u32,
+    #[serde(default = "d_needle_diameter")]
+    pub needle_diameter_mm: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penetration_efficiency: Option<f64>,
+}
+
+/// A stamp: a flat needle grid pressed vertically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stamp {
+    pub needle_length_mm: f64,
+    /// Needle grid `[rows, columns]`.
+    #[serde(default = "d_grid")]
+    pub needle_grid: [u32; 2],
+    #[serde(default = "d_spacing")]
+    pub needle_spacing_mm: f64,
+    /// Stamps per square centimetre (overlapping stamps add up).
+    #[serde(default = "d_stamps")]
+    pub stamps_per_cm2: f64,
+    #[serde(default = "d_needle_diameter")]
+    pub needle_diameter_mm: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penetration_efficiency: Option<f64>,
+}
+
+fn d_drum() -> f64 { 20.0 }
+fn d_roller_needles() -> u32 { 192 }
+fn d_needle_diameter() -> f64 { 0.25 }
+fn d_roller_passes() -> u32 { 2 }
+fn d_directions() -> u32 { 4 }
+fn d_pen_max() -> f64 { 2.5 }
+fn d_pen_needles() -> u32 { 12 }
+fn d_stroke() -> f64 { 7000.0 / 60.0 }
+fn d_glide() -> f64 { 20.0 }
+fn d_footprint() -> f64 { 8.0 }
+fn d_pen_passes() -> u32 { 3 }
+fn d_grid() -> [u32; 2] { [6, 6] }
+fn d_spacing() -> f64 { 1.0 }
+fn d_stamps() -> f64 { 4.0 }
+
+/// Hard limits on roller and stamp needles (home and professional products on the market).
+pub const MAX_NEEDLE_MM: f64 = 3.0;
+
+typed_params! {
+    /// Channel geometry parameters.
+    DeviceParams {
+        penetration_efficiency_roller,
+        penetration_efficiency_pen,
+        penetration_efficiency_stamp,
+        channel_width_ratio,
+        injury_halo_um,
+    }
+}
+
+/// How deep the needles really went and what they hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Bleeding {
+    None,
+    /// Channels reach the papillary capillary loops.
+    Pinpoint,
+    /// Channels reach the upper vascular plexus.
+    Confluent,
+}
+
+/// The channels of one session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Channels {
+    pub punctures_per_cm2: f64,
+    /// Nominal needle depth (setting or length), micrometres.
+    pub nominal_depth_um: f64,
+    pub penetration_efficiency: f64,
+    pub effective_depth_um: f64,
+    /// Open channel radius at the surface.
+    pub channel_radius_um: f64,
+    /// Radius of injured tissue at the surface: channel plus the crushed halo.
+    pub injury_radius_um: f64,
+    /// Largest tilt of the channel from the surface normal.
+    pub angle_deg: f64,
+    pub bleeding: Bleeding,
+}
+
+impl Channels {
+    /// Radius of injured tissue at depth `z` (cone from the surface to the channel tip).
+    #[inline]
+    pub fn injury_radius_at(&self, z_um: f64) -> f64 {
+        if z_um >= self.effective_depth_um {
+            0.0
+        } else {
+            self.injury_radius_um * (1.0 - z_um / self.effective_depth_um)
+        }
+    }
+
+    /// Expected injured fraction at depth `z` for randomly placed punctures (Poisson overlap).
+    pub fn mean_injured_fraction_at(&self, z_um: f64) -> f64 {
+        let r = self.injury_radius_at(z_um);
+        let n_per_um2 = self.punctures_per_cm2 * 1e-8;
+        1.0 - (-n_per_um2 * std::f64::consts::PI * r * r).exp()
+    }
+}
+
+impl Device {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Device::Roller(_) => "roller",
+            Device::Pen(_) => "pen",
+            Device::Stamp(_) => "stamp",
+        }
+    }
+
+    pub fn nominal_depth_mm(&self) -> f64 {
+        match self {
+            Device::Roller(r) => r.needle_length_mm,
+            Device::Pen(p) => p.depth_mm,
+            Device::Stamp(s) => s.needle_length_mm,
+        }
+    }
+
+    fn needle_diameter_mm(&self) -> f64 {
+        match self {
+            Device::Roller(r) => r.needle_diameter_mm,
+            Device::Pen(p) => p.needle_diameter_mm,
+            Device::Stamp(s) => s.needle_diameter_mm,
+        }
+    }
+
+    fn efficiency_override(&self) -> Option<f64> {
+        match self {
+            Device::Roller(r) => r.penetration_efficiency,
+            Device::Pen(p) => p.penetration_efficiency,
+            Device::Stamp(s) => s.penetration_efficiency,
+        }
+    }
+
+    pub fn penetration_efficiency(&self, p: &DeviceParams) -> f64 {
+        self.efficiency_override().unwrap_or(match self {
+            Device::Roller(_) => p.penetration_efficiency_roller,
+            Device::Pen(_) => p.penetration_efficiency_pen,
+            Device::Stamp(_) => p.penetration_efficiency_stamp,
+        })
+    }
+
+    /// Punctures per square centimetre over the whole session.
+    pub fn punctures_per_cm2(&self) -> f64 {
+        match self {
+            // Needles spread over the drum's surface per revolution: N / (pi D W).
+            Device::Roller(r) => {
+                let per_pass = r.needles as f64 / (std::f64::consts::PI * r.drum_diameter_mm * r.drum_width_mm) * 100.0;
+                per_pass * (r.passes * r.directions) as f64
+            }
+            // Needles x strokes per second over the area swept per second.
+            Device::Pen(p) => {
+                let per_pass = p.needles as f64 * p.stroke_rate_hz / (p.glide_speed_mm_s * p.footprint_mm) * 100.0;
+                per_pass * p.passes as f64
+            }
+            Device::Stamp(s) => (s.needle_grid[0] * s.needle_grid[1]) as f64 * s.stamps_per_cm2,
+        }
+    }
+
+    /// Largest channel tilt. Roller needles sweep an arc while in the skin: the half-angle of
+    /// the arc below the surface, acos((R + L - d) / (R + L)).
+    fn angle_deg(&self, depth_um: f64) -> f64 {
+        match self {
+            Device::Roller(r) => {
+                let tip = r.drum_diameter_mm / 2.0 + r.needle_length_mm;
+                ((tip - depth_um / 1000.0) / tip).clamp(-1.0, 1.0).acos().to_degrees()
+            }
+            _ => 0.0,
+        }
+    }
+
+    pub fn channels(&self, column: &Column, set: &ParameterSet) -> Result<Channels, crate::error::ParamError> {
+        let p = DeviceParams::from_set(set)?;
+        let nominal = self.nominal_depth_mm() * 1000.0;
+        let eff = self.penetration_efficiency(&p);
+        let depth = (nominal * eff).min(column.total_um());
+        let radius = 0.5 * self.needle_diameter_mm() * 1000.0 * p.channel_width_ratio;
+        let bleeding = if depth >= column.plexus_depth_um {
+            Bleeding::Confluent
+        } else if depth >= column.pinpoint_bleeding_depth_um {
+            Bleeding::Pinpoint
+        } else {
+            Bleeding::None
+        };
+        Ok(Channels {
+            punctures_per_cm2: self.punctures_per_cm2(),
+            nominal_depth_um: nominal,
+            penetration_efficiency: eff,
+            effective_depth_um: depth,
+            channel_radius_um: radius,
+            injury_radius_um: radius + p.injury_halo_um,
+            angle_deg: self.angle_deg(depth),
+            bleeding,
+        })
+    }
+
+    /// Puncture centres `[x, y]` in a periodic patch, reproducible from `seed` and `session`.
+    pub fn puncture_positions(&self, patch_um: [f64; 2], seed: u64, session: usize) -> Vec<[f64; 2]> {
+        let area_cm2 = patch_um[0] * patch_um[1] * 1e-8;
+        let stream = Stream::new(seed, 0x5e55_0000 + session as u64);
+        match self {
+            Device::Stamp(s) => {
+                // Whole stamps at random offsets; needles on their grid, wrapped into the patch.
+                let stamps = (s.stamps_per_cm2 * area_cm2).round().max(1.0) as u64;
+                let step = s.needle_spacing_mm * 1000.0;
+                let mut out = Vec::new();
+                for k in 0..stamps {
+                    let (ox, oy) = (stream.uniform(2 * k) * patch_um[0], stream.uniform(2 * k + 1) * patch_um[1]);
+                    for r in 0..s.needle_grid[0] {
+                        for c in 0..s.needle_grid[1] {
+                            out.push([(ox + c as f64 * step).rem_euclid(patch_um[0]), (oy + r as f64 * step).rem_euclid(patch_um[1])]);
+                        }
+                    }
+                }
+                out
+            }
+            _ => {
+                let n = (self.punctures_per_cm2() * area_cm2).round() as u64;
+                (0..n).map(|k| [stream.uniform(2 * k) * patch_um[0], stream.uniform(2 * k + 1) * patch_um[1]]).collect()
+            }
+        }
+    }
+
+    /// Field checks; `path` is where this device sits in the scenario.
+    pub fn validate(&self, path: &str, column: &Column, dp: &DeviceParams) -> Result<(), FieldError> {
+        let f = |name: &str| format!("{path}.{name}");
+        let count = |name: &str, v: u32, lo: u32, hi: u32| -> Result<(), FieldError> {
+            if v < lo || v > hi {
+                return Err(FieldError::new(f(name), format!("{v} is outside the allowed range {lo} to {hi}")));
+            }
+            Ok(())
+        };
+        match self {
+            Device::Roller(r) => {
+                check_range(&f("needle_length_mm"), r.needle_length_mm, 0.1, MAX_NEEDLE_MM, "mm")?;
+                check_range(&f("drum_diameter_mm"), r.drum_diameter_mm, 5.0, 100.0, "mm")?;
+                check_range(&f("drum_width_mm"), r.drum_width_mm, 2.0, 100.0, "mm")?;
+                count("needles", r.needles, 1, 2000)?;
+                count("passes", r.passes, 1, 50)?;
+                count("directions", r.directions, 1, 8)?;
+            }
+            Device::Pen(p) => {
+                check_range(&f("max_depth_mm"), p.max_depth_mm, 0.1, MAX_NEEDLE_MM, "mm")?;
+                if !(p.depth_mm.is_finite() && p.depth_mm > 0.0) {
+                    return Err(FieldError::new(f("depth_mm"), format!("{} must be above 0 mm", p.depth_mm)));
+                }
+                if p.depth_mm > p.max_depth_mm {
+                    return Err(FieldError::new(
+                        f("depth_mm"),
+                        format!("{} is above the device maximum {} mm", p.depth_mm, p.max_depth_mm),
+                    ));
+                }
+                count("needles", p.needles, 1, 100)?;
+                count("passes", p.passes, 1, 20)?;
+                check_range(&f("stroke_rate_hz"), p.stroke_rate_hz, 1.0, 1000.0, "Hz")?;
+                check_range(&f("glide_speed_mm_s"), p.glide_speed_mm_s, 0.5, 200.0, "mm/s")?;
+                check_range(&f("footprint_mm"), p.footprint_mm, 1.0, 30.0, "mm")?;
+            }
+            Device::Stamp(s) => {
+                check_range(&f("needle_length_mm"), s.needle_length_mm, 0.1, MAX_NEEDLE_MM, "mm")?;
+                count("needle_grid.0", s.needle_grid[0], 1, 100)?;
+                count("needle_grid.1", s.needle_grid[1], 1, 100)?;
+                check_range(&f("needle_spacing_mm"), s.needle_spacing_mm, 0.1, 10.0, "mm")?;
+                check_range(&f("stamps_per_cm2"), s.stamps_per_cm2, 0.01, 100.0, "per cm2")?;
+            }
+        }
+        check_range(&f("needle_diameter_mm"), self.needle_diameter_mm(), 0.05, 1.0, "mm")?;
+        if let Some(e) = self.efficiency_override() {
+            check_range(&f("penetration_efficiency"), e, 0.05, 1.0, "(fraction of the needle length)")?;
+        }
+        // Skin deforms, so the needle may be longer than the skin is thick; the channel may not.
+        let eff = self.penetration_efficiency(dp);
+        let depth = self.nominal_depth_mm() * 1000.0 * eff;
+        let field = match self {
+            Device::Pen(_) => "depth_mm",
+            _ => "needle_length_mm",
+        };
+        if depth > column.total_um() {
+            return Err(FieldError::new(
+                f(field),
+                format!(
+                    "{} mm would cut a channel {:.2} mm deep (penetration efficiency {eff}), deeper than the whole skin at {} ({:.2} mm for this patient)",
+                    self.nominal_depth_mm(),
+                    depth / 1000.0,
+                    column.site,
+                    column.total_um() / 1000.0
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roller() -> Device {
+        Device::Roller(Roller {
+            needle_length_mm: 1.5,
+            drum_diameter_mm: 20.0,
+            drum_width_mm: 20.0,
+            needles: 192,
+            needle_diameter_mm: 0.25,
+            passes: 1,
+            directions: 1,
+            penetration_efficiency: None,
+        })
+    }
+
+    #[test]
+    fn mf8_roller_density_matches_brief_arithmetic() {
+        // BRIEF: 192 / (pi x 2 cm x 2 cm) = ~15 per cm2 per pass.
+        let d = roller().punctures_per_cm2();
+        assert!((d - 15.28).abs() < 0.01, "{d}");
+    }
+
+    #[test]
+    fn positions_are_reproducible_and_inside_patch() {
+        let d = roller();
+        let patch = [10_000.0, 20_000.0];
+        let a = d.puncture_positions(patch, 7, 0);
+        assert_eq!(a, d.puncture_positions(patch, 7, 0));
+        assert_ne!(a, d.puncture_positions(patch, 7, 1));
+        assert_eq!(a.len(), (d.punctures_per_cm2() * 2.0).round() as usize);
+        assert!(a.iter().all(|p| p[0] >= 0.0 && p[0] < patch[0] && p[1] >= 0.0 && p[1] < patch[1]));
+    }
+}

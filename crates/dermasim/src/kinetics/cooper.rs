@@ -1,0 +1,58 @@
+//! Inflammatory phase: Cooper, Segal, Diegelmann & Reynolds 2015, J Theor Biol 367:86,
+//! exactly as curated in BioModels BIOMD0000000855 (time in days).
+//!
+//! State `[P, Pt, N, M]`: pathogen, debris, activated neutrophils, macrophages.
+//! Estrogen `E` and cortisol `C` are constant systemic inputs (0 in the curated model).
+
+use crate::ode::OdeSystem;
+use crate::params::typed_params;
+
+typed_params! {
+    /// The published parameter set (BRIEF 3.1), names as in the paper.
+    CooperParams {
+        kpn, kpm, ninf, kptn, kptm, mupt, knp, knpt, snr, munr, mun, knm, kmp, kmm, kmn,
+        kmpt, smr, mumr, mum, eninf, ken, eminf, kem, cn, cm1, cm2, kpg, pinf, kbp, sb, mub,
+        kpb, estrogen, cortisol,
+    }
+}
+
+pub const P: usize = 0;
+pub const PT: usize = 1;
+pub const N: usize = 2;
+pub const M: usize = 3;
+pub const NAMES: [&str; 4] = ["P", "Pt", "N", "M"];
+/// Curated initial values.
+pub const INITIAL: [f64; 4] = [0.1, 2.0, 0.1, 0.0];
+
+impl CooperParams {
+    /// Right-hand side for `[P, Pt, N, M]`; shared by the standalone model and the coupled one.
+    #[inline]
+    pub fn rates(&self, p: f64, pt: f64, n: f64, m: f64) -> [f64; 4] {
+        let (e, c) = (self.estrogen, self.cortisol);
+        let fi2 = m / (1.0 + (n / self.ninf).powi(2) + (c / self.cm1).powi(2));
+        let fem = self.kmm / (1.0 + (e / self.eminf).powi(2));
+        let r1 = (self.kmpt * pt + self.kmp * p + fem * m + self.kmn * n) / (1.0 + (c / self.cm2).powi(2));
+        let r2 = (self.knpt * pt + self.knp * p) / (1.0 + (c / self.cn).powi(2));
+        let fen = self.snr * r2 / (self.munr + r2) / (1.0 + (e / self.eninf).powi(2));
+        let dp = self.kpg * p * (1.0 - p / self.pinf)
+            - self.kpb * self.sb * p / (self.mub + self.kbp * p)
+            - self.kpn * p * n * (1.0 + self.ken * e)
+            - self.kpm * p * fi2 * (1.0 + self.kem * e);
+        // `(1 + ken*N)` in the neutrophil debris term is as curated.
+        let dpt = -self.kptn * pt * n * (1.0 + self.ken * n) - self.kptm * pt * fi2 * (1.0 + self.kem * e)
+            + self.mun * n
+            - self.mupt * pt;
+        let dm = self.smr * r1 / (self.mumr + r1) - self.mum * m;
+        let dn = fen - self.mun * n - self.knm * n * fi2;
+        [dp, dpt, dn, dm]
+    }
+}
+
+/// The standalone four-species model.
+pub struct Cooper2015(pub CooperParams);
+
+impl OdeSystem<4> for Cooper2015 {
+    fn rhs(&self, y: &[f64; 4], dy: &mut [f64; 4]) {
+        *dy = self.0.rates(y[P], y[PT], y[N], y[M]);
+    }
+}

@@ -1,0 +1,200 @@
+//! Parameter sets: every number the model uses, with its source, evidence grade and range.
+//!
+//! The default set is embedded from `data/parameters.toml` at compile time so the library
+//! needs no file access; a calibrated set (`data/calibrated.toml`) overrides values by name.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ParamError;
+
+/// Evidence grade of a value (see `docs/evidence.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Grade {
+    /// Peer-reviewed paper.
+    P,
+    /// Low grade: vendor, clinic page, textbook summary.
+    L,
+    /// Estimate or arithmetic from graded numbers (working in the note).
+    E,
+    /// Labelled assumption with no source; always carries a range.
+    A,
+    /// Fitted by `dermasim calibrate` to the published targets.
+    C,
+}
+
+/// A number with where it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sourced {
+    pub value: f64,
+    /// Plausible range `[low, high]`, used by the ensemble and the calibration.
+    pub range: [f64; 2],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub source: String,
+    pub grade: Grade,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Sourced {
+    pub fn contains(&self, v: f64) -> bool {
+        v >= self.range[0] && v <= self.range[1]
+    }
+}
+
+/// Where a fitted parameter set came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Calibration {
+    pub date: String,
+    pub program_version: String,
+    pub method: String,
+    pub seed: u64,
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub residuals: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub objective: f64,
+}
+
+/// A named set of sourced parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ParameterSet {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+    pub param: BTreeMap<String, Sourced>,
+}
+
+/// The file behind the default set.
+pub const DEFAULT_PARAMETERS_TOML: &str = include_str!("../../../data/parameters.toml");
+/// Values fitted by `dermasim calibrate`, applied on top of the default set.
+pub const CALIBRATED_TOML: &str = include_str!("../../../data/calibrated.toml");
+
+/// A fitted overlay: new values for some parameters, with the provenance of the fit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CalibratedOverlay {
+    pub name: String,
+    pub calibration: Calibration,
+    pub values: BTreeMap<String, f64>,
+}
+
+impl ParameterSet {
+    pub fn from_toml(text: &str) -> Result<Self, ParamError> {
+        let set: ParameterSet =
+            toml::from_str(text).map_err(|e| ParamError::Parse(e.to_string()))?;
+        set.check()?;
+        Ok(set)
+    }
+
+    /// The literature defaults alone, before any calibration.
+    pub fn literature() -> Self {
+        Self::from_toml(DEFAULT_PARAMETERS_TOML).expect("embedded data/parameters.toml is valid")
+    }
+
+    /// The default set: literature values with the calibrated overlay applied.
+    pub fn default_set() -> Self {
+        let mut set = Self::literature();
+        let overlay: CalibratedOverlay =
+            toml::from_str(CALIBRATED_TOML).expect("embedded data/calibrated.toml is valid");
+        if !overlay.values.is_empty() {
+            set.apply_overlay(&overlay).expect("calibrated values lie inside their ranges");
+        }
+        set
+    }
+
+    pub fn apply_overlay(&mut self, overlay: &CalibratedOverlay) -> Result<(), ParamError> {
+        for (name, &v) in &overlay.values {
+            let p = self.param.get_mut(name).ok_or_else(|| ParamError::Unknown(name.clone()))?;
+            if !p.contains(v) {
+                return Err(ParamError::OutOfRange { name: name.clone(), value: v, range: p.range });
+            }
+            p.value = v;
+            p.grade = Grade::C;
+            p.source = format!("fitted by dermasim calibrate ({}); prior: {}", overlay.calibration.date, p.source);
+        }
+        self.name = overlay.name.clone();
+        self.calibration = Some(overlay.calibration.clone());
+        Ok(())
+    }
+
+    /// Each value inside its own range, ranges ordered, every source non-empty.
+    pub fn check(&self) -> Result<(), ParamError> {
+        for (name, p) in &self.param {
+            if !(p.value.is_finite() && p.range[0] <= p.range[1] && p.contains(p.value)) {
+                return Err(ParamError::OutOfRange { name: name.clone(), value: p.value, range: p.range });
+            }
+            if p.source.trim().is_empty() {
+                return Err(ParamError::NoSource(name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Result<f64, ParamError> {
+        self.param.get(name).map(|p| p.value).ok_or_else(|| ParamError::Unknown(name.to_string()))
+    }
+
+    /// Override one value (scenario `parameters` table, `--set`, ensemble draws).
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
+        let p = self.param.get_mut(name).ok_or_else(|| ParamError::Unknown(name.to_string()))?;
+        if !value.is_finite() || value < 0.0 && p.range[0] >= 0.0 {
+            return Err(ParamError::OutOfRange { name: name.to_string(), value, range: p.range });
+        }
+        p.value = value;
+        Ok(())
+    }
+
+    /// One line that says which set a run rests on.
+    pub fn provenance(&self) -> String {
+        match &self.calibration {
+            Some(c) => format!(
+                "{} (calibrated {} by {} against {} targets, program {})",
+                self.name,
+                c.date,
+                c.method,
+                c.targets.len(),
+                c.program_version
+            ),
+            None => format!("{} (literature values and labelled assumptions, uncalibrated)", self.name),
+        }
+    }
+}
+
+/// Declares a typed view of a parameter set: one `f64` field per named parameter.
+macro_rules! typed_params {
+    ($(#[$m:meta])* $name:ident { $($field:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+        pub struct $name { $(pub $field: f64),* }
+
+        impl $name {
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            pub fn from_set(set: &$crate::params::ParameterSet) -> Result<Self, $crate::error::ParamError> {
+                Ok(Self { $($field: set.get(stringify!($field))?),* })
+            }
+        }
+    };
+}
+pub(crate) use typed_params;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_set_is_complete_and_sourced() {
+        let set = ParameterSet::default_set();
+        set.check().unwrap();
+        for (name, p) in &set.param {
+            assert!(!p.source.is_empty(), "{name} has no source");
+            if p.grade == Grade::A {
+                assert!(p.range[0] < p.range[1], "assumption {name} needs a real range");
+            }
+        }
+    }
+}

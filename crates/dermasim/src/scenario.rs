@@ -1,0 +1,238 @@
+//! The scenario: one typed schema for everything a run needs, read from TOML or JSON.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::device::{Device, DeviceParams};
+use crate::error::FieldError;
+use crate::params::ParameterSet;
+use crate::tissue::{Column, Sex, SiteTable};
+
+/// A simulation scenario. Units are in the field names (`_um`, `_mm`, `_days`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Free text shown in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub patient: Patient,
+    /// The device used at every session unless a session names its own.
+    pub device: Device,
+    pub protocol: Protocol,
+    #[serde(default)]
+    pub simulation: Simulation,
+    /// Overrides of model parameters by name (see `data/parameters.toml`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Patient {
+    /// Anatomical site id from `dermasim sites`.
+    pub site: String,
+    /// Age in years, 18 to 100.
+    pub age_years: f64,
+    #[serde(default)]
+    pub sex: Sex,
+    /// Fitzpatrick skin type, 1 to 6.
+    #[serde(default = "default_fitzpatrick")]
+    pub fitzpatrick: u8,
+}
+
+fn default_fitzpatrick() -> u8 {
+    3
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Protocol {
+    /// Treatment sessions in increasing day order.
+    pub sessions: Vec<Session>,
+    /// Simulated time after day 0, in days.
+    pub follow_up_days: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    /// Day of the session, from day 0.
+    pub day: f64,
+    /// Device settings for this session only; the scenario's device when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum Fidelity {
+    /// Well-mixed layers: one compartment per skin layer.
+    #[serde(rename = "0d")]
+    Zero,
+    /// Depth-resolved, laterally averaged.
+    #[serde(rename = "1d")]
+    #[default]
+    One,
+    /// Full patch with periodic lateral boundaries.
+    #[serde(rename = "3d")]
+    Three,
+}
+
+impl Fidelity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fidelity::Zero => "0d",
+            Fidelity::One => "1d",
+            Fidelity::Three => "3d",
+        }
+    }
+}
+
+impl std::str::FromStr for Fidelity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "0d" => Ok(Fidelity::Zero),
+            "1d" => Ok(Fidelity::One),
+            "3d" => Ok(Fidelity::Three),
+            _ => Err(format!("`{s}` is not a fidelity; use 0d, 1d or 3d")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Simulation {
+    pub fidelity: Fidelity,
+    /// Depth grid spacing (1d and 3d), 1 to 200 um.
+    pub dz_um: f64,
+    /// Lateral grid spacing (3d), 2 to 500 um.
+    pub dx_um: f64,
+    /// Lateral patch size `[x, y]` (3d), at least 3 voxels each way.
+    pub patch_um: [f64; 2],
+    /// Cadence of the timeline, days.
+    pub output_every_days: f64,
+    /// Seed of the puncture patterns and of ensemble draws.
+    pub seed: u64,
+    /// Step right after a session, days.
+    pub dt_min_days: f64,
+    /// Largest step, days.
+    pub dt_max_days: f64,
+    /// Step growth per day since the last session (dt = dt_min + growth * elapsed).
+    pub dt_growth: f64,
+}
+
+impl Default for Simulation {
+    fn default() -> Self {
+        Simulation {
+            fidelity: Fidelity::One,
+            dz_um: 20.0,
+            dx_um: 25.0,
+            patch_um: [1000.0, 1000.0],
+            output_every_days: 1.0,
+            seed: 42,
+            dt_min_days: 0.02,
+            dt_max_days: 1.0,
+            dt_growth: 0.1,
+        }
+    }
+}
+
+pub(crate) fn check_range(path: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<(), FieldError> {
+    if !v.is_finite() || v < lo || v > hi {
+        return Err(FieldError::new(path, format!("{v} is outside the allowed range {lo} to {hi} {unit}")));
+    }
+    Ok(())
+}
+
+
+impl Scenario {
+    /// The built-in default: cheek, pen 1.5 mm, 3 sessions 4 weeks apart, 180 days.
+    pub fn default_scenario() -> Scenario {
+        let text = include_str!("../../../examples/default.toml");
+        toml::from_str(text).expect("examples/default.toml is valid")
+    }
+
+    /// The device of session `i`.
+    pub fn session_device(&self, i: usize) -> &Device {
+        self.protocol.sessions[i].device.as_ref().unwrap_or(&self.device)
+    }
+
+    /// The parameter set this scenario runs with: `base` plus the scenario's overrides.
+    pub fn parameter_set(&self, base: &ParameterSet) -> Result<ParameterSet, FieldError> {
+        let mut set = base.clone();
+        for (name, &v) in &self.parameters {
+            set.set(name, v).map_err(|e| FieldError::new(format!("parameters.{name}"), e.to_string()))?;
+        }
+        Ok(set)
+    }
+
+    /// Everything a file can get wrong beyond its syntax; the error names the field path.
+    pub fn validate(&self, sites: &SiteTable, base: &ParameterSet) -> Result<(), FieldError> {
+        let set = self.parameter_set(base)?;
+        let p = &self.patient;
+        let site = sites.require(&p.site, "patient.site")?;
+        check_range("patient.age_years", p.age_years, 18.0, 100.0, "years")?;
+        if !(1..=6).contains(&p.fitzpatrick) {
+            return Err(FieldError::new("patient.fitzpatrick", format!("{} is not a Fitzpatrick type; use 1 to 6", p.fitzpatrick)));
+        }
+        let column = Column::build(site, p.age_years, p.sex, &set).map_err(|e| FieldError::new("patient", e.to_string()))?;
+
+        let dp = DeviceParams::from_set(&set).map_err(FieldError::from)?;
+        self.device.validate("device", &column, &dp)?;
+        let pr = &self.protocol;
+        check_range("protocol.follow_up_days", pr.follow_up_days, 1.0, 3650.0, "days")?;
+        if pr.sessions.is_empty() {
+            return Err(FieldError::new("protocol.sessions", "at least one session is needed"));
+        }
+        if pr.sessions.len() > 100 {
+            return Err(FieldError::new("protocol.sessions", format!("{} sessions; at most 100", pr.sessions.len())));
+        }
+        let mut last = f64::NEG_INFINITY;
+        for (i, s) in pr.sessions.iter().enumerate() {
+            let path = format!("protocol.sessions.{i}.day");
+            if !s.day.is_finite() || s.day < 0.0 {
+                return Err(FieldError::new(path, format!("{} must be 0 or later", s.day)));
+            }
+            if s.day >= pr.follow_up_days {
+                return Err(FieldError::new(
+                    path,
+                    format!("day {} is not before the end of follow-up (protocol.follow_up_days = {})", s.day, pr.follow_up_days),
+                ));
+            }
+            if s.day <= last {
+                return Err(FieldError::new(path, format!("day {} must come after the previous session (day {last})", s.day)));
+            }
+            last = s.day;
+            if let Some(d) = &s.device {
+                d.validate(&format!("protocol.sessions.{i}.device"), &column, &dp)?;
+            }
+        }
+
+        let sim = &self.simulation;
+        check_range("simulation.dz_um", sim.dz_um, 1.0, 200.0, "um")?;
+        check_range("simulation.dx_um", sim.dx_um, 2.0, 500.0, "um")?;
+        for (k, axis) in ["x", "y"].iter().enumerate() {
+            let path = format!("simulation.patch_um.{k}");
+            check_range(&path, sim.patch_um[k], 3.0 * sim.dx_um, 20_000.0, "um")
+                .map_err(|e| FieldError::new(e.path, format!("{} (patch {axis} must hold at least 3 voxels of simulation.dx_um)", e.message)))?;
+        }
+        check_range("simulation.output_every_days", sim.output_every_days, 0.01, pr.follow_up_days, "days")?;
+        check_range("simulation.dt_min_days", sim.dt_min_days, 1e-4, 1.0, "days")?;
+        check_range("simulation.dt_max_days", sim.dt_max_days, sim.dt_min_days, 30.0, "days (and at least dt_min_days)")?;
+        check_range("simulation.dt_growth", sim.dt_growth, 0.0, 10.0, "per day")?;
+        if sim.fidelity == Fidelity::Three {
+            let cells = (sim.patch_um[0] / sim.dx_um).round() * (sim.patch_um[1] / sim.dx_um).round() * (column.total_um() / sim.dz_um).ceil();
+            if cells > 3.0e7 {
+                return Err(FieldError::new("simulation.dx_um", format!("the 3d grid would hold {cells:.0} voxels; at most 3e7 fit in memory, raise dx_um or dz_um or shrink patch_um")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Short hash of the scenario's canonical JSON, recorded in every run folder.
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("scenario serialises")
+    }
+}

@@ -1,0 +1,502 @@
+//! The simulator: fields on a grid, stepped by Strang splitting (half transport, kinetics,
+//! half transport); sessions re-inject injury at their day.
+
+use rayon::prelude::*;
+
+use crate::device::Channels;
+use crate::error::Error;
+use crate::injury::injured_fraction;
+use crate::kinetics::{at_rest, species::*, Baseline, CooperParams, RemodelParams, Voxel};
+use crate::ode::{self, Stats, Tolerance};
+use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint, DISCLAIMER};
+use crate::params::{typed_params, ParameterSet};
+use crate::scenario::{Fidelity, Scenario};
+use crate::tissue::{Column, Layer, SiteTable};
+use crate::transport::{diffuse, Grid};
+
+typed_params! {
+    /// What a fully injured voxel releases (scaled by its injured fraction).
+    InjuryParams {
+        debris_per_injury,
+        neutrophils_per_injury,
+        pathogen_per_injury,
+        matrix_loss_per_injury,
+    }
+}
+
+typed_params! {
+    /// Diffusion and migration coefficients in the dermis (um^2/day) and layer factors.
+    TransportParams {
+        d_pathogen,
+        d_debris,
+        d_neutrophils,
+        d_macrophages,
+        d_tgf_beta,
+        d_fibroblasts,
+        epidermis_diffusion_factor,
+        stratum_corneum_diffusion_factor,
+    }
+}
+
+typed_params! {
+    /// Epidermal thickness response.
+    EpidermisParams {
+        epidermis_growth_per_day,
+        epidermis_max_rel,
+        epidermis_relax_per_day,
+        epidermis_injury_signal_weight,
+    }
+}
+
+/// Knobs that are not part of the scenario (tests, benchmarks, ensemble).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Puncture centres to use at every session instead of the device's random pattern (3d).
+    pub positions: Option<Vec<[f64; 2]>>,
+    /// Kinetics tolerance; `Tolerance::SIMULATION` when absent.
+    pub tolerance: Option<Tolerance>,
+    /// Extra times the stepper must land on (field snapshots).
+    pub stops: Vec<f64>,
+}
+
+/// Dermis sums used for the timeline.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    volume: f64,
+    papillary_volume: f64,
+    c1: f64,
+    c3: f64,
+    papillary_collagen: f64,
+    elastin: f64,
+    fibroblasts: f64,
+    neutrophils: f64,
+    macrophages: f64,
+    debris: f64,
+    tgf: f64,
+}
+
+pub struct Simulation {
+    scenario: Scenario,
+    set: ParameterSet,
+    column: Column,
+    grid: Grid,
+    options: Options,
+    cooper: CooperParams,
+    remodel: RemodelParams,
+    injury: InjuryParams,
+    epi: EpidermisParams,
+    /// Resting state per depth cell.
+    base: Vec<Baseline>,
+    /// Diffusion coefficient per species per depth cell.
+    diffusion: Vec<Vec<f64>>,
+    /// Species-major fields: `fields[s * len + voxel]`.
+    fields: Vec<f64>,
+    /// Last kinetics step per voxel, carried between calls.
+    step: Vec<f64>,
+    /// Relative epidermal thickness per lateral column.
+    epidermis: Vec<f64>,
+    t: f64,
+    reference: Sums,
+    sessions_done: usize,
+    session_outcomes: Vec<SessionOutcome>,
+    timeline: Vec<TimelinePoint>,
+    stats: Stats,
+}
+
+impl Simulation {
+    pub fn new(scenario: &Scenario, base: &ParameterSet) -> Result<Simulation, Error> {
+        Self::with_options(scenario, base, Options::default())
+    }
+
+    pub fn with_options(scenario: &Scenario, base: &ParameterSet, options: Options) -> Result<Simulation, Error> {
+        let sites = SiteTable::embedded();
+        scenario.validate(&sites, base)?;
+        let set = scenario.parameter_set(base)?;
+        let p = &scenario.patient;
+        let site = sites.require(&p.site, "patient.site")?;
+        let column = Column::build(site, p.age_years, p.sex, &set)?;
+        let sim = &scenario.simulation;
+        let grid = match sim.fidelity {
+            Fidelity::Zero => Grid::layered(&column.thickness_um, None, 1, 1, 1.0),
+            Fidelity::One => Grid::layered(&column.thickness_um, Some(sim.dz_um), 1, 1, 1.0),
+            Fidelity::Three => {
+                let nx = (sim.patch_um[0] / sim.dx_um).round() as usize;
+                let ny = (sim.patch_um[1] / sim.dx_um).round() as usize;
+                Grid::layered(&column.thickness_um, Some(sim.dz_um), nx, ny, sim.dx_um)
+            }
+        };
+        let layer_index = |l: Layer| Layer::ALL.iter().position(|&x| x == l).unwrap();
+        let base: Vec<Baseline> = grid.layer.iter().map(|&l| column.baseline[layer_index(l)]).collect();
+        let tp = TransportParams::from_set(&set)?;
+        let mut diffusion = vec![vec![0.0; grid.nz]; COUNT];
+        for (s, d) in [
+            (P, tp.d_pathogen),
+            (PT, tp.d_debris),
+            (N, tp.d_neutrophils),
+            (M, tp.d_macrophages),
+            (MR, tp.d_macrophages),
+            (T, tp.d_tgf_beta),
+            (F, tp.d_fibroblasts),
+        ] {
+            for (k, l) in grid.layer.iter().enumerate() {
+                let factor = match l {
+                    Layer::StratumCorneum => tp.stratum_corneum_diffusion_factor,
+                    Layer::Epidermis => tp.epidermis_diffusion_factor,
+                    _ => 1.0,
+                };
+                // Fibroblasts live in the dermis only.
+                diffusion[s][k] = if s == F && !l.is_dermis() { 0.0 } else { d * factor };
+            }
+        }
+        let len = grid.len();
+        let mut fields = vec![0.0; COUNT * len];
+        for (k, b) in base.iter().enumerate() {
+            let y = b.state();
+            for s in 0..COUNT {
+                fields[s * len + k * grid.plane()..s * len + (k + 1) * grid.plane()].fill(y[s]);
+            }
+        }
+        let mut me = Simulation {
+            cooper: CooperParams::from_set(&set)?,
+            remodel: RemodelParams::from_set(&set)?,
+            injury: InjuryParams::from_set(&set)?,
+            epi: EpidermisParams::from_set(&set)?,
+            scenario: scenario.clone(),
+            epidermis: vec![1.0; grid.plane()],
+            step: vec![0.0; len],
+            column,
+            grid,
+            options,
+            set,
+            base,
+            diffusion,
+            fields,
+            t: 0.0,
+            reference: Sums::default(),
+            sessions_done: 0,
+            session_outcomes: Vec::new(),
+            timeline: Vec::new(),
+            stats: Stats::default(),
+        };
+        me.reference = me.sums();
+        Ok(me)
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    pub fn column(&self) -> &Column {
+        &self.column
+    }
+
+    pub fn parameters(&self) -> &ParameterSet {
+        &self.set
+    }
+
+    pub fn time(&self) -> f64 {
+        self.t
+    }
+
+    /// One species field, `grid.len()` values in z, y, x order.
+    pub fn field(&self, s: usize) -> &[f64] {
+        let len = self.grid.len();
+        &self.fields[s * len..(s + 1) * len]
+    }
+
+    /// Relative epidermal thickness per lateral column.
+    pub fn epidermis(&self) -> &[f64] {
+        &self.epidermis
+    }
+
+    pub fn solver_stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The channels of session `i`.
+    pub fn channels(&self, i: usize) -> Result<Channels, Error> {
+        Ok(self.scenario.session_device(i).channels(&self.column, &self.set)?)
+    }
+
+    fn step_size(&self) -> f64 {
+        let sim = &self.scenario.simulation;
+        match self.sessions_done {
+            0 => sim.dt_max_days,
+            n => {
+                let since = self.t - self.scenario.protocol.sessions[n - 1].day;
+                (sim.dt_min_days + sim.dt_growth * since).min(sim.dt_max_days)
+            }
+        }
+    }
+
+    /// Run to the end of follow-up. `observer` sees the simulation after every step.
+    pub fn run(&mut self, observer: &mut dyn FnMut(&Simulation)) -> Result<Summary, Error> {
+        let end = self.scenario.protocol.follow_up_days;
+        let every = self.scenario.simulation.output_every_days;
+        let mut stops: Vec<f64> = (0..)
+            .map(|i| i as f64 * every)
+            .take_while(|&t| t < end - 1e-9)
+            .chain(self.scenario.protocol.sessions.iter().map(|s| s.day))
+            .chain(self.options.stops.iter().copied().filter(|&t| t > 0.0 && t < end))
+            .chain([end])
+            .collect();
+        stops.sort_by(f64::total_cmp);
+        stops.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+        let outputs_due = |t: f64| ((t / every).round() * every - t).abs() < 1e-9 || (t - end).abs() < 1e-9;
+
+        let mut next = 0;
+        loop {
+            while next < stops.len() && stops[next] <= self.t + 1e-9 {
+                next += 1;
+            }
+            if outputs_due(self.t) && self.timeline.last().is_none_or(|p| p.t_day < self.t - 1e-9) {
+                self.record();
+            }
+            while self.sessions_done < self.scenario.protocol.sessions.len()
+                && (self.scenario.protocol.sessions[self.sessions_done].day - self.t).abs() < 1e-9
+            {
+                self.apply_session(self.sessions_done)?;
+            }
+            if self.t >= end - 1e-9 {
+                break;
+            }
+            let target = stops[next];
+            let dt = self.step_size().min(target - self.t);
+            let dt = if target - (self.t + dt) < 1e-9 { target - self.t } else { dt };
+            self.advance(dt)?;
+            self.t = if (target - self.t - dt).abs() < 1e-9 { target } else { self.t + dt };
+            observer(self);
+        }
+        Ok(self.summary())
+    }
+
+    fn apply_session(&mut self, i: usize) -> Result<(), Error> {
+        let ch = self.channels(i)?;
+        let positions = match self.scenario.simulation.fidelity {
+            Fidelity::Three => Some(self.options.positions.clone().unwrap_or_else(|| {
+                let patch = [self.grid.nx as f64 * self.grid.dx, self.grid.ny as f64 * self.grid.dx];
+                self.scenario.session_device(i).puncture_positions(patch, self.scenario.simulation.seed, i)
+            })),
+            _ => None,
+        };
+        let frac = injured_fraction(&self.grid, &ch, positions.as_deref());
+        let len = self.grid.len();
+        let plane = self.grid.plane();
+        let inj = self.injury;
+        let (mut injured_volume, mut dermis_volume) = (0.0, 0.0);
+        for (v, &phi) in frac.iter().enumerate() {
+            let k = v / plane;
+            let layer = self.grid.layer[k];
+            if layer.is_dermis() {
+                injured_volume += phi * self.grid.hz[k];
+                dermis_volume += self.grid.hz[k];
+            }
+            if phi <= 0.0 || !layer.is_viable() {
+                continue;
+            }
+            let f = &mut self.fields;
+            f[PT * len + v] += inj.debris_per_injury * phi;
+            f[N * len + v] += inj.neutrophils_per_injury * phi;
+            f[P * len + v] += inj.pathogen_per_injury * phi;
+            let keep = 1.0 - inj.matrix_loss_per_injury * phi;
+            for s in [C1, C3, EF, ED] {
+                f[s * len + v] *= keep;
+            }
+        }
+        let device = self.scenario.session_device(i);
+        self.session_outcomes.push(SessionOutcome {
+            day: self.scenario.protocol.sessions[i].day,
+            device: device.kind().to_string(),
+            punctures_per_cm2: ch.punctures_per_cm2,
+            nominal_depth_um: ch.nominal_depth_um,
+            penetration_efficiency: ch.penetration_efficiency,
+            effective_depth_um: ch.effective_depth_um,
+            channel_radius_um: ch.channel_radius_um,
+            channel_angle_deg: ch.angle_deg,
+            bleeding: ch.bleeding,
+            dermis_injured_fraction: if dermis_volume > 0.0 { injured_volume / dermis_volume } else { 0.0 },
+        });
+        self.sessions_done += 1;
+        Ok(())
+    }
+
+    fn transport(&mut self, dt: f64) {
+        let len = self.grid.len();
+        for s in 0..COUNT {
+            diffuse(&self.grid, &mut self.fields[s * len..(s + 1) * len], &self.diffusion[s], dt);
+        }
+    }
+
+    fn advance(&mut self, dt: f64) -> Result<(), Error> {
+        self.transport(dt / 2.0);
+        self.kinetics(dt)?;
+        self.update_epidermis(dt);
+        self.transport(dt / 2.0);
+        Ok(())
+    }
+
+    fn kinetics(&mut self, dt: f64) -> Result<(), Error> {
+        let len = self.grid.len();
+        let plane = self.grid.plane();
+        let tol = self.options.tolerance.unwrap_or(Tolerance::SIMULATION);
+        let (cooper, remodel, base, layers) = (&self.cooper, &self.remodel, &self.base, &self.grid.layer);
+        const CHUNK: usize = 256;
+        let fields = Shared(self.fields.as_mut_ptr());
+        let results: Vec<Result<Stats, String>> = self
+            .step
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .map(|(c, steps)| {
+                let fields = fields;
+                let mut stats = Stats::default();
+                for (o, h) in steps.iter_mut().enumerate() {
+                    let v = c * CHUNK + o;
+                    let k = v / plane;
+                    if !layers[k].is_viable() {
+                        continue;
+                    }
+                    let mut y = [0.0; COUNT];
+                    // SAFETY: voxel v belongs to this chunk alone; species rows are disjoint.
+                    unsafe {
+                        for (s, ys) in y.iter_mut().enumerate() {
+                            *ys = *fields.0.add(s * len + v);
+                        }
+                    }
+                    if at_rest(&y, &base[k]) {
+                        continue;
+                    }
+                    let sys = Voxel { cooper, remodel, base: base[k] };
+                    if *h <= 0.0 {
+                        *h = dt;
+                    }
+                    stats += ode::integrate(&sys, 0.0, dt, &mut y, h, tol)?;
+                    unsafe {
+                        for (s, ys) in y.iter().enumerate() {
+                            // Round-off can leave values a hair below zero near rest.
+                            *fields.0.add(s * len + v) = ys.max(0.0);
+                        }
+                    }
+                }
+                Ok(stats)
+            })
+            .collect();
+        for r in results {
+            self.stats += r.map_err(Error::Solver)?;
+        }
+        Ok(())
+    }
+
+    /// Epidermal thickness per column: driven by activated papillary fibroblasts (paracrine
+    /// keratinocyte growth factors) and by debris in the epidermis (wound signal), relaxing
+    /// back slowly. Linear in H with the drive frozen over the step, so solved exactly.
+    fn update_epidermis(&mut self, dt: f64) {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let e = self.epi;
+        for c in 0..plane {
+            let (mut pap, mut pap_w, mut epi, mut epi_w) = (0.0, 0.0, 0.0, 0.0);
+            for k in 0..self.grid.nz {
+                let v = k * plane + c;
+                let h = self.grid.hz[k];
+                match self.grid.layer[k] {
+                    Layer::PapillaryDermis => {
+                        let b = &self.base[k];
+                        pap += (self.fields[F * len + v] - b.fibroblasts).max(0.0) * b.response * h;
+                        pap_w += h;
+                    }
+                    Layer::Epidermis => {
+                        epi += self.fields[PT * len + v] * h;
+                        epi_w += h;
+                    }
+                    _ => {}
+                }
+            }
+            let drive = pap / pap_w.max(1e-30) + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30);
+            let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel + e.epidermis_relax_per_day;
+            let b = e.epidermis_growth_per_day * drive + e.epidermis_relax_per_day;
+            let eq = a / b;
+            self.epidermis[c] = eq + (self.epidermis[c] - eq) * (-b * dt).exp();
+        }
+    }
+
+    fn sums(&self) -> Sums {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let mut s = Sums::default();
+        for k in 0..self.grid.nz {
+            let layer = self.grid.layer[k];
+            if !layer.is_dermis() {
+                continue;
+            }
+            let h = self.grid.hz[k];
+            let row = |sp: usize| self.fields[sp * len + k * plane..sp * len + (k + 1) * plane].iter().sum::<f64>() * h;
+            let (c1, c3) = (row(C1), row(C3));
+            s.volume += h * plane as f64;
+            s.c1 += c1;
+            s.c3 += c3;
+            if layer == Layer::PapillaryDermis {
+                s.papillary_volume += h * plane as f64;
+                s.papillary_collagen += c1 + c3;
+            }
+            s.elastin += row(EF);
+            s.fibroblasts += row(F);
+            s.neutrophils += row(N);
+            s.macrophages += row(M);
+            s.debris += row(PT);
+            s.tgf += row(T);
+        }
+        s
+    }
+
+    fn record(&mut self) {
+        let s = self.sums();
+        let r = &self.reference;
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 1.0 };
+        self.timeline.push(TimelinePoint {
+            t_day: self.t,
+            collagen_i_rel: ratio(s.c1, r.c1),
+            collagen_iii_rel: ratio(s.c3, r.c3),
+            collagen_total_rel: ratio(s.c1 + s.c3, r.c1 + r.c3),
+            collagen_papillary_rel: ratio(s.papillary_collagen, r.papillary_collagen),
+            elastin_rel: ratio(s.elastin, r.elastin),
+            epidermis_thickness_rel: self.epidermis.iter().sum::<f64>() / self.epidermis.len() as f64,
+            fibroblasts_rel: ratio(s.fibroblasts, r.fibroblasts),
+            neutrophils: s.neutrophils / s.volume,
+            macrophages: s.macrophages / s.volume,
+            debris: s.debris / s.volume,
+            tgf_beta: s.tgf / s.volume,
+            bands: Default::default(),
+        });
+    }
+
+    fn summary(&self) -> Summary {
+        let n = self.session_outcomes.len().max(1) as f64;
+        let t = self.column.thickness_um;
+        Summary {
+            program: "dermasim".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            scenario_name: self.scenario.name.clone(),
+            site: self.column.site.clone(),
+            fidelity: self.scenario.simulation.fidelity.as_str().into(),
+            seed: self.scenario.simulation.seed,
+            parameter_set: self.set.provenance(),
+            layers_um: LayersUm { stratum_corneum: t[0], epidermis: t[1], papillary_dermis: t[2], reticular_dermis: t[3] },
+            punctures_per_cm2: self.session_outcomes.iter().map(|s| s.punctures_per_cm2).sum::<f64>() / n,
+            effective_depth_um: self.session_outcomes.iter().map(|s| s.effective_depth_um).fold(0.0, f64::max),
+            bleeding: self.session_outcomes.iter().map(|s| s.bleeding).max().unwrap_or(crate::device::Bleeding::None),
+            sessions: self.session_outcomes.clone(),
+            endpoints: endpoints(&self.timeline),
+            timeline: self.timeline.clone(),
+            notes: Vec::new(),
+            disclaimer: DISCLAIMER.into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Shared(*mut f64);
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+/// Run a scenario with the given base parameters and no observer.
+pub fn run(scenario: &Scenario, base: &ParameterSet) -> Result<Summary, Error> {
+    Simulation::new(scenario, base)?.run(&mut |_| {})
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Writes data/parameters.toml: every model parameter with value, range, unit, source, grade.
+
+Kept as a script so the table stays uniform; edit here, then run it. Grades: P peer-reviewed,
+L low grade, E estimate from graded numbers (working in note), A labelled assumption.
+"""
+import json, pathlib
+
+COOPER = "Cooper RL, Segal RA, Diegelmann RF, Reynolds AM. Modeling the effects of systemic mediators on the inflammatory phase of wound healing. J Theor Biol 2015;367:86-99; curated as BioModels BIOMD0000000855"
+WAUGH = "Waugh HV, Sherratt JA. Macrophage dynamics in diabetic wound healing. Bull Math Biol 2006;68(1):197-207; curated as BioModels BIOMD0000000680"
+JIN = "Jin Y-F et al. A systems approach to delineate functions of paracrine and autocrine factors. BMC Syst Biol 2011;5:60, Table 4"
+GERON = "Gerontology 1990;36:28 (skin thickness and age), as summarised in the dermasim science brief section 2"
+LHS = "The authors treat the set as one member of a Latin-hypercube family; range +/-25 % is a stated assumption for uncertainty work."
+
+P = {}
+def add(name, value, lo, hi, unit, source, grade, note=None):
+    assert lo <= value <= hi, name
+    P[name] = dict(value=value, range=[lo, hi], unit=unit, source=source, grade=grade, **({"note": note} if note else {}))
+
+cooper = dict(kpn=35.03, kpm=34.8, ninf=0.11, kptn=2.03, kptm=3.16, mupt=0.37, knp=17.58, knpt=2.97, snr=0.38,
+              munr=3.3, mun=1.02, knm=6.42, kmp=18.52, kmm=0.06, kmn=10.58, kmpt=41.5, smr=0.17, mumr=0.54, mum=0.5,
+              eninf=6.8, ken=5.37, eminf=5.0, kem=4.97, cn=175.72, cm1=72.84, cm2=13.06, kpg=14.4, pinf=20.0,
+              kbp=0.2, sb=0.12, mub=0.048, kpb=14.4)
+for k, v in cooper.items():
+    add(k, v, round(v * 0.75, 6), round(v * 1.25, 6), "model units, days", COOPER, "P", LHS)
+add("estrogen", 0.0, 0.0, 6.8, "model units", COOPER, "P", "Systemic estrogen E; 0 in the curated model. Upper end = ENinf.")
+add("cortisol", 0.0, 0.0, 72.84, "model units", COOPER, "P", "Systemic cortisol C; 0 in the curated model. Upper end = Cm1.")
+
+ws = dict(ws_tau1=-2.47, ws_tau2=21.94, ws_tau3=6.41, ws_tau4=1.75, ws_alpha=0.8, ws_k1=0.05, ws_k2=0.693,
+          ws_k3=0.002, ws_k4=0.07, ws_d1=0.2, ws_d2=9.1)
+for k, v in ws.items():
+    lo, hi = sorted([v * 0.75, v * 1.25])
+    add(k, v, round(lo, 6), round(hi, 6), "model units, days", WAUGH, "P", "Standalone reference model (dermasim model run waugh_sherratt2006). Range +/-25 % is an assumption.")
+
+A = "labelled assumption (no published value found)"
+# Coupling, fibroblasts, matrix.
+add("macrophage_switch_per_day", 0.5, 0.1, 2.0, "1/day", A, "A", "Inflammatory to repair phenotype switching; Waugh & Sherratt 2006 model phenotype through alpha instead.")
+add("tgf_per_repair_macrophage", 15.0, 3.0, 60.0, "TGF units per macrophage unit per day", A, "A", "Scales TGF-beta so that T ~ M at steady state with decay 15/day.")
+add("tgf_inflammatory_weight", 0.3, 0.0, 1.0, "fraction", A, "A", "TGF-beta output of inflammatory relative to repair macrophages.")
+add("tgf_decay_per_day", 15.0, 9.1, 15.0, "1/day", JIN, "P", "Jin 2011: 15/day; Waugh & Sherratt 2006 use d2 = 9.1/day (lower end).")
+add("tgf_half_activation", 0.1, 0.01, 1.0, "TGF units", A, "A", "TGF-beta level giving half-maximal fibroblast proliferation.")
+add("fibroblast_growth_per_day", 0.924, 0.5, 1.2, "1/day", JIN, "P")
+add("fibroblast_apoptosis_per_day", 0.12, 0.06, 0.24, "1/day", JIN, "P")
+add("fibroblast_capacity_rel", 4.0, 2.0, 8.0, "x resting density", A, "A", "Jin 2011 give a maximum of 1250 cells/mm3 but no resting dermal density to compare with.")
+add("collagen_synthesis_per_day", 0.003, 0.0003, 0.03, "baseline collagen per activated fibroblast unit per day", A, "A", "Free parameter fitted by dermasim calibrate to BRIEF section 5 targets; Jin 2011 collagen values are unit-inconsistent and not used.")
+add("collagen_iii_share_new", 0.6, 0.3, 0.9, "fraction", A, "A", "Share of new collagen laid down as type III (collagen III first, BRIEF section 1).")
+add("collagen_maturation_per_day", 0.02, 0.005, 0.07, "1/day", A, "A", "Replacement of excess collagen III by collagen I over weeks to months (BRIEF section 1).")
+add("collagen_maturation_yield", 0.9, 0.6, 1.0, "fraction", A, "A", "Collagen I gained per unit of collagen III replaced.")
+add("collagen_mmp_per_macrophage", 0.02, 0.0, 0.2, "1/day per macrophage unit", A, "A", "MMP degradation of existing collagen during inflammation.")
+add("collagen_turnover_per_day", 1.27e-4, 6.0e-5, 2.5e-4, "1/day",
+    "Verzijl N et al. Effect of collagen turnover on the accumulation of advanced glycation end products. J Biol Chem 2000;275(50):39027-39031", "P",
+    "Skin collagen half-life ~15 years: ln 2 / (15 x 365 d) = 1.27e-4 per day.")
+add("elastin_synthesis_per_day", 0.001, 0.0001, 0.01, "baseline elastin per activated fibroblast unit per day", A, "A", "Fitted with the Aust 2008 direction (elastin increase).")
+add("elastin_mmp_per_macrophage", 0.01, 0.0, 0.1, "1/day per macrophage unit", A, "A")
+add("damaged_elastin_clearance_per_macrophage", 0.2, 0.0, 2.0, "1/day per macrophage unit", A, "A", "Elastases clearing damaged (elastotic) elastin.")
+add("elastin_turnover_per_day", 2.6e-5, 1.0e-5, 1.0e-4, "1/day",
+    "Shapiro SD et al. Marked longevity of human lung parenchymal elastic fibers deduced from prevalence of D-aspartate and nuclear weapons-related radiocarbon. J Clin Invest 1991;87:1828-1834", "P",
+    "Lung elastin half-life ~74 years: ln 2 / (74 x 365 d) = 2.6e-5 per day; skin elastin assumed similar.")
+
+# Tissue.
+add("papillary_fraction_of_dermis", 0.2, 0.1, 0.3, "fraction", "Textbook summary: papillary dermis is roughly the upper fifth of the dermis (dermasim science brief section 2)", "L")
+add("site_reference_age_years", 45.0, 30.0, 60.0, "years", A, "A", "Mean age of the cohorts behind data/sites.toml; age effects scale thickness from here.")
+add("dermis_thinning_per_decade", 0.06, 0.03, 0.09, "fraction per decade", GERON, "P")
+add("epidermis_thinning_per_decade_male", 0.072, 0.04, 0.1, "fraction per decade", GERON, "P")
+add("epidermis_thinning_per_decade_female", 0.057, 0.03, 0.08, "fraction per decade", GERON, "P")
+add("male_thickness_factor", 1.32, 1.1, 1.4, "x female", "50 MHz ultrasound study of 200 adults as cited in the dermasim science brief section 2; Meng 2022 BMC Med Imaging 22:113", "E",
+    "Men / women 20-29: forehead 2.45 / 1.86 = 1.32, cheek 2.53 / 1.90 = 1.33; Meng 2022 forehead dermis 1.17 / 0.86 = 1.36.")
+add("collagen_loss_per_year", 0.0061, 0.003, 0.009, "fraction per year after 30",
+    "Sibilla et al., summarised in Reilly & Lozano 2021 Plast Aesthet Res 8:2", "E",
+    "Percent collagen score 73.28 (25-34 y) vs 55.3 (65-74 y): (73.28 - 55.3) / 73.28 / 40 y = 0.61 % per year.")
+add("fibroblast_response_loss_per_year", 0.01, 0.003, 0.015, "fraction per year after 25", A, "A", "Older skin has a weaker fibroblast response (BRIEF 3.3); size unknown.")
+add("elastin_damage_per_year", 0.008, 0.002, 0.015, "fraction per year after 20", A, "A", "Share of elastin that is damaged (elastotic) grows with age.")
+add("papillary_collagen_rel", 0.8, 0.5, 1.0, "x reticular collagen density", A, "A", "Papillary collagen is finer and looser than reticular.")
+add("papillary_collagen_iii_share", 0.3, 0.15, 0.4, "fraction", A, "A")
+add("reticular_collagen_iii_share", 0.15, 0.1, 0.25, "fraction", "Textbook summary: adult dermal collagen is ~80-85 % type I and ~10-15 % type III", "L")
+add("reticular_fibroblasts_rel", 0.5, 0.2, 0.8, "x papillary density", A, "A", "Reticular dermis holds fewer fibroblasts than papillary.")
+add("capillary_loop_depth_below_dej_um", 20.0, 0.0, 100.0, "um",
+    "dermasim science brief section 2 [E]: pinpoint bleeding once a channel really enters the papillary dermis (capillary loops)", "A")
+add("upper_plexus_depth_um", 1000.0, 1000.0, 1500.0, "um",
+    "Braverman IM. The cutaneous microcirculation: ultrastructure and microanatomical organization. Microcirculation 1997;4(3):329-340", "P",
+    "Upper plexus 1-1.5 mm below the surface; confluent bleeding from its shallow end.")
+
+# Devices and channels.
+add("penetration_efficiency_roller", 0.3, 0.15, 0.6, "channel depth / needle length",
+    "Kalluri H, Kolli CS, Banga AK. Characterization of microchannels created by metal microneedles. AAPS J 2011;13(3):473-481", "E",
+    "Dermaroller 770 um needles made channels 152.5 um deep in hairless rat (ratio 0.20); human facial skin unknown, so the central value is raised to 0.3 and fitted by calibration.")
+add("penetration_efficiency_pen", 0.5, 0.2, 0.9, "channel depth / depth setting", A, "A", "Vertical automated stamping; no human measurement found (BRIEF section 1).")
+add("penetration_efficiency_stamp", 0.5, 0.2, 0.9, "channel depth / needle length", A, "A")
+add("channel_width_ratio", 0.3, 0.2, 1.0, "channel diameter / needle diameter",
+    "Kalluri H, Kolli CS, Banga AK. AAPS J 2011;13(3):473-481", "A",
+    "Kalluri: 70.7 um surface channel width from 770 um roller needles; needle diameter not recorded here, so the ratio is an assumption.")
+add("injury_halo_um", 25.0, 5.0, 75.0, "um", A, "A", "Crushed tissue around the open channel.")
+
+# Injury release.
+add("debris_per_injury", 0.05, 0.005, 2.0, "Cooper debris units per injured fraction", A, "A",
+    "Cooper 2015's curated wound starts at Pt = 2 for a whole wound; a needle channel's debris per unit of injured tissue is unknown.")
+add("neutrophils_per_injury", 0.0025, 0.0, 0.1, "Cooper neutrophil units per injured fraction", COOPER, "E",
+    "Curated initial N / Pt = 0.1 / 2 applied to debris_per_injury: 0.05 x 0.05 = 0.0025.")
+add("pathogen_per_injury", 0.0, 0.0, 0.1, "Cooper pathogen units per injured fraction", A, "A", "Sterile needling: 0 by default; an infection scenario raises it.")
+add("matrix_loss_per_injury", 0.3, 0.05, 0.8, "fraction of matrix destroyed per injured fraction", A, "A")
+
+# Transport (um^2/day).
+add("d_pathogen", 1.0e3, 1.0e2, 1.0e4, "um^2/day", A, "A")
+add("d_debris", 1.0e4, 1.0e3, 1.0e5, "um^2/day", A, "A", "Damage signals (DAMPs, cytokines) spreading from the channels.")
+add("d_neutrophils", 1.0e4, 2.0e3, 5.0e4, "um^2/day", A, "A", "Random motility ~1e-9 cm^2/s = 8,640 um^2/day.")
+add("d_macrophages", 5.0e3, 1.0e3, 2.0e4, "um^2/day", A, "A")
+add("d_tgf_beta", 5.0e4, 1.0e4, 5.0e5, "um^2/day", A, "A", "Hindered protein diffusion in matrix; free 25 kDa protein ~8e6 um^2/day.")
+add("d_fibroblasts", 2.0e3, 2.0e2, 1.0e4, "um^2/day", A, "A")
+add("epidermis_diffusion_factor", 0.1, 0.01, 1.0, "x dermis", A, "A")
+add("stratum_corneum_diffusion_factor", 1.0e-3, 1.0e-5, 1.0e-2, "x dermis", A, "A")
+
+# Epidermis.
+add("epidermis_growth_per_day", 0.005, 0.0005, 0.05, "1/day per activated fibroblast unit", A, "A", "Fitted by calibration to Lotfi 2013 (+50 %) and Aust 2008 (+40 % at 1 year).")
+add("epidermis_max_rel", 2.5, 1.5, 7.6, "x baseline", "Zeitter S et al. Microneedling: matching the results of medical needling and repetitive treatments to maximize potential for skin regeneration. Burns 2014;40(5):966-973", "E",
+    "Upper end: Zeitter's rats reached +658 % (7.6 x); human studies report +40-50 %.")
+add("epidermis_relax_per_day", 0.003, 0.0005, 0.02, "1/day", A, "A", "Slow return: Aust 2008 still saw +40 % at one year.")
+add("epidermis_injury_signal_weight", 1.0, 0.0, 10.0, "per debris unit", A, "A")
+
+out = ["# Model parameters of dermasim. Generated by tools/gen_parameters.py: edit there.",
+       "# Grades: P peer-reviewed, L low grade, E estimate (working in note), A labelled assumption, C calibrated.",
+       'name = "literature-2026.11"', "", "[param]"]
+def val(x):
+    return json.dumps(x, ensure_ascii=False)
+for k, p in P.items():
+    fields = ", ".join(f"{f} = {val(v)}" for f, v in p.items())
+    out.append(f"{k} = {{ {fields} }}")
+pathlib.Path(__file__).resolve().parent.parent.joinpath("data/parameters.toml").write_text("\n".join(out) + "\n")
+print(len(P), "parameters")
