@@ -1,1 +1,78 @@
-fn main() {}
+//! `dermasim`: a thin command line over the dermasim library.
+
+mod commands;
+mod present;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "dermasim", version, about = "Microneedling simulator and treatment planner (a research and planning aid, not a medical device)")]
+struct Cli {
+    /// Worker threads (default: all cores). Results are identical for any count.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario (the built-in default when FILE is absent) and print a summary.
+    Run(commands::run::RunArgs),
+    /// Print a commented scenario to start from (`dermasim init --list` names them).
+    Init {
+        /// Example name; `default` when absent.
+        example: Option<String>,
+        /// List the examples.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+    /// List the anatomical sites with their layer thicknesses and sources.
+    Sites {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The published kinetic models as standalone ODE runs.
+    Model {
+        #[command(subcommand)]
+        action: commands::model::ModelAction,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads: 0 is not allowed; use 1 or more");
+            return ExitCode::from(2);
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().expect("thread pool is configured once");
+    }
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Init { example, list } => commands::init(example.as_deref(), list),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&dermasim_io::scenario_schema()).expect("schema"));
+            Ok(())
+        }
+        Command::Sites { json } => commands::sites(json),
+        Command::Model { action } => commands::model::run(action),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Paths given on the command line are relative to the working directory.
+pub fn out_dir(p: Option<PathBuf>) -> Option<PathBuf> {
+    p
+}

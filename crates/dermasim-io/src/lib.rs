@@ -1,0 +1,188 @@
+//! Scenario files in, run folders out.
+//!
+//! - [`load_scenario`]: TOML or JSON, `--set PATH=VALUE` overrides, typed parsing whose errors
+//!   name the field path, then the library's semantic validation.
+//! - [`RunFolder`]: writes a run folder atomically (temporary folder, then rename).
+
+mod overrides;
+mod run_folder;
+
+use std::path::{Path, PathBuf};
+
+use dermasim::tissue::SiteTable;
+use dermasim::{FieldError, ParameterSet, Scenario};
+use sha2::{Digest, Sha256};
+
+pub use overrides::apply_override;
+pub use run_folder::{timeseries_csv, FileEntry, Manifest, RunFolder};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("{path}: cannot read the file: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not valid {format}: {message}")]
+    Syntax { path: String, format: &'static str, message: String },
+    #[error("{0}")]
+    Field(#[from] FieldError),
+    #[error("{path}: cannot write: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Parse scenario text (TOML, or JSON when `json`) into a generic tree.
+pub fn parse_tree(text: &str, json: bool, origin: &str) -> Result<serde_json::Value, IoError> {
+    if json {
+        serde_json::from_str(text).map_err(|e| IoError::Syntax { path: origin.into(), format: "JSON", message: e.to_string() })
+    } else {
+        let v: toml::Value =
+            toml::from_str(text).map_err(|e| IoError::Syntax { path: origin.into(), format: "TOML", message: e.to_string() })?;
+        Ok(serde_json::to_value(v).expect("TOML values map to JSON"))
+    }
+}
+
+/// Typed scenario from a tree; errors carry the field path (`device.depth_mm: ...`).
+pub fn scenario_from_tree(tree: serde_json::Value) -> Result<Scenario, FieldError> {
+    // Devices are tagged by `kind`; serde buffers tagged content and loses the path inside,
+    // so each device is checked on its own first.
+    if let Some(d) = tree.get("device") {
+        check_device(d, "device")?;
+    }
+    if let Some(sessions) = tree.pointer("/protocol/sessions").and_then(|s| s.as_array()) {
+        for (i, s) in sessions.iter().enumerate() {
+            if let Some(d) = s.get("device") {
+                check_device(d, &format!("protocol.sessions.{i}.device"))?;
+            }
+        }
+    }
+    typed(tree, "")
+}
+
+fn typed<T: serde::de::DeserializeOwned>(tree: serde_json::Value, prefix: &str) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize::<_, T>(tree).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = match (prefix.is_empty(), inner == "." || inner.is_empty()) {
+            (true, true) => "scenario".to_string(),
+            (true, false) => inner,
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}.{inner}"),
+        };
+        FieldError::new(path, e.into_inner().to_string())
+    })
+}
+
+fn check_device(tree: &serde_json::Value, path: &str) -> Result<(), FieldError> {
+    use dermasim::device::{Pen, Roller, Stamp};
+    let Some(obj) = tree.as_object() else {
+        return Err(FieldError::new(path, "must be a table with `kind = \"pen\" | \"roller\" | \"stamp\"`"));
+    };
+    let kind = obj.get("kind").and_then(|k| k.as_str()).ok_or_else(|| {
+        FieldError::new(format!("{path}.kind"), "missing; use \"pen\", \"roller\" or \"stamp\"")
+    })?;
+    let mut inner = obj.clone();
+    inner.remove("kind");
+    let inner = serde_json::Value::Object(inner);
+    match kind {
+        "pen" => typed::<Pen>(inner, path).map(drop),
+        "roller" => typed::<Roller>(inner, path).map(drop),
+        "stamp" => typed::<Stamp>(inner, path).map(drop),
+        other => Err(FieldError::new(format!("{path}.kind"), format!("unknown device `{other}`; use pen, roller or stamp"))),
+    }
+}
+
+/// Read, override, parse and validate a scenario file. `None` means the built-in default.
+pub fn load_scenario(file: Option<&Path>, overrides: &[String], base: &ParameterSet) -> Result<Scenario, IoError> {
+    let mut tree = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| IoError::Read { path: path.into(), source })?;
+            let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            parse_tree(&text, json, &path.display().to_string())?
+        }
+        None => serde_json::to_value(Scenario::default_scenario()).expect("scenario serialises"),
+    };
+    for o in overrides {
+        apply_override(&mut tree, o)?;
+    }
+    let scenario = scenario_from_tree(tree)?;
+    scenario.validate(&SiteTable::embedded(), base)?;
+    Ok(scenario)
+}
+
+/// SHA-256 of the scenario's canonical JSON (first 16 hex digits).
+pub fn scenario_hash(s: &Scenario) -> String {
+    let digest = Sha256::digest(s.canonical_json().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// JSON Schema of the scenario file.
+pub fn scenario_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Scenario)).expect("schema serialises")
+}
+
+/// Current UTC time as RFC 3339, without a date-time dependency.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ParameterSet {
+        ParameterSet::default_set()
+    }
+
+    #[test]
+    fn default_scenario_loads_and_hash_is_stable() {
+        let s = load_scenario(None, &[], &base()).unwrap();
+        assert_eq!(scenario_hash(&s), scenario_hash(&Scenario::default_scenario()));
+        assert_eq!(scenario_hash(&s).len(), 16);
+    }
+
+    #[test]
+    fn override_changes_a_field_and_is_validated() {
+        let s = load_scenario(None, &["patient.age_years=65".into()], &base()).unwrap();
+        assert_eq!(s.patient.age_years, 65.0);
+        let e = load_scenario(None, &["patient.age_years=7".into()], &base()).unwrap_err().to_string();
+        assert!(e.starts_with("patient.age_years:") && e.contains("18"), "{e}");
+        let e = load_scenario(None, &["device.depth_mm=4.0".into()], &base()).unwrap_err().to_string();
+        assert!(e.contains("device.depth_mm") && e.contains("maximum"), "{e}");
+        let e = load_scenario(None, &["patient.site=elbow".into()], &base()).unwrap_err().to_string();
+        assert!(e.contains("patient.site") && e.contains("cheek"), "{e}");
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let e = load_scenario(None, &["device.needles=\"many\"".into()], &base()).unwrap_err().to_string();
+        assert!(e.contains("needles"), "{e}");
+        let e = load_scenario(None, &["protocol.sessions.1.day=500".into()], &base()).unwrap_err().to_string();
+        assert!(e.contains("protocol.sessions.1.day") && e.contains("follow-up"), "{e}");
+        let e = load_scenario(None, &["simulation.fidelity=2d".into()], &base()).unwrap_err().to_string();
+        assert!(e.contains("simulation.fidelity"), "{e}");
+    }
+
+    #[test]
+    fn malformed_files_are_reported_with_their_format() {
+        let t = parse_tree("[patient\nsite=", false, "x.toml").unwrap_err().to_string();
+        assert!(t.contains("not valid TOML"), "{t}");
+        let j = parse_tree("{\"a\":", true, "x.json").unwrap_err().to_string();
+        assert!(j.contains("not valid JSON"), "{j}");
+    }
+
+    #[test]
+    fn utc_now_is_rfc3339() {
+        let t = utc_now();
+        assert_eq!(t.len(), 20);
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}

@@ -14,6 +14,7 @@ pub mod device;
 pub mod error;
 pub mod injury;
 pub mod kinetics;
+pub mod models;
 pub mod ode;
 pub mod outcome;
 pub mod params;

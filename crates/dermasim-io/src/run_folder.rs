@@ -1,0 +1,196 @@
+//! Run folders: written to a temporary sibling folder, then renamed into place, so a failed or
+//! interrupted run never leaves a partial folder behind.
+
+use std::path::{Path, PathBuf};
+
+use dermasim::Summary;
+use serde::Serialize;
+
+use crate::IoError;
+
+/// One file of a run folder, as listed in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub kind: String,
+    pub description: String,
+    pub bytes: u64,
+}
+
+/// `manifest.json`: what produced the folder and what it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub program: String,
+    pub version: String,
+    pub created_utc: String,
+    pub command: Vec<String>,
+    pub scenario_hash: String,
+    pub seed: u64,
+    pub fidelity: String,
+    pub threads: usize,
+    pub wall_time_s: f64,
+    pub parameter_set: String,
+    pub files: Vec<FileEntry>,
+    pub disclaimer: String,
+}
+
+/// A run folder being assembled in a temporary location.
+pub struct RunFolder {
+    target: PathBuf,
+    staging: PathBuf,
+    files: Vec<FileEntry>,
+}
+
+impl RunFolder {
+    pub fn create(target: &Path) -> Result<RunFolder, IoError> {
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|source| IoError::Write { path: parent.into(), source })?;
+        let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if staging.exists() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        std::fs::create_dir(&staging).map_err(|source| IoError::Write { path: staging.clone(), source })?;
+        Ok(RunFolder { target: target.into(), staging, files: Vec::new() })
+    }
+
+    /// Where files go before the commit (for writers that need a path).
+    pub fn staging_dir(&self) -> &Path {
+        &self.staging
+    }
+
+    pub fn write(&mut self, name: &str, kind: &str, description: &str, bytes: &[u8]) -> Result<(), IoError> {
+        let path = self.staging.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| IoError::Write { path: dir.into(), source })?;
+        }
+        std::fs::write(&path, bytes).map_err(|source| IoError::Write { path: path.clone(), source })?;
+        self.record(name, kind, description)
+    }
+
+    /// List a file that a writer already put into `staging_dir()`.
+    pub fn record(&mut self, name: &str, kind: &str, description: &str) -> Result<(), IoError> {
+        let path = self.staging.join(name);
+        let bytes = std::fs::metadata(&path).map_err(|source| IoError::Write { path, source })?.len();
+        self.files.retain(|f| f.path != name);
+        self.files.push(FileEntry { path: name.into(), kind: kind.into(), description: description.into(), bytes });
+        Ok(())
+    }
+
+    /// Write the manifest (listing every file plus itself) and move the folder into place,
+    /// replacing an older run of the same name only once the new one is complete.
+    pub fn commit(mut self, mut manifest: Manifest) -> Result<PathBuf, IoError> {
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        manifest.files = self.files.clone();
+        manifest.files.insert(
+            0,
+            FileEntry {
+                path: "manifest.json".into(),
+                kind: "manifest".into(),
+                description: "this file: provenance of the run and the list of its files".into(),
+                bytes: 0,
+            },
+        );
+        let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
+        let path = self.staging.join("manifest.json");
+        std::fs::write(&path, text).map_err(|source| IoError::Write { path, source })?;
+        let old = self.target.with_file_name(format!(
+            ".{}.old-{}",
+            self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            std::process::id()
+        ));
+        let had_old = self.target.exists();
+        if had_old {
+            std::fs::rename(&self.target, &old).map_err(|source| IoError::Write { path: self.target.clone(), source })?;
+        }
+        if let Err(source) = std::fs::rename(&self.staging, &self.target) {
+            if had_old {
+                let _ = std::fs::rename(&old, &self.target);
+            }
+            return Err(IoError::Write { path: self.target.clone(), source });
+        }
+        if had_old {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        let target = self.target.clone();
+        self.staging = PathBuf::new();
+        Ok(target)
+    }
+}
+
+impl Drop for RunFolder {
+    fn drop(&mut self) {
+        // An uncommitted folder is removed: no partial output.
+        if !self.staging.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// The timeline as CSV, units in the column names; ensemble bands follow their columns.
+pub fn timeseries_csv(summary: &Summary) -> String {
+    let mut out = String::new();
+    let first = &summary.timeline[0];
+    let mut names: Vec<String> = Vec::new();
+    for (name, _) in first.columns() {
+        names.push(name.to_string());
+        for suffix in ["_p05", "_p95"] {
+            let band = format!("{name}{suffix}");
+            if first.bands.contains_key(&band) {
+                names.push(band);
+            }
+        }
+    }
+    out.push_str(&names.join(","));
+    out.push('\n');
+    for p in &summary.timeline {
+        let row: Vec<String> = names.iter().map(|n| format!("{}", p.get(n).unwrap_or(f64::NAN))).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            program: "dermasim".into(),
+            version: "0".into(),
+            created_utc: crate::utc_now(),
+            command: vec![],
+            scenario_hash: "x".into(),
+            seed: 1,
+            fidelity: "0d".into(),
+            threads: 1,
+            wall_time_s: 0.0,
+            parameter_set: "p".into(),
+            files: vec![],
+            disclaimer: String::new(),
+        }
+    }
+
+    #[test]
+    fn dropped_folder_leaves_nothing_and_commit_replaces_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("run");
+        {
+            let mut f = RunFolder::create(&target).unwrap();
+            f.write("a.txt", "text", "a", b"1").unwrap();
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "uncommitted folder must vanish");
+        let mut f = RunFolder::create(&target).unwrap();
+        f.write("a.txt", "text", "a", b"1").unwrap();
+        f.commit(manifest()).unwrap();
+        let mut f = RunFolder::create(&target).unwrap();
+        f.write("b.txt", "text", "b", b"2").unwrap();
+        f.commit(manifest()).unwrap();
+        assert!(!target.join("a.txt").exists() && target.join("b.txt").exists());
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).unwrap()).unwrap();
+        let listed: Vec<&str> = m["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+        assert_eq!(listed, ["manifest.json", "b.txt"]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
