@@ -11,6 +11,7 @@
 //! ```
 
 pub mod device;
+pub mod ensemble;
 pub mod error;
 pub mod injury;
 pub mod kinetics;

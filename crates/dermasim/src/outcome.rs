@@ -107,7 +107,8 @@ pub struct LayersUm {
     pub reticular_dermis: f64,
 }
 
-/// Headline numbers at the end of follow-up and at the peaks.
+/// Headline numbers at the end of follow-up, and peak days counted from the first session
+/// (within the first treatment cycle).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoints {
     pub t_end_day: f64,
@@ -132,10 +133,16 @@ impl Summary {
     }
 }
 
-pub(crate) fn endpoints(timeline: &[TimelinePoint]) -> Endpoints {
+/// Peaks are taken after the first session, before the second (the phase timing of one
+/// treatment); end values at the end of follow-up.
+pub(crate) fn endpoints(timeline: &[TimelinePoint], first_session: f64, second_session: Option<f64>) -> Endpoints {
     let last = timeline.last().expect("timeline");
+    let window: Vec<&TimelinePoint> = timeline
+        .iter()
+        .filter(|p| p.t_day >= first_session && second_session.is_none_or(|s| p.t_day < s))
+        .collect();
     let peak_day = |f: fn(&TimelinePoint) -> f64| {
-        timeline.iter().max_by(|a, b| f(a).total_cmp(&f(b))).map(|p| p.t_day).unwrap_or(0.0)
+        window.iter().max_by(|a, b| f(a).total_cmp(&f(b))).map(|p| p.t_day - first_session).unwrap_or(0.0)
     };
     Endpoints {
         t_end_day: last.t_day,

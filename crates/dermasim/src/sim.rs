@@ -108,9 +108,17 @@ impl Simulation {
         Self::with_options(scenario, base, Options::default())
     }
 
+    /// Validate the scenario against `base`, then build.
     pub fn with_options(scenario: &Scenario, base: &ParameterSet, options: Options) -> Result<Simulation, Error> {
+        scenario.validate(&SiteTable::embedded(), base)?;
+        Self::build(scenario, base, options)
+    }
+
+    /// Build without validation, for scenarios already validated against the central
+    /// parameters (ensemble members draw other values, e.g. deeper penetration, which the
+    /// device model clamps to the skin's thickness).
+    pub(crate) fn build(scenario: &Scenario, base: &ParameterSet, options: Options) -> Result<Simulation, Error> {
         let sites = SiteTable::embedded();
-        scenario.validate(&sites, base)?;
         let set = scenario.parameter_set(base)?;
         let p = &scenario.patient;
         let site = sites.require(&p.site, "patient.site")?;
@@ -483,7 +491,11 @@ impl Simulation {
             effective_depth_um: self.session_outcomes.iter().map(|s| s.effective_depth_um).fold(0.0, f64::max),
             bleeding: self.session_outcomes.iter().map(|s| s.bleeding).max().unwrap_or(crate::device::Bleeding::None),
             sessions: self.session_outcomes.clone(),
-            endpoints: endpoints(&self.timeline),
+            endpoints: endpoints(
+                &self.timeline,
+                self.scenario.protocol.sessions[0].day,
+                self.scenario.protocol.sessions.get(1).map(|s| s.day),
+            ),
             timeline: self.timeline.clone(),
             notes: Vec::new(),
             disclaimer: DISCLAIMER.into(),

@@ -26,6 +26,9 @@ pub struct RunArgs {
     /// Override any scenario field for this run: PATH=VALUE (e.g. patient.age_years=65).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     set: Vec<String>,
+    /// Add 5-95 % bands from N Latin-hypercube draws over the parameter ranges.
+    #[arg(long, value_name = "N")]
+    ensemble: Option<usize>,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -36,17 +39,28 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     let scenario = load_scenario(args.file.as_deref(), &overrides, &base)?;
     let started = Instant::now();
-    let mut sim = Simulation::new(&scenario, &base)?;
     let end = scenario.protocol.follow_up_days;
-    let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(end.ceil() as u64);
-        b.set_style(ProgressStyle::with_template("{spinner} day {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}").expect("template").progress_chars("=> "));
-        b
-    } else {
-        ProgressBar::hidden()
+    let interactive = std::io::stderr().is_terminal();
+    let summary = match args.ensemble {
+        Some(n) => {
+            if !(2..=10_000).contains(&n) {
+                anyhow::bail!("--ensemble: {n} is outside the allowed range 2 to 10000");
+            }
+            let bar = if interactive { ProgressBar::new(n as u64) } else { ProgressBar::hidden() };
+            bar.set_style(ProgressStyle::with_template("{spinner} ensemble {pos}/{len} [{bar:40}] eta {eta}").expect("template").progress_chars("=> "));
+            let s = dermasim::ensemble::run_ensemble(&scenario, &base, n, &|k| bar.set_position(k as u64))?;
+            bar.finish_and_clear();
+            s
+        }
+        None => {
+            let mut sim = Simulation::new(&scenario, &base)?;
+            let bar = if interactive { ProgressBar::new(end.ceil() as u64) } else { ProgressBar::hidden() };
+            bar.set_style(ProgressStyle::with_template("{spinner} day {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}").expect("template").progress_chars("=> "));
+            let s = sim.run(&mut |s| bar.set_position(s.time().floor() as u64))?;
+            bar.finish_and_clear();
+            s
+        }
     };
-    let summary = sim.run(&mut |s| bar.set_position(s.time().floor() as u64))?;
-    bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
 
     if let Some(dir) = &args.out {

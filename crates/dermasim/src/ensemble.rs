@@ -1,0 +1,127 @@
+//! Uncertainty: a seeded Latin-hypercube ensemble over the parameter ranges gives 5-95 %
+//! bands for every timeline quantity.
+//!
+//! Every parameter varies over its own range (narrow for published values, wide for labelled
+//! assumptions), so bands are wide exactly where the evidence is thin. Ranges spanning more
+//! than a factor of 10 are sampled on a log scale.
+
+use rayon::prelude::*;
+
+use crate::error::Error;
+use crate::outcome::Summary;
+use crate::params::ParameterSet;
+use crate::rng::Stream;
+use crate::scenario::{Fidelity, Scenario};
+use crate::sim::{Options, Simulation};
+
+/// Parameters left fixed by the ensemble: model-only reference sets and structural inputs.
+fn varied(name: &str) -> bool {
+    !name.starts_with("ws_") && !matches!(name, "estrogen" | "cortisol" | "pathogen_per_injury" | "site_reference_age_years")
+}
+
+/// `n` parameter sets drawn by Latin-hypercube sampling from `base`'s ranges.
+pub fn latin_hypercube(base: &ParameterSet, n: usize, seed: u64) -> Vec<ParameterSet> {
+    let names: Vec<&String> = base.param.keys().filter(|k| varied(k)).collect();
+    let mut sets = vec![base.clone(); n];
+    for (pi, name) in names.iter().enumerate() {
+        let p = &base.param[*name];
+        let [lo, hi] = p.range;
+        if hi <= lo {
+            continue;
+        }
+        let stream = Stream::new(seed, 0x1a7e_0000 + pi as u64);
+        // A random permutation of strata (Fisher-Yates on counter draws).
+        let mut strata: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            let j = (stream.uniform(i as u64) * (i + 1) as f64) as usize;
+            strata.swap(i, j.min(i));
+        }
+        let log = lo > 0.0 && hi / lo > 10.0;
+        for (m, set) in sets.iter_mut().enumerate() {
+            let u = (strata[m] as f64 + stream.uniform(1_000_000 + m as u64)) / n as f64;
+            let v = if log { (lo.ln() + u * (hi.ln() - lo.ln())).exp() } else { lo + u * (hi - lo) };
+            set.param.get_mut(*name).expect("name from keys").value = v.clamp(lo, hi);
+        }
+    }
+    sets
+}
+
+/// Linear-interpolated percentile of sorted values.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let x = q * (sorted.len() - 1) as f64;
+    let (i, f) = (x.floor() as usize, x - x.floor());
+    if i + 1 < sorted.len() {
+        sorted[i] * (1.0 - f) + sorted[i + 1] * f
+    } else {
+        sorted[i]
+    }
+}
+
+/// The central run with `*_p05` / `*_p95` bands from `members` draws. 3d scenarios run their
+/// ensemble at 1d (the fast level), as stated in the summary notes.
+pub fn run_ensemble(scenario: &Scenario, base: &ParameterSet, members: usize, progress: &(dyn Fn(usize) + Sync)) -> Result<Summary, Error> {
+    let mut summary = Simulation::new(scenario, base)?.run(&mut |_| {})?;
+    let mut fast = scenario.clone();
+    if fast.simulation.fidelity == Fidelity::Three {
+        fast.simulation.fidelity = Fidelity::One;
+        summary.notes.push("ensemble bands computed at fidelity 1d".into());
+    }
+    let sets = latin_hypercube(&fast.parameter_set(base)?, members.max(2), scenario.simulation.seed);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let runs: Vec<Option<Summary>> = sets
+        .par_iter()
+        .map(|set| {
+            // Scenario overrides are already inside `set`; members that fail are counted.
+            let mut s = fast.clone();
+            s.parameters.clear();
+            let r = Simulation::build(&s, set, Options::default()).and_then(|mut sim| sim.run(&mut |_| {})).ok();
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            r
+        })
+        .collect();
+    let ok: Vec<&Summary> = runs.iter().flatten().collect();
+    let failed = runs.len() - ok.len();
+    if failed > 0 {
+        summary.notes.push(format!("{failed} of {} ensemble members failed to solve and were left out", runs.len()));
+    }
+    if ok.len() < 2 {
+        return Err(Error::Solver("fewer than two ensemble members succeeded".into()));
+    }
+    summary.notes.push(format!("bands: 5-95 % of {} Latin-hypercube draws over every parameter's range (seed {})", ok.len(), scenario.simulation.seed));
+    for (i, point) in summary.timeline.iter_mut().enumerate() {
+        for (name, _) in point.columns().into_iter().skip(1) {
+            let mut v: Vec<f64> = ok.iter().filter_map(|r| r.timeline.get(i)).map(|p| p.get(name).unwrap_or(f64::NAN)).filter(|x| x.is_finite()).collect();
+            if v.len() < 2 {
+                continue;
+            }
+            v.sort_by(f64::total_cmp);
+            point.bands.insert(format!("{name}_p05"), percentile(&v, 0.05));
+            point.bands.insert(format!("{name}_p95"), percentile(&v, 0.95));
+        }
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hypercube_covers_each_range_once_per_stratum() {
+        let base = ParameterSet::literature();
+        let n = 16;
+        let sets = latin_hypercube(&base, n, 9);
+        let p = &base.param["fibroblast_growth_per_day"];
+        let mut strata: Vec<usize> = sets
+            .iter()
+            .map(|s| {
+                let v = s.param["fibroblast_growth_per_day"].value;
+                assert!(p.contains(v));
+                ((v - p.range[0]) / (p.range[1] - p.range[0]) * n as f64).floor() as usize
+            })
+            .collect();
+        strata.sort();
+        assert_eq!(strata, (0..n).collect::<Vec<_>>());
+        assert_eq!(sets, latin_hypercube(&base, n, 9), "same seed, same draws");
+    }
+}
