@@ -24,6 +24,7 @@ pub mod scenario;
 pub mod sim;
 pub mod tissue;
 pub mod transport;
+pub mod validation;
 
 pub use error::{Error, FieldError};
 pub use outcome::{Summary, TimelinePoint, DISCLAIMER};
