@@ -42,16 +42,16 @@ add("tgf_half_activation", 0.1, 0.01, 1.0, "TGF units", A, "A", "TGF-beta level 
 add("fibroblast_growth_per_day", 0.924, 0.5, 1.2, "1/day", JIN, "P")
 add("fibroblast_apoptosis_per_day", 0.12, 0.06, 0.24, "1/day", JIN, "P")
 add("fibroblast_capacity_rel", 4.0, 2.0, 8.0, "x resting density", A, "A", "Jin 2011 give a maximum of 1250 cells/mm3 but no resting dermal density to compare with.")
-add("collagen_synthesis_per_day", 0.003, 0.0003, 0.03, "baseline collagen per activated fibroblast unit per day", A, "A", "Free parameter fitted by dermasim calibrate to BRIEF section 5 targets; Jin 2011 collagen values are unit-inconsistent and not used.")
+add("collagen_synthesis_per_day", 0.006, 0.0006, 0.03, "baseline collagen per activated fibroblast unit per day", A, "A", "Free parameter fitted by dermasim calibrate to BRIEF section 5 targets; Jin 2011 collagen values are unit-inconsistent and not used.")
 add("collagen_iii_share_new", 0.6, 0.3, 0.9, "fraction", A, "A", "Share of new collagen laid down as type III (collagen III first, BRIEF section 1).")
 add("collagen_maturation_per_day", 0.02, 0.005, 0.07, "1/day", A, "A", "Replacement of excess collagen III by collagen I over weeks to months (BRIEF section 1).")
 add("collagen_maturation_yield", 0.9, 0.6, 1.0, "fraction", A, "A", "Collagen I gained per unit of collagen III replaced.")
-add("collagen_mmp_per_macrophage", 0.02, 0.0, 0.2, "1/day per macrophage unit", A, "A", "MMP degradation of existing collagen during inflammation.")
+add("collagen_mmp_per_macrophage", 0.005, 0.0, 0.05, "1/day per macrophage unit", A, "A", "MMP degradation of existing collagen during inflammation.")
 add("collagen_turnover_per_day", 1.27e-4, 6.0e-5, 2.5e-4, "1/day",
     "Verzijl N et al. Effect of collagen turnover on the accumulation of advanced glycation end products. J Biol Chem 2000;275(50):39027-39031", "P",
     "Skin collagen half-life ~15 years: ln 2 / (15 x 365 d) = 1.27e-4 per day.")
-add("elastin_synthesis_per_day", 0.001, 0.0001, 0.01, "baseline elastin per activated fibroblast unit per day", A, "A", "Fitted with the Aust 2008 direction (elastin increase).")
-add("elastin_mmp_per_macrophage", 0.01, 0.0, 0.1, "1/day per macrophage unit", A, "A")
+add("elastin_synthesis_per_day", 0.002, 0.0002, 0.02, "baseline elastin per activated fibroblast unit per day", A, "A", "Fitted with the Aust 2008 direction (elastin increase).")
+add("elastin_mmp_per_macrophage", 0.005, 0.0, 0.05, "1/day per macrophage unit", A, "A")
 add("damaged_elastin_clearance_per_macrophage", 0.2, 0.0, 2.0, "1/day per macrophage unit", A, "A", "Elastases clearing damaged (elastotic) elastin.")
 add("elastin_turnover_per_day", 2.6e-5, 1.0e-5, 1.0e-4, "1/day",
     "Shapiro SD et al. Marked longevity of human lung parenchymal elastic fibers deduced from prevalence of D-aspartate and nuclear weapons-related radiocarbon. J Clin Invest 1991;87:1828-1834", "P",
@@ -81,9 +81,9 @@ add("upper_plexus_depth_um", 1000.0, 1000.0, 1500.0, "um",
     "Upper plexus 1-1.5 mm below the surface; confluent bleeding from its shallow end.")
 
 # Devices and channels.
-add("penetration_efficiency_roller", 0.3, 0.15, 0.6, "channel depth / needle length",
+add("penetration_efficiency_roller", 0.2, 0.1, 0.5, "channel depth / needle length",
     "Kalluri H, Kolli CS, Banga AK. Characterization of microchannels created by metal microneedles. AAPS J 2011;13(3):473-481", "E",
-    "Dermaroller 770 um needles made channels 152.5 um deep in hairless rat (ratio 0.20); human facial skin unknown, so the central value is raised to 0.3 and fitted by calibration.")
+    "Dermaroller 770 um needles made channels 152.5 um deep in hairless rat: 152.5 / 770 = 0.198; human facial skin unknown, so the range is wide.")
 add("penetration_efficiency_pen", 0.5, 0.2, 0.9, "channel depth / depth setting", A, "A", "Vertical automated stamping; no human measurement found (BRIEF section 1).")
 add("penetration_efficiency_stamp", 0.5, 0.2, 0.9, "channel depth / needle length", A, "A")
 add("channel_width_ratio", 0.3, 0.2, 1.0, "channel diameter / needle diameter",
@@ -92,28 +92,28 @@ add("channel_width_ratio", 0.3, 0.2, 1.0, "channel diameter / needle diameter",
 add("injury_halo_um", 25.0, 5.0, 75.0, "um", A, "A", "Crushed tissue around the open channel.")
 
 # Injury release.
-add("debris_per_injury", 0.05, 0.005, 2.0, "Cooper debris units per injured fraction", A, "A",
-    "Cooper 2015's curated wound starts at Pt = 2 for a whole wound; a needle channel's debris per unit of injured tissue is unknown.")
-add("neutrophils_per_injury", 0.0025, 0.0, 0.1, "Cooper neutrophil units per injured fraction", COOPER, "E",
-    "Curated initial N / Pt = 0.1 / 2 applied to debris_per_injury: 0.05 x 0.05 = 0.0025.")
+add("debris_per_injury", 2.0, 0.2, 4.0, "Cooper debris units per injured fraction", COOPER, "E",
+    "Cooper 2015's curated wound starts at Pt = 2; BRIEF 3.1: Pt(0) scales with the injured tissue fraction, so a fully injured voxel gets 2.")
+add("neutrophils_per_injury", 0.1, 0.0, 0.2, "Cooper neutrophil units per injured fraction", COOPER, "E",
+    "Curated initial N = 0.1 for a whole wound, scaled by the injured fraction like the debris.")
 add("pathogen_per_injury", 0.0, 0.0, 0.1, "Cooper pathogen units per injured fraction", A, "A", "Sterile needling: 0 by default; an infection scenario raises it.")
-add("matrix_loss_per_injury", 0.3, 0.05, 0.8, "fraction of matrix destroyed per injured fraction", A, "A")
+add("matrix_loss_per_injury", 0.2, 0.05, 0.5, "fraction of matrix destroyed per injured fraction", A, "A")
 
 # Transport (um^2/day).
 add("d_pathogen", 1.0e3, 1.0e2, 1.0e4, "um^2/day", A, "A")
-add("d_debris", 1.0e4, 1.0e3, 1.0e5, "um^2/day", A, "A", "Damage signals (DAMPs, cytokines) spreading from the channels.")
-add("d_neutrophils", 1.0e4, 2.0e3, 5.0e4, "um^2/day", A, "A", "Random motility ~1e-9 cm^2/s = 8,640 um^2/day.")
-add("d_macrophages", 5.0e3, 1.0e3, 2.0e4, "um^2/day", A, "A")
-add("d_tgf_beta", 5.0e4, 1.0e4, 5.0e5, "um^2/day", A, "A", "Hindered protein diffusion in matrix; free 25 kDa protein ~8e6 um^2/day.")
-add("d_fibroblasts", 2.0e3, 2.0e2, 1.0e4, "um^2/day", A, "A")
-add("epidermis_diffusion_factor", 0.1, 0.01, 1.0, "x dermis", A, "A")
+add("d_debris", 200.0, 10.0, 2000.0, "um^2/day", A, "A", "Debris is cell fragments and damaged matrix: it hardly moves; signals spread through the cells it recruits.")
+add("d_neutrophils", 5.0e3, 1.0e3, 3.0e4, "um^2/day", A, "A", "Random motility ~1e-9 cm^2/s = 8,640 um^2/day.")
+add("d_macrophages", 2.0e3, 5.0e2, 1.0e4, "um^2/day", A, "A")
+add("d_tgf_beta", 2.0e4, 5.0e3, 2.0e5, "um^2/day", A, "A", "Hindered protein diffusion in matrix; free 25 kDa protein ~8e6 um^2/day.")
+add("d_fibroblasts", 500.0, 100.0, 5.0e3, "um^2/day", A, "A")
+add("epidermis_diffusion_factor", 0.02, 0.005, 0.5, "x dermis", A, "A")
 add("stratum_corneum_diffusion_factor", 1.0e-3, 1.0e-5, 1.0e-2, "x dermis", A, "A")
 
 # Epidermis.
 add("epidermis_growth_per_day", 0.005, 0.0005, 0.05, "1/day per activated fibroblast unit", A, "A", "Fitted by calibration to Lotfi 2013 (+50 %) and Aust 2008 (+40 % at 1 year).")
 add("epidermis_max_rel", 2.5, 1.5, 7.6, "x baseline", "Zeitter S et al. Microneedling: matching the results of medical needling and repetitive treatments to maximize potential for skin regeneration. Burns 2014;40(5):966-973", "E",
     "Upper end: Zeitter's rats reached +658 % (7.6 x); human studies report +40-50 %.")
-add("epidermis_relax_per_day", 0.003, 0.0005, 0.02, "1/day", A, "A", "Slow return: Aust 2008 still saw +40 % at one year.")
+add("epidermis_relax_per_day", 0.001, 0.0003, 0.01, "1/day", A, "A", "Slow return: Aust 2008 still saw +40 % at one year.")
 add("epidermis_injury_signal_weight", 1.0, 0.0, 10.0, "per debris unit", A, "A")
 
 out = ["# Model parameters of dermasim. Generated by tools/gen_parameters.py: edit there.",

@@ -1,0 +1,173 @@
+//! Physics and numerics invariants of the simulator (issue 2 checks).
+
+use dermasim::kinetics::species::{self, COUNT};
+use dermasim::{Fidelity, Options, ParameterSet, Scenario, Simulation, Summary};
+
+fn base() -> ParameterSet {
+    ParameterSet::default_set()
+}
+
+/// The default scenario at a fidelity; 3d on a small patch so tests stay fast.
+fn scenario(fidelity: Fidelity) -> Scenario {
+    let mut s = Scenario::default_scenario();
+    s.simulation.fidelity = fidelity;
+    if fidelity == Fidelity::Three {
+        s.simulation.patch_um = [400.0, 400.0];
+        s.simulation.dx_um = 40.0;
+    }
+    s
+}
+
+fn run(s: &Scenario) -> Summary {
+    dermasim::run(s, &base()).unwrap()
+}
+
+#[test]
+fn fields_stay_non_negative_at_every_step() {
+    for f in [Fidelity::Zero, Fidelity::One, Fidelity::Three] {
+        let mut s = scenario(f);
+        s.protocol.follow_up_days = 40.0;
+        s.protocol.sessions.truncate(2);
+        let mut sim = Simulation::new(&s, &base()).unwrap();
+        let mut worst = f64::INFINITY;
+        sim.run(&mut |sim| {
+            for sp in 0..COUNT {
+                worst = worst.min(sim.field(sp).iter().copied().fold(f64::INFINITY, f64::min));
+            }
+            worst = worst.min(sim.epidermis().iter().copied().fold(f64::INFINITY, f64::min));
+        })
+        .unwrap();
+        assert!(worst >= 0.0, "{f:?}: a field went negative ({worst})");
+    }
+}
+
+#[test]
+fn single_central_puncture_gives_a_radially_symmetric_3d_field() {
+    let mut s = scenario(Fidelity::Three);
+    let (n, dx) = (25.0, 10.0);
+    s.simulation.dx_um = dx;
+    s.simulation.dz_um = 40.0;
+    s.simulation.patch_um = [n * dx, n * dx];
+    s.protocol.follow_up_days = 5.0;
+    s.protocol.sessions.truncate(1);
+    // Small steps: LOD splitting error is anisotropic and grows with the step.
+    s.simulation.dt_max_days = 0.05;
+    s.simulation.dt_growth = 0.0;
+    let centre = n * dx / 2.0;
+    let opts = Options { positions: Some(vec![[centre, centre]]), ..Options::default() };
+    let mut sim = Simulation::with_options(&s, &base(), opts).unwrap();
+    sim.run(&mut |_| {}).unwrap();
+    let g = sim.grid().clone();
+    let c = 12isize;
+    for sp in [species::PT, species::M, species::T, species::F, species::C3] {
+        let f = sim.field(sp);
+        let scale = f.iter().copied().fold(0.0, f64::max);
+        assert!(scale > 0.0, "species {sp} never moved");
+        for k in 0..g.nz {
+            let at = |dj: isize, di: isize| f[g.idx(k, (c + dj) as usize, (c + di) as usize)];
+            for a in 0..=12isize {
+                for b in 0..=a {
+                    // The eight images of (a, b) under the square's symmetries.
+                    let v = at(a, b);
+                    for w in [at(b, a), at(-a, b), at(a, -b), at(-a, -b), at(-b, a), at(b, -a), at(-b, -a)] {
+                        assert!((v - w).abs() <= 1e-6 * scale, "species {sp} k {k} ({a},{b}): {v} vs {w}");
+                    }
+                }
+            }
+            // Points at the same distance (10 voxels: on the axis and at (8, 6)) agree to within
+            // the grid's resolution where the field is not negligible, and values fall off with
+            // distance from the puncture along an axis.
+            let (p, q) = (at(10, 0), at(8, 6));
+            if p.max(q) > 1e-2 * scale {
+                eprintln!("species {sp} k {k}: r=10 axis {p:.4e} vs (8,6) {q:.4e}");
+                assert!((p - q).abs() <= 0.15 * p.max(q), "species {sp} k {k}: r=10 on axis {p} vs (8,6) {q}");
+            }
+            // Signals are localised: weaker far from the puncture than next to it (collagen
+            // III starts from a baseline and is lost at the channel, so it is not checked here).
+            if sp == species::C3 {
+                continue;
+            }
+            let near = (0..=4).map(|r| at(r, 0)).fold(0.0, f64::max);
+            assert!(at(12, 0) <= near + 1e-12 * scale, "species {sp} k {k}: stronger at the patch edge than at the puncture");
+        }
+    }
+}
+
+#[test]
+fn fidelity_levels_agree_on_collagen_within_stated_bands() {
+    // Stated bands (docs/numerics.md): 3d and 1d within 0.02 of collagen_total_rel, 0d within 0.06.
+    let s0 = run(&scenario(Fidelity::Zero));
+    let s1 = run(&scenario(Fidelity::One));
+    let s3 = run(&scenario(Fidelity::Three));
+    for day in [14.0, 56.0, 90.0, 180.0] {
+        let c = |s: &Summary| s.at(day).unwrap().collagen_total_rel;
+        let (a, b, d) = (c(&s0), c(&s1), c(&s3));
+        eprintln!("day {day}: 0d {a:.4} 1d {b:.4} 3d {d:.4}");
+        assert!((d - b).abs() <= 0.02, "day {day}: 3d {d} vs 1d {b}");
+        assert!((a - b).abs() <= 0.06, "day {day}: 0d {a} vs 1d {b}");
+    }
+}
+
+#[test]
+fn halving_grid_spacing_and_steps_changes_outputs_little() {
+    // Reported in docs/numerics.md; the bound here is 0.5 % of each main output.
+    let coarse = scenario(Fidelity::One);
+    let mut fine = coarse.clone();
+    fine.simulation.dz_um /= 2.0;
+    fine.simulation.dt_min_days /= 2.0;
+    fine.simulation.dt_max_days /= 2.0;
+    fine.simulation.dt_growth /= 2.0;
+    let (a, b) = (run(&coarse), run(&fine));
+    for (name, x, y) in [
+        ("collagen_total_rel", a.endpoints.collagen_total_rel_end, b.endpoints.collagen_total_rel_end),
+        ("collagen_i_rel", a.endpoints.collagen_i_rel_end, b.endpoints.collagen_i_rel_end),
+        ("elastin_rel", a.endpoints.elastin_rel_end, b.endpoints.elastin_rel_end),
+        ("epidermis_thickness_rel", a.endpoints.epidermis_thickness_rel_end, b.endpoints.epidermis_thickness_rel_end),
+        ("fibroblasts_rel day 14", a.at(14.0).unwrap().fibroblasts_rel, b.at(14.0).unwrap().fibroblasts_rel),
+    ] {
+        let rel = ((x - y) / y).abs();
+        eprintln!("{name}: {x:.6} -> {y:.6} (relative change {rel:.2e})");
+        assert!(rel < 5e-3, "{name} changed by {rel:e} under refinement");
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_summaries_on_one_and_two_threads() {
+    let mut s = scenario(Fidelity::Three);
+    s.protocol.follow_up_days = 30.0;
+    s.protocol.sessions.truncate(2);
+    let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+    let one = pool(1).install(|| serde_json::to_string(&run(&s)).unwrap());
+    let two = pool(2).install(|| serde_json::to_string(&run(&s)).unwrap());
+    assert_eq!(one, two);
+    let again = pool(2).install(|| serde_json::to_string(&run(&s)).unwrap());
+    assert_eq!(two, again);
+}
+
+#[test]
+fn dose_response_directions_hold() {
+    let gain = |s: &Scenario| run(s).endpoints.collagen_total_rel_end - 1.0;
+    let default = scenario(Fidelity::One);
+
+    let mut shallow = default.clone();
+    if let dermasim::device::Device::Pen(p) = &mut shallow.device {
+        p.depth_mm = 0.5;
+    }
+    let mut one_session = default.clone();
+    one_session.protocol.sessions.truncate(1);
+    let mut old = default.clone();
+    old.patient.age_years = 70.0;
+    let mut young = default.clone();
+    young.patient.age_years = 22.0;
+
+    let g = gain(&default);
+    assert!(g > gain(&shallow), "deeper needles must give more new collagen");
+    assert!(g > gain(&one_session), "more sessions must give more new collagen");
+    assert!(gain(&young) > g && g > gain(&old), "younger skin must give more new collagen");
+
+    let mut home = default.clone();
+    home.device = dermasim::device::Device::Roller(toml::from_str("needle_length_mm = 0.25\npasses = 2\ndirections = 2").unwrap());
+    home.protocol.sessions = (0..12).map(|w| dermasim::scenario::Session { day: 7.0 * w as f64, device: None }).collect();
+    let h = gain(&home);
+    assert!(h < 0.2 * g, "a 0.25 mm home roller must give little dermal response ({h} vs {g})");
+}
