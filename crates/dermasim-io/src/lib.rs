@@ -22,7 +22,7 @@ pub enum IoError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: not valid {format}: {message}")]
     Syntax { path: String, format: &'static str, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Field(#[from] FieldError),
     #[error("{path}: cannot write: {source}")]
     Write { path: PathBuf, source: std::io::Error },

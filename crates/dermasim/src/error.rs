@@ -31,7 +31,7 @@ pub enum ParamError {
 
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum Error {
-    #[error("invalid scenario: {0}")]
+    #[error(transparent)]
     Field(#[from] FieldError),
     #[error(transparent)]
     Param(#[from] ParamError),
