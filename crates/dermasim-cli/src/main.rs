@@ -37,6 +37,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Topical delivery through the channels of each session (the scenario's `topical` section).
+    Deliver(commands::deliver::DeliverArgs),
+    /// List the compound library with values, evidence grades and intact-skin permeability.
+    Compounds {
+        #[arg(long)]
+        json: bool,
+    },
     /// The published kinetic models as standalone ODE runs.
     Model {
         #[command(subcommand)]
@@ -62,6 +69,8 @@ fn main() -> ExitCode {
         }
         Command::Sites { json } => commands::sites(json),
         Command::Model { action } => commands::model::run(action),
+        Command::Deliver(args) => commands::deliver::run(args),
+        Command::Compounds { json } => commands::deliver::compounds(json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

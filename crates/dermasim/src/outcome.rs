@@ -97,6 +97,9 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub disclaimer: String,
+    /// Topical delivery after each session, when the scenario has a `topical` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::delivery::DeliveryReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -26,6 +26,9 @@ pub struct Scenario {
     /// Overrides of model parameters by name (see `data/parameters.toml`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, f64>,
+    /// A product applied after each session (`dermasim deliver`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topical: Option<crate::delivery::Topical>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -227,6 +230,10 @@ impl Scenario {
             if cells > 3.0e7 {
                 return Err(FieldError::new("simulation.dx_um", format!("the 3d grid would hold {cells:.0} voxels; at most 3e7 fit in memory, raise dx_um or dz_um or shrink patch_um")));
             }
+        }
+        if let Some(t) = &self.topical {
+            let days: Vec<f64> = pr.sessions.iter().map(|s| s.day).collect();
+            t.validate("topical", &days)?;
         }
         Ok(())
     }

@@ -499,6 +499,7 @@ impl Simulation {
             timeline: self.timeline.clone(),
             notes: Vec::new(),
             disclaimer: DISCLAIMER.into(),
+            delivery: None,
         }
     }
 }

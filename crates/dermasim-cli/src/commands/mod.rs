@@ -1,3 +1,4 @@
+pub mod deliver;
 pub mod model;
 pub mod run;
 

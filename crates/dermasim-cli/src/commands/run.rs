@@ -61,6 +61,10 @@ pub fn run(args: RunArgs) -> Result<()> {
             s
         }
     };
+    let mut summary = summary;
+    if scenario.topical.is_some() {
+        summary.delivery = Some(dermasim::delivery::deliver(&scenario, &base)?);
+    }
     let wall = started.elapsed().as_secs_f64();
 
     if let Some(dir) = &args.out {
@@ -89,6 +93,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         present::summary(&summary, wall);
+        if let Some(d) = &summary.delivery {
+            println!();
+            crate::commands::deliver::print(d);
+        }
     }
     Ok(())
 }
