@@ -1,3 +1,4 @@
+pub mod clinic;
 pub mod model;
 pub mod run;
 
