@@ -49,6 +49,10 @@ enum Command {
         #[command(subcommand)]
         action: commands::model::ModelAction,
     },
+    /// Screen a patient profile for contraindications: go, go with cautions, defer or do not treat.
+    Screen(commands::clinic::ScreenArgs),
+    /// Screen, then plan and forecast each concern and site of a patient profile.
+    Plan(commands::clinic::PlanArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,11 @@ fn main() -> ExitCode {
         Command::Model { action } => commands::model::run(action),
         Command::Deliver(args) => commands::deliver::run(args),
         Command::Compounds { json } => commands::deliver::compounds(json),
+        Command::Screen(args) => commands::clinic::screen(args),
+        Command::Plan(args) => match commands::clinic::plan(args) {
+            Ok(false) => return ExitCode::from(commands::clinic::REFUSED),
+            other => other.map(|_| ()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
