@@ -44,6 +44,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run every published target as a scenario and compare (exit 1 when a check fails).
+    Validate(commands::evidence::ValidateArgs),
+    /// Fit the parameters with no published value to the calibration targets.
+    Calibrate(commands::evidence::CalibrateArgs),
     /// The published kinetic models as standalone ODE runs.
     Model {
         #[command(subcommand)]
@@ -73,6 +77,11 @@ fn main() -> ExitCode {
         }
         Command::Sites { json } => commands::sites(json),
         Command::Model { action } => commands::model::run(action),
+        Command::Validate(args) => match commands::evidence::validate(args) {
+            Ok(false) => return ExitCode::from(1),
+            other => other.map(|_| ()),
+        },
+        Command::Calibrate(args) => commands::evidence::calibrate(args),
         Command::Deliver(args) => commands::deliver::run(args),
         Command::Compounds { json } => commands::deliver::compounds(json),
         Command::Screen(args) => commands::clinic::screen(args),

@@ -1,4 +1,5 @@
 pub mod deliver;
+pub mod evidence;
 pub mod clinic;
 pub mod model;
 pub mod run;
