@@ -218,3 +218,17 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod published {
+    use super::*;
+
+    /// `dermasim validate` must pass from a clean clone: every published check, with the
+    /// default (calibrated) parameter set.
+    #[test]
+    fn every_published_check_passes_with_the_default_set() {
+        let checks = validate(&ParameterSet::default_set()).unwrap();
+        let failed: Vec<String> = checks.iter().filter(|c| !c.pass).map(|c| format!("{} = {} ({})", c.id, c.model, c.accepted)).collect();
+        assert!(failed.is_empty(), "failing checks: {failed:#?}");
+    }
+}
