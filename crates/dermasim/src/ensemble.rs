@@ -6,6 +6,7 @@
 //! than a factor of 10 are sampled on a log scale.
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::outcome::Summary;
@@ -17,6 +18,54 @@ use crate::sim::{Options, Simulation};
 /// Parameters left fixed by the ensemble: model-only reference sets and structural inputs.
 fn varied(name: &str) -> bool {
     !name.starts_with("ws_") && !matches!(name, "estrogen" | "cortisol" | "pathogen_per_injury" | "site_reference_age_years")
+}
+
+/// The names an ensemble varies, in a fixed order.
+pub fn varied_names(set: &ParameterSet) -> Vec<&str> {
+    set.param.keys().map(|k| k.as_str()).filter(|k| varied(k)).collect()
+}
+
+/// Parameter draws that reproduce the calibration targets (written by `dermasim calibrate`,
+/// embedded from `data/posterior.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Posterior {
+    pub names: Vec<String>,
+    pub prior_draws: usize,
+    pub seed: u64,
+    pub date: String,
+    pub targets: Vec<String>,
+    pub draws: Vec<Vec<f64>>,
+}
+
+pub const POSTERIOR_JSON: &str = include_str!("../../../data/posterior.json");
+
+impl Posterior {
+    pub fn embedded() -> Option<Posterior> {
+        serde_json::from_str::<Posterior>(POSTERIOR_JSON).ok().filter(|p| p.draws.len() >= 8)
+    }
+
+    /// `n` parameter sets: `base` with the values of posterior draws, chosen by a seeded
+    /// permutation (draws are reused only when `n` exceeds their number).
+    pub fn sets(&self, base: &ParameterSet, n: usize, seed: u64) -> Vec<ParameterSet> {
+        let k = self.draws.len();
+        let stream = Stream::new(seed, 0x9057);
+        let mut order: Vec<usize> = (0..k).collect();
+        for i in (1..k).rev() {
+            let j = ((stream.uniform(i as u64) * (i + 1) as f64) as usize).min(i);
+            order.swap(i, j);
+        }
+        (0..n)
+            .map(|m| {
+                let mut set = base.clone();
+                for (name, &v) in self.names.iter().zip(&self.draws[order[m % k]]) {
+                    if let Some(p) = set.param.get_mut(name) {
+                        p.value = v;
+                    }
+                }
+                set
+            })
+            .collect()
+    }
 }
 
 /// `n` parameter sets drawn by Latin-hypercube sampling from `base`'s ranges.
@@ -66,7 +115,26 @@ pub fn run_ensemble(scenario: &Scenario, base: &ParameterSet, members: usize, pr
         fast.simulation.fidelity = Fidelity::One;
         summary.notes.push("ensemble bands computed at fidelity 1d".into());
     }
-    let sets = latin_hypercube(&fast.parameter_set(base)?, members.max(2), scenario.simulation.seed);
+    let members = members.max(2);
+    // Draws come from the calibrated posterior when one is embedded, else from the prior
+    // ranges; the scenario's own parameter overrides always win.
+    let draws = match Posterior::embedded() {
+        Some(post) => {
+            summary.notes.push(format!(
+                "bands: 5-95 % of {members} members drawn from the posterior: {} of {} Latin-hypercube draws over every parameter's range that reproduce the calibration targets ({}) inside their published bands{}",
+                post.draws.len(),
+                post.prior_draws,
+                post.targets.join(", "),
+                if members > post.draws.len() { "; draws reused" } else { "" }
+            ));
+            post.sets(base, members, scenario.simulation.seed)
+        }
+        None => {
+            summary.notes.push(format!("bands: 5-95 % of {members} Latin-hypercube draws over every parameter's range (prior, no posterior embedded)"));
+            latin_hypercube(base, members, scenario.simulation.seed)
+        }
+    };
+    let sets: Vec<ParameterSet> = draws.iter().map(|d| fast.parameter_set(d)).collect::<Result<_, _>>()?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let runs: Vec<Option<Summary>> = sets
         .par_iter()
@@ -87,7 +155,6 @@ pub fn run_ensemble(scenario: &Scenario, base: &ParameterSet, members: usize, pr
     if ok.len() < 2 {
         return Err(Error::Solver("fewer than two ensemble members succeeded".into()));
     }
-    summary.notes.push(format!("bands: 5-95 % of {} Latin-hypercube draws over every parameter's range (seed {})", ok.len(), scenario.simulation.seed));
     for (i, point) in summary.timeline.iter_mut().enumerate() {
         for (name, _) in point.columns().into_iter().skip(1) {
             let mut v: Vec<f64> = ok.iter().filter_map(|r| r.timeline.get(i)).map(|p| p.get(name).unwrap_or(f64::NAN)).filter(|x| x.is_finite()).collect();

@@ -28,6 +28,12 @@ pub struct CalibrateArgs {
     /// Where to write the fitted overlay (commit it as data/calibrated.toml to make it the default).
     #[arg(long, default_value = "calibrated.toml")]
     out: PathBuf,
+    /// Prior draws for the posterior ensemble (0 skips it).
+    #[arg(long, default_value_t = 400)]
+    posterior_draws: usize,
+    /// Where to write the posterior draws (commit as data/posterior.json).
+    #[arg(long, default_value = "posterior.json")]
+    posterior_out: PathBuf,
 }
 
 fn fmt(v: f64) -> String {
@@ -173,5 +179,14 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("wrote {} ({} iterations)", args.out.display(), fit.evaluations);
+    if args.posterior_draws > 0 {
+        eprintln!("sampling the posterior: {} Latin-hypercube draws against the calibration targets...", args.posterior_draws);
+        let post = dermasim_calibrate::posterior(args.posterior_draws, args.seed, &settings.date)?;
+        let tmp = args.posterior_out.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_string(&post)?).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &args.posterior_out).with_context(|| format!("cannot write {}", args.posterior_out.display()))?;
+        println!("\nposterior: {} of {} draws reproduce every calibration target inside its band", post.draws.len(), post.prior_draws);
+        eprintln!("wrote {}", args.posterior_out.display());
+    }
     Ok(())
 }
