@@ -37,6 +37,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild DIR/report.html from the run folder's summary, scenario and tables.
+    Report {
+        /// A run folder written by `dermasim run --out DIR`.
+        dir: PathBuf,
+    },
     /// The published kinetic models as standalone ODE runs.
     Model {
         #[command(subcommand)]
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         }
         Command::Sites { json } => commands::sites(json),
         Command::Model { action } => commands::model::run(action),
+        Command::Report { dir } => commands::report(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

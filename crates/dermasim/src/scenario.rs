@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, DeviceParams};
 use crate::error::FieldError;
+use crate::outputs::Outputs;
 use crate::params::ParameterSet;
 use crate::tissue::{Column, Sex, SiteTable};
 
@@ -26,6 +27,9 @@ pub struct Scenario {
     /// Overrides of model parameters by name (see `data/parameters.toml`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, f64>,
+    /// What the run folder holds (`dermasim run --outputs` overrides `write`).
+    #[serde(default, skip_serializing_if = "Outputs::is_default")]
+    pub outputs: Outputs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -209,6 +213,8 @@ impl Scenario {
                 d.validate(&format!("protocol.sessions.{i}.device"), &column, &dp)?;
             }
         }
+
+        self.outputs.validate(pr)?;
 
         let sim = &self.simulation;
         check_range("simulation.dz_um", sim.dz_um, 1.0, 200.0, "um")?;
