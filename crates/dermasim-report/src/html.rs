@@ -203,7 +203,7 @@ fn scenario_section(h: &mut String, sc: &Scenario) {
     let d = &sc.device;
     let facts = [
         ("patient", format!("{}, age {} years, {:?}, Fitzpatrick type {}", p.site, p.age_years, p.sex, p.fitzpatrick).to_lowercase()),
-        ("device", format!("{}, needle depth {} mm, {:.0} punctures per cm2 per session", d.kind(), d.nominal_depth_mm(), d.punctures_per_cm2())),
+        ("device", format!("{}, needle depth {} mm, {:.0} punctures per cm² per session", d.kind(), d.nominal_depth_mm(), d.punctures_per_cm2())),
         ("sessions (day)", sessions.join(", ")),
         ("follow-up", format!("{} days", sc.protocol.follow_up_days)),
         ("simulation", format!("fidelity {}, seed {}", sc.simulation.fidelity.as_str(), sc.simulation.seed)),
@@ -230,7 +230,7 @@ fn summary_section(h: &mut String, s: &Summary) {
     let l = &s.layers_um;
     let _ = writeln!(
         h,
-        "<p>Skin column: stratum corneum {:.0} um, epidermis {:.0} um, papillary dermis {:.0} um, reticular dermis {:.0} um. Values below are relative to before treatment (1.000 = unchanged){}.</p>",
+        "<p>Skin column: stratum corneum {:.0} µm, epidermis {:.0} µm, papillary dermis {:.0} µm, reticular dermis {:.0} µm. Values below are relative to before treatment (1.000 = unchanged){}.</p>",
         l.stratum_corneum,
         l.epidermis,
         l.papillary_dermis,
@@ -274,7 +274,7 @@ fn summary_section(h: &mut String, s: &Summary) {
 
 fn sessions_section(h: &mut String, s: &Summary) {
     h.push_str("<section id=\"sessions\">\n<h2>Sessions</h2>\n<table>\n");
-    header(h, &["session", "day", "device", "punctures per cm2", "needle depth (um)", "penetration", "channel depth (um)", "channel radius (um)", "tilt (deg)", "bleeding", "dermis injured"]);
+    header(h, &["session", "day", "device", "punctures per cm²", "needle depth (µm)", "penetration", "channel depth (µm)", "channel radius (µm)", "tilt (deg)", "bleeding", "dermis injured"]);
     for (i, x) in s.sessions.iter().enumerate() {
         row(
             h,

@@ -177,30 +177,29 @@ fn charts_are_well_formed_svg_and_png_of_their_size_with_units_and_legends() {
     let section = plots::SectionChart { sections: &cap.sections, column: "collagen_total_rel", label: "total collagen, relative to rest" };
     let punctures = plots::PunctureChart { scenario: &s3, session: 0, channel_radius_um: summary.sessions[0].channel_radius_um };
     // Axis text with units, and legend entries, per chart.
-    let checks: Vec<(Box<dyn Fn(bool) -> plots::Figure>, (u32, u32), Vec<&str>)> = vec![
-        (Box::new(|png| plots::render(&timeline, png).unwrap()), timeline.size(), vec!["time since day 0 (days)", "relative to before treatment", "collagen I", "collagen III", "total collagen", "elastin", "epidermal thickness", "treatment session", "5-95 %", "S1"]),
-        (Box::new(|png| plots::render(&cells, png).unwrap()), cells.size(), vec!["time since day 0 (days)", "(Cooper 2015 units)", "neutrophils", "macrophages", "fibroblasts", "treatment session", "S1"]),
-        (Box::new(|png| plots::render(&profiles, png).unwrap()), profiles.size(), vec!["depth below the surface (µm)", "day 0", "day 2", "day 8", "layer boundary"]),
-        (Box::new(|png| plots::render(&section, png).unwrap()), section.size(), vec!["depth below the surface (µm)", "x (µm)", "day 2", "total collagen, relative to rest"]),
-        (Box::new(|png| plots::render(&punctures, png).unwrap()), punctures.size(), vec!["x (µm)", "y (µm)", "needle channel", "Punctures of session 1"]),
-    ];
-    for (draw, size, texts) in checks {
-        let fig = draw(true);
-        let text = all_text(&fig.svg);
-        for t in texts {
-            assert!(text.contains(t), "{}: no `{t}` in the SVG text: {text}", fig.name);
-        }
-        let mut reader = png::Decoder::new(Cursor::new(fig.png.as_ref().unwrap())).read_info().unwrap();
-        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut buf).unwrap();
-        assert_eq!((info.width, info.height), size, "{}", fig.name);
-        assert_eq!(fig.size, size);
-        // Not blank: white background plus drawn lines, text and fills.
-        let colours: BTreeSet<&[u8]> = buf[..info.buffer_size()].chunks(3).collect();
-        assert!(colours.len() > 20, "{}: only {} colours", fig.name, colours.len());
-        // SVG alone (report, plots_svg) draws the same picture without the PNG.
-        assert_eq!(draw(false).svg, fig.svg);
+    check_chart(&timeline, &["time since day 0 (days)", "relative to before treatment", "collagen I", "collagen III", "total collagen", "elastin", "epidermal thickness", "treatment session", "5-95 %", "S1"]);
+    check_chart(&cells, &["time since day 0 (days)", "(Cooper 2015 units)", "neutrophils", "macrophages", "fibroblasts", "treatment session", "S1"]);
+    check_chart(&profiles, &["depth below the surface (µm)", "day 0", "day 2", "day 8", "layer boundary"]);
+    check_chart(&section, &["depth below the surface (µm)", "x (µm)", "day 2", "total collagen, relative to rest"]);
+    check_chart(&punctures, &["x (µm)", "y (µm)", "needle channel", "Punctures of session 1"]);
+}
+
+fn check_chart(chart: &impl Chart, texts: &[&str]) {
+    let fig = plots::render(chart, true).unwrap();
+    let text = all_text(&fig.svg);
+    for t in texts {
+        assert!(text.contains(t), "{}: no `{t}` in the SVG text: {text}", fig.name);
     }
+    let mut reader = png::Decoder::new(Cursor::new(fig.png.as_ref().unwrap())).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), chart.size(), "{}", fig.name);
+    assert_eq!(fig.size, chart.size());
+    // Not blank: white background plus drawn lines, text and fills.
+    let colours: BTreeSet<&[u8]> = buf[..info.buffer_size()].chunks(3).collect();
+    assert!(colours.len() > 20, "{}: only {} colours", fig.name, colours.len());
+    // SVG alone (report, plots_svg) draws the same picture without the PNG.
+    assert_eq!(plots::render(chart, false).unwrap().svg, fig.svg);
 }
 
 /// Write a run folder as the CLI does, for one output selection.

@@ -56,6 +56,9 @@ impl Chart for ProfilesChart<'_> {
     {
         let t = self.profiles;
         let days = t.days();
+        if days.is_empty() {
+            return Err("no depth profiles to draw".into());
+        }
         let first: Vec<&DepthRow> = t.at(days[0]).collect();
         let layers = layers(&first);
         let bottom = layers.last().map_or(1.0, |l| l.2);

@@ -77,6 +77,9 @@ impl Chart for SectionChart<'_> {
         DB::ErrorType: 'static,
     {
         let days = self.days();
+        if days.is_empty() {
+            return Err("no cross-section to draw".into());
+        }
         let (lo, hi) = self.range();
         let colour_of = |v: f64| if v.is_finite() { diverging((v - lo) / (hi - lo)) } else { RGBColor(200, 200, 200) };
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
