@@ -207,30 +207,34 @@ mod tests {
     }
 }
 
-/// Approximate Bayesian computation: Latin-hypercube draws over every parameter's range, kept
-/// when they reproduce each calibration target inside its published band. The ensemble then
-/// samples these draws, so its bands are the prior ranges conditioned on the data.
+/// Approximate Bayesian computation with a Gaussian kernel: Latin-hypercube draws over every
+/// parameter's range, each weighted by `exp(-chi2 / 2)` where chi2 sums the squared misfits of
+/// the calibration targets in units of their half bands. Draws with negligible weight are
+/// dropped. The ensemble resamples the rest by weight, so its bands are the prior ranges
+/// conditioned on the data.
 pub fn posterior(draws: usize, seed: u64, date: &str) -> Result<dermasim::ensemble::Posterior, CalibrateError> {
     use rayon::prelude::*;
     let base = ParameterSet::default_set();
     let targets: Vec<Target> = validation::targets().into_iter().filter(|t| t.calibrate).collect();
     let sets = dermasim::ensemble::latin_hypercube(&base, draws, seed);
     let problem = Problem { base: base.clone(), axes: vec![], prior: vec![], targets: targets.clone() };
-    let kept: Vec<Option<Vec<f64>>> = sets
+    let names = dermasim::ensemble::varied_names(&base);
+    let scored: Vec<Option<(f64, Vec<f64>)>> = sets
         .par_iter()
         .map(|set| {
-            let r = problem.residuals(set).ok()?;
-            r.values().all(|v| v.abs() <= 1.0).then(|| dermasim::ensemble::varied_names(&base).iter().map(|n| set.param[*n].value).collect())
+            let chi2: f64 = problem.residuals(set).ok()?.values().map(|v| v * v).sum();
+            Some(((-0.5 * chi2).exp(), names.iter().map(|n| set.param[*n].value).collect()))
         })
         .collect();
-    let accepted: Vec<Vec<f64>> = kept.into_iter().flatten().collect();
+    let kept: Vec<(f64, Vec<f64>)> = scored.into_iter().flatten().filter(|(w, _)| *w > 1e-4).collect();
     Ok(dermasim::ensemble::Posterior {
-        names: dermasim::ensemble::varied_names(&base).iter().map(|s| s.to_string()).collect(),
+        names: names.iter().map(|s| s.to_string()).collect(),
         prior_draws: draws,
         seed,
         date: date.to_string(),
         targets: targets.iter().map(|t| t.id.clone()).collect(),
-        draws: accepted,
+        weights: kept.iter().map(|k| k.0).collect(),
+        draws: kept.into_iter().map(|k| k.1).collect(),
     })
 }
 
@@ -242,5 +246,7 @@ mod posterior_tests {
         assert_eq!(a, super::posterior(12, 3, "t").unwrap());
         assert_eq!(a.prior_draws, 12);
         assert!(a.draws.iter().all(|d| d.len() == a.names.len()));
+        assert_eq!(a.weights.len(), a.draws.len());
+        assert!(a.weights.iter().all(|&w| w > 0.0 && w <= 1.0));
     }
 }

@@ -48,6 +48,11 @@ enum Command {
     Validate(commands::evidence::ValidateArgs),
     /// Fit the parameters with no published value to the calibration targets.
     Calibrate(commands::evidence::CalibrateArgs),
+    /// Rebuild DIR/report.html from the run folder's summary, scenario and tables.
+    Report {
+        /// A run folder written by `dermasim run --out DIR`.
+        dir: PathBuf,
+    },
     /// The published kinetic models as standalone ODE runs.
     Model {
         #[command(subcommand)]
@@ -89,6 +94,7 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::from(commands::clinic::REFUSED),
             other => other.map(|_| ()),
         },
+        Command::Report { dir } => commands::report(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

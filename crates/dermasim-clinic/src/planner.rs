@@ -302,6 +302,7 @@ impl Draft {
             simulation: scenario::Simulation { fidelity: protocols.forecast.fidelity, output_every_days: 1.0, ..Default::default() },
             parameters: Default::default(),
             topical: None,
+            outputs: Default::default(),
         }
     }
 }

@@ -14,7 +14,7 @@ use dermasim::{FieldError, ParameterSet, Scenario};
 use sha2::{Digest, Sha256};
 
 pub use overrides::apply_override;
-pub use run_folder::{timeseries_csv, FileEntry, Manifest, RunFolder};
+pub use run_folder::{replace_in_folder, timeline_columns, timeseries_csv, FileEntry, Manifest, RunFolder};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {

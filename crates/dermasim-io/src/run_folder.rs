@@ -127,10 +127,51 @@ impl Drop for RunFolder {
     }
 }
 
-/// The timeline as CSV, units in the column names; ensemble bands follow their columns.
-pub fn timeseries_csv(summary: &Summary) -> String {
-    let mut out = String::new();
-    let first = &summary.timeline[0];
+/// Write (or replace) one file of a committed run folder and its entry in `manifest.json`.
+/// Each is written to a temporary sibling and renamed over the old one, so a reader sees the
+/// old file or the new one, never a partial one.
+pub fn replace_in_folder(dir: &Path, name: &str, kind: &str, description: &str, bytes: &[u8]) -> Result<(), IoError> {
+    let manifest_path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).map_err(|source| IoError::Read { path: manifest_path.clone(), source })?;
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| IoError::Syntax {
+        path: manifest_path.display().to_string(),
+        format: "JSON",
+        message: e.to_string(),
+    })?;
+    let files = manifest.get_mut("files").and_then(|f| f.as_array_mut()).ok_or_else(|| IoError::Syntax {
+        path: manifest_path.display().to_string(),
+        format: "manifest",
+        message: "no `files` list".into(),
+    })?;
+    write_atomic(&dir.join(name), bytes)?;
+    let entry = FileEntry { path: name.into(), kind: kind.into(), description: description.into(), bytes: bytes.len() as u64 };
+    files.retain(|f| f.get("path").and_then(|p| p.as_str()) != Some(name));
+    files.push(serde_json::to_value(entry).expect("entry serialises"));
+    // The manifest first, then by path, as `commit` writes it.
+    files.sort_by_key(|f| {
+        let p = f.get("path").and_then(|p| p.as_str()).unwrap_or_default().to_string();
+        (p != "manifest.json", p)
+    });
+    write_atomic(&manifest_path, serde_json::to_string_pretty(&manifest).expect("manifest serialises").as_bytes())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| IoError::Write { path: dir.into(), source })?;
+    }
+    std::fs::write(&tmp, bytes).map_err(|source| IoError::Write { path: tmp.clone(), source })?;
+    std::fs::rename(&tmp, path).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        IoError::Write { path: path.into(), source }
+    })
+}
+
+/// Column names of the timeline tables (CSV, Parquet): each quantity, units in its name,
+/// followed by its ensemble band when there is one.
+pub fn timeline_columns(summary: &Summary) -> Vec<String> {
+    let Some(first) = summary.timeline.first() else { return Vec::new() };
     let mut names: Vec<String> = Vec::new();
     for (name, _) in first.columns() {
         names.push(name.to_string());
@@ -141,6 +182,13 @@ pub fn timeseries_csv(summary: &Summary) -> String {
             }
         }
     }
+    names
+}
+
+/// The timeline as CSV, units in the column names; ensemble bands follow their columns.
+pub fn timeseries_csv(summary: &Summary) -> String {
+    let mut out = String::new();
+    let names = timeline_columns(summary);
     out.push_str(&names.join(","));
     out.push('\n');
     for p in &summary.timeline {
@@ -192,5 +240,26 @@ mod tests {
         let listed: Vec<&str> = m["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
         assert_eq!(listed, ["manifest.json", "b.txt"]);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn replacing_a_file_updates_its_manifest_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("run");
+        let mut f = RunFolder::create(&target).unwrap();
+        f.write("b.txt", "text", "b", b"2").unwrap();
+        f.commit(manifest()).unwrap();
+        replace_in_folder(&target, "a.html", "report", "new", b"12345").unwrap();
+        replace_in_folder(&target, "b.txt", "text", "b again", b"333").unwrap();
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).unwrap()).unwrap();
+        let files = m["files"].as_array().unwrap();
+        let listed: Vec<(&str, u64)> = files.iter().map(|f| (f["path"].as_str().unwrap(), f["bytes"].as_u64().unwrap())).collect();
+        assert_eq!(listed[1..], [("a.html", 5), ("b.txt", 3)]);
+        assert_eq!(listed[0].0, "manifest.json");
+        assert_eq!(files[2]["description"], "b again");
+        assert_eq!(std::fs::read(target.join("b.txt")).unwrap(), b"333");
+        let names: Vec<String> = std::fs::read_dir(&target).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names.len(), 3, "no temporary files left: {names:?}");
+        assert!(replace_in_folder(&dir.path().join("missing"), "x", "k", "d", b"").is_err());
     }
 }

@@ -34,30 +34,49 @@ pub struct Posterior {
     pub seed: u64,
     pub date: String,
     pub targets: Vec<String>,
+    /// Kernel weight of each draw, `exp(-chi2 / 2)`.
+    pub weights: Vec<f64>,
     pub draws: Vec<Vec<f64>>,
 }
 
 pub const POSTERIOR_JSON: &str = include_str!("../../../data/posterior.json");
 
 impl Posterior {
+    /// The embedded posterior, when it has enough weight spread to be worth using.
     pub fn embedded() -> Option<Posterior> {
-        serde_json::from_str::<Posterior>(POSTERIOR_JSON).ok().filter(|p| p.draws.len() >= 8)
+        serde_json::from_str::<Posterior>(POSTERIOR_JSON).ok().filter(|p| p.effective_size() >= 8.0)
     }
 
-    /// `n` parameter sets: `base` with the values of posterior draws, chosen by a seeded
-    /// permutation (draws are reused only when `n` exceeds their number).
-    pub fn sets(&self, base: &ParameterSet, n: usize, seed: u64) -> Vec<ParameterSet> {
-        let k = self.draws.len();
-        let stream = Stream::new(seed, 0x9057);
-        let mut order: Vec<usize> = (0..k).collect();
-        for i in (1..k).rev() {
-            let j = ((stream.uniform(i as u64) * (i + 1) as f64) as usize).min(i);
-            order.swap(i, j);
+    /// Kish's effective sample size of the weights.
+    pub fn effective_size(&self) -> f64 {
+        let (s, s2) = self.weights.iter().fold((0.0, 0.0), |(a, b), w| (a + w, b + w * w));
+        if s2 > 0.0 {
+            s * s / s2
+        } else {
+            0.0
         }
-        (0..n)
-            .map(|m| {
+    }
+
+    /// `n` parameter sets: `base` with the values of draws picked by systematic resampling in
+    /// proportion to their weights, the offset seeded.
+    pub fn sets(&self, base: &ParameterSet, n: usize, seed: u64) -> Vec<ParameterSet> {
+        let total: f64 = self.weights.iter().sum();
+        let offset = Stream::new(seed, 0x9057).uniform(0);
+        let mut picks = Vec::with_capacity(n);
+        let (mut i, mut acc) = (0, self.weights[0] / total);
+        for m in 0..n {
+            let u = (m as f64 + offset) / n as f64;
+            while u > acc && i + 1 < self.weights.len() {
+                i += 1;
+                acc += self.weights[i] / total;
+            }
+            picks.push(i);
+        }
+        picks
+            .into_iter()
+            .map(|d| {
                 let mut set = base.clone();
-                for (name, &v) in self.names.iter().zip(&self.draws[order[m % k]]) {
+                for (name, &v) in self.names.iter().zip(&self.draws[d]) {
                     if let Some(p) = set.param.get_mut(name) {
                         p.value = v;
                     }
@@ -121,11 +140,10 @@ pub fn run_ensemble(scenario: &Scenario, base: &ParameterSet, members: usize, pr
     let draws = match Posterior::embedded() {
         Some(post) => {
             summary.notes.push(format!(
-                "bands: 5-95 % of {members} members drawn from the posterior: {} of {} Latin-hypercube draws over every parameter's range that reproduce the calibration targets ({}) inside their published bands{}",
-                post.draws.len(),
+                "bands: 5-95 % of {members} members resampled from the posterior: {} Latin-hypercube draws over every parameter's range, weighted by how well they reproduce the calibration targets ({}); effective sample size {:.0}",
                 post.prior_draws,
                 post.targets.join(", "),
-                if members > post.draws.len() { "; draws reused" } else { "" }
+                post.effective_size()
             ));
             post.sets(base, members, scenario.simulation.seed)
         }

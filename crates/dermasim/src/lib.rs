@@ -19,6 +19,7 @@ pub mod kinetics;
 pub mod models;
 pub mod ode;
 pub mod outcome;
+pub mod outputs;
 pub mod params;
 pub mod rng;
 pub mod scenario;

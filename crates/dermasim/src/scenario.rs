@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, DeviceParams};
 use crate::error::FieldError;
+use crate::outputs::Outputs;
 use crate::params::ParameterSet;
 use crate::tissue::{Column, Sex, SiteTable};
 
@@ -29,6 +30,9 @@ pub struct Scenario {
     /// A product applied after each session (`dermasim deliver`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topical: Option<crate::delivery::Topical>,
+    /// What the run folder holds (`dermasim run --outputs` overrides `write`).
+    #[serde(default, skip_serializing_if = "Outputs::is_default")]
+    pub outputs: Outputs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -212,6 +216,8 @@ impl Scenario {
                 d.validate(&format!("protocol.sessions.{i}.device"), &column, &dp)?;
             }
         }
+
+        self.outputs.validate(pr)?;
 
         let sim = &self.simulation;
         check_range("simulation.dz_um", sim.dz_um, 1.0, 200.0, "um")?;

@@ -185,7 +185,7 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
         let tmp = args.posterior_out.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_string(&post)?).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, &args.posterior_out).with_context(|| format!("cannot write {}", args.posterior_out.display()))?;
-        println!("\nposterior: {} of {} draws reproduce every calibration target inside its band", post.draws.len(), post.prior_draws);
+        println!("\nposterior: {} of {} draws kept, effective sample size {:.1}", post.draws.len(), post.prior_draws, post.effective_size());
         eprintln!("wrote {}", args.posterior_out.display());
     }
     Ok(())

@@ -36,6 +36,12 @@ pub fn init(example: Option<&str>, list: bool) -> Result<()> {
     }
 }
 
+pub fn report(dir: &std::path::Path) -> Result<()> {
+    let path = dermasim_report::rebuild_report(dir, &[])?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
 pub fn sites(json: bool) -> Result<()> {
     let table = SiteTable::embedded();
     if json {

@@ -4,8 +4,10 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
+use dermasim::outputs::OutputKind;
 use dermasim::{ParameterSet, Simulation};
-use dermasim_io::{load_scenario, scenario_hash, timeseries_csv, Manifest, RunFolder};
+use dermasim_io::{load_scenario, scenario_hash, Manifest, RunFolder};
+use dermasim_report::{Capture, RunData};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::present;
@@ -14,9 +16,14 @@ use crate::present;
 pub struct RunArgs {
     /// Scenario file (TOML or JSON); the built-in default when absent.
     file: Option<PathBuf>,
-    /// Write a run folder here (manifest.json, summary.json, timeseries.csv, scenario.json).
+    /// Write a run folder here: manifest.json, summary.json, scenario.json and the outputs
+    /// chosen by the scenario's [outputs] table or --outputs (docs/outputs.md).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// What the run folder holds besides its fixed files, comma-separated: timeseries_csv,
+    /// timeseries_parquet, profiles, parameters, plots_svg, plots_png, report, vti; or all, none.
+    #[arg(long, value_name = "LIST")]
+    outputs: Option<String>,
     /// Override simulation.fidelity: 0d, 1d or 3d.
     #[arg(long)]
     fidelity: Option<String>,
@@ -37,7 +44,16 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let Some(f) = &args.fidelity {
         overrides.push(format!("simulation.fidelity={f}"));
     }
-    let scenario = load_scenario(args.file.as_deref(), &overrides, &base)?;
+    let mut scenario = load_scenario(args.file.as_deref(), &overrides, &base)?;
+    if let Some(list) = &args.outputs {
+        scenario.outputs.write = Some(parse_outputs(list)?);
+    }
+    let kinds = scenario.outputs.resolved(scenario.simulation.fidelity);
+    let days = scenario.outputs.days(&scenario.protocol);
+    // Depth data are taken while the run goes, only when a folder will hold them.
+    let watch = args.out.is_some() && (kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti));
+    let keep_fields = kinds.contains(&OutputKind::Vti);
+    let mut capture = None;
     let started = Instant::now();
     let end = scenario.protocol.follow_up_days;
     let interactive = std::io::stderr().is_terminal();
@@ -50,14 +66,30 @@ pub fn run(args: RunArgs) -> Result<()> {
             bar.set_style(ProgressStyle::with_template("{spinner} ensemble {pos}/{len} [{bar:40}] eta {eta}").expect("template").progress_chars("=> "));
             let s = dermasim::ensemble::run_ensemble(&scenario, &base, n, &|k| bar.set_position(k as u64))?;
             bar.finish_and_clear();
+            if watch {
+                // The central run once more, watched (the ensemble runs it unobserved).
+                let mut sim = Simulation::with_options(&scenario, &base, Capture::options(&days))?;
+                let mut cap = Capture::new(&sim, &days, keep_fields);
+                sim.run(&mut |s| cap.observe(s))?;
+                capture = Some(cap);
+            }
             s
         }
         None => {
-            let mut sim = Simulation::new(&scenario, &base)?;
+            // The stepper lands on the snapshot days whether or not they are written, so the
+            // numbers never depend on the output selection.
+            let mut sim = Simulation::with_options(&scenario, &base, Capture::options(&days))?;
             let bar = if interactive { ProgressBar::new(end.ceil() as u64) } else { ProgressBar::hidden() };
             bar.set_style(ProgressStyle::with_template("{spinner} day {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}").expect("template").progress_chars("=> "));
-            let s = sim.run(&mut |s| bar.set_position(s.time().floor() as u64))?;
+            let mut cap = watch.then(|| Capture::new(&sim, &days, keep_fields));
+            let s = sim.run(&mut |s| {
+                bar.set_position(s.time().floor() as u64);
+                if let Some(c) = cap.as_mut() {
+                    c.observe(s);
+                }
+            })?;
             bar.finish_and_clear();
+            capture = cap;
             s
         }
     };
@@ -70,8 +102,18 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let Some(dir) = &args.out {
         let mut folder = RunFolder::create(dir)?;
         folder.write("summary.json", "summary", "run summary: sessions, endpoints, timeline (see README output contract)", serde_json::to_string_pretty(&summary)?.as_bytes())?;
-        folder.write("timeseries.csv", "table", "timeline, one row per output time; units in column names", timeseries_csv(&summary).as_bytes())?;
-        folder.write("scenario.json", "scenario", "the scenario as run, after --set overrides", serde_json::to_string_pretty(&scenario)?.as_bytes())?;
+        folder.write("scenario.json", "scenario", "the scenario as run, after --set and --outputs overrides", serde_json::to_string_pretty(&scenario)?.as_bytes())?;
+        let parameters = scenario.parameter_set(&base)?;
+        let empty = dermasim_report::DepthTable::default();
+        let run = RunData {
+            scenario: &scenario,
+            summary: &summary,
+            parameters: Some(&parameters),
+            profiles: capture.as_ref().map_or(&empty, |c| &c.profiles),
+            sections: capture.as_ref().map_or(&empty, |c| &c.sections),
+            extra: &[],
+        };
+        dermasim_report::write_outputs(&mut folder, &run, capture.as_ref(), &kinds)?;
         let manifest = Manifest {
             program: "dermasim".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -99,4 +141,13 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--outputs a,b,c`, `all` or `none`.
+fn parse_outputs(list: &str) -> Result<Vec<OutputKind>> {
+    match list.trim() {
+        "all" => Ok(OutputKind::ALL.to_vec()),
+        "none" | "" => Ok(Vec::new()),
+        l => l.split(',').map(|k| k.trim().parse::<OutputKind>().map_err(|e| anyhow::anyhow!("--outputs: {e}"))).collect(),
+    }
 }
