@@ -8,12 +8,15 @@ use anyhow::{bail, Result};
 use dermasim::tissue::SiteTable;
 
 /// Scenarios shipped in `examples/`, embedded so `init` works anywhere.
-pub const EXAMPLES: [(&str, &str, &str); 5] = [
+pub const EXAMPLES: [(&str, &str, &str); 8] = [
     ("default", "cheek, pen 1.5 mm, 3 sessions 4 weeks apart, 180 days", include_str!("../../../../examples/default.toml")),
     ("acne_scars_cheek", "acne scars on the cheek: pen 1.5 mm, 3 sessions 4 weeks apart", include_str!("../../../../examples/acne_scars_cheek.toml")),
     ("fine_lines_forehead", "fine lines on the forehead: pen 0.5 mm", include_str!("../../../../examples/fine_lines_forehead.toml")),
     ("home_roller", "home roller 0.25 mm on the cheek, weekly", include_str!("../../../../examples/home_roller.toml")),
     ("stretch_marks_abdomen", "stretch marks on the abdomen: roller 2.0 mm, 5 sessions monthly", include_str!("../../../../examples/stretch_marks_abdomen.toml")),
+    ("delivery_hyaluronic_home_roller", "hyaluronic acid after a 0.25 mm home roller", include_str!("../../../../examples/delivery_hyaluronic_home_roller.toml")),
+    ("delivery_vitamin_c_pen", "vitamin C serum after a 0.5 mm pen", include_str!("../../../../examples/delivery_vitamin_c_pen.toml")),
+    ("delivery_growth_factor_occluded", "growth factors after 1.5 mm under occlusion", include_str!("../../../../examples/delivery_growth_factor_occluded.toml")),
 ];
 
 pub fn init(example: Option<&str>, list: bool) -> Result<()> {
