@@ -175,3 +175,26 @@ fn schema_sites_and_models_answer() {
     assert_eq!(v["rows"].as_array().unwrap().len(), 11);
     assert!(v["rows"][0].get("phiI").is_some());
 }
+
+#[test]
+fn checkpoint_resume_gives_the_same_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = ok(bin().args(["run", "--json", "--outputs", "none", "--out"]).arg(tmp.path().join("a")).output().unwrap());
+    // Leave a checkpoint as an interrupted run would, then resume from it.
+    let out = tmp.path().join("b");
+    ok(bin().args(["run", "--json", "--outputs", "none", "--checkpoint-every", "30", "--out"]).arg(&out).output().unwrap());
+    assert!(!out.with_extension("checkpoint").exists(), "a finished run removes its checkpoint");
+    let mut sim = dermasim::Simulation::new(&dermasim::Scenario::default_scenario(), &dermasim::ParameterSet::default_set()).unwrap();
+    let mut saved = None;
+    sim.run(&mut |s| {
+        if saved.is_none() && s.time() >= 60.0 {
+            saved = Some(s.checkpoint());
+        }
+    })
+    .unwrap();
+    std::fs::write(out.with_extension("checkpoint"), saved.unwrap()).unwrap();
+    let resumed = bin().args(["run", "--json", "--outputs", "none", "--resume", "--out"]).arg(&out).output().unwrap();
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("resuming from day"));
+    assert_eq!(whole, ok(resumed));
+    assert!(!bin().args(["run", "--resume"]).output().unwrap().status.success(), "--resume without --out is an error");
+}

@@ -2,7 +2,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use dermasim::outputs::OutputKind;
 use dermasim::{ParameterSet, Simulation};
@@ -36,6 +36,13 @@ pub struct RunArgs {
     /// Add 5-95 % bands from N Latin-hypercube draws over the parameter ranges.
     #[arg(long, value_name = "N")]
     ensemble: Option<usize>,
+    /// Save the run's state every DAYS of simulated time to OUT.checkpoint (needs --out);
+    /// it is removed when the run completes.
+    #[arg(long, value_name = "DAYS")]
+    checkpoint_every: Option<f64>,
+    /// Continue from OUT.checkpoint when one exists for this scenario (needs --out).
+    #[arg(long)]
+    resume: bool,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -54,6 +61,16 @@ pub fn run(args: RunArgs) -> Result<()> {
     let watch = args.out.is_some() && (kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti));
     let keep_fields = kinds.contains(&OutputKind::Vti);
     let mut capture = None;
+    let checkpoint = match (&args.out, args.checkpoint_every.is_some() || args.resume) {
+        (Some(dir), _) => Some(dir.with_extension("checkpoint")),
+        (None, true) => anyhow::bail!("--checkpoint-every and --resume need --out DIR (the checkpoint is DIR.checkpoint)"),
+        (None, false) => None,
+    };
+    if let Some(every) = args.checkpoint_every {
+        if !(every.is_finite() && every > 0.0) {
+            anyhow::bail!("--checkpoint-every: {every} must be a positive number of days");
+        }
+    }
     let started = Instant::now();
     let end = scenario.protocol.follow_up_days;
     let interactive = std::io::stderr().is_terminal();
@@ -81,14 +98,35 @@ pub fn run(args: RunArgs) -> Result<()> {
             let mut sim = Simulation::with_options(&scenario, &base, Capture::options(&days))?;
             let bar = if interactive { ProgressBar::new(end.ceil() as u64) } else { ProgressBar::hidden() };
             bar.set_style(ProgressStyle::with_template("{spinner} day {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}").expect("template").progress_chars("=> "));
+            if let (true, Some(path)) = (args.resume, &checkpoint) {
+                if path.exists() {
+                    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                    sim.restore(&bytes).with_context(|| format!("cannot resume from {}", path.display()))?;
+                    eprintln!("resuming from day {:.2} ({})", sim.time(), path.display());
+                    if watch {
+                        eprintln!("note: depth profiles and snapshots before day {:.2} are not in the resumed run's folder", sim.time());
+                    }
+                }
+            }
             let mut cap = watch.then(|| Capture::new(&sim, &days, keep_fields));
+            let mut next_save = args.checkpoint_every.map(|e| sim.time() + e);
+            let mut save_error = None;
             let s = sim.run(&mut |s| {
                 bar.set_position(s.time().floor() as u64);
                 if let Some(c) = cap.as_mut() {
                     c.observe(s);
                 }
+                if let (Some(due), Some(path), Some(every)) = (next_save, &checkpoint, args.checkpoint_every) {
+                    if s.time() >= due && save_error.is_none() {
+                        save_error = write_atomically(path, &s.checkpoint()).err();
+                        next_save = Some(s.time() + every);
+                    }
+                }
             })?;
             bar.finish_and_clear();
+            if let Some(e) = save_error {
+                eprintln!("warning: checkpoint not saved: {e:#}");
+            }
             capture = cap;
             s
         }
@@ -130,6 +168,9 @@ pub fn run(args: RunArgs) -> Result<()> {
         };
         let path = folder.commit(manifest)?;
         eprintln!("wrote {}", path.display());
+        if let Some(c) = checkpoint.as_ref().filter(|c| c.exists()) {
+            std::fs::remove_file(c).with_context(|| format!("cannot remove {}", c.display()))?;
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -150,4 +191,12 @@ fn parse_outputs(list: &str) -> Result<Vec<OutputKind>> {
         "none" | "" => Ok(Vec::new()),
         l => l.split(',').map(|k| k.trim().parse::<OutputKind>().map_err(|e| anyhow::anyhow!("--outputs: {e}"))).collect(),
     }
+}
+
+/// Write a file by writing a temporary sibling and renaming it over the target.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("checkpoint.tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
