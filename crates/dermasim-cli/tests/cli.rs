@@ -184,7 +184,12 @@ fn checkpoint_resume_gives_the_same_summary() {
     let out = tmp.path().join("b");
     ok(bin().args(["run", "--json", "--outputs", "none", "--checkpoint-every", "30", "--out"]).arg(&out).output().unwrap());
     assert!(!out.with_extension("checkpoint").exists(), "a finished run removes its checkpoint");
-    let mut sim = dermasim::Simulation::new(&dermasim::Scenario::default_scenario(), &dermasim::ParameterSet::default_set()).unwrap();
+    // The scenario and stepping exactly as `run --outputs none` builds them.
+    let mut scenario = dermasim::Scenario::default_scenario();
+    scenario.outputs.write = Some(vec![]);
+    let days = scenario.outputs.days(&scenario.protocol);
+    let opts = dermasim_report::Capture::options(&days);
+    let mut sim = dermasim::Simulation::with_options(&scenario, &dermasim::ParameterSet::default_set(), opts).unwrap();
     let mut saved = None;
     sim.run(&mut |s| {
         if saved.is_none() && s.time() >= 60.0 {
