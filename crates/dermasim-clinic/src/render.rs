@@ -89,7 +89,8 @@ fn collagen_rows(f: &Forecast) -> Vec<(f64, f64, Option<f64>, Option<f64>)> {
     rows
 }
 
-fn plan_heading(p: &Plan) -> String {
+/// Concern (and scar type) and site of a plan, e.g. `Acne scars (rolling scars) at the cheek`.
+pub fn plan_heading(p: &Plan) -> String {
     let scar = p.scar_type.map(|t| format!(" ({} scars)", t.as_str().replace('_', "-"))).unwrap_or_default();
     format!("{}{scar} at the {}", p.concern.label(), p.site.replace('_', " "))
 }
@@ -173,6 +174,11 @@ fn md_escape(s: &str) -> String {
 
 /// A handout in Markdown.
 pub fn plan_markdown(r: &PlanReport) -> String {
+    plan_markdown_with_chart(r, None)
+}
+
+/// The handout, referring to a forecast chart file by its name relative to the handout.
+pub fn plan_markdown_with_chart(r: &PlanReport, chart: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Microneedling plan{}\n", r.patient_id.as_deref().map(|i| format!(": {i}")).unwrap_or_default());
     let _ = writeln!(out, "> **A planning aid, not a medical device and not a promise.** {}\n", r.disclaimer);
@@ -187,6 +193,10 @@ pub fn plan_markdown(r: &PlanReport) -> String {
     }
     for n in &r.notes {
         let _ = writeln!(out, "{n}\n");
+    }
+    if let Some(file) = chart {
+        let target = if file.contains([' ', '(', ')']) { format!("<{file}>") } else { file.to_string() };
+        let _ = writeln!(out, "## Forecast chart\n\n![Total dermal collagen relative to before treatment, with its 5-95 % band, one panel per plan]({target})\n");
     }
     for (i, p) in r.plans.iter().enumerate() {
         let fc = &p.forecast;

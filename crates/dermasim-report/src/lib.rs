@@ -11,6 +11,7 @@
 //!   dose, plan forecasts) add their own parts to the report.
 
 pub mod capture;
+pub mod delivery;
 pub mod depth;
 pub mod html;
 pub mod parquet;
@@ -71,6 +72,17 @@ pub fn figures(run: &RunData, png: bool) -> Result<Vec<Figure>, plots::PlotError
     Ok(out)
 }
 
+/// The report's extra parts: the delivered dose when the run applied a topical, then the
+/// caller's `run.extra`.
+pub fn sections(run: &RunData, png: bool) -> Result<Vec<Section>, plots::PlotError> {
+    let mut out = Vec::new();
+    if let Some(d) = &run.summary.delivery {
+        out.push(delivery::section(d, png)?);
+    }
+    out.extend(run.extra.iter().cloned());
+    Ok(out)
+}
+
 /// The report page of a run; `hash` is the scenario hash of the manifest (computed when
 /// `None`).
 pub fn report_page(run: &RunData, figures: &[Figure], hash: Option<&str>) -> String {
@@ -111,6 +123,8 @@ pub fn write_outputs(folder: &mut RunFolder, run: &RunData, capture: Option<&Cap
     }
     let (svg, png, report) = (kinds.contains(&PlotsSvg), kinds.contains(&PlotsPng), kinds.contains(&Report));
     if svg || png || report {
+        let extra = sections(run, png)?;
+        let run = &RunData { extra: &extra, ..*run };
         let mut figs = figures(run, png)?;
         figs.extend(run.extra.iter().flat_map(|x| x.figures.iter().cloned()));
         for f in &figs {
@@ -178,6 +192,8 @@ pub fn rebuild_report(dir: &Path, extra: &[Section]) -> Result<PathBuf, ReportEr
     };
     let (profiles, sections) = (table("profiles.csv")?, table("sections.csv")?);
     let run = RunData { scenario: &scenario, summary: &summary, parameters: parameters.as_ref(), profiles: &profiles, sections: &sections, extra };
+    let extra = self::sections(&run, false)?;
+    let run = RunData { extra: &extra, ..run };
     let figs = figures(&run, false)?;
     replace_in_folder(dir, "report.html", "report", REPORT_DESCRIPTION, report_page(&run, &figs, manifest["scenario_hash"].as_str()).as_bytes())?;
     Ok(dir.join("report.html"))

@@ -5,6 +5,8 @@
 //! fonts; SVG text names the generic `sans-serif` family.
 
 mod cells;
+mod dose;
+mod forecast;
 mod profiles;
 mod punctures;
 mod section;
@@ -18,6 +20,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub use cells::CellsChart;
+pub use dose::{DoseChart, DoseProfileChart};
+pub use forecast::{first_sentence, ForecastChart, ForecastPanel};
 pub use profiles::ProfilesChart;
 pub use punctures::PunctureChart;
 pub use section::SectionChart;

@@ -232,6 +232,17 @@ pub struct SessionDelivery {
     pub dose_timeline: Vec<DosePoint>,
     pub profile: Vec<Profile>,
     pub mass_balance: MassBalance,
+    /// Where each skin layer of the column starts, for charts of the profiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_tops_um: Vec<LayerTop>,
+}
+
+/// The top of one skin layer, um below the surface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerTop {
+    /// `stratum_corneum`, `epidermis`, `papillary_dermis`, `reticular_dermis`.
+    pub layer: String,
+    pub top_um: f64,
 }
 
 /// Delivery results of a scenario (`dermasim deliver`, `summary.delivery`).
@@ -386,6 +397,11 @@ pub fn simulate(column: &Column, channels: Option<&Channels>, app: &Application,
             cleared_ug_per_cm2: treated.end.cleared,
             max_relative_error: treated.max_mass_error.max(intact.max_mass_error),
         },
+        layer_tops_um: crate::tissue::Layer::ALL
+            .iter()
+            .zip(column.thickness_um.iter().scan(0.0, |top, h| Some(std::mem::replace(top, *top + h))))
+            .map(|(l, top_um)| LayerTop { layer: l.name().into(), top_um })
+            .collect(),
     }
 }
 
