@@ -350,3 +350,67 @@ fn the_report_is_self_contained_and_rebuilt_identically_from_its_folder() {
     let e = dermasim_report::rebuild_report(&missing, &[]).unwrap_err().to_string();
     assert!(e.contains("manifest.json") && e.contains("run folder"), "{e}");
 }
+
+/// `tiny` at 1d with a vitamin C serum after the session, and its delivery report.
+fn with_topical() -> (Scenario, Summary) {
+    let mut s = tiny(Fidelity::One);
+    s.topical = Some(dermasim::delivery::Topical {
+        compound: "ascorbic_acid".into(),
+        concentration_mg_per_ml: 150.0,
+        amount_ul_per_cm2: 2.0,
+        start_h: 0.0,
+        duration_h: 8.0,
+        occlusion: false,
+        skin: Default::default(),
+        report_h: Some(24.0),
+        profile_hours: Some(vec![1.0, 4.0, 24.0]),
+        channel_patency: None,
+    });
+    let (mut summary, _) = run(&s, false);
+    summary.delivery = Some(dermasim::delivery::deliver(&s, &ParameterSet::default_set()).unwrap());
+    (s, summary)
+}
+
+#[test]
+fn dose_and_forecast_charts_are_well_formed_with_units_and_legends() {
+    let (_, summary) = with_topical();
+    let d = summary.delivery.as_ref().unwrap();
+    check_chart(&plots::DoseChart { delivery: d }, &["time after needling (h)", "delivered to the dermis (µg/cm²)", "session 1: needled skin", "session 1: intact skin", "t50", "t90", "product on the skin"]);
+    check_chart(&plots::DoseProfileChart { delivery: d }, &["depth below the surface (µm)", "concentration (µg/mL)", "1 h after needling", "4 h after needling", "24 h after needling", "channel depth", "layer boundary", "epidermis", "papillary dermis"]);
+
+    let banded = with_bands(run(&tiny(Fidelity::Zero), false).0);
+    let panel = |title: &str| plots::ForecastPanel { title: title.into(), session_days: vec![0.0], timeline: banded.timeline.clone() };
+    let note = plots::first_sentence(dermasim::DISCLAIMER);
+    assert!(note.ends_with("not a medical device."), "{note}");
+    let one = plots::ForecastChart { panels: vec![panel("Plan 1: acne scars at the cheek")], note: note.into() };
+    let two = plots::ForecastChart { panels: vec![panel("Plan 1: acne scars at the cheek"), panel("Plan 2: fine lines at the forehead")], note: note.into() };
+    let texts = ["time after the first session (days)", "(relative, 1 = unchanged)", "central run", "5-95 % of the ensemble", "1 = unchanged", "S1", note];
+    check_chart(&one, &[&texts[..], &["Plan 1: acne scars at the cheek"]].concat());
+    check_chart(&two, &[&texts[..], &["Plan 1: acne scars at the cheek", "Plan 2: fine lines at the forehead"]].concat());
+    assert!(two.size().1 > one.size().1, "one panel more, a taller figure");
+    assert!(plots::render(&plots::ForecastChart { panels: vec![], note: note.into() }, false).is_err(), "no plans, no chart");
+}
+
+#[test]
+fn delivery_charts_join_the_folder_and_the_report_only_with_a_topical() {
+    let (s, summary) = with_topical();
+    let (_, cap) = run(&s, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let dose = ["plots/dose.svg", "plots/dose.png", "plots/dose_profile.svg", "plots/dose_profile.png"];
+    for (name, summary) in [("with", summary.clone()), ("without", Summary { delivery: None, ..summary.clone() })] {
+        let dir = tmp.path().join(name);
+        write_folder(&dir, &s, &summary, &cap, &OutputKind::ALL.iter().copied().collect());
+        let files = assert_manifest_matches(&dir);
+        let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        let present = name == "with";
+        for f in dose {
+            assert_eq!(files.contains(f), present, "{name}: {f}");
+        }
+        assert_eq!(page.contains("id=\"delivery\""), present);
+        assert_eq!(page.contains("id=\"fig-dose_profile\""), present);
+        // Rebuilt from the folder alone, delivery part included.
+        dermasim_report::rebuild_report(&dir, &[]).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("report.html")).unwrap(), page, "{name}");
+        assert_manifest_matches(&dir);
+    }
+}
