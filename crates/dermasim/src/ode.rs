@@ -30,6 +30,18 @@ pub trait OdeSystem<const N: usize> {
             yp[j] = y[j];
         }
     }
+
+    /// Factorise the iteration matrix `G = I/(h gamma) - J` in place; false if singular.
+    /// Dense LU with partial pivoting by default; systems with structure override this and
+    /// [`OdeSystem::solve`] together.
+    fn factor(&self, g: &mut [[f64; N]; N], piv: &mut [usize; N]) -> bool {
+        lu_factor(g, piv)
+    }
+
+    /// Solve `G x = b` in place with the factors from [`OdeSystem::factor`].
+    fn solve(&self, g: &[[f64; N]; N], piv: &[usize; N], b: &mut [f64; N]) {
+        lu_solve(g, piv, b)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,10 +99,19 @@ const M: [f64; 6] = [
 
 /// In-place LU factorisation with partial pivoting. Returns false if singular.
 fn lu_factor<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N]) -> bool {
-    for k in 0..N {
+    lu_factor_leading(a, piv, N)
+}
+
+fn lu_solve<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], b: &mut [f64; N]) {
+    lu_solve_leading(lu, piv, N, b)
+}
+
+/// LU with partial pivoting of the leading `n x n` block only; the rest of `a` is untouched.
+fn lu_factor_leading<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N], n: usize) -> bool {
+    for k in 0..n {
         let mut p = k;
         let mut best = a[k][k].abs();
-        for i in k + 1..N {
+        for i in k + 1..n {
             if a[i][k].abs() > best {
                 best = a[i][k].abs();
                 p = i;
@@ -101,14 +122,18 @@ fn lu_factor<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N]) -> boo
         }
         piv[k] = p;
         if p != k {
-            a.swap(p, k);
+            for j in 0..n {
+                let t = a[p][j];
+                a[p][j] = a[k][j];
+                a[k][j] = t;
+            }
         }
         let inv = 1.0 / a[k][k];
-        for i in k + 1..N {
+        for i in k + 1..n {
             let l = a[i][k] * inv;
             a[i][k] = l;
             if l != 0.0 {
-                for j in k + 1..N {
+                for j in k + 1..n {
                     a[i][j] -= l * a[k][j];
                 }
             }
@@ -117,23 +142,47 @@ fn lu_factor<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N]) -> boo
     true
 }
 
-fn lu_solve<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], b: &mut [f64; N]) {
-    for k in 0..N {
+fn lu_solve_leading<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], n: usize, b: &mut [f64; N]) {
+    for k in 0..n {
         b.swap(k, piv[k]);
     }
-    for i in 1..N {
+    for i in 1..n {
         let mut s = b[i];
         for j in 0..i {
             s -= lu[i][j] * b[j];
         }
         b[i] = s;
     }
-    for i in (0..N).rev() {
+    for i in (0..n).rev() {
         let mut s = b[i];
-        for j in i + 1..N {
+        for j in i + 1..n {
             s -= lu[i][j] * b[j];
         }
         b[i] = s / lu[i][i];
+    }
+}
+
+/// Block lower-triangular systems: a dense leading block of size `B` (pivoted LU) and a tail
+/// that is triangular when its unknowns are taken in `order`. Such a matrix needs no
+/// elimination outside the block, so factorising costs a `B x B` LU and a solve one
+/// forward substitution (exact and backward stable without pivoting).
+pub fn block_factor<const N: usize>(g: &mut [[f64; N]; N], piv: &mut [usize; N], b: usize, order: &[usize]) -> bool {
+    debug_assert_eq!(b + order.len(), N);
+    lu_factor_leading(g, piv, b) && order.iter().all(|&i| g[i][i] != 0.0 && g[i][i].is_finite())
+}
+
+/// Solve with the factors from [`block_factor`].
+pub fn block_solve<const N: usize>(g: &[[f64; N]; N], piv: &[usize; N], b: usize, order: &[usize], x: &mut [f64; N]) {
+    lu_solve_leading(g, piv, b, x);
+    // The tail by forward substitution: row i is zero in every column not yet solved.
+    for &i in order {
+        let mut s = x[i];
+        for (j, gij) in g[i].iter().enumerate() {
+            if j != i && *gij != 0.0 {
+                s -= gij * x[j];
+            }
+        }
+        x[i] = s / g[i][i];
     }
 }
 
@@ -183,7 +232,7 @@ pub fn integrate<const N: usize, S: OdeSystem<N>>(
             }
             g[i][i] += ghinv;
         }
-        if !lu_factor(&mut g, &mut piv) {
+        if !sys.factor(&mut g, &mut piv) {
             hh *= 0.5;
             stats.rejected += 1;
             if hh < hmin {
@@ -213,7 +262,7 @@ pub fn integrate<const N: usize, S: OdeSystem<N>>(
                     ks[i] += c * k[j][i];
                 }
             }
-            lu_solve(&g, &piv, &mut ks);
+            sys.solve(&g, &piv, &mut ks);
             k[s] = ks;
         }
         let mut ynew = *y;
