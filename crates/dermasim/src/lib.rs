@@ -30,4 +30,4 @@ pub use error::{Error, FieldError};
 pub use outcome::{Summary, TimelinePoint, DISCLAIMER};
 pub use params::ParameterSet;
 pub use scenario::{Fidelity, Scenario};
-pub use sim::{run, Options, Simulation};
+pub use sim::{run, Options, Profile, Simulation};
