@@ -10,6 +10,7 @@
 //! assert!(summary.last().collagen_total_rel > 1.0);
 //! ```
 
+pub mod bench;
 pub mod device;
 pub mod ensemble;
 pub mod error;

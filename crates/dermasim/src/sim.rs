@@ -230,6 +230,11 @@ impl Simulation {
         &self.fields[s * len..(s + 1) * len]
     }
 
+    /// Resting state of each depth cell.
+    pub fn baselines(&self) -> &[Baseline] {
+        &self.base
+    }
+
     /// Relative epidermal thickness per lateral column.
     pub fn epidermis(&self) -> &[f64] {
         &self.epidermis
