@@ -42,6 +42,8 @@ enum Command {
         #[command(subcommand)]
         action: commands::model::ModelAction,
     },
+    /// Measure memory bandwidth, transport, kinetics and whole runs on this machine.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         }
         Command::Sites { json } => commands::sites(json),
         Command::Model { action } => commands::model::run(action),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

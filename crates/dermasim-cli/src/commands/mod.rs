@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod model;
 pub mod run;
 
