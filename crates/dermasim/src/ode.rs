@@ -167,6 +167,7 @@ fn lu_solve<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], b: &mut [f64; 
 
 /// LU with partial pivoting of the leading `n x n` block only; the rest of `a` is untouched.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
 fn lu_factor_leading<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N], n: usize) -> bool {
     for k in 0..n {
         let mut p = k;
@@ -203,6 +204,7 @@ fn lu_factor_leading<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N]
 }
 
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
 fn lu_solve_leading<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], n: usize, b: &mut [f64; N]) {
     for k in 0..n {
         b.swap(k, piv[k]);
@@ -233,6 +235,7 @@ pub type Tail = [(usize, &'static [usize])];
 
 /// Only the entries the structure allows are formed; the others are never read.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
 pub fn block_factor<const N: usize>(jac: &[[f64; N]; N], ghinv: f64, g: &mut [[f64; N]; N], piv: &mut [usize; N], b: usize, tail: &Tail) -> bool {
     debug_assert_eq!(b + tail.len(), N);
     for i in 0..b {
@@ -265,6 +268,7 @@ pub fn block_factor<const N: usize>(jac: &[[f64; N]; N], ghinv: f64, g: &mut [[f
 
 /// Solve with the factors from [`block_factor`].
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
 pub fn block_solve<const N: usize>(g: &[[f64; N]; N], piv: &[usize; N], b: usize, tail: &Tail, x: &mut [f64; N]) {
     for k in 0..b {
         x.swap(k, piv[k]);
@@ -331,6 +335,7 @@ fn fast_cbrt(x: f64) -> f64 {
 }
 
 /// [`integrate`] with a chosen method.
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
 pub fn integrate_with<R: Method, const N: usize, S: OdeSystem<N>>(
     sys: &S,
     t0: f64,

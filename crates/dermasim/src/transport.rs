@@ -372,13 +372,16 @@ pub fn diffuse_fields<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], deca
     depth(grid, fields, d, &active, decay, dt);
 }
 
+/// A lateral coefficient (as `r = D dt / dx^2` bits) with its x and y matrices.
+type LateralMatrices<R> = (u64, Option<Cyclic<R>>, Option<Cyclic<R>>);
+
 /// x and y sweeps, one task per (species, depth plane).
 fn lateral<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize], dt: f64) {
     let (nx, ny, nz, plane) = (grid.nx, grid.ny, grid.nz, grid.plane());
     let inv_dx2 = 1.0 / (grid.dx * grid.dx);
     // One pair of matrices per distinct coefficient, shared by every line of every plane that
     // has it: a uniform layer costs one factorisation, however many planes it spans.
-    let mut distinct: Vec<(u64, Option<Cyclic<R>>, Option<Cyclic<R>>)> = Vec::new();
+    let mut distinct: Vec<LateralMatrices<R>> = Vec::new();
     let which: Vec<Option<usize>> = (0..d.len() * nz)
         .map(|i| {
             let (s, k) = (i / nz, i % nz);
@@ -606,7 +609,7 @@ mod tests {
         let g = Grid { hz: vec![100.0], zc: vec![50.0], layer: vec![Layer::ReticularDermis], nz: 1, ..g };
         let mut f = vec![0.0f64; g.len()];
         f[g.idx(0, 10, 10)] = 1.0;
-        diffuse(&g, &mut f, &vec![100.0], 1.0);
+        diffuse(&g, &mut f, &[100.0], 1.0);
         for (a, b) in [((10, 9), (10, 11)), ((9, 10), (11, 10)), ((10, 9), (9, 10)), ((7, 8), (13, 12))] {
             let (u, v) = (f[g.idx(0, a.0, a.1)], f[g.idx(0, b.0, b.1)]);
             assert!((u - v).abs() < 1e-15, "{a:?} {u} vs {b:?} {v}");
@@ -614,6 +617,7 @@ mod tests {
     }
 
     /// Solve `a x = b` densely by Gaussian elimination with partial pivoting.
+    #[allow(clippy::needless_range_loop)]
     fn dense_solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
         let n = b.len();
         for k in 0..n {

@@ -99,6 +99,7 @@ pub struct Voxel<'a> {
 }
 
 impl OdeSystem<COUNT> for Voxel<'_> {
+    #[inline]
     fn rhs(&self, y: &[f64; COUNT], dy: &mut [f64; COUNT]) {
         let (c, r, b) = (self.cooper, self.remodel, &self.base);
         let [dp, dpt, dn, dm] = c.rates(y[P], y[PT], y[N], y[M]);
@@ -136,14 +137,17 @@ impl OdeSystem<COUNT> for Voxel<'_> {
             + r.elastin_turnover_per_day * (b.damaged_elastin - y[ED]);
     }
 
+    #[inline]
     fn jacobian(&self, y: &[f64; COUNT], _f0: &[f64; COUNT], jac: &mut [[f64; COUNT]; COUNT]) {
         self.analytic_jacobian(y, jac);
     }
 
+    #[inline]
     fn factor(&self, jac: &[[f64; COUNT]; COUNT], ghinv: f64, g: &mut [[f64; COUNT]; COUNT], piv: &mut [usize; COUNT]) -> bool {
         ode::block_factor(jac, ghinv, g, piv, 4, &TAIL)
     }
 
+    #[inline]
     fn solve(&self, g: &[[f64; COUNT]; COUNT], piv: &[usize; COUNT], b: &mut [f64; COUNT]) {
         ode::block_solve(g, piv, 4, &TAIL, b)
     }
@@ -166,6 +170,7 @@ pub const TAIL: [(usize, &[usize]); COUNT - 4] = [
 impl Voxel<'_> {
     /// Analytic Jacobian of [`OdeSystem::rhs`]; at the kinks of `max(., 0)` it takes the
     /// right-hand derivative, as forward differences do.
+    #[inline]
     pub fn analytic_jacobian(&self, y: &[f64; COUNT], jac: &mut [[f64; COUNT]; COUNT]) {
         let (c, r, b) = (self.cooper, self.remodel, &self.base);
         *jac = [[0.0; COUNT]; COUNT];
@@ -293,6 +298,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn jacobian_has_the_block_triangular_structure_the_solver_assumes() {
         // Every entry the structured solve treats as zero must be zero in the right-hand side
         // itself (forward differences are exactly zero where f_i does not read y_j).
@@ -318,6 +324,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn structured_solve_matches_dense_lu() {
         let (cooper, remodel) = params();
         let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE };
