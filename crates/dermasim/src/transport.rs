@@ -349,8 +349,8 @@ pub fn diffuse<R: Real>(grid: &Grid, field: &mut [R], d: &[f64], dt: f64) {
 ///
 /// Two passes over memory per species: the lateral sweeps (x then y) of each depth plane
 /// while it sits in cache, then the depth sweep over blocks of whole columns. The x lines are
-/// transposed into the plane's scratch so every sweep is a contiguous vector operation. Every
-/// line is solved by the same arithmetic whatever the thread count, so results are
+/// eliminated eight side by side, the y and depth lines as vector operations over whole rows.
+/// Every line is solved by the same arithmetic whatever the thread count, so results are
 /// bit-identical across thread counts.
 pub fn diffuse_fields<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], decay: f64, dt: f64) {
     let len = grid.len();
@@ -378,14 +378,14 @@ type LateralMatrices<R> = (u64, Option<Cyclic<R>>, Option<Cyclic<R>>);
 /// x and y sweeps, one task per (species, depth plane).
 fn lateral<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize], dt: f64) {
     let (nx, ny, nz, plane) = (grid.nx, grid.ny, grid.nz, grid.plane());
-    let inv_dx2 = 1.0 / (grid.dx * grid.dx);
+    let dx2 = grid.dx * grid.dx;
     // One pair of matrices per distinct coefficient, shared by every line of every plane that
     // has it: a uniform layer costs one factorisation, however many planes it spans.
     let mut distinct: Vec<LateralMatrices<R>> = Vec::new();
     let which: Vec<Option<usize>> = (0..d.len() * nz)
         .map(|i| {
             let (s, k) = (i / nz, i % nz);
-            let r = d[s][k] * dt * inv_dx2;
+            let r = d[s][k] * dt / dx2;
             if !active.contains(&s) || r <= 0.0 {
                 return None;
             }
