@@ -62,6 +62,8 @@ enum Command {
     Screen(commands::clinic::ScreenArgs),
     /// Screen, then plan and forecast each concern and site of a patient profile.
     Plan(commands::clinic::PlanArgs),
+    /// Measure memory bandwidth, transport, kinetics and whole runs on this machine.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
             other => other.map(|_| ()),
         },
         Command::Report { dir } => commands::report(&dir),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

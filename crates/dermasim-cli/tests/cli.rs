@@ -203,3 +203,23 @@ fn checkpoint_resume_gives_the_same_summary() {
     assert_eq!(whole, ok(resumed));
     assert!(!bin().args(["run", "--resume"]).output().unwrap().status.success(), "--resume without --out is an error");
 }
+
+#[test]
+fn bench_cases_report_time_and_peak_memory_as_json() {
+    // The child-process protocol of `dermasim bench` (the full benchmark is too slow for tests).
+    let out = ok(bin().args(["--threads", "1", "bench", "--case", "e2e:0d:1000:25"]).output().unwrap());
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["fidelity"], "0d");
+    assert_eq!(v["threads"], 1);
+    assert!(v["wall_s"].as_f64().unwrap() > 0.0);
+    assert!(v["steps"].as_u64().unwrap() > 100);
+    if cfg!(target_os = "linux") {
+        assert!(v["peak_rss_mb"].as_f64().unwrap() > 0.0);
+    }
+    let out = ok(bin().args(["bench", "--case", "biofvm:1:2"]).output().unwrap());
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["updates_per_s"].as_f64().unwrap() > 0.0 && v["bytes_per_voxel_species"].as_f64().unwrap() >= 8.0);
+    let bad = bin().args(["bench", "--case", "nonsense"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("error: unknown bench case"));
+}

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod delivery;
+pub mod bench;
 pub mod device;
 pub mod ensemble;
 pub mod error;
@@ -32,4 +33,4 @@ pub use error::{Error, FieldError};
 pub use outcome::{Summary, TimelinePoint, DISCLAIMER};
 pub use params::ParameterSet;
 pub use scenario::{Fidelity, Scenario};
-pub use sim::{run, Options, Simulation};
+pub use sim::{run, Options, Profile, Simulation};

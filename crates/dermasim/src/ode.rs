@@ -30,6 +30,24 @@ pub trait OdeSystem<const N: usize> {
             yp[j] = y[j];
         }
     }
+
+    /// Form and factorise the iteration matrix `G = ghinv I - J` into `g`; false if singular.
+    /// Dense LU with partial pivoting by default; systems with structure override this and
+    /// [`OdeSystem::solve`] together.
+    fn factor(&self, jac: &[[f64; N]; N], ghinv: f64, g: &mut [[f64; N]; N], piv: &mut [usize; N]) -> bool {
+        for i in 0..N {
+            for j in 0..N {
+                g[i][j] = -jac[i][j];
+            }
+            g[i][i] += ghinv;
+        }
+        lu_factor(g, piv)
+    }
+
+    /// Solve `G x = b` in place with the factors from [`OdeSystem::factor`].
+    fn solve(&self, g: &[[f64; N]; N], piv: &[usize; N], b: &mut [f64; N]) {
+        lu_solve(g, piv, b)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,7 +60,9 @@ impl Tolerance {
     /// Tight enough for reference runs of the published models.
     pub const REFERENCE: Tolerance = Tolerance { rtol: 1e-11, atol: 1e-13 };
     /// The spatial simulator's default: well below the splitting error.
-    pub const SIMULATION: Tolerance = Tolerance { rtol: 1e-6, atol: 1e-10 };
+    pub const SIMULATION: Tolerance = Tolerance { rtol: 3e-3, atol: 1e-8 };
+    /// The spatial simulator's first setting, kept for reference runs.
+    pub const REFERENCE_SIMULATION: Tolerance = Tolerance { rtol: 1e-6, atol: 1e-10 };
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -58,39 +78,101 @@ impl std::ops::AddAssign for Stats {
     }
 }
 
-const GAMMA: f64 = 0.25;
-// Strictly lower-triangular A and C, row i holds stage i's coefficients (0-based).
-const A: [[f64; 5]; 6] = [
-    [0.0; 5],
-    [1.544, 0.0, 0.0, 0.0, 0.0],
-    [0.946_678_528_081_582_6, 0.255_701_169_898_328_4, 0.0, 0.0, 0.0],
-    [3.314_825_187_068_521, 2.896_124_015_972_201, 0.998_641_913_997_781_7, 0.0, 0.0],
-    [1.221_224_509_226_641, 6.019_134_481_288_629, 12.537_083_329_320_87, -0.687_886_036_105_895, 0.0],
-    [1.221_224_509_226_641, 6.019_134_481_288_629, 12.537_083_329_320_87, -0.687_886_036_105_895, 1.0],
-];
-const C: [[f64; 5]; 6] = [
-    [0.0; 5],
-    [-5.6688, 0.0, 0.0, 0.0, 0.0],
-    [-2.430_093_356_833_875, -0.206_359_915_709_191_5, 0.0, 0.0, 0.0],
-    [-0.107_352_905_815_137_5, -9.594_562_251_023_355, -20.470_286_148_096_16, 0.0, 0.0],
-    [7.496_443_313_967_647, -10.246_804_314_643_52, -33.999_903_528_199_05, 11.708_908_932_061_6, 0.0],
-    [8.083_246_795_921_522, -7.981_132_988_064_893, -31.521_594_328_743_71, 16.319_305_431_231_36, -6.058_818_238_834_054],
-];
-const M: [f64; 6] = [
-    1.221_224_509_226_641,
-    6.019_134_481_288_629,
-    12.537_083_329_320_87,
-    -0.687_886_036_105_895,
-    1.0,
-    1.0,
-];
+/// The coefficients of a stiffly accurate Rosenbrock method whose error estimate is its last
+/// stage (`err = K_s`), in the form of the module docs. Rows are stages (0-based); `A` and
+/// `C` are strictly lower triangular.
+pub trait Method {
+    const STAGES: usize;
+    const GAMMA: f64;
+    const A: [[f64; 5]; 6];
+    const C: [[f64; 5]; 6];
+    const M: [f64; 6];
+    /// Stages that evaluate the right-hand side anew (the others reuse the previous value).
+    const NEW_F: [bool; 6];
+    /// Order of the error estimate plus one: the step-size controller's exponent is 1/ELO.
+    const ELO: f64;
+}
+
+/// Rodas4 (Hairer & Wanner 1996): 6 stages, order 4(3), L-stable, stiffly accurate.
+pub struct Rodas4;
+
+impl Method for Rodas4 {
+    const STAGES: usize = 6;
+    const GAMMA: f64 = 0.25;
+    const A: [[f64; 5]; 6] = [
+        [0.0; 5],
+        [1.544, 0.0, 0.0, 0.0, 0.0],
+        [0.946_678_528_081_582_6, 0.255_701_169_898_328_4, 0.0, 0.0, 0.0],
+        [3.314_825_187_068_521, 2.896_124_015_972_201, 0.998_641_913_997_781_7, 0.0, 0.0],
+        [1.221_224_509_226_641, 6.019_134_481_288_629, 12.537_083_329_320_87, -0.687_886_036_105_895, 0.0],
+        [1.221_224_509_226_641, 6.019_134_481_288_629, 12.537_083_329_320_87, -0.687_886_036_105_895, 1.0],
+    ];
+    const C: [[f64; 5]; 6] = [
+        [0.0; 5],
+        [-5.6688, 0.0, 0.0, 0.0, 0.0],
+        [-2.430_093_356_833_875, -0.206_359_915_709_191_5, 0.0, 0.0, 0.0],
+        [-0.107_352_905_815_137_5, -9.594_562_251_023_355, -20.470_286_148_096_16, 0.0, 0.0],
+        [7.496_443_313_967_647, -10.246_804_314_643_52, -33.999_903_528_199_05, 11.708_908_932_061_6, 0.0],
+        [8.083_246_795_921_522, -7.981_132_988_064_893, -31.521_594_328_743_71, 16.319_305_431_231_36, -6.058_818_238_834_054],
+    ];
+    const M: [f64; 6] = [
+        1.221_224_509_226_641,
+        6.019_134_481_288_629,
+        12.537_083_329_320_87,
+        -0.687_886_036_105_895,
+        1.0,
+        1.0,
+    ];
+    const NEW_F: [bool; 6] = [true; 6];
+    const ELO: f64 = 4.0;
+}
+
+/// Rodas3 (Sandu et al. 1997, Atmos. Environ. 31:3459; as in KPP): 4 stages and 3
+/// right-hand sides, order 3(2), L-stable, stiffly accurate. About half the work of a Rodas4
+/// step, for the low-to-medium accuracy the spatial simulator needs.
+pub struct Rodas3;
+
+impl Method for Rodas3 {
+    const STAGES: usize = 4;
+    const GAMMA: f64 = 0.5;
+    const A: [[f64; 5]; 6] = [
+        [0.0; 5],
+        [0.0; 5],
+        [2.0, 0.0, 0.0, 0.0, 0.0],
+        [2.0, 0.0, 1.0, 0.0, 0.0],
+        [0.0; 5],
+        [0.0; 5],
+    ];
+    const C: [[f64; 5]; 6] = [
+        [0.0; 5],
+        [4.0, 0.0, 0.0, 0.0, 0.0],
+        [1.0, -1.0, 0.0, 0.0, 0.0],
+        [1.0, -1.0, -8.0 / 3.0, 0.0, 0.0],
+        [0.0; 5],
+        [0.0; 5],
+    ];
+    const M: [f64; 6] = [2.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+    const NEW_F: [bool; 6] = [true, false, true, true, false, false];
+    const ELO: f64 = 3.0;
+}
 
 /// In-place LU factorisation with partial pivoting. Returns false if singular.
 fn lu_factor<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N]) -> bool {
-    for k in 0..N {
+    lu_factor_leading(a, piv, N)
+}
+
+fn lu_solve<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], b: &mut [f64; N]) {
+    lu_solve_leading(lu, piv, N, b)
+}
+
+/// LU with partial pivoting of the leading `n x n` block only; the rest of `a` is untouched.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+fn lu_factor_leading<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N], n: usize) -> bool {
+    for k in 0..n {
         let mut p = k;
         let mut best = a[k][k].abs();
-        for i in k + 1..N {
+        for i in k + 1..n {
             if a[i][k].abs() > best {
                 best = a[i][k].abs();
                 p = i;
@@ -101,14 +183,18 @@ fn lu_factor<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N]) -> boo
         }
         piv[k] = p;
         if p != k {
-            a.swap(p, k);
+            for j in 0..n {
+                let t = a[p][j];
+                a[p][j] = a[k][j];
+                a[k][j] = t;
+            }
         }
         let inv = 1.0 / a[k][k];
-        for i in k + 1..N {
+        for i in k + 1..n {
             let l = a[i][k] * inv;
             a[i][k] = l;
             if l != 0.0 {
-                for j in k + 1..N {
+                for j in k + 1..n {
                     a[i][j] -= l * a[k][j];
                 }
             }
@@ -117,31 +203,141 @@ fn lu_factor<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N]) -> boo
     true
 }
 
-fn lu_solve<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], b: &mut [f64; N]) {
-    for k in 0..N {
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+fn lu_solve_leading<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], n: usize, b: &mut [f64; N]) {
+    for k in 0..n {
         b.swap(k, piv[k]);
     }
-    for i in 1..N {
+    for i in 1..n {
         let mut s = b[i];
         for j in 0..i {
             s -= lu[i][j] * b[j];
         }
         b[i] = s;
     }
-    for i in (0..N).rev() {
+    for i in (0..n).rev() {
         let mut s = b[i];
-        for j in i + 1..N {
+        for j in i + 1..n {
             s -= lu[i][j] * b[j];
         }
         b[i] = s / lu[i][i];
     }
 }
 
-/// Integrate `y` from `t0` to `t1` in place with error control.
+/// Block lower-triangular systems: a dense leading block of size `B` (pivoted LU) and a tail
+/// whose unknowns, taken in the order of `tail`, each depend only on themselves, on the block
+/// and on unknowns earlier in the tail. `tail` lists each tail unknown with the unknowns its
+/// row depends on. Such a matrix needs no elimination outside the block: factorising costs a
+/// `B x B` LU and a solve one sparse forward substitution (exact and backward stable without
+/// pivoting). The diagonal is stored inverted.
+pub type Tail = [(usize, &'static [usize])];
+
+/// Only the entries the structure allows are formed; the others are never read.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+pub fn block_factor<const N: usize>(jac: &[[f64; N]; N], ghinv: f64, g: &mut [[f64; N]; N], piv: &mut [usize; N], b: usize, tail: &Tail) -> bool {
+    debug_assert_eq!(b + tail.len(), N);
+    for i in 0..b {
+        for j in 0..b {
+            g[i][j] = -jac[i][j];
+        }
+        g[i][i] += ghinv;
+    }
+    if !lu_factor_leading(g, piv, b) {
+        return false;
+    }
+    for i in 0..b {
+        if g[i][i] == 0.0 || !g[i][i].is_finite() {
+            return false;
+        }
+        g[i][i] = 1.0 / g[i][i];
+    }
+    for &(i, deps) in tail {
+        for &j in deps {
+            g[i][j] = -jac[i][j];
+        }
+        let d = ghinv - jac[i][i];
+        if d == 0.0 || !d.is_finite() {
+            return false;
+        }
+        g[i][i] = 1.0 / d;
+    }
+    true
+}
+
+/// Solve with the factors from [`block_factor`].
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+pub fn block_solve<const N: usize>(g: &[[f64; N]; N], piv: &[usize; N], b: usize, tail: &Tail, x: &mut [f64; N]) {
+    for k in 0..b {
+        x.swap(k, piv[k]);
+    }
+    for i in 1..b {
+        let mut s = x[i];
+        for j in 0..i {
+            s -= g[i][j] * x[j];
+        }
+        x[i] = s;
+    }
+    for i in (0..b).rev() {
+        let mut s = x[i];
+        for j in i + 1..b {
+            s -= g[i][j] * x[j];
+        }
+        x[i] = s * g[i][i];
+    }
+    for &(i, deps) in tail {
+        let mut s = x[i];
+        for &j in deps {
+            s -= g[i][j] * x[j];
+        }
+        x[i] = s * g[i][i];
+    }
+}
+
+/// Integrate `y` from `t0` to `t1` in place with error control (Rodas4).
 ///
-/// `h` is the first trial step and returns the last successful one, so callers can carry it
-/// from call to call.
+/// `h` is the first trial step and returns the step the controller proposes next, so callers
+/// can carry it from call to call.
 pub fn integrate<const N: usize, S: OdeSystem<N>>(
+    sys: &S,
+    t0: f64,
+    t1: f64,
+    y: &mut [f64; N],
+    h: &mut f64,
+    tol: Tolerance,
+) -> Result<Stats, String> {
+    integrate_with::<Rodas4, N, S>(sys, t0, t1, y, h, tol)
+}
+
+/// `x^(-1/n)` for the step-size controller, cheaply for the usual orders.
+#[inline(always)]
+fn inv_root(x: f64, n: f64) -> f64 {
+    if n == 4.0 {
+        1.0 / x.sqrt().sqrt()
+    } else if n == 3.0 {
+        inv_cbrt(x)
+    } else {
+        x.powf(-1.0 / n)
+    }
+}
+
+/// `x^(-1/3)` of a positive normal number to about 1e-10 relative: an exponent-third first
+/// guess from the bits, then four division-free Newton steps (libm's `cbrt` and a division
+/// cost several times more, on the critical path of every step).
+#[inline(always)]
+fn inv_cbrt(x: f64) -> f64 {
+    let mut r = f64::from_bits(0x553E_F0FF_289D_D796 - x.to_bits() / 3);
+    for _ in 0..4 {
+        r *= (4.0 - x * r * r * r) * (1.0 / 3.0);
+    }
+    r
+}
+
+/// [`integrate`] with a chosen method.
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+pub fn integrate_with<R: Method, const N: usize, S: OdeSystem<N>>(
     sys: &S,
     t0: f64,
     t1: f64,
@@ -162,12 +358,12 @@ pub fn integrate<const N: usize, S: OdeSystem<N>>(
     let mut g = [[0.0; N]; N];
     let mut piv = [0usize; N];
     let mut k = [[0.0; N]; 6];
-    let mut ys: [f64; N];
     let mut fs = [0.0; N];
     let mut need_jac = true;
     let mut reject_streak = 0;
     while t < t1 {
         let last = t + hh >= t1 - 1e-12 * span.max(1.0);
+        let untruncated = hh;
         if last {
             hh = t1 - t;
         }
@@ -176,14 +372,8 @@ pub fn integrate<const N: usize, S: OdeSystem<N>>(
             sys.jacobian(y, &f0, &mut jac);
             need_jac = false;
         }
-        let ghinv = 1.0 / (hh * GAMMA);
-        for i in 0..N {
-            for j in 0..N {
-                g[i][j] = -jac[i][j];
-            }
-            g[i][i] += ghinv;
-        }
-        if !lu_factor(&mut g, &mut piv) {
+        let ghinv = 1.0 / (hh * R::GAMMA);
+        if !sys.factor(&jac, ghinv, &mut g, &mut piv) {
             hh *= 0.5;
             stats.rejected += 1;
             if hh < hmin {
@@ -191,13 +381,14 @@ pub fn integrate<const N: usize, S: OdeSystem<N>>(
             }
             continue;
         }
-        for s in 0..6 {
+        let inv_h = 1.0 / hh;
+        for s in 0..R::STAGES {
             if s == 0 {
                 fs = f0;
-            } else {
-                ys = *y;
+            } else if R::NEW_F[s] {
+                let mut ys = *y;
                 for j in 0..s {
-                    let a = A[s][j];
+                    let a = R::A[s][j];
                     if a != 0.0 {
                         for i in 0..N {
                             ys[i] += a * k[j][i];
@@ -206,26 +397,32 @@ pub fn integrate<const N: usize, S: OdeSystem<N>>(
                 }
                 sys.rhs(&ys, &mut fs);
             }
-            let mut ks = fs;
-            for j in 0..s {
-                let c = C[s][j] / hh;
-                for i in 0..N {
-                    ks[i] += c * k[j][i];
+            // Stage s is formed in place: K_s = G^-1 (f_s + sum_j C_sj / h K_j).
+            let (done, rest) = k.split_at_mut(s);
+            let ks = &mut rest[0];
+            *ks = fs;
+            for (j, kj) in done.iter().enumerate() {
+                let c = R::C[s][j] * inv_h;
+                if c != 0.0 {
+                    for i in 0..N {
+                        ks[i] += c * kj[i];
+                    }
                 }
             }
-            lu_solve(&g, &piv, &mut ks);
-            k[s] = ks;
+            sys.solve(&g, &piv, ks);
         }
         let mut ynew = *y;
-        for s in 0..6 {
-            for i in 0..N {
-                ynew[i] += M[s] * k[s][i];
+        for s in 0..R::STAGES {
+            if R::M[s] != 0.0 {
+                for i in 0..N {
+                    ynew[i] += R::M[s] * k[s][i];
+                }
             }
         }
         let mut err = 0.0;
         for i in 0..N {
             let sc = tol.atol + tol.rtol * y[i].abs().max(ynew[i].abs());
-            let e = k[5][i] / sc;
+            let e = k[R::STAGES - 1][i] / sc;
             err += e * e;
         }
         let err = (err / N as f64).sqrt();
@@ -237,14 +434,17 @@ pub fn integrate<const N: usize, S: OdeSystem<N>>(
             }
             continue;
         }
-        let fac = (0.9 / err.max(1e-10).powf(0.25)).clamp(0.2, 6.0);
+        let fac = (0.9 * inv_root(err.max(1e-10), R::ELO)).clamp(0.2, 6.0);
         if err <= 1.0 {
             t = if last { t1 } else { t + hh };
             *y = ynew;
             stats.accepted += 1;
             need_jac = true;
-            *h = hh;
-            hh *= if reject_streak > 0 { fac.min(1.0) } else { fac };
+            let grow = if reject_streak > 0 { fac.min(1.0) } else { fac };
+            hh *= grow;
+            // Carry the step the controller proposes; a step cut short to land on t1 that
+            // met its tolerance easily does not shrink the next call's first step.
+            *h = if last && grow >= 1.0 { hh.max(untruncated) } else { hh };
             reject_streak = 0;
         } else {
             stats.rejected += 1;
@@ -288,6 +488,46 @@ mod tests {
         }
         // Stiffness must not force tiny steps once the fast mode has decayed.
         assert!(stats.accepted < 2_000, "{stats:?}");
+    }
+
+    #[test]
+    fn rodas3_solves_the_stiff_problem_and_converges_at_third_order() {
+        let mut y = [1.0, 1.0];
+        let mut h = 1e-3;
+        let stats = integrate_with::<Rodas3, 2, _>(&Stiff, 0.0, 5.0, &mut y, &mut h, Tolerance { rtol: 1e-8, atol: 1e-12 }).unwrap();
+        let e = exact(5.0);
+        for i in 0..2 {
+            assert!(((y[i] - e[i]) / e[i]).abs() < 1e-6, "component {i}: {} vs {}", y[i], e[i]);
+        }
+        assert!(stats.accepted < 5_000, "{stats:?}");
+        // y' = -y^3, exact 1/sqrt(1 + 2t) (Rosenbrock methods are exact on y' = -y^2).
+        struct Cubic;
+        impl OdeSystem<1> for Cubic {
+            fn rhs(&self, y: &[f64; 1], dy: &mut [f64; 1]) {
+                dy[0] = -y[0] * y[0] * y[0];
+            }
+        }
+        let err_for = |n: usize| {
+            let mut y = [1.0];
+            let dt = 2.0 / n as f64;
+            for s in 0..n {
+                let mut h = dt;
+                let loose = Tolerance { rtol: 1.0, atol: 1.0 };
+                integrate_with::<Rodas3, 1, _>(&Cubic, s as f64 * dt, (s + 1) as f64 * dt, &mut y, &mut h, loose).unwrap();
+            }
+            (y[0] - 1.0 / 5f64.sqrt()).abs()
+        };
+        let (e1, e2) = (err_for(20), err_for(40));
+        let order = (e1 / e2).log2();
+        assert!(order > 2.6 && order < 3.6, "observed order {order} ({e1:e} -> {e2:e})");
+    }
+
+    #[test]
+    fn fast_inverse_cube_root_is_accurate_over_the_controller_range() {
+        for x in [1e-10, 3.7e-7, 1e-3, 0.5, 1.0, 2.0, 77.0, 1e6, 1e12] {
+            let (r, exact) = (inv_cbrt(x), 1.0 / x.cbrt());
+            assert!((r - exact).abs() <= 1e-10 * exact, "{x}: {r} vs {exact}");
+        }
     }
 
     #[test]

@@ -6,13 +6,13 @@ use rayon::prelude::*;
 use crate::device::Channels;
 use crate::error::Error;
 use crate::injury::injured_fraction;
-use crate::kinetics::{at_rest, species::*, Baseline, CooperParams, RemodelParams, Voxel};
-use crate::ode::{self, Stats, Tolerance};
+use crate::kinetics::{at_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, Voxel};
+use crate::ode::{self, Rodas3, Stats, Tolerance};
 use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint, DISCLAIMER};
 use crate::params::{typed_params, ParameterSet};
 use crate::scenario::{Fidelity, Scenario};
 use crate::tissue::{Column, Layer, SiteTable};
-use crate::transport::{diffuse, Grid};
+use crate::transport::{diffuse_fields, Grid};
 
 typed_params! {
     /// What a fully injured voxel releases (scaled by its injured fraction).
@@ -57,6 +57,10 @@ pub struct Options {
     pub tolerance: Option<Tolerance>,
     /// Extra times the stepper must land on (field snapshots).
     pub stops: Vec<f64>,
+    /// Integrate the kinetics as first written (Rodas4, finite-difference Jacobian, dense LU,
+    /// `Tolerance::REFERENCE_SIMULATION` unless `tolerance` is set): the yardstick that the
+    /// optimised kinetics is tested against.
+    pub reference_kinetics: bool,
 }
 
 /// Dermis sums used for the timeline.
@@ -73,6 +77,18 @@ struct Sums {
     macrophages: f64,
     debris: f64,
     tgf: f64,
+}
+
+/// Where a run spent its time (wall clock, seconds) and how much kinetics it did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Profile {
+    pub steps: u64,
+    pub transport_s: f64,
+    pub kinetics_s: f64,
+    /// Voxels integrated by the kinetics, summed over steps.
+    pub voxel_steps: u64,
+    /// Viable voxels skipped because they were at rest, summed over steps.
+    pub voxels_resting: u64,
 }
 
 pub struct Simulation {
@@ -101,6 +117,7 @@ pub struct Simulation {
     session_outcomes: Vec<SessionOutcome>,
     timeline: Vec<TimelinePoint>,
     stats: Stats,
+    profile: Profile,
 }
 
 impl Simulation {
@@ -185,6 +202,7 @@ impl Simulation {
             session_outcomes: Vec::new(),
             timeline: Vec::new(),
             stats: Stats::default(),
+            profile: Profile::default(),
         };
         me.reference = me.sums();
         Ok(me)
@@ -212,6 +230,11 @@ impl Simulation {
         &self.fields[s * len..(s + 1) * len]
     }
 
+    /// Resting state of each depth cell.
+    pub fn baselines(&self) -> &[Baseline] {
+        &self.base
+    }
+
     /// Relative epidermal thickness per lateral column.
     pub fn epidermis(&self) -> &[f64] {
         &self.epidermis
@@ -219,6 +242,11 @@ impl Simulation {
 
     pub fn solver_stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Time spent per part of the step, and kinetics work done, so far.
+    pub fn profile(&self) -> Profile {
+        self.profile
     }
 
     /// The channels of session `i`.
@@ -329,34 +357,40 @@ impl Simulation {
     }
 
     fn transport(&mut self, dt: f64) {
-        let len = self.grid.len();
-        for s in 0..COUNT {
-            diffuse(&self.grid, &mut self.fields[s * len..(s + 1) * len], &self.diffusion[s], dt);
-        }
+        let d: Vec<&[f64]> = self.diffusion.iter().map(Vec::as_slice).collect();
+        diffuse_fields(&self.grid, &mut self.fields, &d, 0.0, dt);
     }
 
     fn advance(&mut self, dt: f64) -> Result<(), Error> {
+        let clock = std::time::Instant::now();
         self.transport(dt / 2.0);
+        let transported = clock.elapsed().as_secs_f64();
+        let clock = std::time::Instant::now();
         self.kinetics(dt)?;
         self.update_epidermis(dt);
+        self.profile.kinetics_s += clock.elapsed().as_secs_f64();
+        let clock = std::time::Instant::now();
         self.transport(dt / 2.0);
+        self.profile.transport_s += transported + clock.elapsed().as_secs_f64();
+        self.profile.steps += 1;
         Ok(())
     }
 
     fn kinetics(&mut self, dt: f64) -> Result<(), Error> {
         let len = self.grid.len();
         let plane = self.grid.plane();
-        let tol = self.options.tolerance.unwrap_or(Tolerance::SIMULATION);
+        let reference = self.options.reference_kinetics;
+        let tol = self.options.tolerance.unwrap_or(if reference { Tolerance::REFERENCE_SIMULATION } else { Tolerance::SIMULATION });
         let (cooper, remodel, base, layers) = (&self.cooper, &self.remodel, &self.base, &self.grid.layer);
         const CHUNK: usize = 256;
         let fields = Shared(self.fields.as_mut_ptr());
-        let results: Vec<Result<Stats, String>> = self
+        let results: Vec<Result<(Stats, u64, u64), String>> = self
             .step
             .par_chunks_mut(CHUNK)
             .enumerate()
             .map(|(c, steps)| {
                 let fields = fields;
-                let mut stats = Stats::default();
+                let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
                 for (o, h) in steps.iter_mut().enumerate() {
                     let v = c * CHUNK + o;
                     let k = v / plane;
@@ -371,13 +405,19 @@ impl Simulation {
                         }
                     }
                     if at_rest(&y, &base[k]) {
+                        resting += 1;
                         continue;
                     }
+                    integrated += 1;
                     let sys = Voxel { cooper, remodel, base: base[k] };
                     if *h <= 0.0 {
                         *h = dt;
                     }
-                    stats += ode::integrate(&sys, 0.0, dt, &mut y, h, tol)?;
+                    stats += if reference {
+                        ode::integrate(&Reference(sys), 0.0, dt, &mut y, h, tol)?
+                    } else {
+                        ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
+                    };
                     unsafe {
                         for (s, ys) in y.iter().enumerate() {
                             // Round-off can leave values a hair below zero near rest.
@@ -385,11 +425,14 @@ impl Simulation {
                         }
                     }
                 }
-                Ok(stats)
+                Ok((stats, integrated, resting))
             })
             .collect();
         for r in results {
-            self.stats += r.map_err(Error::Solver)?;
+            let (stats, integrated, resting) = r.map_err(Error::Solver)?;
+            self.stats += stats;
+            self.profile.voxel_steps += integrated;
+            self.profile.voxels_resting += resting;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 pub mod deliver;
 pub mod evidence;
 pub mod clinic;
+pub mod bench;
 pub mod model;
 pub mod run;
 

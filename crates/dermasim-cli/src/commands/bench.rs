@@ -1,0 +1,319 @@
+//! `dermasim bench`: memory bandwidth, transport, kinetics and whole runs measured in one
+//! process (cases that report peak memory run in child processes of this binary).
+
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use dermasim::bench::{self, KineticsWorkload, LodCase};
+use dermasim::{Fidelity, ParameterSet};
+use serde_json::{json, Value};
+
+/// BioFVM on 100^3 voxels, 2 threads (`-O3 -march=native -fopenmp`), ms per step.
+const BIOFVM_MS: [(usize, f64); 2] = [(1, 36.6), (4, 43.3)];
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Print the results as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Smaller cases and fewer repeats (under about a minute).
+    #[arg(long)]
+    quick: bool,
+    /// Run one case in this process and print its JSON (used by the parent run).
+    #[arg(long, hide = true)]
+    case: Option<String>,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(case) = &args.case {
+        println!("{}", run_case(case)?);
+        return Ok(());
+    }
+    let report = measure(args.quick, !args.json)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+/// Peak resident memory of this process, MB (Linux).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// FNV-1a of a string: equal summaries give equal hashes.
+fn fnv(s: &str) -> String {
+    let h = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+/// `e2e:<fidelity>:<patch_um>:<dx_um>` or `biofvm:<species>:<steps>`.
+fn run_case(case: &str) -> Result<Value> {
+    let parts: Vec<&str> = case.split(':').collect();
+    let base = ParameterSet::default_set();
+    let mut out = match parts.as_slice() {
+        ["e2e", fidelity, patch, dx] => {
+            let fidelity: Fidelity = fidelity.parse().map_err(anyhow::Error::msg)?;
+            let scenario = bench::default_case(fidelity, patch.parse()?, dx.parse()?);
+            let clock = std::time::Instant::now();
+            let mut sim = dermasim::Simulation::new(&scenario, &base)?;
+            let summary = sim.run(&mut |_| {})?;
+            let wall = clock.elapsed().as_secs_f64();
+            let p = sim.profile();
+            json!({
+                "fidelity": fidelity.as_str(),
+                "voxels": sim.grid().len(),
+                "wall_s": wall,
+                "steps": p.steps,
+                "kinetics_s": p.kinetics_s,
+                "transport_s": p.transport_s,
+                "voxel_steps": p.voxel_steps,
+                "summary_hash": fnv(&serde_json::to_string(&summary)?),
+            })
+        }
+        ["biofvm", species, steps] => {
+            let r = bench::lod::<f64>(LodCase::biofvm(species.parse()?, steps.parse()?));
+            json!({
+                "species": r.species,
+                "ms_per_step": r.ms_per_step,
+                "updates_per_s": r.updates_per_s,
+                "bytes_per_voxel_species": r.bytes_per_voxel_species,
+            })
+        }
+        _ => bail!("unknown bench case `{case}`"),
+    };
+    out["threads"] = json!(rayon::current_num_threads());
+    out["peak_rss_mb"] = json!(peak_rss_mb());
+    Ok(out)
+}
+
+/// Run `case` in a child process of this binary with `threads` workers.
+fn child(case: &str, threads: usize) -> Result<Value> {
+    let exe = std::env::current_exe().context("locating the dermasim binary")?;
+    let out = Command::new(exe)
+        .args(["--threads", &threads.to_string(), "bench", "--case", case])
+        .output()
+        .with_context(|| format!("running bench case {case}"))?;
+    if !out.status.success() {
+        bail!("bench case {case} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn note(progress: bool, what: &str) {
+    if progress {
+        eprintln!("bench: {what}");
+    }
+}
+
+/// Civil date (UTC) from the system clock.
+fn today() -> String {
+    let days = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0) as i64;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn measure(quick: bool, progress: bool) -> Result<Value> {
+    let threads = rayon::current_num_threads();
+    let base = ParameterSet::default_set();
+    let triad_len = if quick { 1 << 23 } else { 1 << 24 };
+    let repeats = if quick { 5 } else { 10 };
+
+    note(progress, "memory bandwidth (STREAM triad)");
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let bw_one = one.install(|| bench::triad(triad_len, repeats));
+    let bw_before = bench::triad(triad_len, repeats);
+
+    note(progress, "LOD transport on 100^3 voxels");
+    let steps = if quick { 5 } else { 20 };
+    let mut lod = Vec::new();
+    for species in [1, 4, 10] {
+        for single in [false, true] {
+            let case = LodCase::tissue(100, species, steps);
+            let r = if single { bench::lod::<f32>(case) } else { bench::lod::<f64>(case) };
+            lod.push(r);
+        }
+    }
+    let bw_after = bench::triad(triad_len, repeats);
+    let bandwidth = (bw_before.median_gbs + bw_after.median_gbs) / 2.0;
+    let lod: Vec<Value> = lod
+        .iter()
+        .map(|r| {
+            json!({
+                "species": r.species,
+                "precision": if r.value_bytes == 8 { "f64" } else { "f32" },
+                "voxels": r.voxels,
+                "ms_per_step": r.ms_per_step,
+                "updates_per_s": r.updates_per_s,
+                "bytes_per_update": r.bytes_per_update(),
+                "fraction_of_bound": r.fraction_of_bound(bandwidth),
+                "bytes_per_voxel_species": r.bytes_per_voxel_species,
+            })
+        })
+        .collect();
+
+    note(progress, "BioFVM-shaped case (child processes)");
+    let biofvm_steps = if quick { 20 } else { 200 };
+    let mut biofvm = Vec::new();
+    for (species, reference_ms) in BIOFVM_MS {
+        let mut r = child(&format!("biofvm:{species}:{biofvm_steps}"), threads)?;
+        let ms = r["ms_per_step"].as_f64().unwrap_or(f64::NAN);
+        r["steps"] = json!(biofvm_steps);
+        r["biofvm_ms_per_step"] = json!(reference_ms);
+        r["speedup_vs_biofvm"] = json!(reference_ms / ms);
+        biofvm.push(r);
+    }
+
+    note(progress, "kinetics (replay of the default 1d run)");
+    let work = KineticsWorkload::record(&bench::default_case(Fidelity::One, 1000.0, 25.0), &base)?;
+    let fast = bench::kinetics(&work, false)?;
+    let reference = bench::kinetics(&work, true)?;
+    let kinetics = json!({
+        "voxel_steps": fast.voxel_steps,
+        "voxel_steps_per_s": fast.voxel_steps_per_s,
+        "substeps_per_voxel_step": fast.substeps_per_voxel_step,
+        "reference_voxel_steps_per_s": reference.voxel_steps_per_s,
+        "reference_substeps_per_voxel_step": reference.substeps_per_voxel_step,
+        "speedup": fast.voxel_steps_per_s / reference.voxel_steps_per_s,
+        "threads": 1,
+    });
+
+    // The 3d case: the 2 mm x 2 mm patch at 20 um; a 0.5 mm patch when quick.
+    let (patch, dx) = if quick { (500.0, 20.0) } else { (2000.0, 20.0) };
+    note(progress, &format!("end to end: default scenario at 0d, 1d, 3d ({patch} um patch at {dx} um)"));
+    let mut end_to_end = Vec::new();
+    for (f, p) in [("0d", 1000.0), ("1d", 1000.0), ("3d", patch)] {
+        end_to_end.push(child(&format!("e2e:{f}:{p}:{dx}"), threads)?);
+    }
+    let e3 = end_to_end[2].clone();
+
+    note(progress, "scaling with voxels and threads");
+    let sizes: [f64; 2] = if quick { [200.0, 300.0] } else { [500.0, 1000.0] };
+    let mut by_voxels = Vec::new();
+    for p in sizes {
+        by_voxels.push(child(&format!("e2e:3d:{p}:{dx}"), threads)?);
+    }
+    by_voxels.push(e3.clone());
+    let by_voxels: Vec<Value> = by_voxels
+        .iter()
+        .map(|r| {
+            let (v, w, vs) = (r["voxels"].as_f64().unwrap_or(0.0), r["wall_s"].as_f64().unwrap_or(0.0), r["voxel_steps"].as_f64().unwrap_or(0.0));
+            json!({ "voxels": v, "wall_s": w, "us_per_voxel_step": w / vs * 1e6 })
+        })
+        .collect();
+    let single = child(&format!("e2e:3d:{patch}:{dx}"), 1)?;
+    let (w1, w2) = (single["wall_s"].as_f64().unwrap_or(f64::NAN), e3["wall_s"].as_f64().unwrap_or(f64::NAN));
+    let by_threads = json!([
+        { "threads": 1, "wall_s": w1, "speedup": 1.0 },
+        { "threads": threads, "wall_s": w2, "speedup": w1 / w2 },
+    ]);
+    let identical = single["summary_hash"] == e3["summary_hash"];
+
+    Ok(json!({
+        "date": today(),
+        "cpu": cpu_model(),
+        "threads": threads,
+        "quick": quick,
+        "bandwidth_gbs": bandwidth,
+        "bandwidth": {
+            "triad_array_mb": bw_before.array_bytes as f64 / 1e6,
+            "before_gbs": bw_before.median_gbs,
+            "after_gbs": bw_after.median_gbs,
+            "best_gbs": bw_before.best_gbs.max(bw_after.best_gbs),
+            "one_thread_gbs": bw_one.median_gbs,
+        },
+        "lod": lod,
+        "biofvm": biofvm,
+        "kinetics": kinetics,
+        "end_to_end": end_to_end,
+        "scaling": {
+            "voxels": by_voxels,
+            "threads": by_threads,
+            "identical_across_threads": identical,
+        },
+    }))
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn print_table(r: &Value) {
+    println!("dermasim bench, {} ({}, {} threads){}", r["date"].as_str().unwrap_or(""), r["cpu"].as_str().unwrap_or(""), r["threads"], if r["quick"] == true { ", quick" } else { "" });
+    let bw = &r["bandwidth"];
+    println!(
+        "memory bandwidth (triad, median): {:.1} GB/s ({:.1} before, {:.1} after the transport cases; {:.1} on one thread)",
+        f(&r["bandwidth_gbs"]),
+        f(&bw["before_gbs"]),
+        f(&bw["after_gbs"]),
+        f(&bw["one_thread_gbs"])
+    );
+    println!("\nLOD transport, 100^3 voxels (median step)");
+    println!("{:>8} {:>6} {:>10} {:>14} {:>10} {:>12}", "species", "type", "ms/step", "updates/s", "of bound", "B/voxel-sp");
+    for l in r["lod"].as_array().into_iter().flatten() {
+        println!(
+            "{:>8} {:>6} {:>10.2} {:>14.3e} {:>9.0}% {:>12.2}",
+            l["species"],
+            l["precision"].as_str().unwrap_or(""),
+            f(&l["ms_per_step"]),
+            f(&l["updates_per_s"]),
+            100.0 * f(&l["fraction_of_bound"]),
+            f(&l["bytes_per_voxel_species"])
+        );
+    }
+    println!("\nBioFVM-shaped case (D 1e5 um^2/min, decay 0.1/min, dt 0.01 min, 100^3)");
+    for b in r["biofvm"].as_array().into_iter().flatten() {
+        println!(
+            "  {} species: {:.2} ms/step ({:.3e} updates/s), BioFVM {:.1} ms: {:.1}x; peak RSS {:.0} MB",
+            b["species"],
+            f(&b["ms_per_step"]),
+            f(&b["updates_per_s"]),
+            f(&b["biofvm_ms_per_step"]),
+            f(&b["speedup_vs_biofvm"]),
+            f(&b["peak_rss_mb"])
+        );
+    }
+    let k = &r["kinetics"];
+    println!(
+        "\nkinetics (1 thread): {:.3e} voxel-steps/s, {:.2} internal steps each; reference {:.3e}/s: {:.1}x",
+        f(&k["voxel_steps_per_s"]),
+        f(&k["substeps_per_voxel_step"]),
+        f(&k["reference_voxel_steps_per_s"]),
+        f(&k["speedup"])
+    );
+    println!("\nend to end, default scenario");
+    for e in r["end_to_end"].as_array().into_iter().flatten() {
+        println!("  {}: {} voxels, {:.3} s, peak RSS {:.0} MB", e["fidelity"].as_str().unwrap_or(""), e["voxels"], f(&e["wall_s"]), f(&e["peak_rss_mb"]));
+    }
+    println!("\nscaling (3d)");
+    for v in r["scaling"]["voxels"].as_array().into_iter().flatten() {
+        println!("  {:>9} voxels: {:.2} s ({:.3} us per voxel-step)", v["voxels"], f(&v["wall_s"]), f(&v["us_per_voxel_step"]));
+    }
+    for t in r["scaling"]["threads"].as_array().into_iter().flatten() {
+        println!("  {} thread(s): {:.2} s, speedup {:.2}", t["threads"], f(&t["wall_s"]), f(&t["speedup"]));
+    }
+    println!("  results identical across thread counts: {}", r["scaling"]["identical_across_threads"]);
+}
