@@ -226,7 +226,7 @@ pub fn posterior(draws: usize, seed: u64, date: &str) -> Result<dermasim::ensemb
             Some(((-0.5 * chi2).exp(), names.iter().map(|n| set.param[*n].value).collect()))
         })
         .collect();
-    let kept: Vec<(f64, Vec<f64>)> = scored.into_iter().flatten().filter(|(w, _)| *w > 1e-4).collect();
+    let kept: Vec<(f64, Vec<f64>)> = scored.into_iter().flatten().filter(|(w, _)| *w > 1e-2).collect();
     Ok(dermasim::ensemble::Posterior {
         names: names.iter().map(|s| s.to_string()).collect(),
         prior_draws: draws,
