@@ -234,6 +234,7 @@ impl<R: Real> Cyclic<R> {
     /// Blocks of lines are eliminated together, one element of each per step, so the
     /// recurrences run side by side instead of waiting on each other (measured faster than
     /// transposing blocks of lines for vector operations).
+    #[inline(always)]
     fn solve_lines(&self, lines: &mut [R]) {
         let n = self.z.len();
         let mut blocks = lines.chunks_exact_mut(LANES * n);

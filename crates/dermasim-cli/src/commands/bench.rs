@@ -220,8 +220,8 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
     let by_voxels: Vec<Value> = by_voxels
         .iter()
         .map(|r| {
-            let (v, w, vs) = (r["voxels"].as_f64().unwrap_or(0.0), r["wall_s"].as_f64().unwrap_or(0.0), r["voxel_steps"].as_f64().unwrap_or(0.0));
-            json!({ "voxels": v, "wall_s": w, "us_per_voxel_step": w / vs * 1e6 })
+            let (w, vs) = (r["wall_s"].as_f64().unwrap_or(0.0), r["voxel_steps"].as_f64().unwrap_or(0.0));
+            json!({ "voxels": r["voxels"], "wall_s": w, "us_per_voxel_step": w / vs * 1e6 })
         })
         .collect();
     let single = child(&format!("e2e:3d:{patch}:{dx}"), 1)?;
@@ -276,7 +276,7 @@ fn print_table(r: &Value) {
     for l in r["lod"].as_array().into_iter().flatten() {
         println!(
             "{:>8} {:>6} {:>10.2} {:>14.3e} {:>9.0}% {:>12.2}",
-            l["species"],
+            l["species"].as_u64().unwrap_or(0),
             l["precision"].as_str().unwrap_or(""),
             f(&l["ms_per_step"]),
             f(&l["updates_per_s"]),
@@ -310,7 +310,7 @@ fn print_table(r: &Value) {
     }
     println!("\nscaling (3d)");
     for v in r["scaling"]["voxels"].as_array().into_iter().flatten() {
-        println!("  {:>9} voxels: {:.2} s ({:.3} us per voxel-step)", v["voxels"], f(&v["wall_s"]), f(&v["us_per_voxel_step"]));
+        println!("  {:>9} voxels: {:.2} s ({:.3} us per voxel-step)", v["voxels"].as_u64().unwrap_or(0), f(&v["wall_s"]), f(&v["us_per_voxel_step"]));
     }
     for t in r["scaling"]["threads"].as_array().into_iter().flatten() {
         println!("  {} thread(s): {:.2} s, speedup {:.2}", t["threads"], f(&t["wall_s"]), f(&t["speedup"]));
