@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dermasim"))
 }
@@ -16,19 +18,6 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Every file below `dir`, as paths relative to `root` with `/` separators.
-fn files_under(root: &Path, dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files_under(root, &p));
-        } else {
-            out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
-        }
-    }
-    out
-}
 
 fn check_summary_contract(v: &serde_json::Value) {
     for key in ["punctures_per_cm2", "effective_depth_um", "bleeding", "timeline", "sessions", "parameter_set", "disclaimer"] {
@@ -92,8 +81,7 @@ fn out_writes_the_run_folder_contract() {
     }
     assert_eq!(manifest["fidelity"], "0d");
     let listed: Vec<String> = manifest["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
-    let mut present = files_under(&out, &out);
-    present.sort();
+    let present: Vec<String> = common::files_in(&out).into_iter().collect();
     let mut sorted = listed.clone();
     sorted.sort();
     assert_eq!(sorted, present, "the manifest must list exactly the files in the folder");

@@ -5,6 +5,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+use common::files_in;
+
 fn dermasim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dermasim")).args(args).output().expect("the binary runs")
 }
@@ -15,21 +18,6 @@ fn ok(args: &[&str]) -> Output {
     out
 }
 
-fn files_in(dir: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    out
-}
 
 /// The folder's files, after checking that the manifest lists exactly them with their sizes.
 fn checked_files(dir: &Path) -> BTreeSet<String> {

@@ -2,7 +2,6 @@
 //! process (cases that report peak memory run in child processes of this binary).
 
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -113,21 +112,6 @@ fn note(progress: bool, what: &str) {
     }
 }
 
-/// Civil date (UTC) from the system clock.
-fn today() -> String {
-    let days = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0) as i64;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}")
-}
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
@@ -233,7 +217,7 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
     let identical = single["summary_hash"] == e3["summary_hash"];
 
     Ok(json!({
-        "date": today(),
+        "date": &dermasim_io::utc_now()[..10],
         "cpu": cpu_model(),
         "threads": threads,
         "quick": quick,
