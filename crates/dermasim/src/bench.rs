@@ -281,9 +281,11 @@ pub fn kinetics(work: &KineticsWorkload, reference: bool) -> Result<KineticsResu
     })
 }
 
-/// The default scenario at a fidelity; `patch_um` and `dx_um` set the 3d patch.
+/// The end-to-end case: the default scenario with 4 sessions 4 weeks apart over 180
+/// days, at a fidelity; `patch_um` and `dx_um` set the 3d patch.
 pub fn default_case(fidelity: Fidelity, patch_um: f64, dx_um: f64) -> Scenario {
     let mut s = Scenario::default_scenario();
+    s.protocol.sessions = [0.0, 28.0, 56.0, 84.0].iter().map(|&day| crate::scenario::Session { day, device: None }).collect();
     s.simulation.fidelity = fidelity;
     s.simulation.patch_um = [patch_um, patch_um];
     s.simulation.dx_um = dx_um;
