@@ -107,8 +107,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// Paths given on the command line are relative to the working directory.
-pub fn out_dir(p: Option<PathBuf>) -> Option<PathBuf> {
-    p
-}

@@ -3,40 +3,12 @@
 
 use std::collections::BTreeSet;
 use std::io::Cursor;
-use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
-use common::files_in;
-
-fn dermasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dermasim")).args(args).output().expect("the binary runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = dermasim(args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
+use common::{checked_files_and_manifest as checked_files, dermasim, ok};
 
 fn repo(path: &str) -> String {
     format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
-}
-
-
-/// The folder's files, after checking that the manifest lists exactly them with their sizes.
-fn checked_files(dir: &Path) -> (BTreeSet<String>, serde_json::Value) {
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let listed = m["files"].as_array().unwrap();
-    let names: BTreeSet<String> = listed.iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
-    assert_eq!(names.len(), listed.len(), "no file listed twice");
-    let on_disk = files_in(dir);
-    assert_eq!(names, on_disk, "manifest of {}", dir.display());
-    for f in listed.iter().filter(|f| f["path"] != "manifest.json") {
-        assert_eq!(f["bytes"].as_u64().unwrap(), std::fs::metadata(dir.join(f["path"].as_str().unwrap())).unwrap().len());
-        assert!(!f["description"].as_str().unwrap().is_empty());
-    }
-    (on_disk, m)
 }
 
 /// All text of a well-formed SVG document, and its declared size.

@@ -2,37 +2,9 @@
 //! to end through the binary.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Command, Output};
 
 mod common;
-use common::files_in;
-
-fn dermasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dermasim")).args(args).output().expect("the binary runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = dermasim(args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-
-/// The folder's files, after checking that the manifest lists exactly them with their sizes.
-fn checked_files(dir: &Path) -> BTreeSet<String> {
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let listed = m["files"].as_array().unwrap();
-    let names: BTreeSet<String> = listed.iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
-    assert_eq!(names.len(), listed.len());
-    let on_disk = files_in(dir);
-    assert_eq!(names, on_disk, "manifest of {}", dir.display());
-    for f in listed.iter().filter(|f| f["path"] != "manifest.json") {
-        assert_eq!(f["bytes"].as_u64().unwrap(), std::fs::metadata(dir.join(f["path"].as_str().unwrap())).unwrap().len());
-        assert!(!f["description"].as_str().unwrap().is_empty());
-    }
-    on_disk
-}
+use common::{checked_files, dermasim, ok};
 
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()

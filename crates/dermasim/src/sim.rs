@@ -389,7 +389,6 @@ impl Simulation {
             .par_chunks_mut(CHUNK)
             .enumerate()
             .map(|(c, steps)| {
-                let fields = fields;
                 let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
                 for (o, h) in steps.iter_mut().enumerate() {
                     let v = c * CHUNK + o;
@@ -401,7 +400,7 @@ impl Simulation {
                     // SAFETY: voxel v belongs to this chunk alone; species rows are disjoint.
                     unsafe {
                         for (s, ys) in y.iter_mut().enumerate() {
-                            *ys = *fields.0.add(s * len + v);
+                            *ys = *fields.at(s * len + v);
                         }
                     }
                     if at_rest(&y, &base[k]) {
@@ -421,7 +420,7 @@ impl Simulation {
                     unsafe {
                         for (s, ys) in y.iter().enumerate() {
                             // Round-off can leave values a hair below zero near rest.
-                            *fields.0.add(s * len + v) = ys.max(0.0);
+                            *fields.at(s * len + v) = ys.max(0.0);
                         }
                     }
                 }
@@ -551,6 +550,14 @@ impl Simulation {
 struct Shared(*mut f64);
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// A method, not the field, so closures capture the whole (Send) wrapper.
+    #[inline]
+    unsafe fn at(&self, i: usize) -> *mut f64 {
+        self.0.add(i)
+    }
+}
 
 /// Run a scenario with the given base parameters and no observer.
 pub fn run(scenario: &Scenario, base: &ParameterSet) -> Result<Summary, Error> {

@@ -331,6 +331,14 @@ struct SharedMut<R>(*mut R);
 unsafe impl<R> Send for SharedMut<R> {}
 unsafe impl<R> Sync for SharedMut<R> {}
 
+impl<R> SharedMut<R> {
+    /// A method, not the field, so closures capture the whole (Send) wrapper.
+    #[inline]
+    unsafe fn at(&self, i: usize) -> *mut R {
+        self.0.add(i)
+    }
+}
+
 /// Depth diffusion coefficient of every cell for one species, um^2/day.
 pub type DepthCoefficients = Vec<f64>;
 
@@ -452,13 +460,12 @@ fn depth<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize],
     let blocks = plane.div_ceil(block);
     let ptr = SharedMut(fields.as_mut_ptr());
     let work = |task: usize| {
-        let ptr = ptr;
         let (a, c) = (task / blocks, task % blocks);
         let (t, base) = (&mats[a], active[a] * len);
         let (lo, hi) = (c * block, ((c + 1) * block).min(plane));
         let w = hi - lo;
         // SAFETY: tasks cover disjoint column ranges [lo, hi) of disjoint species.
-        let row = |k: usize| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(base + k * plane + lo), w) };
+        let row = |k: usize| unsafe { std::slice::from_raw_parts_mut(ptr.at(base + k * plane + lo), w) };
         sweep_columns(t, nz, row)
     };
     let tasks = active.len() * blocks;
