@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use argmin::core::{CostFunction, Executor, State};
 use argmin::solver::neldermead::NelderMead;
-use dermasim::params::{Calibration, CalibratedOverlay, ParameterSet};
+use dermasim::params::{CalibratedOverlay, Calibration, ParameterSet};
 use dermasim::rng::Stream;
 use dermasim::validation::{self, Target};
 
@@ -64,7 +64,11 @@ impl Axis {
     }
 
     fn coordinate(&self, v: f64) -> f64 {
-        let s = if self.log { (v.ln() - self.lo.ln()) / (self.hi.ln() - self.lo.ln()) } else { (v - self.lo) / (self.hi - self.lo) };
+        let s = if self.log {
+            (v.ln() - self.lo.ln()) / (self.hi.ln() - self.lo.ln())
+        } else {
+            (v - self.lo) / (self.hi - self.lo)
+        };
         let s = s.clamp(1e-6, 1.0 - 1e-6);
         (s / (1.0 - s)).ln()
     }
@@ -112,7 +116,8 @@ impl CostFunction for Problem {
             Ok(r) => r.values().map(|v| v * v).sum(),
             Err(_) => return Ok(1e12),
         };
-        let prior: f64 = x.iter().zip(&self.prior).map(|(a, b)| PRIOR_WEIGHT * (a - b).powi(2)).sum();
+        let prior: f64 =
+            x.iter().zip(&self.prior).map(|(a, b)| PRIOR_WEIGHT * (a - b).powi(2)).sum();
         Ok(misfit + prior)
     }
 }
@@ -131,12 +136,22 @@ pub fn calibrate(settings: &Settings) -> Result<Fit, CalibrateError> {
         .iter()
         .map(|n| {
             let p = &base.param[*n];
-            Axis { name: n.to_string(), lo: p.range[0], hi: p.range[1], log: p.range[0] > 0.0 && p.range[1] / p.range[0] > 10.0 }
+            Axis {
+                name: n.to_string(),
+                lo: p.range[0],
+                hi: p.range[1],
+                log: p.range[0] > 0.0 && p.range[1] / p.range[0] > 10.0,
+            }
         })
         .collect();
     let prior: Vec<f64> = axes.iter().map(|a| a.coordinate(base.param[&a.name].value)).collect();
     let targets: Vec<Target> = validation::targets().into_iter().filter(|t| t.calibrate).collect();
-    let problem = Problem { base: base.clone(), axes: axes.clone(), prior: prior.clone(), targets: targets.clone() };
+    let problem = Problem {
+        base: base.clone(),
+        axes: axes.clone(),
+        prior: prior.clone(),
+        targets: targets.clone(),
+    };
 
     // Initial simplex: the prior plus one seeded step per axis.
     let stream = Stream::new(settings.seed, 0xca1b);
@@ -146,7 +161,9 @@ pub fn calibrate(settings: &Settings) -> Result<Fit, CalibrateError> {
         v[i] += 0.5 + stream.uniform(i as u64);
         simplex.push(v);
     }
-    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-4).map_err(|e| CalibrateError::Optimiser(e.to_string()))?;
+    let solver = NelderMead::new(simplex)
+        .with_sd_tolerance(1e-4)
+        .map_err(|e| CalibrateError::Optimiser(e.to_string()))?;
     let result = Executor::new(problem, solver)
         .configure(|state| state.max_iters(settings.max_evaluations))
         .run()
@@ -157,7 +174,8 @@ pub fn calibrate(settings: &Settings) -> Result<Fit, CalibrateError> {
     let problem = Problem { base, axes: axes.clone(), prior: vec![], targets: targets.clone() };
     let set = problem.set_for(&best);
     let residuals = problem.residuals(&set)?;
-    let values: BTreeMap<String, f64> = axes.iter().zip(&best).map(|(a, &x)| (a.name.clone(), a.value(x))).collect();
+    let values: BTreeMap<String, f64> =
+        axes.iter().zip(&best).map(|(a, &x)| (a.name.clone(), a.value(x))).collect();
     let overlay = CalibratedOverlay {
         name: "calibrated-2026.11".into(),
         calibration: Calibration {
@@ -212,12 +230,17 @@ mod tests {
 /// the calibration targets in units of their half bands. Draws with negligible weight are
 /// dropped. The ensemble resamples the rest by weight, so its bands are the prior ranges
 /// conditioned on the data.
-pub fn posterior(draws: usize, seed: u64, date: &str) -> Result<dermasim::ensemble::Posterior, CalibrateError> {
+pub fn posterior(
+    draws: usize,
+    seed: u64,
+    date: &str,
+) -> Result<dermasim::ensemble::Posterior, CalibrateError> {
     use rayon::prelude::*;
     let base = ParameterSet::default_set();
     let targets: Vec<Target> = validation::targets().into_iter().filter(|t| t.calibrate).collect();
     let sets = dermasim::ensemble::latin_hypercube(&base, draws, seed);
-    let problem = Problem { base: base.clone(), axes: vec![], prior: vec![], targets: targets.clone() };
+    let problem =
+        Problem { base: base.clone(), axes: vec![], prior: vec![], targets: targets.clone() };
     let names = dermasim::ensemble::varied_names(&base);
     let scored: Vec<Option<(f64, Vec<f64>)>> = sets
         .par_iter()
@@ -226,7 +249,8 @@ pub fn posterior(draws: usize, seed: u64, date: &str) -> Result<dermasim::ensemb
             Some(((-0.5 * chi2).exp(), names.iter().map(|n| set.param[*n].value).collect()))
         })
         .collect();
-    let kept: Vec<(f64, Vec<f64>)> = scored.into_iter().flatten().filter(|(w, _)| *w > 1e-2).collect();
+    let kept: Vec<(f64, Vec<f64>)> =
+        scored.into_iter().flatten().filter(|(w, _)| *w > 1e-2).collect();
     Ok(dermasim::ensemble::Posterior {
         names: names.iter().map(|s| s.to_string()).collect(),
         prior_draws: draws,

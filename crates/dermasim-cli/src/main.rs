@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "dermasim", version, about = "Microneedling simulator and treatment planner (a research and planning aid, not a medical device)")]
+#[command(
+    name = "dermasim",
+    version,
+    about = "Microneedling simulator and treatment planner (a research and planning aid, not a medical device)"
+)]
 struct Cli {
     /// Worker threads (default: all cores). Results are identical for any count.
     #[arg(long, global = true)]
@@ -73,13 +77,19 @@ fn main() -> ExitCode {
             eprintln!("error: --threads: 0 is not allowed; use 1 or more");
             return ExitCode::from(2);
         }
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().expect("thread pool is configured once");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .expect("thread pool is configured once");
     }
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Init { example, list } => commands::init(example.as_deref(), list),
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&dermasim_io::scenario_schema()).expect("schema"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&dermasim_io::scenario_schema()).expect("schema")
+            );
             Ok(())
         }
         Command::Sites { json } => commands::sites(json),

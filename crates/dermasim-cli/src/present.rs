@@ -6,14 +6,24 @@ use dermasim::Summary;
 const DAYS: [f64; 12] = [0.0, 1.0, 3.0, 7.0, 14.0, 28.0, 56.0, 84.0, 120.0, 180.0, 270.0, 365.0];
 
 pub fn summary(s: &Summary, wall_s: f64) {
-    println!("dermasim {} | {} | site {} | fidelity {} | seed {}", s.version, s.scenario_name.as_deref().unwrap_or("scenario"), s.site, s.fidelity, s.seed);
+    println!(
+        "dermasim {} | {} | site {} | fidelity {} | seed {}",
+        s.version,
+        s.scenario_name.as_deref().unwrap_or("scenario"),
+        s.site,
+        s.fidelity,
+        s.seed
+    );
     println!("parameters: {}", s.parameter_set);
     println!(
         "skin: stratum corneum {:.0} um, epidermis {:.0} um, papillary dermis {:.0} um, reticular dermis {:.0} um",
         s.layers_um.stratum_corneum, s.layers_um.epidermis, s.layers_um.papillary_dermis, s.layers_um.reticular_dermis
     );
     println!("\nsessions:");
-    println!("  {:>5}  {:<7} {:>10} {:>10} {:>9} {:>8}  bleeding", "day", "device", "punct/cm2", "needle um", "depth um", "dermis%");
+    println!(
+        "  {:>5}  {:<7} {:>10} {:>10} {:>9} {:>8}  bleeding",
+        "day", "device", "punct/cm2", "needle um", "depth um", "dermis%"
+    );
     for x in &s.sessions {
         println!(
             "  {:>5.0}  {:<7} {:>10.0} {:>10.0} {:>9.0} {:>8.2}  {:?}",
@@ -29,7 +39,15 @@ pub fn summary(s: &Summary, wall_s: f64) {
     println!("\ntimeline (relative to before treatment; 1.00 = unchanged):");
     println!(
         "  {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
-        "day", "coll I", "coll III", "coll tot", "elastin", "epiderm", "fibrobl", "neutroph", "macroph"
+        "day",
+        "coll I",
+        "coll III",
+        "coll tot",
+        "elastin",
+        "epiderm",
+        "fibrobl",
+        "neutroph",
+        "macroph"
     );
     let end = s.last().t_day;
     let mut shown = Vec::new();

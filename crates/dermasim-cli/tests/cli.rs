@@ -18,9 +18,16 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-
 fn check_summary_contract(v: &serde_json::Value) {
-    for key in ["punctures_per_cm2", "effective_depth_um", "bleeding", "timeline", "sessions", "parameter_set", "disclaimer"] {
+    for key in [
+        "punctures_per_cm2",
+        "effective_depth_um",
+        "bleeding",
+        "timeline",
+        "sessions",
+        "parameter_set",
+        "disclaimer",
+    ] {
         assert!(v.get(key).is_some(), "summary lacks {key}");
     }
     let tl = v["timeline"].as_array().unwrap();
@@ -55,12 +62,21 @@ fn every_example_runs_with_json() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let v: serde_json::Value = serde_json::from_str(&ok(bin().arg("run").arg(&path).arg("--json").output().unwrap())).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&ok(bin()
+                .arg("run")
+                .arg(&path)
+                .arg("--json")
+                .output()
+                .unwrap()))
+            .unwrap();
             check_summary_contract(&v);
             n += 1;
         }
     }
-    assert!(n >= 8, "expected the default, four issue examples and three delivery examples, found {n}");
+    assert!(
+        n >= 8,
+        "expected the default, four issue examples and three delivery examples, found {n}"
+    );
 }
 
 #[test]
@@ -75,17 +91,24 @@ fn out_writes_the_run_folder_contract() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run1");
     ok(bin().args(["run", "--fidelity", "0d", "--out"]).arg(&out).output().unwrap());
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     for k in ["version", "scenario_hash", "seed", "fidelity", "threads", "wall_time_s"] {
         assert!(manifest.get(k).is_some(), "manifest lacks {k}");
     }
     assert_eq!(manifest["fidelity"], "0d");
-    let listed: Vec<String> = manifest["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
+    let listed: Vec<String> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
     let present: Vec<String> = common::files_in(&out).into_iter().collect();
     let mut sorted = listed.clone();
     sorted.sort();
     assert_eq!(sorted, present, "the manifest must list exactly the files in the folder");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     check_summary_contract(&summary);
     let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
     let header = csv.lines().next().unwrap();
@@ -95,14 +118,22 @@ fn out_writes_the_run_folder_contract() {
 
 #[test]
 fn same_seed_same_summary_across_thread_counts() {
-    let run = |threads: &str| ok(bin().args(["--threads", threads, "run", "--json", "--fidelity", "0d"]).output().unwrap());
+    let run = |threads: &str| {
+        ok(bin()
+            .args(["--threads", threads, "run", "--json", "--fidelity", "0d"])
+            .output()
+            .unwrap())
+    };
     assert_eq!(run("1"), run("2"));
 }
 
 #[test]
 fn set_overrides_fields_with_the_same_validation() {
-    let v: serde_json::Value =
-        serde_json::from_str(&ok(bin().args(["run", "--json", "--fidelity", "0d", "--set", "patient.site=forehead"]).output().unwrap())).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(bin()
+        .args(["run", "--json", "--fidelity", "0d", "--set", "patient.site=forehead"])
+        .output()
+        .unwrap()))
+    .unwrap();
     assert_eq!(v["site"], "forehead");
 }
 
@@ -113,7 +144,10 @@ fn fails_naming(args: &[&str], field: &str, tmp: &Path) {
     assert!(!out.status.success(), "{args:?} should fail");
     assert!(err.contains(field), "{args:?}: error should name {field}: {err}");
     assert!(!out_dir.exists(), "no run folder may be left behind");
-    assert!(std::fs::read_dir(tmp).unwrap().next().is_none(), "no temporary folder may be left behind");
+    assert!(
+        std::fs::read_dir(tmp).unwrap().next().is_none(),
+        "no temporary folder may be left behind"
+    );
 }
 
 #[test]
@@ -126,7 +160,19 @@ fn bad_input_names_the_field_and_leaves_nothing() {
     fails_naming(&["run", "--set", "device.depth_mm=4.0"], "device.depth_mm", t);
     fails_naming(&["run", "--set", "device.passes=0"], "device.passes", t);
     fails_naming(&["run", "--set", "protocol.sessions.2.day=400"], "protocol.sessions.2.day", t);
-    fails_naming(&["run", "--set", "patient.site=periorbital", "--set", "device.depth_mm=2.5", "--set", "device.penetration_efficiency=0.9"], "deeper than the whole skin", t);
+    fails_naming(
+        &[
+            "run",
+            "--set",
+            "patient.site=periorbital",
+            "--set",
+            "device.depth_mm=2.5",
+            "--set",
+            "device.penetration_efficiency=0.9",
+        ],
+        "deeper than the whole skin",
+        t,
+    );
     fails_naming(&["run", "--fidelity", "2d"], "simulation.fidelity", t);
     let bad = t.join("bad.toml");
     std::fs::write(&bad, "[patient\nsite = ").unwrap();
@@ -138,7 +184,14 @@ fn bad_input_names_the_field_and_leaves_nothing() {
 #[test]
 fn init_prints_scenarios_that_run() {
     let tmp = tempfile::tempdir().unwrap();
-    for name in ["default", "acne_scars_cheek", "fine_lines_forehead", "home_roller", "stretch_marks_abdomen", "delivery_vitamin_c_pen"] {
+    for name in [
+        "default",
+        "acne_scars_cheek",
+        "fine_lines_forehead",
+        "home_roller",
+        "stretch_marks_abdomen",
+        "delivery_vitamin_c_pen",
+    ] {
         let text = ok(bin().args(["init", name]).output().unwrap());
         let f = tmp.path().join(format!("{name}.toml"));
         std::fs::write(&f, text).unwrap();
@@ -149,16 +202,47 @@ fn init_prints_scenarios_that_run() {
 
 #[test]
 fn schema_sites_and_models_answer() {
-    let schema: serde_json::Value = serde_json::from_str(&ok(bin().arg("schema").output().unwrap())).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&ok(bin().arg("schema").output().unwrap())).unwrap();
     assert!(schema["properties"]["patient"].is_object());
     let sites = ok(bin().arg("sites").output().unwrap());
-    for s in ["forehead", "glabella", "periorbital", "nose", "cheek", "chin", "upper_lip", "neck", "decolletage", "abdomen", "thigh", "upper_arm", "back"] {
+    for s in [
+        "forehead",
+        "glabella",
+        "periorbital",
+        "nose",
+        "cheek",
+        "chin",
+        "upper_lip",
+        "neck",
+        "decolletage",
+        "abdomen",
+        "thigh",
+        "upper_arm",
+        "back",
+    ] {
         assert!(sites.contains(s), "sites lacks {s}");
     }
-    let csv = ok(bin().args(["model", "run", "cooper2015", "--days", "20", "--every", "0.1", "--format", "csv"]).output().unwrap());
+    let csv = ok(bin()
+        .args(["model", "run", "cooper2015", "--days", "20", "--every", "0.1", "--format", "csv"])
+        .output()
+        .unwrap());
     assert_eq!(csv.lines().next().unwrap(), "t_day,P,Pt,N,M");
     assert_eq!(csv.lines().count(), 202);
-    let ws = ok(bin().args(["model", "run", "waugh_sherratt2006", "--days", "10", "--every", "1", "--format", "json"]).output().unwrap());
+    let ws = ok(bin()
+        .args([
+            "model",
+            "run",
+            "waugh_sherratt2006",
+            "--days",
+            "10",
+            "--every",
+            "1",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap());
     let v: serde_json::Value = serde_json::from_str(&ws).unwrap();
     assert_eq!(v["rows"].as_array().unwrap().len(), 11);
     assert!(v["rows"][0].get("phiI").is_some());
@@ -167,17 +251,27 @@ fn schema_sites_and_models_answer() {
 #[test]
 fn checkpoint_resume_gives_the_same_summary() {
     let tmp = tempfile::tempdir().unwrap();
-    let whole = ok(bin().args(["run", "--json", "--outputs", "none", "--out"]).arg(tmp.path().join("a")).output().unwrap());
+    let whole = ok(bin()
+        .args(["run", "--json", "--outputs", "none", "--out"])
+        .arg(tmp.path().join("a"))
+        .output()
+        .unwrap());
     // Leave a checkpoint as an interrupted run would, then resume from it.
     let out = tmp.path().join("b");
-    ok(bin().args(["run", "--json", "--outputs", "none", "--checkpoint-every", "30", "--out"]).arg(&out).output().unwrap());
+    ok(bin()
+        .args(["run", "--json", "--outputs", "none", "--checkpoint-every", "30", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap());
     assert!(!out.with_extension("checkpoint").exists(), "a finished run removes its checkpoint");
     // The scenario and stepping exactly as `run --outputs none` builds them.
     let mut scenario = dermasim::Scenario::default_scenario();
     scenario.outputs.write = Some(vec![]);
     let days = scenario.outputs.days(&scenario.protocol);
     let opts = dermasim_report::Capture::options(&days);
-    let mut sim = dermasim::Simulation::with_options(&scenario, &dermasim::ParameterSet::default_set(), opts).unwrap();
+    let mut sim =
+        dermasim::Simulation::with_options(&scenario, &dermasim::ParameterSet::default_set(), opts)
+            .unwrap();
     let mut saved = None;
     sim.run(&mut |s| {
         if saved.is_none() && s.time() >= 60.0 {
@@ -186,16 +280,24 @@ fn checkpoint_resume_gives_the_same_summary() {
     })
     .unwrap();
     std::fs::write(out.with_extension("checkpoint"), saved.unwrap()).unwrap();
-    let resumed = bin().args(["run", "--json", "--outputs", "none", "--resume", "--out"]).arg(&out).output().unwrap();
+    let resumed = bin()
+        .args(["run", "--json", "--outputs", "none", "--resume", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&resumed.stderr).contains("resuming from day"));
     assert_eq!(whole, ok(resumed));
-    assert!(!bin().args(["run", "--resume"]).output().unwrap().status.success(), "--resume without --out is an error");
+    assert!(
+        !bin().args(["run", "--resume"]).output().unwrap().status.success(),
+        "--resume without --out is an error"
+    );
 }
 
 #[test]
 fn bench_cases_report_time_and_peak_memory_as_json() {
     // The child-process protocol of `dermasim bench` (the full benchmark is too slow for tests).
-    let out = ok(bin().args(["--threads", "1", "bench", "--case", "e2e:0d:1000:25"]).output().unwrap());
+    let out =
+        ok(bin().args(["--threads", "1", "bench", "--case", "e2e:0d:1000:25"]).output().unwrap());
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["fidelity"], "0d");
     assert_eq!(v["threads"], 1);
@@ -206,7 +308,10 @@ fn bench_cases_report_time_and_peak_memory_as_json() {
     }
     let out = ok(bin().args(["bench", "--case", "biofvm:1:2"]).output().unwrap());
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(v["updates_per_s"].as_f64().unwrap() > 0.0 && v["bytes_per_voxel_species"].as_f64().unwrap() >= 8.0);
+    assert!(
+        v["updates_per_s"].as_f64().unwrap() > 0.0
+            && v["bytes_per_voxel_species"].as_f64().unwrap() >= 8.0
+    );
     let bad = bin().args(["bench", "--case", "nonsense"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("error: unknown bench case"));

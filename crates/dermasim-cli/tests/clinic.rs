@@ -12,7 +12,9 @@ fn dermasim(args: &[&str]) -> Output {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
 }
 
 fn check_findings(v: &serde_json::Value) {
@@ -41,9 +43,24 @@ fn screen_json_contract() {
 
 #[test]
 fn screen_date_override() {
-    let before = json(&dermasim(&["screen", &example("isotretinoin_recent"), "--json", "--date", "2025-09-28"]));
-    let after = json(&dermasim(&["screen", &example("isotretinoin_recent"), "--json", "--date", "2025-09-29"]));
-    assert_eq!((before["verdict"].as_str(), before["defer_until"].as_str()), (Some("defer"), Some("2025-09-29")));
+    let before = json(&dermasim(&[
+        "screen",
+        &example("isotretinoin_recent"),
+        "--json",
+        "--date",
+        "2025-09-28",
+    ]));
+    let after = json(&dermasim(&[
+        "screen",
+        &example("isotretinoin_recent"),
+        "--json",
+        "--date",
+        "2025-09-29",
+    ]));
+    assert_eq!(
+        (before["verdict"].as_str(), before["defer_until"].as_str()),
+        (Some("defer"), Some("2025-09-29"))
+    );
     assert_eq!(after["verdict"], "go");
     let bad = dermasim(&["screen", &example("pregnant"), "--date", "2025-02-30"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -53,7 +70,15 @@ fn screen_date_override() {
 fn plan_json_contract_and_handout() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("handout.md");
-    let out = dermasim(&["plan", &example("acne_scars_type_iv"), "--json", "--members", "4", "--markdown", md.to_str().unwrap()]);
+    let out = dermasim(&[
+        "plan",
+        &example("acne_scars_type_iv"),
+        "--json",
+        "--members",
+        "4",
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out);
     assert_eq!(v["screening"]["verdict"], "go with cautions");
@@ -61,7 +86,16 @@ fn plan_json_contract_and_handout() {
     let plans = v["plans"].as_array().unwrap();
     assert_eq!(plans.len(), 1);
     let p = &plans[0];
-    for key in ["concern", "site", "device", "depth_mm", "sessions", "interval_days", "rationale", "forecast"] {
+    for key in [
+        "concern",
+        "site",
+        "device",
+        "depth_mm",
+        "sessions",
+        "interval_days",
+        "rationale",
+        "forecast",
+    ] {
         assert!(!p[key].is_null(), "plan without {key}");
     }
     assert_eq!(p["concern"], "acne_scars");
@@ -71,12 +105,21 @@ fn plan_json_contract_and_handout() {
     assert_eq!(f["pih_risk"]["level"], "moderate");
     let timeline = f["timeline"].as_array().unwrap();
     assert!(timeline.len() > 10);
-    assert!(timeline[5]["collagen_total_rel_p05"].is_f64() && timeline[5]["collagen_total_rel_p95"].is_f64(), "bands in the timeline");
+    assert!(
+        timeline[5]["collagen_total_rel_p05"].is_f64()
+            && timeline[5]["collagen_total_rel_p95"].is_f64(),
+        "bands in the timeline"
+    );
     assert!(v["disclaimer"].as_str().unwrap().contains("not a medical device"));
 
     let text = std::fs::read_to_string(&md).unwrap();
-    assert!(text.starts_with("# Microneedling plan") && text.contains("not a medical device") && text.contains("| day |"));
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(
+        text.starts_with("# Microneedling plan")
+            && text.contains("not a medical device")
+            && text.contains("| day |")
+    );
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left behind: {leftovers:?}");
 }
 
@@ -84,7 +127,13 @@ fn plan_json_contract_and_handout() {
 fn plan_refuses_when_screening_says_do_not_treat() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("handout.md");
-    let out = dermasim(&["plan", &example("active_herpes"), "--json", "--markdown", md.to_str().unwrap()]);
+    let out = dermasim(&[
+        "plan",
+        &example("active_herpes"),
+        "--json",
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     let v = json(&out);
     assert_eq!(v["screening"]["verdict"], "do not treat");

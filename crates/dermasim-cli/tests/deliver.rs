@@ -29,7 +29,8 @@ fn deliver_json_follows_the_output_contract() {
         let ef = s["enhancement_factor"].as_f64().unwrap();
         assert!(dose > intact && intact > 0.0);
         assert!((ef - dose / intact).abs() <= 1e-9 * ef);
-        let (t50, t90) = (s["channel_t50_h"].as_f64().unwrap(), s["channel_t90_h"].as_f64().unwrap());
+        let (t50, t90) =
+            (s["channel_t50_h"].as_f64().unwrap(), s["channel_t90_h"].as_f64().unwrap());
         assert!(0.0 < t50 && t50 < t90);
         let profiles = s["profile"].as_array().unwrap();
         assert!(!profiles.is_empty());
@@ -40,7 +41,9 @@ fn deliver_json_follows_the_output_contract() {
             assert!(conc.iter().all(|c| c.as_f64().unwrap() >= 0.0));
         }
         let m = &s["mass_balance"];
-        let sum = m["on_surface_ug_per_cm2"].as_f64().unwrap() + m["in_skin_ug_per_cm2"].as_f64().unwrap() + m["cleared_ug_per_cm2"].as_f64().unwrap();
+        let sum = m["on_surface_ug_per_cm2"].as_f64().unwrap()
+            + m["in_skin_ug_per_cm2"].as_f64().unwrap()
+            + m["cleared_ug_per_cm2"].as_f64().unwrap();
         let applied = m["applied_ug_per_cm2"].as_f64().unwrap();
         assert!((sum - applied).abs() <= 1e-6 * applied);
     }
@@ -80,10 +83,22 @@ fn bad_topical_input_is_an_error_naming_the_field() {
 
 #[test]
 fn run_includes_delivery_only_with_a_topical_section() {
-    let with = json(&dermasim(&["run", repo("examples/delivery_hyaluronic_home_roller.toml").to_str().unwrap(), "--json", "--fidelity", "0d"]));
+    let with = json(&dermasim(&[
+        "run",
+        repo("examples/delivery_hyaluronic_home_roller.toml").to_str().unwrap(),
+        "--json",
+        "--fidelity",
+        "0d",
+    ]));
     assert_eq!(with["delivery"]["compound"], "hyaluronic_acid_50kda");
     assert_eq!(with["delivery"]["sessions"].as_array().unwrap().len(), 3);
-    let without = json(&dermasim(&["run", repo("examples/default.toml").to_str().unwrap(), "--json", "--fidelity", "0d"]));
+    let without = json(&dermasim(&[
+        "run",
+        repo("examples/default.toml").to_str().unwrap(),
+        "--json",
+        "--fidelity",
+        "0d",
+    ]));
     assert!(without.get("delivery").is_none());
 }
 
@@ -91,6 +106,7 @@ fn run_includes_delivery_only_with_a_topical_section() {
 fn compounds_lists_the_library() {
     let out = dermasim(&["compounds", "--json"]);
     let table = json(&out);
-    let ids: Vec<&str> = table["compound"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        table["compound"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"hyaluronic_acid_1mda") && ids.contains(&"egf"));
 }

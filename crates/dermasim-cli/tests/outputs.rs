@@ -28,16 +28,31 @@ fn outputs_flag_chooses_the_files_and_the_manifest_follows() {
     csv.insert("timeseries.csv".into());
     assert_eq!(run("csv", Some("timeseries_csv")), csv);
     let some = run("some", Some("timeseries_csv, timeseries_parquet,plots_svg"));
-    assert!(csv.is_subset(&some) && some.contains("timeseries.parquet") && some.contains("plots/timeline.svg"));
+    assert!(
+        csv.is_subset(&some)
+            && some.contains("timeseries.parquet")
+            && some.contains("plots/timeline.svg")
+    );
     assert!(!some.iter().any(|f| f.ends_with(".png") || f == "report.html"));
     let default = run("default", None);
     assert!(some.is_subset(&default) && default.len() > some.len());
-    for f in ["report.html", "profiles.csv", "parameters.json", "plots/timeline.png", "plots/cells.svg", "plots/depth_profiles.svg", "plots/punctures.png"] {
+    for f in [
+        "report.html",
+        "profiles.csv",
+        "parameters.json",
+        "plots/timeline.png",
+        "plots/cells.svg",
+        "plots/depth_profiles.svg",
+        "plots/punctures.png",
+    ] {
         assert!(default.contains(f), "{f} missing from the default outputs");
     }
     assert!(!default.iter().any(|f| f.starts_with("fields/")), "no .vti by default at 1d");
     // The scenario records the selection it ran with.
-    let scenario: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("csv/scenario.json")).unwrap()).unwrap();
+    let scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("csv/scenario.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(scenario["outputs"]["write"], serde_json::json!(["timeseries_csv"]));
 }
 
@@ -48,12 +63,22 @@ fn bad_output_names_and_days_are_errors_with_no_folder() {
     let out = dermasim(&["run", "--out", dir.to_str().unwrap(), "--outputs", "timeseries_csv,pdf"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--outputs") && err.contains("`pdf`") && err.contains("plots_png"), "{err}");
-    let out = dermasim(&["run", "--out", dir.to_str().unwrap(), "--set", "outputs.snapshot_days=[1, 400]"]);
+    assert!(
+        err.contains("--outputs") && err.contains("`pdf`") && err.contains("plots_png"),
+        "{err}"
+    );
+    let out = dermasim(&[
+        "run",
+        "--out",
+        dir.to_str().unwrap(),
+        "--set",
+        "outputs.snapshot_days=[1, 400]",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("outputs.snapshot_days.1") && err.contains("180"), "{err}");
-    let out = dermasim(&["run", "--out", dir.to_str().unwrap(), "--set", "outputs.write=[\"svg\"]"]);
+    let out =
+        dermasim(&["run", "--out", dir.to_str().unwrap(), "--set", "outputs.write=[\"svg\"]"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("outputs.write"));
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no partial output");
@@ -64,15 +89,26 @@ fn scenario_outputs_table_is_honoured_and_the_flag_overrides_it() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("s.toml");
     let text = String::from_utf8(ok(&["init"]).stdout).unwrap();
-    std::fs::write(&file, format!("{text}\n[outputs]\nwrite = [\"timeseries_parquet\"]\nsnapshot_days = [3, 10]\n")).unwrap();
+    std::fs::write(
+        &file,
+        format!("{text}\n[outputs]\nwrite = [\"timeseries_parquet\"]\nsnapshot_days = [3, 10]\n"),
+    )
+    .unwrap();
     let a = tmp.path().join("a");
     ok(&["run", file.to_str().unwrap(), "--out", a.to_str().unwrap()]);
-    assert_eq!(checked_files(&a), set(&["manifest.json", "scenario.json", "summary.json", "timeseries.parquet"]));
+    assert_eq!(
+        checked_files(&a),
+        set(&["manifest.json", "scenario.json", "summary.json", "timeseries.parquet"])
+    );
     let b = tmp.path().join("b");
     ok(&["run", file.to_str().unwrap(), "--out", b.to_str().unwrap(), "--outputs", "profiles"]);
-    assert_eq!(checked_files(&b), set(&["manifest.json", "profiles.csv", "scenario.json", "summary.json"]));
+    assert_eq!(
+        checked_files(&b),
+        set(&["manifest.json", "profiles.csv", "scenario.json", "summary.json"])
+    );
     let profiles = std::fs::read_to_string(b.join("profiles.csv")).unwrap();
-    let days: BTreeSet<&str> = profiles.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let days: BTreeSet<&str> =
+        profiles.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(days, ["10", "3"].into_iter().collect());
 }
 
@@ -84,7 +120,11 @@ fn report_command_rebuilds_the_page_from_the_folder() {
     let first = std::fs::read(dir.join("report.html")).unwrap();
     let before = checked_files(&dir);
     ok(&["report", dir.to_str().unwrap()]);
-    assert_eq!(std::fs::read(dir.join("report.html")).unwrap(), first, "the same page from the folder alone");
+    assert_eq!(
+        std::fs::read(dir.join("report.html")).unwrap(),
+        first,
+        "the same page from the folder alone"
+    );
     assert_eq!(checked_files(&dir), before);
 
     // A folder written without the page gets one, and the manifest lists it.
@@ -124,7 +164,13 @@ fn three_d_runs_write_vti_snapshots_and_a_cross_section() {
         "outputs.snapshot_days=[0.5, 5]",
     ]);
     let files = checked_files(&dir);
-    for f in ["fields/day_0000.5.vti", "fields/day_0005.vti", "fields/snapshots.pvd", "plots/cross_section.svg", "plots/depth_profiles.svg"] {
+    for f in [
+        "fields/day_0000.5.vti",
+        "fields/day_0005.vti",
+        "fields/snapshots.pvd",
+        "plots/cross_section.svg",
+        "plots/depth_profiles.svg",
+    ] {
         assert!(files.contains(f), "{f} missing from {files:?}");
     }
     assert!(!files.contains("profiles.csv"), "depth data are only written when asked for");

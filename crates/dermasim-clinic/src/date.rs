@@ -53,7 +53,11 @@ impl Date {
         if !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
             return Err(bad());
         }
-        let (y, m, d) = (parts[0].parse().map_err(|_| bad())?, parts[1].parse().map_err(|_| bad())?, parts[2].parse().map_err(|_| bad())?);
+        let (y, m, d) = (
+            parts[0].parse().map_err(|_| bad())?,
+            parts[1].parse().map_err(|_| bad())?,
+            parts[2].parse().map_err(|_| bad())?,
+        );
         Date::from_ymd(y, m, d).ok_or_else(|| format!("`{text}` is not a calendar date"))
     }
 
@@ -68,7 +72,10 @@ impl Date {
 
     /// Today in UTC, from the system clock.
     pub fn today_utc() -> Date {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         Date { days: (secs / 86_400) as i64 }
     }
 }
@@ -141,7 +148,15 @@ mod tests {
     #[test]
     fn parse_is_strict() {
         assert_eq!(Date::parse("2025-03-14").unwrap().to_string(), "2025-03-14");
-        for bad in ["2025-3-14", "14.03.2025", "2025-02-30", "2025-13-01", "", "2025-03-14T00:00", "+025-03-14"] {
+        for bad in [
+            "2025-3-14",
+            "14.03.2025",
+            "2025-02-30",
+            "2025-13-01",
+            "",
+            "2025-03-14T00:00",
+            "+025-03-14",
+        ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
     }

@@ -109,7 +109,12 @@ pub struct Context {
 }
 
 /// Simulate `scenario` as an ensemble and read the course of treatment from it.
-pub fn forecast(scenario: &Scenario, cx: Context, protocols: &Protocols, base: &ParameterSet) -> Result<Forecast, dermasim::Error> {
+pub fn forecast(
+    scenario: &Scenario,
+    cx: Context,
+    protocols: &Protocols,
+    base: &ParameterSet,
+) -> Result<Forecast, dermasim::Error> {
     let summary = run_ensemble(scenario, base, cx.members, &|_| {})?;
     Ok(read(&summary, cx, protocols))
 }
@@ -174,7 +179,11 @@ pub fn read(s: &Summary, cx: Context, protocols: &Protocols) -> Forecast {
     };
 
     let last = s.last();
-    let peak = s.timeline.iter().max_by(|a, b| a.collagen_total_rel.total_cmp(&b.collagen_total_rel)).unwrap_or(last);
+    let peak = s
+        .timeline
+        .iter()
+        .max_by(|a, b| a.collagen_total_rel.total_cmp(&b.collagen_total_rel))
+        .unwrap_or(last);
     let collagen = CollagenForecast {
         t_end_day: last.t_day,
         collagen_total_rel_end: last.collagen_total_rel,
@@ -211,7 +220,13 @@ pub fn read(s: &Summary, cx: Context, protocols: &Protocols) -> Forecast {
         downtime_source: down.source.clone(),
         downtime_grade: down.grade,
         bleeding,
-        pih_risk: PihRisk { level: pih.level.clone(), fitzpatrick, text: pih.text.clone(), source: pih.source.clone(), grade: pih.grade },
+        pih_risk: PihRisk {
+            level: pih.level.clone(),
+            fitzpatrick,
+            text: pih.text.clone(),
+            source: pih.source.clone(),
+            grade: pih.grade,
+        },
         visible_change,
         collagen,
         sessions,

@@ -48,7 +48,12 @@ pub enum ClinicError {
 }
 
 fn refusal_ids(s: &Screening) -> String {
-    s.findings.iter().filter(|f| f.severity == Severity::Absolute).map(|f| f.rule_id.as_str()).collect::<Vec<_>>().join(", ")
+    s.findings
+        .iter()
+        .filter(|f| f.severity == Severity::Absolute)
+        .map(|f| f.rule_id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Knobs of `plan`.
@@ -87,7 +92,12 @@ pub struct Clinic {
 impl Clinic {
     /// The tables shipped in `data/`.
     pub fn embedded() -> Clinic {
-        Clinic { rules: RuleSet::embedded(), protocols: Protocols::embedded(), sites: SiteTable::embedded(), params: ParameterSet::default_set() }
+        Clinic {
+            rules: RuleSet::embedded(),
+            protocols: Protocols::embedded(),
+            sites: SiteTable::embedded(),
+            params: ParameterSet::default_set(),
+        }
     }
 
     /// Check the profile for `date` (the override, else the profile's, else today) and screen it.
@@ -99,7 +109,12 @@ impl Clinic {
 
     /// Screen, then plan and forecast each concern at each site. Refuses when screening says
     /// `do not treat`.
-    pub fn plan(&self, profile: &Profile, date: Option<Date>, options: PlanOptions) -> Result<PlanReport, ClinicError> {
+    pub fn plan(
+        &self,
+        profile: &Profile,
+        date: Option<Date>,
+        options: PlanOptions,
+    ) -> Result<PlanReport, ClinicError> {
         let screening = self.screen(profile, date)?;
         let today = screening.assessment_date;
         if screening.verdict == Verdict::DoNotTreat {
@@ -109,7 +124,10 @@ impl Clinic {
             Verdict::Defer => screening.defer_until,
             _ => Some(today),
         };
-        let members = options.members.unwrap_or(self.protocols.forecast.ensemble_members.value as usize).max(2);
+        let members = options
+            .members
+            .unwrap_or(self.protocols.forecast.ensemble_members.value as usize)
+            .max(2);
         let mut plans = Vec::new();
         for concern in &profile.concerns {
             for site in planner::concern_sites(concern, &self.sites) {
@@ -128,7 +146,9 @@ impl Clinic {
                 plans.push(Plan {
                     passes: match &device {
                         dermasim::device::Device::Pen(p) => format!("{} passes", p.passes),
-                        dermasim::device::Device::Roller(r) => format!("{} passes in each of {} directions", r.passes, r.directions),
+                        dermasim::device::Device::Roller(r) => {
+                            format!("{} passes in each of {} directions", r.passes, r.directions)
+                        }
                         dermasim::device::Device::Stamp(_) => "stamped".into(),
                     },
                     punctures_per_cm2: device.punctures_per_cm2(),
@@ -157,7 +177,10 @@ impl Clinic {
             .protocols
             .care
             .iter()
-            .filter(|c| c.min_fitzpatrick.is_none_or(|m| profile.fitzpatrick >= m) && c.setting.is_none_or(|s| s == profile.setting))
+            .filter(|c| {
+                c.min_fitzpatrick.is_none_or(|m| profile.fitzpatrick >= m)
+                    && c.setting.is_none_or(|s| s == profile.setting)
+            })
             .cloned()
             .collect();
         let mut notes = Vec::new();

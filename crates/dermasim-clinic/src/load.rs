@@ -15,16 +15,26 @@ fn toml_to_json(v: toml::Value) -> serde_json::Value {
         toml::Value::Boolean(b) => J::Bool(b),
         toml::Value::Datetime(d) => J::String(d.to_string()),
         toml::Value::Array(a) => J::Array(a.into_iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => J::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+        toml::Value::Table(t) => {
+            J::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
     }
 }
 
 /// Parse a profile. `origin` names the file in syntax errors.
 pub fn parse_profile(text: &str, json: bool, origin: &str) -> Result<Profile, ClinicError> {
     let tree: serde_json::Value = if json {
-        serde_json::from_str(text).map_err(|e| ClinicError::Syntax { origin: origin.into(), format: "JSON", message: e.to_string() })?
+        serde_json::from_str(text).map_err(|e| ClinicError::Syntax {
+            origin: origin.into(),
+            format: "JSON",
+            message: e.to_string(),
+        })?
     } else {
-        let v: toml::Value = toml::from_str(text).map_err(|e| ClinicError::Syntax { origin: origin.into(), format: "TOML", message: e.to_string() })?;
+        let v: toml::Value = toml::from_str(text).map_err(|e| ClinicError::Syntax {
+            origin: origin.into(),
+            format: "TOML",
+            message: e.to_string(),
+        })?;
         toml_to_json(v)
     };
     serde_path_to_error::deserialize::<_, Profile>(tree).map_err(|e| {

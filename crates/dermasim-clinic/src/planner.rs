@@ -93,7 +93,14 @@ pub struct Draft {
     pub cautions: Vec<Finding>,
 }
 
-fn caution(id: &str, reason: String, detail: String, advice: Option<String>, source: &str, grade: Grade) -> Finding {
+fn caution(
+    id: &str,
+    reason: String,
+    detail: String,
+    advice: Option<String>,
+    source: &str,
+    grade: Grade,
+) -> Finding {
     Finding {
         rule_id: format!("planner.{id}"),
         severity: Severity::Caution,
@@ -113,7 +120,13 @@ fn mm(v: f64) -> String {
 }
 
 /// The depth, sessions and device for one concern at one site, and why.
-pub fn draft(profile: &Profile, concern: &Concern, site: &Site, protocols: &Protocols, params: &ParameterSet) -> Result<Draft, dermasim::Error> {
+pub fn draft(
+    profile: &Profile,
+    concern: &Concern,
+    site: &Site,
+    protocols: &Protocols,
+    params: &ParameterSet,
+) -> Result<Draft, dermasim::Error> {
     let ind = protocols.indication(concern.kind);
     let mut rationale = Vec::new();
     let mut cautions = Vec::new();
@@ -122,18 +135,41 @@ pub fn draft(profile: &Profile, concern: &Concern, site: &Site, protocols: &Prot
     let by_setting = protocols.device_for(profile.setting);
     let device = profile.device.unwrap_or(by_setting.device);
     rationale.push(match profile.device {
-        Some(d) => Reason { choice: format!("device: {}", d.as_str()), because: "asked for in the profile".into(), source: "patient profile".into(), grade: Grade::L },
-        None => Reason { choice: format!("device: {}", device.as_str()), because: by_setting.reason.clone(), source: by_setting.source.clone(), grade: by_setting.grade },
+        Some(d) => Reason {
+            choice: format!("device: {}", d.as_str()),
+            because: "asked for in the profile".into(),
+            source: "patient profile".into(),
+            grade: Grade::L,
+        },
+        None => Reason {
+            choice: format!("device: {}", device.as_str()),
+            because: by_setting.reason.clone(),
+            source: by_setting.source.clone(),
+            grade: by_setting.grade,
+        },
     });
 
     // Depth: the request or the indication, then every limit, then the device step.
     let (target, target_reason) = match concern.requested_depth_mm {
-        Some(r) => (r, Reason { choice: format!("starting depth {}", mm(r)), because: "requested in the profile".into(), source: "patient profile".into(), grade: Grade::L }),
+        Some(r) => (
+            r,
+            Reason {
+                choice: format!("starting depth {}", mm(r)),
+                because: "requested in the profile".into(),
+                source: "patient profile".into(),
+                grade: Grade::L,
+            },
+        ),
         None => (
             ind.depth_mm.value,
             Reason {
                 choice: format!("starting depth {}", mm(ind.depth_mm.value)),
-                because: format!("common depth for {} (range {}-{} mm)", concern.kind.label(), ind.depth_mm.range[0], ind.depth_mm.range[1]),
+                because: format!(
+                    "common depth for {} (range {}-{} mm)",
+                    concern.kind.label(),
+                    ind.depth_mm.range[0],
+                    ind.depth_mm.range[1]
+                ),
                 source: ind.depth_mm.source.clone(),
                 grade: ind.depth_mm.grade,
             },
@@ -145,14 +181,21 @@ pub fn draft(profile: &Profile, concern: &Concern, site: &Site, protocols: &Prot
     let thickness_mm = column.total_um() / 1000.0;
     // Skin deforms under the needle, so the channel is shorter than the needle (BRIEF section 1);
     // as in the core's scenario check, the channel must stay inside the skin.
-    let efficiency = device_model(device, 1.0).penetration_efficiency(&DeviceParams::from_set(params)?);
+    let efficiency =
+        device_model(device, 1.0).penetration_efficiency(&DeviceParams::from_set(params)?);
     let skin_mm = thickness_mm / efficiency;
     let (site_limit, skin_word) = match profile.skin {
         SkinThickness::Thin => (&site.practice_depth_thin_mm, "thin"),
         SkinThickness::Thick => (&site.practice_depth_thick_mm, "thick"),
     };
     let home = (profile.setting == Setting::Home).then_some(&protocols.limits.home_max_depth_mm);
-    let limits = DepthLimits { site_mm: site_limit.value, home_mm: home.map(|h| h.value), skin_thickness_mm: thickness_mm, penetration_efficiency: efficiency, skin_mm };
+    let limits = DepthLimits {
+        site_mm: site_limit.value,
+        home_mm: home.map(|h| h.value),
+        skin_thickness_mm: thickness_mm,
+        penetration_efficiency: efficiency,
+        skin_mm,
+    };
 
     // Each limit is checked against the starting depth, so every finding names what was asked.
     if let Some(h) = home.filter(|h| target > h.value) {
@@ -191,7 +234,10 @@ pub fn draft(profile: &Profile, concern: &Concern, site: &Site, protocols: &Prot
             site.dermis_um.grade,
         ));
     }
-    let mut depth = [Some(target), Some(site_limit.value), home.map(|h| h.value), Some(skin_mm)].into_iter().flatten().fold(f64::INFINITY, f64::min);
+    let mut depth = [Some(target), Some(site_limit.value), home.map(|h| h.value), Some(skin_mm)]
+        .into_iter()
+        .flatten()
+        .fold(f64::INFINITY, f64::min);
     let step = protocols.limits.depth_step_mm.value;
     let stepped = ((depth / step) + 1e-9).floor() * step;
     depth = if stepped >= step { stepped } else { depth };
@@ -199,10 +245,18 @@ pub fn draft(profile: &Profile, concern: &Concern, site: &Site, protocols: &Prot
     if let Some(h) = limits.home_mm {
         why.push(format!("home cap {}", mm(h)));
     }
-    why.push(format!("channel inside the skin ({} thick, penetration efficiency {efficiency}: needle up to {})", mm(thickness_mm), mm(skin_mm)));
+    why.push(format!(
+        "channel inside the skin ({} thick, penetration efficiency {efficiency}: needle up to {})",
+        mm(thickness_mm),
+        mm(skin_mm)
+    ));
     rationale.push(Reason {
         choice: format!("depth {}", mm(depth)),
-        because: format!("the starting depth held under {}, rounded down to {} steps", why.join(", "), mm(step)),
+        because: format!(
+            "the starting depth held under {}, rounded down to {} steps",
+            why.join(", "),
+            mm(step)
+        ),
         source: format!("{}; {}", site_limit.source, protocols.limits.depth_step_mm.source),
         grade: Grade::L,
     });
@@ -212,17 +266,30 @@ pub fn draft(profile: &Profile, concern: &Concern, site: &Site, protocols: &Prot
     let interval_days = ind.interval_days.value as u32;
     rationale.push(Reason {
         choice: format!("{sessions} sessions"),
-        because: format!("as in the studies for {} (range {}-{})", concern.kind.label(), ind.sessions.range[0], ind.sessions.range[1]),
+        because: format!(
+            "as in the studies for {} (range {}-{})",
+            concern.kind.label(),
+            ind.sessions.range[0],
+            ind.sessions.range[1]
+        ),
         source: ind.sessions.source.clone(),
         grade: ind.sessions.grade,
     });
     rationale.push(Reason {
         choice: format!("every {interval_days} days"),
-        because: format!("interval used in the studies (range {}-{} days)", ind.interval_days.range[0], ind.interval_days.range[1]),
+        because: format!(
+            "interval used in the studies (range {}-{} days)",
+            ind.interval_days.range[0], ind.interval_days.range[1]
+        ),
         source: ind.interval_days.source.clone(),
         grade: ind.interval_days.grade,
     });
-    rationale.push(Reason { choice: "topical".into(), because: ind.topical.text.clone(), source: ind.topical.source.clone(), grade: ind.topical.grade });
+    rationale.push(Reason {
+        choice: "topical".into(),
+        because: ind.topical.text.clone(),
+        source: ind.topical.source.clone(),
+        grade: ind.topical.grade,
+    });
 
     // Darker skin: the depth the studies in types IV-V used, with a PIH caution and care.
     if profile.fitzpatrick >= 4 {
@@ -295,11 +362,31 @@ impl Draft {
         let last = days.last().copied().unwrap_or(0.0);
         let follow = last + protocols.forecast.follow_up_after_last_session_days.value;
         Scenario {
-            name: Some(format!("{} at {}: {} {} mm, {} sessions every {} days", self.concern.label(), self.site, self.device.as_str(), self.depth_mm, self.sessions, self.interval_days)),
-            patient: scenario::Patient { site: self.site.clone(), age_years: profile.age_years, sex: profile.sex, fitzpatrick: profile.fitzpatrick },
+            name: Some(format!(
+                "{} at {}: {} {} mm, {} sessions every {} days",
+                self.concern.label(),
+                self.site,
+                self.device.as_str(),
+                self.depth_mm,
+                self.sessions,
+                self.interval_days
+            )),
+            patient: scenario::Patient {
+                site: self.site.clone(),
+                age_years: profile.age_years,
+                sex: profile.sex,
+                fitzpatrick: profile.fitzpatrick,
+            },
             device: self.device_model(),
-            protocol: Protocol { sessions: days.iter().map(|&day| Session { day, device: None }).collect(), follow_up_days: follow },
-            simulation: scenario::Simulation { fidelity: protocols.forecast.fidelity, output_every_days: 1.0, ..Default::default() },
+            protocol: Protocol {
+                sessions: days.iter().map(|&day| Session { day, device: None }).collect(),
+                follow_up_days: follow,
+            },
+            simulation: scenario::Simulation {
+                fidelity: protocols.forecast.fidelity,
+                output_every_days: 1.0,
+                ..Default::default()
+            },
             parameters: Default::default(),
             topical: None,
             outputs: Default::default(),

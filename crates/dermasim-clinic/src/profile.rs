@@ -236,33 +236,62 @@ impl Profile {
     }
 
     /// Everything beyond syntax a profile can get wrong; the error names the field.
-    pub fn validate(&self, vocabulary: &Vocabulary, sites: &SiteTable, assessment: Date) -> Result<(), FieldError> {
+    pub fn validate(
+        &self,
+        vocabulary: &Vocabulary,
+        sites: &SiteTable,
+        assessment: Date,
+    ) -> Result<(), FieldError> {
         if !self.age_years.is_finite() || !(18.0..=100.0).contains(&self.age_years) {
-            return Err(FieldError::new("age_years", format!("{} is outside the allowed range 18 to 100 years (dermasim plans for adults)", self.age_years)));
+            return Err(FieldError::new(
+                "age_years",
+                format!(
+                    "{} is outside the allowed range 18 to 100 years (dermasim plans for adults)",
+                    self.age_years
+                ),
+            ));
         }
         if !(1..=6).contains(&self.fitzpatrick) {
-            return Err(FieldError::new("fitzpatrick", format!("{} is not a Fitzpatrick type; use 1 to 6", self.fitzpatrick)));
+            return Err(FieldError::new(
+                "fitzpatrick",
+                format!("{} is not a Fitzpatrick type; use 1 to 6", self.fitzpatrick),
+            ));
         }
         if self.pregnant && self.sex == Sex::Male {
-            return Err(FieldError::new("pregnant", "is true but sex is male; correct one of them"));
+            return Err(FieldError::new(
+                "pregnant",
+                "is true but sex is male; correct one of them",
+            ));
         }
         if self.concerns.is_empty() {
-            return Err(FieldError::new("concerns", "at least one concern is needed (kind and sites)"));
+            return Err(FieldError::new(
+                "concerns",
+                "at least one concern is needed (kind and sites)",
+            ));
         }
         for (i, c) in self.concerns.iter().enumerate() {
             let path = format!("concerns.{i}");
             if c.sites.is_empty() {
-                return Err(FieldError::new(format!("{path}.sites"), "at least one site is needed; `dermasim sites` lists them"));
+                return Err(FieldError::new(
+                    format!("{path}.sites"),
+                    "at least one site is needed; `dermasim sites` lists them",
+                ));
             }
             for (j, s) in c.sites.iter().enumerate() {
                 sites.require(s, &format!("{path}.sites.{j}"))?;
             }
             match (c.kind, c.scar_type) {
                 (ConcernKind::AcneScars, None) => {
-                    return Err(FieldError::new(format!("{path}.scar_type"), "missing; acne scars need a type: rolling, boxcar, ice_pick or mixed"));
+                    return Err(FieldError::new(
+                        format!("{path}.scar_type"),
+                        "missing; acne scars need a type: rolling, boxcar, ice_pick or mixed",
+                    ));
                 }
                 (k, Some(_)) if k != ConcernKind::AcneScars => {
-                    return Err(FieldError::new(format!("{path}.scar_type"), format!("only acne_scars take a scar type, not {}", k.as_str())));
+                    return Err(FieldError::new(
+                        format!("{path}.scar_type"),
+                        format!("only acne_scars take a scar type, not {}", k.as_str()),
+                    ));
                 }
                 _ => {}
             }
@@ -270,27 +299,48 @@ impl Profile {
                 if !d.is_finite() || d <= 0.0 || d > dermasim::device::MAX_NEEDLE_MM {
                     return Err(FieldError::new(
                         format!("{path}.requested_depth_mm"),
-                        format!("{d} is outside the allowed range above 0 up to {} mm", dermasim::device::MAX_NEEDLE_MM),
+                        format!(
+                            "{d} is outside the allowed range above 0 up to {} mm",
+                            dermasim::device::MAX_NEEDLE_MM
+                        ),
                     ));
                 }
             }
         }
         for (i, c) in self.conditions.iter().enumerate() {
-            vocabulary.require("condition", &vocabulary.conditions, &c.name, &format!("conditions.{i}.name"))?;
+            vocabulary.require(
+                "condition",
+                &vocabulary.conditions,
+                &c.name,
+                &format!("conditions.{i}.name"),
+            )?;
             for (j, s) in c.sites.iter().enumerate() {
                 sites.require(s, &format!("conditions.{i}.sites.{j}"))?;
             }
         }
         for (i, m) in self.medications.iter().enumerate() {
-            vocabulary.require("medication", &vocabulary.medications, &m.name, &format!("medications.{i}.name"))?;
+            vocabulary.require(
+                "medication",
+                &vocabulary.medications,
+                &m.name,
+                &format!("medications.{i}.name"),
+            )?;
             if let (Some(start), Some(stop)) = (m.start, m.stop) {
                 if stop < start {
-                    return Err(FieldError::new(format!("medications.{i}.stop"), format!("{stop} is before the start date {start} (medications.{i}.start)")));
+                    return Err(FieldError::new(
+                        format!("medications.{i}.stop"),
+                        format!("{stop} is before the start date {start} (medications.{i}.start)"),
+                    ));
                 }
             }
         }
         for (i, p) in self.procedures.iter().enumerate() {
-            vocabulary.require("procedure", &vocabulary.procedures, &p.name, &format!("procedures.{i}.name"))?;
+            vocabulary.require(
+                "procedure",
+                &vocabulary.procedures,
+                &p.name,
+                &format!("procedures.{i}.name"),
+            )?;
             if p.date > assessment {
                 return Err(FieldError::new(
                     format!("procedures.{i}.date"),

@@ -152,13 +152,19 @@ impl Protocols {
             ("limits.depth_step_mm".into(), &self.limits.depth_step_mm),
             ("visible_change.threshold_rel".into(), &self.visible_change.threshold_rel),
             ("forecast.ensemble_members".into(), &self.forecast.ensemble_members),
-            ("forecast.follow_up_after_last_session_days".into(), &self.forecast.follow_up_after_last_session_days),
+            (
+                "forecast.follow_up_after_last_session_days".into(),
+                &self.forecast.follow_up_after_last_session_days,
+            ),
             ("forecast.timeline_every_days".into(), &self.forecast.timeline_every_days),
         ];
         for c in ConcernKind::ALL {
             let n = self.indication.iter().filter(|i| i.concern == c).count();
             if n != 1 {
-                return Err(format!("concern {} has {n} indications; exactly one is needed", c.as_str()));
+                return Err(format!(
+                    "concern {} has {n} indications; exactly one is needed",
+                    c.as_str()
+                ));
             }
         }
         for i in &self.indication {
@@ -166,8 +172,13 @@ impl Protocols {
             numbers.push((format!("{k}.depth_mm"), &i.depth_mm));
             numbers.push((format!("{k}.sessions"), &i.sessions));
             numbers.push((format!("{k}.interval_days"), &i.interval_days));
-            if i.sessions.value < 1.0 || i.sessions.value.fract() != 0.0 || i.interval_days.value < 1.0 {
-                return Err(format!("{k}: sessions must be a whole number >= 1 and interval_days >= 1"));
+            if i.sessions.value < 1.0
+                || i.sessions.value.fract() != 0.0
+                || i.interval_days.value < 1.0
+            {
+                return Err(format!(
+                    "{k}: sessions must be a whole number >= 1 and interval_days >= 1"
+                ));
             }
         }
         for (name, s) in numbers {
@@ -186,28 +197,46 @@ impl Protocols {
             last = b.up_to_depth_mm;
         }
         if last < dermasim::device::MAX_NEEDLE_MM {
-            return Err(format!("downtime bins stop at {last} mm; they must reach {} mm", dermasim::device::MAX_NEEDLE_MM));
+            return Err(format!(
+                "downtime bins stop at {last} mm; they must reach {} mm",
+                dermasim::device::MAX_NEEDLE_MM
+            ));
         }
         for t in 1..=6u8 {
-            let n = self.pih.iter().filter(|b| (b.fitzpatrick[0]..=b.fitzpatrick[1]).contains(&t)).count();
+            let n = self
+                .pih
+                .iter()
+                .filter(|b| (b.fitzpatrick[0]..=b.fitzpatrick[1]).contains(&t))
+                .count();
             if n != 1 {
-                return Err(format!("Fitzpatrick type {t} is in {n} PIH bands; exactly one is needed"));
+                return Err(format!(
+                    "Fitzpatrick type {t} is in {n} PIH bands; exactly one is needed"
+                ));
             }
         }
         Ok(())
     }
 
     pub fn indication(&self, c: ConcernKind) -> &Indication {
-        self.indication.iter().find(|i| i.concern == c).expect("check() ensures one indication per concern")
+        self.indication
+            .iter()
+            .find(|i| i.concern == c)
+            .expect("check() ensures one indication per concern")
     }
 
     /// Redness and swelling days for a needle depth.
     pub fn downtime(&self, depth_mm: f64) -> &DowntimeBin {
-        self.downtime.iter().find(|b| depth_mm <= b.up_to_depth_mm + 1e-9).unwrap_or_else(|| self.downtime.last().expect("bins"))
+        self.downtime
+            .iter()
+            .find(|b| depth_mm <= b.up_to_depth_mm + 1e-9)
+            .unwrap_or_else(|| self.downtime.last().expect("bins"))
     }
 
     pub fn pih(&self, fitzpatrick: u8) -> &PihBand {
-        self.pih.iter().find(|b| (b.fitzpatrick[0]..=b.fitzpatrick[1]).contains(&fitzpatrick)).expect("check() covers types 1 to 6")
+        self.pih
+            .iter()
+            .find(|b| (b.fitzpatrick[0]..=b.fitzpatrick[1]).contains(&fitzpatrick))
+            .expect("check() covers types 1 to 6")
     }
 
     pub fn device_for(&self, setting: Setting) -> &DeviceChoice {

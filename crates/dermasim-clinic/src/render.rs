@@ -40,7 +40,12 @@ fn finding_text(out: &mut String, f: &Finding, indent: &str) {
 /// `dermasim screen` for people.
 pub fn screening_text(s: &Screening, patient: Option<&str>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "dermasim screen | patient {} | assessed {}", patient.unwrap_or("(no id)"), s.assessment_date);
+    let _ = writeln!(
+        out,
+        "dermasim screen | patient {} | assessed {}",
+        patient.unwrap_or("(no id)"),
+        s.assessment_date
+    );
     let _ = writeln!(out, "verdict: {}", verdict_line(s));
     if s.findings.is_empty() {
         let _ = writeln!(out, "\nNo rule in data/contraindications.toml was triggered.");
@@ -82,7 +87,12 @@ fn collagen_rows(f: &Forecast) -> Vec<(f64, f64, Option<f64>, Option<f64>)> {
     let last = f.timeline.last().map(|p| p.t_day).unwrap_or(0.0);
     for p in &f.timeline {
         if p.t_day + 1e-9 >= next || p.t_day == last {
-            rows.push((p.t_day, p.collagen_total_rel, p.bands.get("collagen_total_rel_p05").copied(), p.bands.get("collagen_total_rel_p95").copied()));
+            rows.push((
+                p.t_day,
+                p.collagen_total_rel,
+                p.bands.get("collagen_total_rel_p05").copied(),
+                p.bands.get("collagen_total_rel_p95").copied(),
+            ));
             next = p.t_day + 28.0;
         }
     }
@@ -91,14 +101,23 @@ fn collagen_rows(f: &Forecast) -> Vec<(f64, f64, Option<f64>, Option<f64>)> {
 
 /// Concern (and scar type) and site of a plan, e.g. `Acne scars (rolling scars) at the cheek`.
 pub fn plan_heading(p: &Plan) -> String {
-    let scar = p.scar_type.map(|t| format!(" ({} scars)", t.as_str().replace('_', "-"))).unwrap_or_default();
+    let scar = p
+        .scar_type
+        .map(|t| format!(" ({} scars)", t.as_str().replace('_', "-")))
+        .unwrap_or_default();
     format!("{}{scar} at the {}", p.concern.label(), p.site.replace('_', " "))
 }
 
 fn schedule(p: &Plan) -> String {
     let days: Vec<String> = p.session_days.iter().map(|d| format!("{d:.0}")).collect();
-    let dates: Vec<String> = p.forecast.sessions.iter().filter_map(|s| s.date.map(|d| d.to_string())).collect();
-    let mut s = format!("{} sessions every {} days (days {})", p.sessions, p.interval_days, days.join(", "));
+    let dates: Vec<String> =
+        p.forecast.sessions.iter().filter_map(|s| s.date.map(|d| d.to_string())).collect();
+    let mut s = format!(
+        "{} sessions every {} days (days {})",
+        p.sessions,
+        p.interval_days,
+        days.join(", ")
+    );
     if !dates.is_empty() {
         let _ = write!(s, "; earliest dates {}", dates.join(", "));
     }
@@ -108,7 +127,12 @@ fn schedule(p: &Plan) -> String {
 /// `dermasim plan` for people.
 pub fn plan_text(r: &PlanReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "dermasim plan | patient {} | assessed {}", r.patient_id.as_deref().unwrap_or("(no id)"), r.assessment_date);
+    let _ = writeln!(
+        out,
+        "dermasim plan | patient {} | assessed {}",
+        r.patient_id.as_deref().unwrap_or("(no id)"),
+        r.assessment_date
+    );
     let _ = writeln!(out, "screening verdict: {}", verdict_line(&r.screening));
     for f in &r.screening.findings {
         finding_text(&mut out, f, "  ");
@@ -136,7 +160,8 @@ pub fn plan_text(r: &PlanReport) -> String {
         let _ = writeln!(out, "  topical: {}", p.topical.text);
         let _ = writeln!(out, "  why:");
         for w in &p.rationale {
-            let _ = writeln!(out, "    - {}: {} ({} [{:?}])", w.choice, w.because, w.source, w.grade);
+            let _ =
+                writeln!(out, "    - {}: {} ({} [{:?}])", w.choice, w.because, w.source, w.grade);
         }
         if !p.cautions.is_empty() {
             let _ = writeln!(out, "  cautions:");
@@ -144,14 +169,30 @@ pub fn plan_text(r: &PlanReport) -> String {
                 finding_text(&mut out, c, "    ");
             }
         }
-        let _ = writeln!(out, "  forecast (fidelity {}, {} ensemble members; {}):", fc.fidelity, fc.ensemble_members, fc.parameter_set);
-        let _ = writeln!(out, "    redness and swelling: {}-{} days after each session [{:?}]", fc.downtime_range_days[0], fc.downtime_range_days[1], fc.downtime_grade);
+        let _ = writeln!(
+            out,
+            "  forecast (fidelity {}, {} ensemble members; {}):",
+            fc.fidelity, fc.ensemble_members, fc.parameter_set
+        );
+        let _ = writeln!(
+            out,
+            "    redness and swelling: {}-{} days after each session [{:?}]",
+            fc.downtime_range_days[0], fc.downtime_range_days[1], fc.downtime_grade
+        );
         let _ = writeln!(
             out,
             "    bleeding: {} (channels ~{:.0} um deep; capillary loops at ~{:.0} um)",
-            fc.bleeding.text, fc.bleeding.effective_depth_um, fc.bleeding.pinpoint_bleeding_depth_um
+            fc.bleeding.text,
+            fc.bleeding.effective_depth_um,
+            fc.bleeding.pinpoint_bleeding_depth_um
         );
-        let _ = writeln!(out, "    pigment (PIH) risk for type {}: {}. {}", roman(fc.pih_risk.fitzpatrick), fc.pih_risk.level, fc.pih_risk.text);
+        let _ = writeln!(
+            out,
+            "    pigment (PIH) risk for type {}: {}. {}",
+            roman(fc.pih_risk.fitzpatrick),
+            fc.pih_risk.level,
+            fc.pih_risk.text
+        );
         let _ = writeln!(out, "    visible change: {}", visible_text(fc));
         let _ = writeln!(out, "    expected in studies: {}", p.expectation.text);
         let _ = writeln!(out, "    dermal collagen relative to before (central, 5-95 % band):");
@@ -180,14 +221,36 @@ pub fn plan_markdown(r: &PlanReport) -> String {
 /// The handout, referring to a forecast chart file by its name relative to the handout.
 pub fn plan_markdown_with_chart(r: &PlanReport, chart: Option<&str>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Microneedling plan{}\n", r.patient_id.as_deref().map(|i| format!(": {i}")).unwrap_or_default());
-    let _ = writeln!(out, "> **A planning aid, not a medical device and not a promise.** {}\n", r.disclaimer);
-    let _ = writeln!(out, "Assessed {}. Screening verdict: **{}**.\n", r.assessment_date, verdict_line(&r.screening));
+    let _ = writeln!(
+        out,
+        "# Microneedling plan{}\n",
+        r.patient_id.as_deref().map(|i| format!(": {i}")).unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "> **A planning aid, not a medical device and not a promise.** {}\n",
+        r.disclaimer
+    );
+    let _ = writeln!(
+        out,
+        "Assessed {}. Screening verdict: **{}**.\n",
+        r.assessment_date,
+        verdict_line(&r.screening)
+    );
     if !r.screening.findings.is_empty() {
         let _ = writeln!(out, "## Screening findings\n");
         let _ = writeln!(out, "| rule | severity | why | found | source |\n|---|---|---|---|---|");
         for f in &r.screening.findings {
-            let _ = writeln!(out, "| {} | {} | {} | {} | {} [{:?}] |", f.rule_id, f.severity.as_str(), md_escape(&f.reason), md_escape(&f.detail), md_escape(&f.source), f.grade);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} [{:?}] |",
+                f.rule_id,
+                f.severity.as_str(),
+                md_escape(&f.reason),
+                md_escape(&f.detail),
+                md_escape(&f.source),
+                f.grade
+            );
         }
         out.push('\n');
     }
@@ -195,18 +258,36 @@ pub fn plan_markdown_with_chart(r: &PlanReport, chart: Option<&str>) -> String {
         let _ = writeln!(out, "{n}\n");
     }
     if let Some(file) = chart {
-        let target = if file.contains([' ', '(', ')']) { format!("<{file}>") } else { file.to_string() };
+        let target =
+            if file.contains([' ', '(', ')']) { format!("<{file}>") } else { file.to_string() };
         let _ = writeln!(out, "## Forecast chart\n\n![Total dermal collagen relative to before treatment, with its 5-95 % band, one panel per plan]({target})\n");
     }
     for (i, p) in r.plans.iter().enumerate() {
         let fc = &p.forecast;
         let _ = writeln!(out, "## Plan {}: {}\n", i + 1, plan_heading(p));
-        let _ = writeln!(out, "- **Device and depth:** {} at {} mm, {} (~{:.0} punctures per cm²)", p.device.as_str(), p.depth_mm, p.passes, p.punctures_per_cm2);
+        let _ = writeln!(
+            out,
+            "- **Device and depth:** {} at {} mm, {} (~{:.0} punctures per cm²)",
+            p.device.as_str(),
+            p.depth_mm,
+            p.passes,
+            p.punctures_per_cm2
+        );
         let _ = writeln!(out, "- **Sessions:** {}", schedule(p));
         let _ = writeln!(out, "- **Product on the skin:** {}", p.topical.text);
-        let _ = writeln!(out, "- **Redness and swelling:** about {}-{} days after each session", fc.downtime_range_days[0], fc.downtime_range_days[1]);
+        let _ = writeln!(
+            out,
+            "- **Redness and swelling:** about {}-{} days after each session",
+            fc.downtime_range_days[0], fc.downtime_range_days[1]
+        );
         let _ = writeln!(out, "- **Bleeding:** {}", fc.bleeding.text);
-        let _ = writeln!(out, "- **Risk of dark patches (PIH), skin type {}:** {}. {}", roman(fc.pih_risk.fitzpatrick), fc.pih_risk.level, fc.pih_risk.text);
+        let _ = writeln!(
+            out,
+            "- **Risk of dark patches (PIH), skin type {}:** {}. {}",
+            roman(fc.pih_risk.fitzpatrick),
+            fc.pih_risk.level,
+            fc.pih_risk.text
+        );
         let _ = writeln!(out, "- **When change may show:** {}", visible_text(fc));
         let _ = writeln!(out, "- **What the studies saw:** {}\n", p.expectation.text);
         if !p.cautions.is_empty() {
@@ -224,7 +305,14 @@ pub fn plan_markdown_with_chart(r: &PlanReport, chart: Option<&str>) -> String {
         }
         let _ = writeln!(out, "\n<details><summary>Why this plan</summary>\n");
         for w in &p.rationale {
-            let _ = writeln!(out, "- **{}**: {} *({}, {:?})*", w.choice, md_escape(&w.because), md_escape(&w.source), w.grade);
+            let _ = writeln!(
+                out,
+                "- **{}**: {} *({}, {:?})*",
+                w.choice,
+                md_escape(&w.because),
+                md_escape(&w.source),
+                w.grade
+            );
         }
         let _ = writeln!(out, "\n</details>\n");
     }

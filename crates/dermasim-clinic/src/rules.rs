@@ -48,11 +48,23 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    pub fn require(&self, what: &str, list: &[String], name: &str, path: &str) -> Result<(), FieldError> {
+    pub fn require(
+        &self,
+        what: &str,
+        list: &[String],
+        name: &str,
+        path: &str,
+    ) -> Result<(), FieldError> {
         if list.iter().any(|n| n == name) {
             return Ok(());
         }
-        Err(FieldError::new(path, format!("unknown {what} `{name}`; known: {} (use `other` with a note for anything else)", list.join(", "))))
+        Err(FieldError::new(
+            path,
+            format!(
+                "unknown {what} `{name}`; known: {} (use `other` with a note for anything else)",
+                list.join(", ")
+            ),
+        ))
     }
 }
 
@@ -116,15 +128,19 @@ impl Condition {
     pub fn reads(&self) -> Vec<Reads> {
         match self {
             Condition::Condition { any_of, in_treatment_area, .. } => {
-                let mut r: Vec<Reads> = any_of.iter().map(|n| Reads::Condition(n.clone())).collect();
+                let mut r: Vec<Reads> =
+                    any_of.iter().map(|n| Reads::Condition(n.clone())).collect();
                 if *in_treatment_area {
                     r.push(Reads::TreatmentSites);
                 }
                 r
             }
-            Condition::Medication { any_of, .. } => any_of.iter().map(|n| Reads::Medication(n.clone())).collect(),
+            Condition::Medication { any_of, .. } => {
+                any_of.iter().map(|n| Reads::Medication(n.clone())).collect()
+            }
             Condition::Procedure { any_of, in_treatment_area, .. } => {
-                let mut r: Vec<Reads> = any_of.iter().map(|n| Reads::Procedure(n.clone())).collect();
+                let mut r: Vec<Reads> =
+                    any_of.iter().map(|n| Reads::Procedure(n.clone())).collect();
                 if *in_treatment_area {
                     r.push(Reads::TreatmentSites);
                 }
@@ -139,15 +155,25 @@ impl Condition {
     /// Does the condition hold for `p` on `today`?
     pub fn check(&self, p: &Profile, today: Date) -> Option<Match> {
         let treated = p.treatment_sites();
-        let in_area = |sites: &[String]| sites.is_empty() || sites.iter().any(|s| treated.contains(&s.as_str()));
+        let in_area = |sites: &[String]| {
+            sites.is_empty() || sites.iter().any(|s| treated.contains(&s.as_str()))
+        };
         match self {
             Condition::Condition { any_of, statuses, in_treatment_area } => {
                 let hits: Vec<String> = p
                     .conditions
                     .iter()
-                    .filter(|c| any_of.contains(&c.name) && statuses.contains(&c.status) && (!in_treatment_area || in_area(&c.sites)))
+                    .filter(|c| {
+                        any_of.contains(&c.name)
+                            && statuses.contains(&c.status)
+                            && (!in_treatment_area || in_area(&c.sites))
+                    })
                     .map(|c| {
-                        let place = if c.sites.is_empty() { String::new() } else { format!(" at {}", c.sites.join(", ")) };
+                        let place = if c.sites.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" at {}", c.sites.join(", "))
+                        };
                         format!("{} ({}){place}", c.name.replace('_', " "), status_word(c.status))
                     })
                     .collect();
@@ -178,26 +204,41 @@ impl Condition {
                         Some(_) => {}
                     }
                 }
-                (!details.is_empty()).then(|| Match { detail: details.join("; "), until: if ongoing { None } else { until } })
+                (!details.is_empty()).then(|| Match {
+                    detail: details.join("; "),
+                    until: if ongoing { None } else { until },
+                })
             }
             Condition::Procedure { any_of, within_days, in_treatment_area } => {
                 let n = *within_days as i64;
                 let mut details = Vec::new();
                 let mut until: Option<Date> = None;
-                for pr in p.procedures.iter().filter(|pr| any_of.contains(&pr.name) && (!in_treatment_area || in_area(&pr.sites))) {
+                for pr in p.procedures.iter().filter(|pr| {
+                    any_of.contains(&pr.name) && (!in_treatment_area || in_area(&pr.sites))
+                }) {
                     let end = pr.date.add_days(n);
                     if today < end {
                         until = until.max(Some(end));
-                        details.push(format!("{} on {} ({} days ago; wait {n} days, until {end})", pr.name.replace('_', " "), pr.date, today.days_since(pr.date)));
+                        details.push(format!(
+                            "{} on {} ({} days ago; wait {n} days, until {end})",
+                            pr.name.replace('_', " "),
+                            pr.date,
+                            today.days_since(pr.date)
+                        ));
                     }
                 }
                 (!details.is_empty()).then(|| Match { detail: details.join("; "), until })
             }
-            Condition::Pregnancy => p.pregnant.then(|| Match { detail: "pregnant".into(), until: None }),
-            Condition::Breastfeeding => p.breastfeeding.then(|| Match { detail: "breastfeeding".into(), until: None }),
-            Condition::FitzpatrickAtLeast { value } => {
-                (p.fitzpatrick >= *value).then(|| Match { detail: format!("Fitzpatrick type {}", roman(p.fitzpatrick)), until: None })
+            Condition::Pregnancy => {
+                p.pregnant.then(|| Match { detail: "pregnant".into(), until: None })
             }
+            Condition::Breastfeeding => {
+                p.breastfeeding.then(|| Match { detail: "breastfeeding".into(), until: None })
+            }
+            Condition::FitzpatrickAtLeast { value } => (p.fitzpatrick >= *value).then(|| Match {
+                detail: format!("Fitzpatrick type {}", roman(p.fitzpatrick)),
+                until: None,
+            }),
         }
     }
 }
@@ -289,7 +330,8 @@ pub struct RuleSet {
 
 impl RuleSet {
     pub fn embedded() -> RuleSet {
-        Self::from_toml(CONTRAINDICATIONS_TOML).expect("embedded data/contraindications.toml is valid")
+        Self::from_toml(CONTRAINDICATIONS_TOML)
+            .expect("embedded data/contraindications.toml is valid")
     }
 
     pub fn from_toml(text: &str) -> Result<RuleSet, String> {
@@ -329,7 +371,9 @@ impl RuleSet {
                         return Err(format!("rule `{id}`: statuses is empty"));
                     }
                 }
-                Condition::Medication { any_of, .. } => names(&v.medications, any_of, "medications")?,
+                Condition::Medication { any_of, .. } => {
+                    names(&v.medications, any_of, "medications")?
+                }
                 Condition::Procedure { any_of, within_days, .. } => {
                     names(&v.procedures, any_of, "procedures")?;
                     if *within_days == 0 {

@@ -61,7 +61,8 @@ pub fn verdict_of(findings: &[Finding]) -> Verdict {
 
 /// Screen `profile` against `rules` on `date`. The profile should already be validated.
 pub fn screen(profile: &Profile, rules: &RuleSet, date: Date) -> Screening {
-    let mut findings: Vec<Finding> = rules.rule.iter().filter_map(|r| r.evaluate(profile, date)).collect();
+    let mut findings: Vec<Finding> =
+        rules.rule.iter().filter_map(|r| r.evaluate(profile, date)).collect();
     // Most severe first; the data file's order within a severity.
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let verdict = verdict_of(&findings);
@@ -73,5 +74,12 @@ pub fn screen(profile: &Profile, rules: &RuleSet, date: Date) -> Screening {
     } else {
         (None, Vec::new())
     };
-    Screening { assessment_date: date, verdict, defer_until, defer_until_events, findings, disclaimer: dermasim::DISCLAIMER.to_string() }
+    Screening {
+        assessment_date: date,
+        verdict,
+        defer_until,
+        defer_until_events,
+        findings,
+        disclaimer: dermasim::DISCLAIMER.to_string(),
+    }
 }

@@ -14,11 +14,18 @@ use dermasim_clinic::{Clinic, ClinicError, PlanOptions, Protocols, Verdict};
 const FAST: PlanOptions = PlanOptions { members: Some(4) };
 
 fn run(p: &Profile, concern: &Concern, members: usize) -> (f64, Forecast) {
-    let (sites, protocols, params) = (SiteTable::embedded(), Protocols::embedded(), ParameterSet::default_set());
+    let (sites, protocols, params) =
+        (SiteTable::embedded(), Protocols::embedded(), ParameterSet::default_set());
     let site = sites.get(&concern.sites[0]).unwrap();
     let d = draft(p, concern, site, &protocols, &params).unwrap();
     let column = Column::build(site, p.age_years, p.sex, &params).unwrap();
-    let cx = Context { depth_mm: d.depth_mm, fitzpatrick: p.fitzpatrick, pinpoint_bleeding_depth_um: column.pinpoint_bleeding_depth_um, start: None, members };
+    let cx = Context {
+        depth_mm: d.depth_mm,
+        fitzpatrick: p.fitzpatrick,
+        pinpoint_bleeding_depth_um: column.pinpoint_bleeding_depth_um,
+        start: None,
+        members,
+    };
     (d.depth_mm, forecast(&d.scenario(p, &protocols), cx, &protocols, &params).unwrap())
 }
 
@@ -42,7 +49,9 @@ fn examples_screen_and_plan_as_described() {
         let s = clinic.screen(&p, None).unwrap();
         assert_eq!(s.verdict, verdict, "{name}: {:?}", s.findings);
         match clinic.plan(&p, None, FAST) {
-            Err(ClinicError::Refused(s)) => assert_eq!((name, s.verdict), ("active_herpes", Verdict::DoNotTreat)),
+            Err(ClinicError::Refused(s)) => {
+                assert_eq!((name, s.verdict), ("active_herpes", Verdict::DoNotTreat))
+            }
             Err(e) => panic!("{name}: {e}"),
             Ok(r) => {
                 assert_eq!(r.screening.verdict, verdict);
@@ -51,7 +60,10 @@ fn examples_screen_and_plan_as_described() {
                 assert!(r.disclaimer.contains("not a medical device") && !r.care_advice.is_empty());
                 let text = dermasim_clinic::render::plan_text(&r);
                 let md = dermasim_clinic::render::plan_markdown(&r);
-                assert!(text.contains("not a medical device") && md.contains("not a medical device"), "{name}");
+                assert!(
+                    text.contains("not a medical device") && md.contains("not a medical device"),
+                    "{name}"
+                );
             }
         }
     }
@@ -65,13 +77,21 @@ fn the_examples_get_what_their_comments_promise() {
     assert!(r.screening.findings.iter().any(|f| f.rule_id == "pih_risk_darker_skin"));
     assert!(r.plans[0].cautions.iter().any(|f| f.rule_id == "planner.pih_darker_skin"));
     assert_eq!(r.plans[0].forecast.pih_risk.level, "moderate");
-    assert!(r.care_advice.iter().any(|c| c.min_fitzpatrick == Some(4)), "skin-of-colour sun advice");
+    assert!(
+        r.care_advice.iter().any(|c| c.min_fitzpatrick == Some(4)),
+        "skin-of-colour sun advice"
+    );
     // Isotretinoin two months ago: deferred to stop + 180 days, sessions dated from then.
     let r = clinic.plan(&example("isotretinoin_recent"), None, FAST).unwrap();
     assert_eq!(r.screening.defer_until.map(|d| d.to_string()).as_deref(), Some("2025-09-29"));
-    assert_eq!(r.plans[0].forecast.sessions[0].date.map(|d| d.to_string()).as_deref(), Some("2025-09-29"));
+    assert_eq!(
+        r.plans[0].forecast.sessions[0].date.map(|d| d.to_string()).as_deref(),
+        Some("2025-09-29")
+    );
     // A later --date past the wash-out clears it.
-    let s = clinic.screen(&example("isotretinoin_recent"), Some("2025-09-29".parse().unwrap())).unwrap();
+    let s = clinic
+        .screen(&example("isotretinoin_recent"), Some("2025-09-29".parse().unwrap()))
+        .unwrap();
     assert_eq!(s.verdict, Verdict::Go);
     // Home roller: capped depth, and home advice.
     let r = clinic.plan(&example("home_roller_1_5mm"), None, FAST).unwrap();
@@ -89,7 +109,12 @@ fn deeper_protocols_mean_more_downtime_and_deeper_channels() {
         let (d, f) = run(&p, &concern(ConcernKind::StretchMarks, "thigh", Some(depth)), 2);
         assert_eq!(d, depth, "the thigh allows {depth} mm");
         if let Some((d0, f0)) = &last {
-            assert!(f.downtime_days >= f0.downtime_days, "{depth} mm: {} days < {} days at {d0} mm", f.downtime_days, f0.downtime_days);
+            assert!(
+                f.downtime_days >= f0.downtime_days,
+                "{depth} mm: {} days < {} days at {d0} mm",
+                f.downtime_days,
+                f0.downtime_days
+            );
             assert!(f.bleeding.effective_depth_um > f0.bleeding.effective_depth_um);
             assert!(f.bleeding.level >= f0.bleeding.level);
         }
@@ -121,7 +146,11 @@ fn bleeding_follows_the_cores_flag_and_depth() {
         let (_, f) = run(&p, &concern(ConcernKind::StretchMarks, "thigh", Some(depth)), 2);
         let b = &f.bleeding;
         assert_eq!(b.pinpoint_expected, b.level >= Bleeding::Pinpoint);
-        assert_eq!(b.pinpoint_expected, b.effective_depth_um >= b.pinpoint_bleeding_depth_um, "{depth} mm");
+        assert_eq!(
+            b.pinpoint_expected,
+            b.effective_depth_um >= b.pinpoint_bleeding_depth_um,
+            "{depth} mm"
+        );
         assert_eq!(f.sessions.iter().map(|s| s.bleeding).max(), Some(b.level));
     }
 }

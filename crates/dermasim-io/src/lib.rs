@@ -14,7 +14,9 @@ use dermasim::{FieldError, ParameterSet, Scenario};
 use sha2::{Digest, Sha256};
 
 pub use overrides::apply_override;
-pub use run_folder::{replace_in_folder, timeline_columns, timeseries_csv, FileEntry, Manifest, RunFolder};
+pub use run_folder::{
+    replace_in_folder, timeline_columns, timeseries_csv, FileEntry, Manifest, RunFolder,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
@@ -31,10 +33,17 @@ pub enum IoError {
 /// Parse scenario text (TOML, or JSON when `json`) into a generic tree.
 pub fn parse_tree(text: &str, json: bool, origin: &str) -> Result<serde_json::Value, IoError> {
     if json {
-        serde_json::from_str(text).map_err(|e| IoError::Syntax { path: origin.into(), format: "JSON", message: e.to_string() })
+        serde_json::from_str(text).map_err(|e| IoError::Syntax {
+            path: origin.into(),
+            format: "JSON",
+            message: e.to_string(),
+        })
     } else {
-        let v: toml::Value =
-            toml::from_str(text).map_err(|e| IoError::Syntax { path: origin.into(), format: "TOML", message: e.to_string() })?;
+        let v: toml::Value = toml::from_str(text).map_err(|e| IoError::Syntax {
+            path: origin.into(),
+            format: "TOML",
+            message: e.to_string(),
+        })?;
         Ok(serde_json::to_value(v).expect("TOML values map to JSON"))
     }
 }
@@ -56,7 +65,10 @@ pub fn scenario_from_tree(tree: serde_json::Value) -> Result<Scenario, FieldErro
     typed(tree, "")
 }
 
-fn typed<T: serde::de::DeserializeOwned>(tree: serde_json::Value, prefix: &str) -> Result<T, FieldError> {
+fn typed<T: serde::de::DeserializeOwned>(
+    tree: serde_json::Value,
+    prefix: &str,
+) -> Result<T, FieldError> {
     serde_path_to_error::deserialize::<_, T>(tree).map_err(|e| {
         let inner = e.path().to_string();
         let path = match (prefix.is_empty(), inner == "." || inner.is_empty()) {
@@ -72,7 +84,10 @@ fn typed<T: serde::de::DeserializeOwned>(tree: serde_json::Value, prefix: &str) 
 fn check_device(tree: &serde_json::Value, path: &str) -> Result<(), FieldError> {
     use dermasim::device::{Pen, Roller, Stamp};
     let Some(obj) = tree.as_object() else {
-        return Err(FieldError::new(path, "must be a table with `kind = \"pen\" | \"roller\" | \"stamp\"`"));
+        return Err(FieldError::new(
+            path,
+            "must be a table with `kind = \"pen\" | \"roller\" | \"stamp\"`",
+        ));
     };
     let kind = obj.get("kind").and_then(|k| k.as_str()).ok_or_else(|| {
         FieldError::new(format!("{path}.kind"), "missing; use \"pen\", \"roller\" or \"stamp\"")
@@ -84,15 +99,23 @@ fn check_device(tree: &serde_json::Value, path: &str) -> Result<(), FieldError> 
         "pen" => typed::<Pen>(inner, path).map(drop),
         "roller" => typed::<Roller>(inner, path).map(drop),
         "stamp" => typed::<Stamp>(inner, path).map(drop),
-        other => Err(FieldError::new(format!("{path}.kind"), format!("unknown device `{other}`; use pen, roller or stamp"))),
+        other => Err(FieldError::new(
+            format!("{path}.kind"),
+            format!("unknown device `{other}`; use pen, roller or stamp"),
+        )),
     }
 }
 
 /// Read, override, parse and validate a scenario file. `None` means the built-in default.
-pub fn load_scenario(file: Option<&Path>, overrides: &[String], base: &ParameterSet) -> Result<Scenario, IoError> {
+pub fn load_scenario(
+    file: Option<&Path>,
+    overrides: &[String],
+    base: &ParameterSet,
+) -> Result<Scenario, IoError> {
     let mut tree = match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| IoError::Read { path: path.into(), source })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| IoError::Read { path: path.into(), source })?;
             let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
             parse_tree(&text, json, &path.display().to_string())?
         }
@@ -119,7 +142,10 @@ pub fn scenario_schema() -> serde_json::Value {
 
 /// Current UTC time as RFC 3339, without a date-time dependency.
 pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -153,21 +179,30 @@ mod tests {
     fn override_changes_a_field_and_is_validated() {
         let s = load_scenario(None, &["patient.age_years=65".into()], &base()).unwrap();
         assert_eq!(s.patient.age_years, 65.0);
-        let e = load_scenario(None, &["patient.age_years=7".into()], &base()).unwrap_err().to_string();
+        let e =
+            load_scenario(None, &["patient.age_years=7".into()], &base()).unwrap_err().to_string();
         assert!(e.starts_with("patient.age_years:") && e.contains("18"), "{e}");
-        let e = load_scenario(None, &["device.depth_mm=4.0".into()], &base()).unwrap_err().to_string();
+        let e =
+            load_scenario(None, &["device.depth_mm=4.0".into()], &base()).unwrap_err().to_string();
         assert!(e.contains("device.depth_mm") && e.contains("maximum"), "{e}");
-        let e = load_scenario(None, &["patient.site=elbow".into()], &base()).unwrap_err().to_string();
+        let e =
+            load_scenario(None, &["patient.site=elbow".into()], &base()).unwrap_err().to_string();
         assert!(e.contains("patient.site") && e.contains("cheek"), "{e}");
     }
 
     #[test]
     fn type_errors_name_the_field() {
-        let e = load_scenario(None, &["device.needles=\"many\"".into()], &base()).unwrap_err().to_string();
+        let e = load_scenario(None, &["device.needles=\"many\"".into()], &base())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needles"), "{e}");
-        let e = load_scenario(None, &["protocol.sessions.1.day=500".into()], &base()).unwrap_err().to_string();
+        let e = load_scenario(None, &["protocol.sessions.1.day=500".into()], &base())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("protocol.sessions.1.day") && e.contains("follow-up"), "{e}");
-        let e = load_scenario(None, &["simulation.fidelity=2d".into()], &base()).unwrap_err().to_string();
+        let e = load_scenario(None, &["simulation.fidelity=2d".into()], &base())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("simulation.fidelity"), "{e}");
     }
 

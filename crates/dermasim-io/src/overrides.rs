@@ -21,9 +21,9 @@ fn parse_value(text: &str) -> Value {
 /// (`protocol.sessions.1.day=30`); missing object keys are created, so optional fields can be
 /// set; unknown names are then rejected by the typed parse.
 pub fn apply_override(tree: &mut Value, spec: &str) -> Result<(), FieldError> {
-    let (path, raw) = spec
-        .split_once('=')
-        .ok_or_else(|| FieldError::new("--set", format!("`{spec}` is not PATH=VALUE (e.g. patient.age_years=65)")))?;
+    let (path, raw) = spec.split_once('=').ok_or_else(|| {
+        FieldError::new("--set", format!("`{spec}` is not PATH=VALUE (e.g. patient.age_years=65)"))
+    })?;
     let path = path.trim();
     if path.is_empty() {
         return Err(FieldError::new("--set", format!("`{spec}` has an empty path")));
@@ -36,11 +36,19 @@ pub fn apply_override(tree: &mut Value, spec: &str) -> Result<(), FieldError> {
         let so_far = parts[..=n].join(".");
         node = match node {
             Value::Array(items) => {
-                let i: usize = part
-                    .parse()
-                    .map_err(|_| FieldError::new(&so_far, format!("`{part}` is not an index into a list of {}", items.len())))?;
+                let i: usize = part.parse().map_err(|_| {
+                    FieldError::new(
+                        &so_far,
+                        format!("`{part}` is not an index into a list of {}", items.len()),
+                    )
+                })?;
                 let len = items.len();
-                items.get_mut(i).ok_or_else(|| FieldError::new(&so_far, format!("index {i} is past the end of a list of {len}")))?
+                items.get_mut(i).ok_or_else(|| {
+                    FieldError::new(
+                        &so_far,
+                        format!("index {i} is past the end of a list of {len}"),
+                    )
+                })?
             }
             Value::Object(map) => {
                 if last {
@@ -48,7 +56,12 @@ pub fn apply_override(tree: &mut Value, spec: &str) -> Result<(), FieldError> {
                 }
                 map.entry(part.to_string()).or_insert_with(|| Value::Object(Default::default()))
             }
-            _ => return Err(FieldError::new(&so_far, "cannot set a field inside a value that is not a table")),
+            _ => {
+                return Err(FieldError::new(
+                    &so_far,
+                    "cannot set a field inside a value that is not a table",
+                ))
+            }
         };
         if last {
             *node = value;
@@ -70,7 +83,10 @@ mod tests {
         apply_override(&mut t, "l.1.d=7").unwrap();
         apply_override(&mut t, "a.c=neck").unwrap();
         apply_override(&mut t, "a.e=[1, 2]").unwrap();
-        assert_eq!(t, json!({"a": {"b": 2.5, "c": "neck", "e": [1, 2]}, "l": [{"d": 1}, {"d": 7}]}));
+        assert_eq!(
+            t,
+            json!({"a": {"b": 2.5, "c": "neck", "e": [1, 2]}, "l": [{"d": 1}, {"d": 7}]})
+        );
     }
 
     #[test]

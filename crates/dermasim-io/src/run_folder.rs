@@ -43,14 +43,20 @@ pub struct RunFolder {
 
 impl RunFolder {
     pub fn create(target: &Path) -> Result<RunFolder, IoError> {
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|source| IoError::Write { path: parent.into(), source })?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        let parent =
+            target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)
+            .map_err(|source| IoError::Write { path: parent.into(), source })?;
         let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         if staging.exists() {
             let _ = std::fs::remove_dir_all(&staging);
         }
-        std::fs::create_dir(&staging).map_err(|source| IoError::Write { path: staging.clone(), source })?;
+        std::fs::create_dir(&staging)
+            .map_err(|source| IoError::Write { path: staging.clone(), source })?;
         Ok(RunFolder { target: target.into(), staging, files: Vec::new() })
     }
 
@@ -59,21 +65,35 @@ impl RunFolder {
         &self.staging
     }
 
-    pub fn write(&mut self, name: &str, kind: &str, description: &str, bytes: &[u8]) -> Result<(), IoError> {
+    pub fn write(
+        &mut self,
+        name: &str,
+        kind: &str,
+        description: &str,
+        bytes: &[u8],
+    ) -> Result<(), IoError> {
         let path = self.staging.join(name);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| IoError::Write { path: dir.into(), source })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| IoError::Write { path: dir.into(), source })?;
         }
-        std::fs::write(&path, bytes).map_err(|source| IoError::Write { path: path.clone(), source })?;
+        std::fs::write(&path, bytes)
+            .map_err(|source| IoError::Write { path: path.clone(), source })?;
         self.record(name, kind, description)
     }
 
     /// List a file that a writer already put into `staging_dir()`.
     pub fn record(&mut self, name: &str, kind: &str, description: &str) -> Result<(), IoError> {
         let path = self.staging.join(name);
-        let bytes = std::fs::metadata(&path).map_err(|source| IoError::Write { path, source })?.len();
+        let bytes =
+            std::fs::metadata(&path).map_err(|source| IoError::Write { path, source })?.len();
         self.files.retain(|f| f.path != name);
-        self.files.push(FileEntry { path: name.into(), kind: kind.into(), description: description.into(), bytes });
+        self.files.push(FileEntry {
+            path: name.into(),
+            kind: kind.into(),
+            description: description.into(),
+            bytes,
+        });
         Ok(())
     }
 
@@ -101,7 +121,8 @@ impl RunFolder {
         ));
         let had_old = self.target.exists();
         if had_old {
-            std::fs::rename(&self.target, &old).map_err(|source| IoError::Write { path: self.target.clone(), source })?;
+            std::fs::rename(&self.target, &old)
+                .map_err(|source| IoError::Write { path: self.target.clone(), source })?;
         }
         if let Err(source) = std::fs::rename(&self.staging, &self.target) {
             if had_old {
@@ -130,21 +151,36 @@ impl Drop for RunFolder {
 /// Write (or replace) one file of a committed run folder and its entry in `manifest.json`.
 /// Each is written to a temporary sibling and renamed over the old one, so a reader sees the
 /// old file or the new one, never a partial one.
-pub fn replace_in_folder(dir: &Path, name: &str, kind: &str, description: &str, bytes: &[u8]) -> Result<(), IoError> {
+pub fn replace_in_folder(
+    dir: &Path,
+    name: &str,
+    kind: &str,
+    description: &str,
+    bytes: &[u8],
+) -> Result<(), IoError> {
     let manifest_path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).map_err(|source| IoError::Read { path: manifest_path.clone(), source })?;
-    let mut manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| IoError::Syntax {
-        path: manifest_path.display().to_string(),
-        format: "JSON",
-        message: e.to_string(),
-    })?;
-    let files = manifest.get_mut("files").and_then(|f| f.as_array_mut()).ok_or_else(|| IoError::Syntax {
-        path: manifest_path.display().to_string(),
-        format: "manifest",
-        message: "no `files` list".into(),
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|source| IoError::Read { path: manifest_path.clone(), source })?;
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| IoError::Syntax {
+            path: manifest_path.display().to_string(),
+            format: "JSON",
+            message: e.to_string(),
+        })?;
+    let files = manifest.get_mut("files").and_then(|f| f.as_array_mut()).ok_or_else(|| {
+        IoError::Syntax {
+            path: manifest_path.display().to_string(),
+            format: "manifest",
+            message: "no `files` list".into(),
+        }
     })?;
     write_atomic(&dir.join(name), bytes)?;
-    let entry = FileEntry { path: name.into(), kind: kind.into(), description: description.into(), bytes: bytes.len() as u64 };
+    let entry = FileEntry {
+        path: name.into(),
+        kind: kind.into(),
+        description: description.into(),
+        bytes: bytes.len() as u64,
+    };
     files.retain(|f| f.get("path").and_then(|p| p.as_str()) != Some(name));
     files.push(serde_json::to_value(entry).expect("entry serialises"));
     // The manifest first, then by path, as `commit` writes it.
@@ -152,14 +188,18 @@ pub fn replace_in_folder(dir: &Path, name: &str, kind: &str, description: &str, 
         let p = f.get("path").and_then(|p| p.as_str()).unwrap_or_default().to_string();
         (p != "manifest.json", p)
     });
-    write_atomic(&manifest_path, serde_json::to_string_pretty(&manifest).expect("manifest serialises").as_bytes())
+    write_atomic(
+        &manifest_path,
+        serde_json::to_string_pretty(&manifest).expect("manifest serialises").as_bytes(),
+    )
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| IoError::Write { path: dir.into(), source })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| IoError::Write { path: dir.into(), source })?;
     }
     std::fs::write(&tmp, bytes).map_err(|source| IoError::Write { path: tmp.clone(), source })?;
     std::fs::rename(&tmp, path).map_err(|source| {
@@ -192,7 +232,8 @@ pub fn timeseries_csv(summary: &Summary) -> String {
     out.push_str(&names.join(","));
     out.push('\n');
     for p in &summary.timeline {
-        let row: Vec<String> = names.iter().map(|n| format!("{}", p.get(n).unwrap_or(f64::NAN))).collect();
+        let row: Vec<String> =
+            names.iter().map(|n| format!("{}", p.get(n).unwrap_or(f64::NAN))).collect();
         out.push_str(&row.join(","));
         out.push('\n');
     }
@@ -228,7 +269,11 @@ mod tests {
             let mut f = RunFolder::create(&target).unwrap();
             f.write("a.txt", "text", "a", b"1").unwrap();
         }
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "uncommitted folder must vanish");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "uncommitted folder must vanish"
+        );
         let mut f = RunFolder::create(&target).unwrap();
         f.write("a.txt", "text", "a", b"1").unwrap();
         f.commit(manifest()).unwrap();
@@ -236,8 +281,11 @@ mod tests {
         f.write("b.txt", "text", "b", b"2").unwrap();
         f.commit(manifest()).unwrap();
         assert!(!target.join("a.txt").exists() && target.join("b.txt").exists());
-        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).unwrap()).unwrap();
-        let listed: Vec<&str> = m["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).unwrap())
+                .unwrap();
+        let listed: Vec<&str> =
+            m["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
         assert_eq!(listed, ["manifest.json", "b.txt"]);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -251,14 +299,22 @@ mod tests {
         f.commit(manifest()).unwrap();
         replace_in_folder(&target, "a.html", "report", "new", b"12345").unwrap();
         replace_in_folder(&target, "b.txt", "text", "b again", b"333").unwrap();
-        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).unwrap()).unwrap();
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).unwrap())
+                .unwrap();
         let files = m["files"].as_array().unwrap();
-        let listed: Vec<(&str, u64)> = files.iter().map(|f| (f["path"].as_str().unwrap(), f["bytes"].as_u64().unwrap())).collect();
+        let listed: Vec<(&str, u64)> = files
+            .iter()
+            .map(|f| (f["path"].as_str().unwrap(), f["bytes"].as_u64().unwrap()))
+            .collect();
         assert_eq!(listed[1..], [("a.html", 5), ("b.txt", 3)]);
         assert_eq!(listed[0].0, "manifest.json");
         assert_eq!(files[2]["description"], "b again");
         assert_eq!(std::fs::read(target.join("b.txt")).unwrap(), b"333");
-        let names: Vec<String> = std::fs::read_dir(&target).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = std::fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(names.len(), 3, "no temporary files left: {names:?}");
         assert!(replace_in_folder(&dir.path().join("missing"), "x", "k", "d", b"").is_err());
     }

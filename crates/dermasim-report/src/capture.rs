@@ -99,7 +99,15 @@ impl Capture {
             _ => unreachable!("every RELATIVE name is handled"),
         });
         let g = &self.grid;
-        DepthRow { t_day, x_um, depth_um: g.zc[k], thickness_um: g.hz[k], layer: g.layer[k], relative, species: v }
+        DepthRow {
+            t_day,
+            x_um,
+            depth_um: g.zc[k],
+            thickness_um: g.hz[k],
+            layer: g.layer[k],
+            relative,
+            species: v,
+        }
     }
 }
 
@@ -108,7 +116,11 @@ fn lateral_means(sim: &Simulation) -> Vec<[f64; COUNT]> {
     let g = sim.grid();
     let plane = g.plane();
     (0..g.nz)
-        .map(|k| std::array::from_fn(|s| sim.field(s)[k * plane..(k + 1) * plane].iter().sum::<f64>() / plane as f64))
+        .map(|k| {
+            std::array::from_fn(|s| {
+                sim.field(s)[k * plane..(k + 1) * plane].iter().sum::<f64>() / plane as f64
+            })
+        })
         .collect()
 }
 
@@ -146,13 +158,22 @@ mod tests {
         assert_eq!(cap.profiles.rows.len(), 3 * nz);
         for r in cap.profiles.at(0.0) {
             match r.layer {
-                Layer::StratumCorneum | Layer::Epidermis => assert!(r.get("collagen_total_rel").unwrap().is_nan()),
-                _ => assert_eq!(r.get("collagen_total_rel"), Some(1.0), "at rest every dermal cell is its own reference"),
+                Layer::StratumCorneum | Layer::Epidermis => {
+                    assert!(r.get("collagen_total_rel").unwrap().is_nan())
+                }
+                _ => assert_eq!(
+                    r.get("collagen_total_rel"),
+                    Some(1.0),
+                    "at rest every dermal cell is its own reference"
+                ),
             }
         }
         // The session at day 0 injures the dermis: collagen falls below rest somewhere by day 2.5.
         assert!(cap.profiles.at(2.5).any(|r| r.relative[2] < 1.0));
-        assert!(cap.sections.is_empty() && cap.snapshots.is_empty(), "1d: no sections, no fields unless asked");
+        assert!(
+            cap.sections.is_empty() && cap.snapshots.is_empty(),
+            "1d: no sections, no fields unless asked"
+        );
     }
 
     #[test]
@@ -165,8 +186,15 @@ mod tests {
         assert_eq!(cap.snapshots[0].fields.len(), COUNT * g.len());
         // The profile is the lateral mean of the fields kept for the same day.
         let k = g.nz / 2;
-        let mean: f64 = (0..g.plane()).map(|c| cap.snapshots[0].fields[sp::N * g.len() + k * g.plane() + c] as f64).sum::<f64>() / g.plane() as f64;
+        let mean: f64 = (0..g.plane())
+            .map(|c| cap.snapshots[0].fields[sp::N * g.len() + k * g.plane() + c] as f64)
+            .sum::<f64>()
+            / g.plane() as f64;
         let row = cap.profiles.at(1.0).nth(k).unwrap();
-        assert!((row.species[sp::N] - mean).abs() <= 1e-6 * mean.abs().max(1e-12), "{} vs {mean}", row.species[sp::N]);
+        assert!(
+            (row.species[sp::N] - mean).abs() <= 1e-6 * mean.abs().max(1e-12),
+            "{} vs {mean}",
+            row.species[sp::N]
+        );
     }
 }

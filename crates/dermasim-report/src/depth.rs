@@ -8,7 +8,8 @@ use dermasim::kinetics::species::{COUNT, NAMES};
 use dermasim::tissue::Layer;
 
 /// Quantities relative to the resting state of the same cell, named as in the timeline.
-pub const RELATIVE: [&str; 5] = ["collagen_i_rel", "collagen_iii_rel", "collagen_total_rel", "elastin_rel", "fibroblasts_rel"];
+pub const RELATIVE: [&str; 5] =
+    ["collagen_i_rel", "collagen_iii_rel", "collagen_total_rel", "elastin_rel", "fibroblasts_rel"];
 
 /// One cell at one day.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,15 +123,23 @@ impl DepthTable {
             let t_day = num()?;
             let x_um = if has_x { Some(num()?) } else { None };
             let (depth_um, thickness_um) = (num()?, num()?);
-            let layer_name = cells.get(if has_x { 4 } else { 3 }).ok_or_else(|| bad("too few cells"))?;
-            let layer = Layer::ALL.into_iter().find(|l| l.name() == *layer_name).ok_or_else(|| bad(&format!("unknown layer `{layer_name}`")))?;
+            let layer_name =
+                cells.get(if has_x { 4 } else { 3 }).ok_or_else(|| bad("too few cells"))?;
+            let layer = Layer::ALL
+                .into_iter()
+                .find(|l| l.name() == *layer_name)
+                .ok_or_else(|| bad(&format!("unknown layer `{layer_name}`")))?;
             let rest: Result<Vec<f64>, String> = cells[if has_x { 5 } else { 4 }..]
                 .iter()
                 .map(|s| s.parse::<f64>().map_err(|_| bad(&format!("`{s}` is not a number"))))
                 .collect();
             let rest = rest?;
             if rest.len() != RELATIVE.len() + COUNT {
-                return Err(bad(&format!("{} cells; expected {}", cells.len(), Self::header(has_x).len())));
+                return Err(bad(&format!(
+                    "{} cells; expected {}",
+                    cells.len(),
+                    Self::header(has_x).len()
+                )));
             }
             rows.push(DepthRow {
                 t_day,

@@ -94,7 +94,11 @@ pub fn report_html(r: &ReportInput) -> String {
         s.seed,
         escape(r.scenario_hash)
     );
-    let _ = writeln!(h, "<p class=\"disclaimer\" id=\"disclaimer-top\"><strong>Note.</strong> {}</p>", escape(&s.disclaimer));
+    let _ = writeln!(
+        h,
+        "<p class=\"disclaimer\" id=\"disclaimer-top\"><strong>Note.</strong> {}</p>",
+        escape(&s.disclaimer)
+    );
 
     let mut toc: Vec<(String, String)> = vec![
         ("scenario".into(), "Scenario".into()),
@@ -119,14 +123,24 @@ pub fn report_html(r: &ReportInput) -> String {
     }
     h.push_str("</section>\n");
     for x in r.extra {
-        let _ = writeln!(h, "<section id=\"{}\">\n<h2>{}</h2>\n{}", escape(&x.id), escape(&x.title), x.html);
+        let _ = writeln!(
+            h,
+            "<section id=\"{}\">\n<h2>{}</h2>\n{}",
+            escape(&x.id),
+            escape(&x.title),
+            x.html
+        );
         for f in &x.figures {
             figure(&mut h, f);
         }
         h.push_str("</section>\n");
     }
     evidence_section(&mut h, s, r.parameters, r.scenario);
-    let _ = writeln!(h, "<p class=\"disclaimer\" id=\"disclaimer\"><strong>Note.</strong> {}</p>", escape(&s.disclaimer));
+    let _ = writeln!(
+        h,
+        "<p class=\"disclaimer\" id=\"disclaimer\"><strong>Note.</strong> {}</p>",
+        escape(&s.disclaimer)
+    );
     h.push_str("</body>\n</html>\n");
     h
 }
@@ -202,17 +216,36 @@ fn scenario_section(h: &mut String, sc: &Scenario) {
     let sessions: Vec<String> = sc.protocol.sessions.iter().map(|x| format!("{}", x.day)).collect();
     let d = &sc.device;
     let facts = [
-        ("patient", format!("{}, age {} years, {:?}, Fitzpatrick type {}", p.site, p.age_years, p.sex, p.fitzpatrick).to_lowercase()),
-        ("device", format!("{}, needle depth {} mm, {:.0} punctures per cm² per session", d.kind(), d.nominal_depth_mm(), d.punctures_per_cm2())),
+        (
+            "patient",
+            format!(
+                "{}, age {} years, {:?}, Fitzpatrick type {}",
+                p.site, p.age_years, p.sex, p.fitzpatrick
+            )
+            .to_lowercase(),
+        ),
+        (
+            "device",
+            format!(
+                "{}, needle depth {} mm, {:.0} punctures per cm² per session",
+                d.kind(),
+                d.nominal_depth_mm(),
+                d.punctures_per_cm2()
+            ),
+        ),
         ("sessions (day)", sessions.join(", ")),
         ("follow-up", format!("{} days", sc.protocol.follow_up_days)),
-        ("simulation", format!("fidelity {}, seed {}", sc.simulation.fidelity.as_str(), sc.simulation.seed)),
+        (
+            "simulation",
+            format!("fidelity {}, seed {}", sc.simulation.fidelity.as_str(), sc.simulation.seed),
+        ),
     ];
     for (k, v) in facts {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
     }
     h.push_str("</table>\n");
-    let text = toml::to_string_pretty(sc).unwrap_or_else(|e| format!("(cannot show the scenario as TOML: {e})"));
+    let text = toml::to_string_pretty(sc)
+        .unwrap_or_else(|e| format!("(cannot show the scenario as TOML: {e})"));
     let _ = writeln!(h, "<details><summary>The scenario file as run (TOML)</summary>\n<pre>{}</pre>\n</details>\n</section>", escape(&text));
 }
 
@@ -238,7 +271,20 @@ fn summary_section(h: &mut String, s: &Summary) {
         if crate::plots::has_bands(s) { "; under each value in grey, the 5-95 % range of the ensemble" } else { "" }
     );
     h.push_str("<table>\n");
-    header(h, &["day", "collagen I", "collagen III", "total collagen", "elastin", "epidermis", "fibroblasts", "neutrophils", "macrophages"]);
+    header(
+        h,
+        &[
+            "day",
+            "collagen I",
+            "collagen III",
+            "total collagen",
+            "elastin",
+            "epidermis",
+            "fibroblasts",
+            "neutrophils",
+            "macrophages",
+        ],
+    );
     let end = s.last().t_day;
     let mut shown: Vec<f64> = Vec::new();
     for d in DAYS.iter().copied().filter(|&d| d <= end).chain([end]) {
@@ -248,7 +294,14 @@ fn summary_section(h: &mut String, s: &Summary) {
         }
         shown.push(p.t_day);
         let mut cells = vec![format!("{}", p.t_day)];
-        for n in ["collagen_i_rel", "collagen_iii_rel", "collagen_total_rel", "elastin_rel", "epidermis_thickness_rel", "fibroblasts_rel"] {
+        for n in [
+            "collagen_i_rel",
+            "collagen_iii_rel",
+            "collagen_total_rel",
+            "elastin_rel",
+            "epidermis_thickness_rel",
+            "fibroblasts_rel",
+        ] {
             cells.push(with_band(p, n));
         }
         cells.push(format!("{:.4}", p.neutrophils));
@@ -274,7 +327,22 @@ fn summary_section(h: &mut String, s: &Summary) {
 
 fn sessions_section(h: &mut String, s: &Summary) {
     h.push_str("<section id=\"sessions\">\n<h2>Sessions</h2>\n<table>\n");
-    header(h, &["session", "day", "device", "punctures per cm²", "needle depth (µm)", "penetration", "channel depth (µm)", "channel radius (µm)", "tilt (deg)", "bleeding", "dermis injured"]);
+    header(
+        h,
+        &[
+            "session",
+            "day",
+            "device",
+            "punctures per cm²",
+            "needle depth (µm)",
+            "penetration",
+            "channel depth (µm)",
+            "channel radius (µm)",
+            "tilt (deg)",
+            "bleeding",
+            "dermis injured",
+        ],
+    );
     for (i, x) in s.sessions.iter().enumerate() {
         row(
             h,
@@ -321,11 +389,19 @@ fn evidence_section(h: &mut String, s: &Summary, set: Option<&ParameterSet>, sc:
     header(h, &["grade", "meaning", "parameters"]);
     for g in [Grade::P, Grade::L, Grade::E, Grade::A, Grade::C] {
         let n = counts.get(&format!("{g:?}")).copied().unwrap_or(0);
-        row(h, &[format!("<span class=\"grade\">{g:?}</span>"), grade_meaning(g).into(), format!("{n}")]);
+        row(
+            h,
+            &[
+                format!("<span class=\"grade\">{g:?}</span>"),
+                grade_meaning(g).into(),
+                format!("{n}"),
+            ],
+        );
     }
     h.push_str("</table>\n");
     if !sc.parameters.is_empty() {
-        let names: Vec<String> = sc.parameters.iter().map(|(k, v)| format!("{} = {v}", escape(k))).collect();
+        let names: Vec<String> =
+            sc.parameters.iter().map(|(k, v)| format!("{} = {v}", escape(k))).collect();
         let _ = writeln!(h, "<p>Changed by the scenario: {}.</p>", names.join(", "));
     }
     h.push_str("<details><summary>Every parameter with its value, range, grade and source</summary>\n<table>\n");
@@ -361,6 +437,9 @@ mod tests {
     fn inline_svg_drops_the_namespace_url_and_fixed_size() {
         let svg = r#"<svg width="960" height="540" viewBox="0 0 960 540" xmlns="http://www.w3.org/2000/svg"><rect/></svg>"#;
         let out = inline_svg(svg);
-        assert_eq!(out, r#"<svg viewBox="0 0 960 540" role="img" style="max-width: 960px"><rect/></svg>"#);
+        assert_eq!(
+            out,
+            r#"<svg viewBox="0 0 960 540" role="img" style="max-width: 960px"><rect/></svg>"#
+        );
     }
 }

@@ -58,16 +58,30 @@ pub struct RunData<'a> {
 /// The built-in charts that the data allow, in report order. `png` also draws PNGs.
 pub fn figures(run: &RunData, png: bool) -> Result<Vec<Figure>, plots::PlotError> {
     let s = run.summary;
-    let mut out = vec![render(&plots::TimelineChart { summary: s }, png)?, render(&plots::CellsChart { summary: s }, png)?];
+    let mut out = vec![
+        render(&plots::TimelineChart { summary: s }, png)?,
+        render(&plots::CellsChart { summary: s }, png)?,
+    ];
     if !run.profiles.is_empty() {
         out.push(render(&plots::ProfilesChart { profiles: run.profiles }, png)?);
     }
     if !run.sections.is_empty() {
-        let chart = plots::SectionChart { sections: run.sections, column: "collagen_total_rel", label: "total collagen, relative to rest" };
+        let chart = plots::SectionChart {
+            sections: run.sections,
+            column: "collagen_total_rel",
+            label: "total collagen, relative to rest",
+        };
         out.push(render(&chart, png)?);
     }
     if let Some(first) = s.sessions.first() {
-        out.push(render(&plots::PunctureChart { scenario: run.scenario, session: 0, channel_radius_um: first.channel_radius_um }, png)?);
+        out.push(render(
+            &plots::PunctureChart {
+                scenario: run.scenario,
+                session: 0,
+                channel_radius_um: first.channel_radius_um,
+            },
+            png,
+        )?);
     }
     Ok(out)
 }
@@ -101,27 +115,53 @@ const REPORT_DESCRIPTION: &str = "run report: scenario, summary, sessions, chart
 /// Write the selected outputs of a run into `folder` (the caller writes `summary.json` and
 /// `scenario.json`; the commit writes `manifest.json`). `capture` holds the depth data and
 /// fields taken during the run, when it was watched.
-pub fn write_outputs(folder: &mut RunFolder, run: &RunData, capture: Option<&Capture>, kinds: &BTreeSet<OutputKind>) -> Result<(), ReportError> {
+pub fn write_outputs(
+    folder: &mut RunFolder,
+    run: &RunData,
+    capture: Option<&Capture>,
+    kinds: &BTreeSet<OutputKind>,
+) -> Result<(), ReportError> {
     use OutputKind::*;
     let kinds = &dermasim::outputs::with_requirements(kinds.clone());
     let s = run.summary;
     if kinds.contains(&TimeseriesCsv) {
-        folder.write("timeseries.csv", "table", "timeline, one row per output time; units in column names (docs/outputs.md)", timeseries_csv(s).as_bytes())?;
+        folder.write(
+            "timeseries.csv",
+            "table",
+            "timeline, one row per output time; units in column names (docs/outputs.md)",
+            timeseries_csv(s).as_bytes(),
+        )?;
     }
     if kinds.contains(&TimeseriesParquet) {
-        folder.write("timeseries.parquet", "table", "timeline as Parquet, the same columns as timeseries.csv", &parquet::timeseries_parquet(s)?)?;
+        folder.write(
+            "timeseries.parquet",
+            "table",
+            "timeline as Parquet, the same columns as timeseries.csv",
+            &parquet::timeseries_parquet(s)?,
+        )?;
     }
     if kinds.contains(&Profiles) && !run.profiles.is_empty() {
-        folder.write("profiles.csv", "table", "depth profiles (lateral means) at the snapshot days; one row per depth cell and day", run.profiles.to_csv().as_bytes())?;
+        folder.write(
+            "profiles.csv",
+            "table",
+            "depth profiles (lateral means) at the snapshot days; one row per depth cell and day",
+            run.profiles.to_csv().as_bytes(),
+        )?;
         if !run.sections.is_empty() {
-            folder.write("sections.csv", "table", "x-depth plane through the middle of the 3d patch at the snapshot days", run.sections.to_csv().as_bytes())?;
+            folder.write(
+                "sections.csv",
+                "table",
+                "x-depth plane through the middle of the 3d patch at the snapshot days",
+                run.sections.to_csv().as_bytes(),
+            )?;
         }
     }
     if let (true, Some(set)) = (kinds.contains(&Parameters), run.parameters) {
         let text = serde_json::to_string_pretty(set).expect("parameter set serialises");
         folder.write("parameters.json", "parameters", "every model parameter of the run with its value, range, unit, source and evidence grade", text.as_bytes())?;
     }
-    let (svg, png, report) = (kinds.contains(&PlotsSvg), kinds.contains(&PlotsPng), kinds.contains(&Report));
+    let (svg, png, report) =
+        (kinds.contains(&PlotsSvg), kinds.contains(&PlotsPng), kinds.contains(&Report));
     if svg || png || report {
         let extra = sections(run, png)?;
         let run = &RunData { extra: &extra, ..*run };
@@ -129,15 +169,30 @@ pub fn write_outputs(folder: &mut RunFolder, run: &RunData, capture: Option<&Cap
         figs.extend(run.extra.iter().flat_map(|x| x.figures.iter().cloned()));
         for f in &figs {
             if svg {
-                folder.write(&format!("plots/{}.svg", f.name), "plot", &format!("chart (SVG): {}", f.title), f.svg.as_bytes())?;
+                folder.write(
+                    &format!("plots/{}.svg", f.name),
+                    "plot",
+                    &format!("chart (SVG): {}", f.title),
+                    f.svg.as_bytes(),
+                )?;
             }
             if let Some(bytes) = f.png.as_ref().filter(|_| png) {
-                folder.write(&format!("plots/{}.png", f.name), "plot", &format!("chart (PNG): {}", f.title), bytes)?;
+                folder.write(
+                    &format!("plots/{}.png", f.name),
+                    "plot",
+                    &format!("chart (PNG): {}", f.title),
+                    bytes,
+                )?;
             }
         }
         if report {
             let builtin = figs.len() - run.extra.iter().map(|x| x.figures.len()).sum::<usize>();
-            folder.write("report.html", "report", REPORT_DESCRIPTION, report_page(run, &figs[..builtin], None).as_bytes())?;
+            folder.write(
+                "report.html",
+                "report",
+                REPORT_DESCRIPTION,
+                report_page(run, &figs[..builtin], None).as_bytes(),
+            )?;
         }
     }
     if let (true, Some(cap)) = (kinds.contains(&Vti), capture) {
@@ -145,11 +200,21 @@ pub fn write_outputs(folder: &mut RunFolder, run: &RunData, capture: Option<&Cap
         for snap in &cap.snapshots {
             let name = vtk::snapshot_name(snap.t_day);
             let text = vtk::vti(cap.grid(), cap.reference(), snap);
-            folder.write(&format!("fields/{name}"), "fields", &format!("VTK ImageData of every species at day {} (ParaView)", snap.t_day), text.as_bytes())?;
+            folder.write(
+                &format!("fields/{name}"),
+                "fields",
+                &format!("VTK ImageData of every species at day {} (ParaView)", snap.t_day),
+                text.as_bytes(),
+            )?;
             listed.push((snap.t_day, name));
         }
         if !listed.is_empty() {
-            folder.write("fields/snapshots.pvd", "fields", "ParaView collection of the .vti snapshots with their days as time", vtk::pvd(&listed).as_bytes())?;
+            folder.write(
+                "fields/snapshots.pvd",
+                "fields",
+                "ParaView collection of the .vti snapshots with their days as time",
+                vtk::pvd(&listed).as_bytes(),
+            )?;
         }
     }
     Ok(())
@@ -176,12 +241,18 @@ fn require(dir: &Path, name: &str) -> Result<String, ReportError> {
 /// list it in the manifest. `extra` are parts of later layers.
 pub fn rebuild_report(dir: &Path, extra: &[Section]) -> Result<PathBuf, ReportError> {
     let bad = |name: &str, message: String| ReportError::Read { path: dir.join(name), message };
-    let manifest: serde_json::Value = serde_json::from_str(&require(dir, "manifest.json")?).map_err(|e| bad("manifest.json", e.to_string()))?;
-    let summary: Summary = serde_json::from_str(&require(dir, "summary.json")?).map_err(|e| bad("summary.json", e.to_string()))?;
-    let tree: serde_json::Value = serde_json::from_str(&require(dir, "scenario.json")?).map_err(|e| bad("scenario.json", e.to_string()))?;
-    let scenario = dermasim_io::scenario_from_tree(tree).map_err(|e| bad("scenario.json", e.to_string()))?;
+    let manifest: serde_json::Value = serde_json::from_str(&require(dir, "manifest.json")?)
+        .map_err(|e| bad("manifest.json", e.to_string()))?;
+    let summary: Summary = serde_json::from_str(&require(dir, "summary.json")?)
+        .map_err(|e| bad("summary.json", e.to_string()))?;
+    let tree: serde_json::Value = serde_json::from_str(&require(dir, "scenario.json")?)
+        .map_err(|e| bad("scenario.json", e.to_string()))?;
+    let scenario =
+        dermasim_io::scenario_from_tree(tree).map_err(|e| bad("scenario.json", e.to_string()))?;
     let parameters: Option<ParameterSet> = match read(dir, "parameters.json")? {
-        Some(t) => Some(serde_json::from_str(&t).map_err(|e| bad("parameters.json", e.to_string()))?),
+        Some(t) => {
+            Some(serde_json::from_str(&t).map_err(|e| bad("parameters.json", e.to_string()))?)
+        }
         None => None,
     };
     let table = |name: &str| -> Result<DepthTable, ReportError> {
@@ -191,10 +262,23 @@ pub fn rebuild_report(dir: &Path, extra: &[Section]) -> Result<PathBuf, ReportEr
         }
     };
     let (profiles, sections) = (table("profiles.csv")?, table("sections.csv")?);
-    let run = RunData { scenario: &scenario, summary: &summary, parameters: parameters.as_ref(), profiles: &profiles, sections: &sections, extra };
+    let run = RunData {
+        scenario: &scenario,
+        summary: &summary,
+        parameters: parameters.as_ref(),
+        profiles: &profiles,
+        sections: &sections,
+        extra,
+    };
     let extra = self::sections(&run, false)?;
     let run = RunData { extra: &extra, ..run };
     let figs = figures(&run, false)?;
-    replace_in_folder(dir, "report.html", "report", REPORT_DESCRIPTION, report_page(&run, &figs, manifest["scenario_hash"].as_str()).as_bytes())?;
+    replace_in_folder(
+        dir,
+        "report.html",
+        "report",
+        REPORT_DESCRIPTION,
+        report_page(&run, &figs, manifest["scenario_hash"].as_str()).as_bytes(),
+    )?;
     Ok(dir.join("report.html"))
 }

@@ -19,7 +19,12 @@ pub fn timeseries_parquet(summary: &Summary) -> Result<Vec<u8>, parquet::errors:
     let names = timeline_columns(summary);
     let fields = names
         .iter()
-        .map(|n| Type::primitive_type_builder(n, PhysicalType::DOUBLE).with_repetition(Repetition::REQUIRED).build().map(Arc::new))
+        .map(|n| {
+            Type::primitive_type_builder(n, PhysicalType::DOUBLE)
+                .with_repetition(Repetition::REQUIRED)
+                .build()
+                .map(Arc::new)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let schema = Arc::new(Type::group_type_builder("timeseries").with_fields(fields).build()?);
     let meta = [
@@ -30,13 +35,16 @@ pub fn timeseries_parquet(summary: &Summary) -> Result<Vec<u8>, parquet::errors:
     ];
     let props = WriterProperties::builder()
         .set_created_by(format!("dermasim {}", summary.version))
-        .set_key_value_metadata(Some(meta.into_iter().map(|(k, v)| KeyValue::new(k.into(), v)).collect()))
+        .set_key_value_metadata(Some(
+            meta.into_iter().map(|(k, v)| KeyValue::new(k.into(), v)).collect(),
+        ))
         .build();
     let mut out = Vec::new();
     let mut writer = SerializedFileWriter::new(&mut out, schema, Arc::new(props))?;
     let mut group = writer.next_row_group()?;
     for name in &names {
-        let values: Vec<f64> = summary.timeline.iter().map(|p| p.get(name).unwrap_or(f64::NAN)).collect();
+        let values: Vec<f64> =
+            summary.timeline.iter().map(|p| p.get(name).unwrap_or(f64::NAN)).collect();
         let mut column = group.next_column()?.expect("one column writer per schema field");
         column.typed::<DoubleType>().write_batch(&values, None, None)?;
         column.close()?;

@@ -59,11 +59,22 @@ pub fn vti(grid: &Grid, reference: &[[f64; COUNT]], snap: &Snapshot) -> String {
     let mut out = String::new();
     let _ = writeln!(out, r#"<?xml version="1.0"?>"#);
     let _ = writeln!(out, "<!-- dermasim field snapshot at day {}; x, y: micrometres across the patch; z: micrometres above the skin surface (negative below). Species in model units (docs/outputs.md); collagen_total_rel relative to the resting tissue at the same depth. -->", snap.t_day);
-    let _ = writeln!(out, r#"<VTKFile type="ImageData" version="1.0" byte_order="LittleEndian" header_type="UInt64">"#);
+    let _ = writeln!(
+        out,
+        r#"<VTKFile type="ImageData" version="1.0" byte_order="LittleEndian" header_type="UInt64">"#
+    );
     let extent = format!("0 {} 0 {} 0 {}", grid.nx, grid.ny, nzs);
-    let _ = writeln!(out, r#"  <ImageData WholeExtent="{extent}" Origin="0 0 {}" Spacing="{dx} {dx} {dz}">"#, -depth);
+    let _ = writeln!(
+        out,
+        r#"  <ImageData WholeExtent="{extent}" Origin="0 0 {}" Spacing="{dx} {dx} {dz}">"#,
+        -depth
+    );
     let _ = writeln!(out, "    <FieldData>");
-    let _ = writeln!(out, r#"      <DataArray type="Float64" Name="TimeValue" NumberOfTuples="1" format="ascii">{}</DataArray>"#, snap.t_day);
+    let _ = writeln!(
+        out,
+        r#"      <DataArray type="Float64" Name="TimeValue" NumberOfTuples="1" format="ascii">{}</DataArray>"#,
+        snap.t_day
+    );
     let _ = writeln!(out, "    </FieldData>");
     let _ = writeln!(out, r#"    <Piece Extent="{extent}">"#);
     let _ = writeln!(out, r#"      <CellData Scalars="collagen_total_rel">"#);
@@ -82,7 +93,9 @@ pub fn vti(grid: &Grid, reference: &[[f64; COUNT]], snap: &Snapshot) -> String {
     });
     data_array(&mut out, "Float32", "collagen_total_rel", &rel);
     let mut layer = Vec::with_capacity(grid.plane() * nzs);
-    order(&mut |k, _| layer.push(Layer::ALL.iter().position(|&l| l == grid.layer[k]).expect("a layer") as u8));
+    order(&mut |k, _| {
+        layer.push(Layer::ALL.iter().position(|&l| l == grid.layer[k]).expect("a layer") as u8)
+    });
     data_array(&mut out, "UInt8", "layer", &layer);
     let _ = writeln!(out, "      </CellData>");
     let _ = writeln!(out, "    </Piece>");
@@ -95,7 +108,11 @@ pub fn vti(grid: &Grid, reference: &[[f64; COUNT]], snap: &Snapshot) -> String {
 fn data_array(out: &mut String, ty: &str, name: &str, bytes: &[u8]) {
     let mut raw = (bytes.len() as u64).to_le_bytes().to_vec();
     raw.extend_from_slice(bytes);
-    let _ = writeln!(out, r#"        <DataArray type="{ty}" Name="{name}" NumberOfComponents="1" format="binary">{}</DataArray>"#, base64(&raw));
+    let _ = writeln!(
+        out,
+        r#"        <DataArray type="{ty}" Name="{name}" NumberOfComponents="1" format="binary">{}</DataArray>"#,
+        base64(&raw)
+    );
 }
 
 /// A ParaView collection of snapshot files with their times (days).
@@ -143,7 +160,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (raw, enc) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(raw.as_bytes()), enc);
         }
     }
@@ -154,7 +179,10 @@ mod tests {
         let (dz, cells) = depth_samples(&grid);
         let thinnest = grid.hz.iter().copied().fold(f64::INFINITY, f64::min);
         assert!(dz <= thinnest + 1e-12);
-        assert!((dz * cells.len() as f64 - 1895.0).abs() < 1e-9, "the samples span the column exactly");
+        assert!(
+            (dz * cells.len() as f64 - 1895.0).abs() < 1e-9,
+            "the samples span the column exactly"
+        );
         assert!(cells.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1), "no cell skipped");
         assert_eq!((cells[0], *cells.last().unwrap()), (0, grid.nz - 1));
         // Each sample centre lies inside its cell.

@@ -65,13 +65,18 @@ fn parquet_reads_back_with_the_arrow_reader() {
         // The same columns as the CSV, in the same order.
         let csv = dermasim_io::timeseries_csv(&s);
         assert_eq!(names.join(","), csv.lines().next().unwrap());
-        assert!(names.iter().all(|n| *n == "t_day" || n.contains("_rel") || ["neutrophils", "macrophages", "debris", "tgf_beta"].iter().any(|b| n.starts_with(b))));
+        assert!(names.iter().all(|n| *n == "t_day"
+            || n.contains("_rel")
+            || ["neutrophils", "macrophages", "debris", "tgf_beta"]
+                .iter()
+                .any(|b| n.starts_with(b))));
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, s.timeline.len());
         for (c, name) in names.iter().enumerate() {
             let mut i = 0;
             for b in &batches {
-                let col = b.column(c).as_any().downcast_ref::<Float64Array>().expect("DOUBLE columns");
+                let col =
+                    b.column(c).as_any().downcast_ref::<Float64Array>().expect("DOUBLE columns");
                 assert_eq!(col.null_count(), 0);
                 for v in col.values().iter() {
                     assert_eq!(*v, s.timeline[i].get(name).unwrap(), "{name} row {i}");
@@ -84,7 +89,8 @@ fn parquet_reads_back_with_the_arrow_reader() {
 
 /// Decode an inline binary `.vti` array: UInt64 byte count, then little-endian values.
 fn decode(array: roxmltree::Node) -> Vec<u8> {
-    let raw = base64::engine::general_purpose::STANDARD.decode(array.text().unwrap().trim()).unwrap();
+    let raw =
+        base64::engine::general_purpose::STANDARD.decode(array.text().unwrap().trim()).unwrap();
     let n = u64::from_le_bytes(raw[..8].try_into().unwrap()) as usize;
     assert_eq!(raw.len(), 8 + n, "header counts the bytes that follow");
     raw[8..].to_vec()
@@ -102,24 +108,32 @@ fn vti_parses_as_image_data_with_the_right_dimensions_spacing_and_arrays() {
     let root = doc.root_element();
     assert_eq!(root.attribute("type"), Some("ImageData"));
     let image = root.children().find(|n| n.has_tag_name("ImageData")).unwrap();
-    let extent: Vec<usize> = image.attribute("WholeExtent").unwrap().split(' ').map(|x| x.parse().unwrap()).collect();
+    let extent: Vec<usize> =
+        image.attribute("WholeExtent").unwrap().split(' ').map(|x| x.parse().unwrap()).collect();
     assert_eq!(extent, [0, g.nx, 0, g.ny, 0, samples.len()]);
-    let spacing: Vec<f64> = image.attribute("Spacing").unwrap().split(' ').map(|x| x.parse().unwrap()).collect();
+    let spacing: Vec<f64> =
+        image.attribute("Spacing").unwrap().split(' ').map(|x| x.parse().unwrap()).collect();
     assert_eq!(spacing[..2], [50.0, 50.0]);
     assert!((spacing[2] - dz).abs() < 1e-12);
-    let origin: Vec<f64> = image.attribute("Origin").unwrap().split(' ').map(|x| x.parse().unwrap()).collect();
+    let origin: Vec<f64> =
+        image.attribute("Origin").unwrap().split(' ').map(|x| x.parse().unwrap()).collect();
     let total: f64 = g.hz.iter().sum();
     assert!((origin[2] + total).abs() < 1e-6, "the top of the image is the skin surface");
     let time = doc.descendants().find(|n| n.attribute("Name") == Some("TimeValue")).unwrap();
     assert_eq!(time.text().unwrap().trim().parse::<f64>().unwrap(), snap.t_day);
 
     let cells = g.nx * g.ny * samples.len();
-    let arrays: Vec<roxmltree::Node> = doc.descendants().filter(|n| n.has_tag_name("DataArray") && n.parent().unwrap().has_tag_name("CellData")).collect();
+    let arrays: Vec<roxmltree::Node> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("DataArray") && n.parent().unwrap().has_tag_name("CellData"))
+        .collect();
     let names: Vec<&str> = arrays.iter().map(|a| a.attribute("Name").unwrap()).collect();
     let mut expected: Vec<&str> = NAMES.to_vec();
     expected.extend(["collagen_total_rel", "layer"]);
     assert_eq!(names, expected);
-    let floats = |a: &roxmltree::Node| -> Vec<f32> { decode(*a).chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect() };
+    let floats = |a: &roxmltree::Node| -> Vec<f32> {
+        decode(*a).chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    };
     for a in &arrays[..COUNT + 1] {
         assert_eq!(a.attribute("type"), Some("Float32"));
         assert_eq!(floats(a).len(), cells, "{}", a.attribute("Name").unwrap());
@@ -144,7 +158,8 @@ fn vti_parses_as_image_data_with_the_right_dimensions_spacing_and_arrays() {
     // Relative collagen is 1 at rest, undefined above the dermis.
     let rest = vtk::vti(&g, cap.reference(), &cap.snapshots[0]);
     let doc0 = roxmltree::Document::parse(&rest).unwrap();
-    let rel = doc0.descendants().find(|n| n.attribute("Name") == Some("collagen_total_rel")).unwrap();
+    let rel =
+        doc0.descendants().find(|n| n.attribute("Name") == Some("collagen_total_rel")).unwrap();
     for (v, l) in floats(&rel).iter().zip(&layer) {
         if Layer::ALL[*l as usize].is_dermis() {
             assert!((v - 1.0).abs() < 1e-6);
@@ -153,17 +168,27 @@ fn vti_parses_as_image_data_with_the_right_dimensions_spacing_and_arrays() {
         }
     }
 
-    let files: Vec<(f64, String)> = cap.snapshots.iter().map(|s| (s.t_day, vtk::snapshot_name(s.t_day))).collect();
+    let files: Vec<(f64, String)> =
+        cap.snapshots.iter().map(|s| (s.t_day, vtk::snapshot_name(s.t_day))).collect();
     let pvd = vtk::pvd(&files);
     let doc = roxmltree::Document::parse(&pvd).unwrap();
-    let sets: Vec<(f64, &str)> = doc.descendants().filter(|n| n.has_tag_name("DataSet")).map(|n| (n.attribute("timestep").unwrap().parse().unwrap(), n.attribute("file").unwrap())).collect();
+    let sets: Vec<(f64, &str)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("DataSet"))
+        .map(|n| (n.attribute("timestep").unwrap().parse().unwrap(), n.attribute("file").unwrap()))
+        .collect();
     assert_eq!(sets, [(0.0, "day_0000.vti"), (2.0, "day_0002.vti"), (8.0, "day_0008.vti")]);
 }
 
 fn all_text(svg: &str) -> String {
-    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("SVG is not well-formed XML: {e}"));
+    let doc = roxmltree::Document::parse(svg)
+        .unwrap_or_else(|e| panic!("SVG is not well-formed XML: {e}"));
     assert_eq!(doc.root_element().tag_name().name(), "svg");
-    doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).collect::<Vec<_>>().join(" | ")
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 #[test]
@@ -174,13 +199,52 @@ fn charts_are_well_formed_svg_and_png_of_their_size_with_units_and_legends() {
     let timeline = plots::TimelineChart { summary: &summary };
     let cells = plots::CellsChart { summary: &summary };
     let profiles = plots::ProfilesChart { profiles: &cap.profiles };
-    let section = plots::SectionChart { sections: &cap.sections, column: "collagen_total_rel", label: "total collagen, relative to rest" };
-    let punctures = plots::PunctureChart { scenario: &s3, session: 0, channel_radius_um: summary.sessions[0].channel_radius_um };
+    let section = plots::SectionChart {
+        sections: &cap.sections,
+        column: "collagen_total_rel",
+        label: "total collagen, relative to rest",
+    };
+    let punctures = plots::PunctureChart {
+        scenario: &s3,
+        session: 0,
+        channel_radius_um: summary.sessions[0].channel_radius_um,
+    };
     // Axis text with units, and legend entries, per chart.
-    check_chart(&timeline, &["time since day 0 (days)", "relative to before treatment", "collagen I", "collagen III", "total collagen", "elastin", "epidermal thickness", "treatment session", "5-95 %", "S1"]);
-    check_chart(&cells, &["time since day 0 (days)", "(Cooper 2015 units)", "neutrophils", "macrophages", "fibroblasts", "treatment session", "S1"]);
-    check_chart(&profiles, &["depth below the surface (µm)", "day 0", "day 2", "day 8", "layer boundary"]);
-    check_chart(&section, &["depth below the surface (µm)", "x (µm)", "day 2", "total collagen, relative to rest"]);
+    check_chart(
+        &timeline,
+        &[
+            "time since day 0 (days)",
+            "relative to before treatment",
+            "collagen I",
+            "collagen III",
+            "total collagen",
+            "elastin",
+            "epidermal thickness",
+            "treatment session",
+            "5-95 %",
+            "S1",
+        ],
+    );
+    check_chart(
+        &cells,
+        &[
+            "time since day 0 (days)",
+            "(Cooper 2015 units)",
+            "neutrophils",
+            "macrophages",
+            "fibroblasts",
+            "treatment session",
+            "S1",
+        ],
+    );
+    check_chart(
+        &profiles,
+        &["depth below the surface (µm)", "day 0", "day 2", "day 8", "layer boundary"],
+    );
+    check_chart(
+        &section,
+        &["depth below the surface (µm)", "x (µm)", "day 2", "total collagen, relative to rest"],
+    );
     check_chart(&punctures, &["x (µm)", "y (µm)", "needle channel", "Punctures of session 1"]);
 }
 
@@ -203,13 +267,40 @@ fn check_chart(chart: &impl Chart, texts: &[&str]) {
 }
 
 /// Write a run folder as the CLI does, for one output selection.
-fn write_folder(dir: &Path, s: &Scenario, summary: &Summary, cap: &Capture, kinds: &BTreeSet<OutputKind>) {
+fn write_folder(
+    dir: &Path,
+    s: &Scenario,
+    summary: &Summary,
+    cap: &Capture,
+    kinds: &BTreeSet<OutputKind>,
+) {
     let base = ParameterSet::default_set();
     let mut folder = RunFolder::create(dir).unwrap();
-    folder.write("summary.json", "summary", "run summary", serde_json::to_string_pretty(summary).unwrap().as_bytes()).unwrap();
-    folder.write("scenario.json", "scenario", "scenario", serde_json::to_string_pretty(s).unwrap().as_bytes()).unwrap();
+    folder
+        .write(
+            "summary.json",
+            "summary",
+            "run summary",
+            serde_json::to_string_pretty(summary).unwrap().as_bytes(),
+        )
+        .unwrap();
+    folder
+        .write(
+            "scenario.json",
+            "scenario",
+            "scenario",
+            serde_json::to_string_pretty(s).unwrap().as_bytes(),
+        )
+        .unwrap();
     let set = s.parameter_set(&base).unwrap();
-    let run = RunData { scenario: s, summary, parameters: Some(&set), profiles: &cap.profiles, sections: &cap.sections, extra: &[] };
+    let run = RunData {
+        scenario: s,
+        summary,
+        parameters: Some(&set),
+        profiles: &cap.profiles,
+        sections: &cap.sections,
+        extra: &[],
+    };
     dermasim_report::write_outputs(&mut folder, &run, Some(cap), kinds).unwrap();
     folder
         .commit(Manifest {
@@ -248,8 +339,20 @@ fn files_in(dir: &Path) -> BTreeSet<String> {
 
 /// Manifest paths and the byte counts it gives (the manifest's own entry has none).
 fn manifest_of(dir: &Path) -> Vec<(String, u64, String)> {
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    m["files"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap().to_string(), f["bytes"].as_u64().unwrap(), f["kind"].as_str().unwrap().to_string())).collect()
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["bytes"].as_u64().unwrap(),
+                f["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 fn assert_manifest_matches(dir: &Path) -> BTreeSet<String> {
@@ -273,7 +376,13 @@ fn fewer_outputs_write_fewer_files_and_the_manifest_always_matches_the_folder() 
     let s = tiny(Fidelity::Three);
     let (summary, cap) = run(&s, true);
     let tmp = tempfile::tempdir().unwrap();
-    let selections: Vec<Vec<OutputKind>> = vec![vec![], vec![TimeseriesCsv], vec![TimeseriesCsv, TimeseriesParquet, PlotsSvg], vec![Report], OutputKind::ALL.to_vec()];
+    let selections: Vec<Vec<OutputKind>> = vec![
+        vec![],
+        vec![TimeseriesCsv],
+        vec![TimeseriesCsv, TimeseriesParquet, PlotsSvg],
+        vec![Report],
+        OutputKind::ALL.to_vec(),
+    ];
     let mut previous: Option<BTreeSet<String>> = None;
     let mut all = Vec::new();
     for (i, sel) in selections.iter().enumerate() {
@@ -298,11 +407,27 @@ fn fewer_outputs_write_fewer_files_and_the_manifest_always_matches_the_folder() 
     // The report brings what it is rebuilt from, and nothing else.
     assert_eq!(
         all[3].iter().map(String::as_str).collect::<Vec<_>>(),
-        ["manifest.json", "parameters.json", "profiles.csv", "report.html", "scenario.json", "sections.csv", "summary.json"]
+        [
+            "manifest.json",
+            "parameters.json",
+            "profiles.csv",
+            "report.html",
+            "scenario.json",
+            "sections.csv",
+            "summary.json"
+        ]
     );
     let everything = &all[4];
     assert!(all.iter().all(|f| f.is_subset(everything)));
-    for f in ["fields/snapshots.pvd", "fields/day_0000.vti", "fields/day_0002.vti", "fields/day_0008.vti", "plots/timeline.png", "plots/cross_section.svg", "timeseries.parquet"] {
+    for f in [
+        "fields/snapshots.pvd",
+        "fields/day_0000.vti",
+        "fields/day_0002.vti",
+        "fields/day_0008.vti",
+        "plots/timeline.png",
+        "plots/cross_section.svg",
+        "timeseries.parquet",
+    ] {
         assert!(everything.contains(f), "{f} missing from {everything:?}");
     }
 }
@@ -320,7 +445,9 @@ fn the_report_is_self_contained_and_rebuilt_identically_from_its_folder() {
     }
     assert!(first.contains(dermasim::DISCLAIMER));
     assert!(first.contains(&summary.parameter_set));
-    for id in ["fig-timeline", "fig-cells", "fig-depth_profiles", "fig-cross_section", "fig-punctures"] {
+    for id in
+        ["fig-timeline", "fig-cells", "fig-depth_profiles", "fig-cross_section", "fig-punctures"]
+    {
         assert!(first.contains(&format!("id=\"{id}\"")), "{id} missing");
     }
     // Every parameter of the set, with its grade, is in the evidence table.
@@ -333,13 +460,22 @@ fn the_report_is_self_contained_and_rebuilt_identically_from_its_folder() {
     dermasim_report::rebuild_report(&dir, &[]).unwrap();
     let rebuilt = std::fs::read_to_string(dir.join("report.html")).unwrap();
     if let Some(i) = rebuilt.bytes().zip(first.bytes()).position(|(a, b)| a != b) {
-        panic!("rebuilt report differs at byte {i}: `{}` vs `{}`", &rebuilt[i.saturating_sub(200)..(i + 100).min(rebuilt.len())], &first[i.saturating_sub(200)..(i + 100).min(first.len())]);
+        panic!(
+            "rebuilt report differs at byte {i}: `{}` vs `{}`",
+            &rebuilt[i.saturating_sub(200)..(i + 100).min(rebuilt.len())],
+            &first[i.saturating_sub(200)..(i + 100).min(first.len())]
+        );
     }
     assert_eq!(rebuilt.len(), first.len(), "rebuilt from the folder alone");
     assert_manifest_matches(&dir);
 
     // Extra sections of later layers join the page.
-    let extra = dermasim_report::Section { id: "dose".into(), title: "Delivered dose".into(), html: "<p>dose table</p>".into(), figures: vec![] };
+    let extra = dermasim_report::Section {
+        id: "dose".into(),
+        title: "Delivered dose".into(),
+        html: "<p>dose table</p>".into(),
+        figures: vec![],
+    };
     dermasim_report::rebuild_report(&dir, &[extra]).unwrap();
     let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(page.contains("<h2>Delivered dose</h2>") && page.contains("href=\"#dose\""));
@@ -375,20 +511,72 @@ fn with_topical() -> (Scenario, Summary) {
 fn dose_and_forecast_charts_are_well_formed_with_units_and_legends() {
     let (_, summary) = with_topical();
     let d = summary.delivery.as_ref().unwrap();
-    check_chart(&plots::DoseChart { delivery: d }, &["time after needling (h)", "delivered to the dermis (µg/cm²)", "session 1: needled skin", "session 1: intact skin", "t50", "t90", "product on the skin"]);
-    check_chart(&plots::DoseProfileChart { delivery: d }, &["depth below the surface (µm)", "concentration (µg/mL)", "1 h after needling", "4 h after needling", "24 h after needling", "channel depth", "layer boundary", "epidermis", "papillary dermis"]);
+    check_chart(
+        &plots::DoseChart { delivery: d },
+        &[
+            "time after needling (h)",
+            "delivered to the dermis (µg/cm²)",
+            "session 1: needled skin",
+            "session 1: intact skin",
+            "t50",
+            "t90",
+            "product on the skin",
+        ],
+    );
+    check_chart(
+        &plots::DoseProfileChart { delivery: d },
+        &[
+            "depth below the surface (µm)",
+            "concentration (µg/mL)",
+            "1 h after needling",
+            "4 h after needling",
+            "24 h after needling",
+            "channel depth",
+            "layer boundary",
+            "epidermis",
+            "papillary dermis",
+        ],
+    );
 
     let banded = with_bands(run(&tiny(Fidelity::Zero), false).0);
-    let panel = |title: &str| plots::ForecastPanel { title: title.into(), session_days: vec![0.0], timeline: banded.timeline.clone() };
+    let panel = |title: &str| plots::ForecastPanel {
+        title: title.into(),
+        session_days: vec![0.0],
+        timeline: banded.timeline.clone(),
+    };
     let note = plots::first_sentence(dermasim::DISCLAIMER);
     assert!(note.ends_with("not a medical device."), "{note}");
-    let one = plots::ForecastChart { panels: vec![panel("Plan 1: acne scars at the cheek")], note: note.into() };
-    let two = plots::ForecastChart { panels: vec![panel("Plan 1: acne scars at the cheek"), panel("Plan 2: fine lines at the forehead")], note: note.into() };
-    let texts = ["time after the first session (days)", "(relative, 1 = unchanged)", "central run", "5-95 % of the ensemble", "1 = unchanged", "S1", note];
+    let one = plots::ForecastChart {
+        panels: vec![panel("Plan 1: acne scars at the cheek")],
+        note: note.into(),
+    };
+    let two = plots::ForecastChart {
+        panels: vec![
+            panel("Plan 1: acne scars at the cheek"),
+            panel("Plan 2: fine lines at the forehead"),
+        ],
+        note: note.into(),
+    };
+    let texts = [
+        "time after the first session (days)",
+        "(relative, 1 = unchanged)",
+        "central run",
+        "5-95 % of the ensemble",
+        "1 = unchanged",
+        "S1",
+        note,
+    ];
     check_chart(&one, &[&texts[..], &["Plan 1: acne scars at the cheek"]].concat());
-    check_chart(&two, &[&texts[..], &["Plan 1: acne scars at the cheek", "Plan 2: fine lines at the forehead"]].concat());
+    check_chart(
+        &two,
+        &[&texts[..], &["Plan 1: acne scars at the cheek", "Plan 2: fine lines at the forehead"]]
+            .concat(),
+    );
     assert!(two.size().1 > one.size().1, "one panel more, a taller figure");
-    assert!(plots::render(&plots::ForecastChart { panels: vec![], note: note.into() }, false).is_err(), "no plans, no chart");
+    assert!(
+        plots::render(&plots::ForecastChart { panels: vec![], note: note.into() }, false).is_err(),
+        "no plans, no chart"
+    );
 }
 
 #[test]
@@ -396,8 +584,11 @@ fn delivery_charts_join_the_folder_and_the_report_only_with_a_topical() {
     let (s, summary) = with_topical();
     let (_, cap) = run(&s, false);
     let tmp = tempfile::tempdir().unwrap();
-    let dose = ["plots/dose.svg", "plots/dose.png", "plots/dose_profile.svg", "plots/dose_profile.png"];
-    for (name, summary) in [("with", summary.clone()), ("without", Summary { delivery: None, ..summary.clone() })] {
+    let dose =
+        ["plots/dose.svg", "plots/dose.png", "plots/dose_profile.svg", "plots/dose_profile.png"];
+    for (name, summary) in
+        [("with", summary.clone()), ("without", Summary { delivery: None, ..summary.clone() })]
+    {
         let dir = tmp.path().join(name);
         write_folder(&dir, &s, &summary, &cap, &OutputKind::ALL.iter().copied().collect());
         let files = assert_manifest_matches(&dir);

@@ -23,7 +23,8 @@ fn lod_f32(b: Bencher, species: usize) {
 
 fn lod<R: dermasim::transport::Real>(b: Bencher, species: usize) {
     let g: Grid = bench::cube(64, 10.0);
-    let mut fields: Vec<R> = (0..g.len() * species).map(|v| R::from_f64(1.0 + (v % 97) as f64 / 97.0)).collect();
+    let mut fields: Vec<R> =
+        (0..g.len() * species).map(|v| R::from_f64(1.0 + (v % 97) as f64 / 97.0)).collect();
     let d = vec![2e4; g.nz];
     let coefficients: Vec<&[f64]> = vec![&d; species];
     b.counter(divan::counter::ItemsCount::new(g.len() * species)).bench_local(|| {
@@ -38,7 +39,8 @@ fn kinetics_replay(b: Bencher) {
     s.protocol.follow_up_days = 20.0;
     s.protocol.sessions.truncate(1);
     let work = KineticsWorkload::record(&s, &ParameterSet::default_set()).unwrap();
-    b.counter(divan::counter::ItemsCount::new(work.len())).bench_local(|| bench::kinetics(&work, false).unwrap());
+    b.counter(divan::counter::ItemsCount::new(work.len()))
+        .bench_local(|| bench::kinetics(&work, false).unwrap());
 }
 
 /// The default scenario end to end at 0d and 1d.

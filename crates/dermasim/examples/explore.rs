@@ -8,6 +8,13 @@ fn main() {
         set.set(k, v.parse().unwrap()).unwrap();
     }
     for c in validation::validate(&set).unwrap() {
-        println!("{:5} {:32} model {:8.4} {:>10} {}", if c.pass { "pass" } else { "FAIL" }, c.id, c.model, c.model_compare.map(|v| format!("{v:.4}")).unwrap_or_default(), c.accepted);
+        println!(
+            "{:5} {:32} model {:8.4} {:>10} {}",
+            if c.pass { "pass" } else { "FAIL" },
+            c.id,
+            c.model,
+            c.model_compare.map(|v| format!("{v:.4}")).unwrap_or_default(),
+            c.accepted
+        );
     }
 }

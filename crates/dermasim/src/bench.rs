@@ -59,11 +59,13 @@ pub fn triad(len: usize, repeats: usize) -> Bandwidth {
     let mut rates = Vec::with_capacity(repeats);
     for _ in 0..repeats.max(1) {
         let clock = Instant::now();
-        a.par_chunks_mut(chunk).zip(b.par_chunks(chunk)).zip(c.par_chunks(chunk)).for_each(|((a, b), c)| {
-            for ((x, y), z) in a.iter_mut().zip(b).zip(c) {
-                *x = y + s * z;
-            }
-        });
+        a.par_chunks_mut(chunk).zip(b.par_chunks(chunk)).zip(c.par_chunks(chunk)).for_each(
+            |((a, b), c)| {
+                for ((x, y), z) in a.iter_mut().zip(b).zip(c) {
+                    *x = y + s * z;
+                }
+            },
+        );
         rates.push(24.0 * len as f64 / clock.elapsed().as_secs_f64() / 1e9);
     }
     std::hint::black_box(&a);
@@ -163,7 +165,8 @@ pub fn lod<R: Real>(case: LodCase) -> LodResult {
     let threads = rayon::current_num_threads();
     // Fields, one plane of scratch per thread, and the per-(species, depth) matrices.
     let scratch = threads * (g.plane() + g.nx.max(g.ny)) * value;
-    let matrices = case.species * g.nz * 2 * 4 * g.nx.max(g.ny) * value + case.species * 3 * g.nz * value;
+    let matrices =
+        case.species * g.nz * 2 * 4 * g.nx.max(g.ny) * value + case.species * 3 * g.nz * value;
     let held = len * case.species * value + scratch + matrices;
     LodResult {
         voxels: len,
@@ -219,7 +222,12 @@ impl KineticsWorkload {
                 if !grid.layer[k].is_viable() {
                     continue;
                 }
-                calls.push(Call { voxel: v, base: base[k], y: std::array::from_fn(|s| fields[s * len + v]), dt });
+                calls.push(Call {
+                    voxel: v,
+                    base: base[k],
+                    y: std::array::from_fn(|s| fields[s * len + v]),
+                    dt,
+                });
             }
         }
         Ok(KineticsWorkload {
@@ -266,7 +274,14 @@ pub fn kinetics(work: &KineticsWorkload, reference: bool) -> Result<KineticsResu
         stats += if reference {
             ode::integrate(&Reference(sys), 0.0, c.dt, &mut y, hv, Tolerance::REFERENCE_SIMULATION)
         } else {
-            ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, c.dt, &mut y, hv, Tolerance::SIMULATION)
+            ode::integrate_with::<Rodas3, COUNT, _>(
+                &sys,
+                0.0,
+                c.dt,
+                &mut y,
+                hv,
+                Tolerance::SIMULATION,
+            )
         }
         .map_err(Error::Solver)?;
         std::hint::black_box(&y);
@@ -285,7 +300,10 @@ pub fn kinetics(work: &KineticsWorkload, reference: bool) -> Result<KineticsResu
 /// days, at a fidelity; `patch_um` and `dx_um` set the 3d patch.
 pub fn default_case(fidelity: Fidelity, patch_um: f64, dx_um: f64) -> Scenario {
     let mut s = Scenario::default_scenario();
-    s.protocol.sessions = [0.0, 28.0, 56.0, 84.0].iter().map(|&day| crate::scenario::Session { day, device: None }).collect();
+    s.protocol.sessions = [0.0, 28.0, 56.0, 84.0]
+        .iter()
+        .map(|&day| crate::scenario::Session { day, device: None })
+        .collect();
     s.simulation.fidelity = fidelity;
     s.simulation.patch_um = [patch_um, patch_um];
     s.simulation.dx_um = dx_um;
@@ -304,7 +322,11 @@ pub fn end_to_end(scenario: &Scenario, set: &ParameterSet) -> Result<RunResult, 
     let clock = Instant::now();
     let mut sim = Simulation::new(scenario, set)?;
     sim.run(&mut |_| {})?;
-    Ok(RunResult { voxels: sim.grid().len(), wall_s: clock.elapsed().as_secs_f64(), profile: sim.profile() })
+    Ok(RunResult {
+        voxels: sim.grid().len(),
+        wall_s: clock.elapsed().as_secs_f64(),
+        profile: sim.profile(),
+    })
 }
 
 #[cfg(test)]

@@ -91,20 +91,48 @@ pub struct Stamp {
     pub penetration_efficiency: Option<f64>,
 }
 
-fn d_drum() -> f64 { 20.0 }
-fn d_roller_needles() -> u32 { 192 }
-fn d_needle_diameter() -> f64 { 0.25 }
-fn d_roller_passes() -> u32 { 2 }
-fn d_directions() -> u32 { 4 }
-fn d_pen_max() -> f64 { 2.5 }
-fn d_pen_needles() -> u32 { 12 }
-fn d_stroke() -> f64 { 7000.0 / 60.0 }
-fn d_glide() -> f64 { 20.0 }
-fn d_footprint() -> f64 { 8.0 }
-fn d_pen_passes() -> u32 { 3 }
-fn d_grid() -> [u32; 2] { [6, 6] }
-fn d_spacing() -> f64 { 1.0 }
-fn d_stamps() -> f64 { 4.0 }
+fn d_drum() -> f64 {
+    20.0
+}
+fn d_roller_needles() -> u32 {
+    192
+}
+fn d_needle_diameter() -> f64 {
+    0.25
+}
+fn d_roller_passes() -> u32 {
+    2
+}
+fn d_directions() -> u32 {
+    4
+}
+fn d_pen_max() -> f64 {
+    2.5
+}
+fn d_pen_needles() -> u32 {
+    12
+}
+fn d_stroke() -> f64 {
+    7000.0 / 60.0
+}
+fn d_glide() -> f64 {
+    20.0
+}
+fn d_footprint() -> f64 {
+    8.0
+}
+fn d_pen_passes() -> u32 {
+    3
+}
+fn d_grid() -> [u32; 2] {
+    [6, 6]
+}
+fn d_spacing() -> f64 {
+    1.0
+}
+fn d_stamps() -> f64 {
+    4.0
+}
 
 /// Hard limits on roller and stamp needles (home and professional products on the market).
 pub const MAX_NEEDLE_MM: f64 = 3.0;
@@ -121,7 +149,9 @@ typed_params! {
 }
 
 /// How deep the needles really went and what they hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Bleeding {
     None,
@@ -213,12 +243,16 @@ impl Device {
         match self {
             // Needles spread over the drum's surface per revolution: N / (pi D W).
             Device::Roller(r) => {
-                let per_pass = r.needles as f64 / (std::f64::consts::PI * r.drum_diameter_mm * r.drum_width_mm) * 100.0;
+                let per_pass = r.needles as f64
+                    / (std::f64::consts::PI * r.drum_diameter_mm * r.drum_width_mm)
+                    * 100.0;
                 per_pass * (r.passes * r.directions) as f64
             }
             // Needles x strokes per second over the area swept per second.
             Device::Pen(p) => {
-                let per_pass = p.needles as f64 * p.stroke_rate_hz / (p.glide_speed_mm_s * p.footprint_mm) * 100.0;
+                let per_pass = p.needles as f64 * p.stroke_rate_hz
+                    / (p.glide_speed_mm_s * p.footprint_mm)
+                    * 100.0;
                 per_pass * p.passes as f64
             }
             Device::Stamp(s) => (s.needle_grid[0] * s.needle_grid[1]) as f64 * s.stamps_per_cm2,
@@ -237,7 +271,11 @@ impl Device {
         }
     }
 
-    pub fn channels(&self, column: &Column, set: &ParameterSet) -> Result<Channels, crate::error::ParamError> {
+    pub fn channels(
+        &self,
+        column: &Column,
+        set: &ParameterSet,
+    ) -> Result<Channels, crate::error::ParamError> {
         let p = DeviceParams::from_set(set)?;
         let nominal = self.nominal_depth_mm() * 1000.0;
         let eff = self.penetration_efficiency(&p);
@@ -263,7 +301,12 @@ impl Device {
     }
 
     /// Puncture centres `[x, y]` in a periodic patch, reproducible from `seed` and `session`.
-    pub fn puncture_positions(&self, patch_um: [f64; 2], seed: u64, session: usize) -> Vec<[f64; 2]> {
+    pub fn puncture_positions(
+        &self,
+        patch_um: [f64; 2],
+        seed: u64,
+        session: usize,
+    ) -> Vec<[f64; 2]> {
         let area_cm2 = patch_um[0] * patch_um[1] * 1e-8;
         let stream = Stream::new(seed, 0x5e55_0000 + session as u64);
         match self {
@@ -273,10 +316,16 @@ impl Device {
                 let step = s.needle_spacing_mm * 1000.0;
                 let mut out = Vec::new();
                 for k in 0..stamps {
-                    let (ox, oy) = (stream.uniform(2 * k) * patch_um[0], stream.uniform(2 * k + 1) * patch_um[1]);
+                    let (ox, oy) = (
+                        stream.uniform(2 * k) * patch_um[0],
+                        stream.uniform(2 * k + 1) * patch_um[1],
+                    );
                     for r in 0..s.needle_grid[0] {
                         for c in 0..s.needle_grid[1] {
-                            out.push([(ox + c as f64 * step).rem_euclid(patch_um[0]), (oy + r as f64 * step).rem_euclid(patch_um[1])]);
+                            out.push([
+                                (ox + c as f64 * step).rem_euclid(patch_um[0]),
+                                (oy + r as f64 * step).rem_euclid(patch_um[1]),
+                            ]);
                         }
                     }
                 }
@@ -284,17 +333,32 @@ impl Device {
             }
             _ => {
                 let n = (self.punctures_per_cm2() * area_cm2).round() as u64;
-                (0..n).map(|k| [stream.uniform(2 * k) * patch_um[0], stream.uniform(2 * k + 1) * patch_um[1]]).collect()
+                (0..n)
+                    .map(|k| {
+                        [
+                            stream.uniform(2 * k) * patch_um[0],
+                            stream.uniform(2 * k + 1) * patch_um[1],
+                        ]
+                    })
+                    .collect()
             }
         }
     }
 
     /// Field checks; `path` is where this device sits in the scenario.
-    pub fn validate(&self, path: &str, column: &Column, dp: &DeviceParams) -> Result<(), FieldError> {
+    pub fn validate(
+        &self,
+        path: &str,
+        column: &Column,
+        dp: &DeviceParams,
+    ) -> Result<(), FieldError> {
         let f = |name: &str| format!("{path}.{name}");
         let count = |name: &str, v: u32, lo: u32, hi: u32| -> Result<(), FieldError> {
             if v < lo || v > hi {
-                return Err(FieldError::new(f(name), format!("{v} is outside the allowed range {lo} to {hi}")));
+                return Err(FieldError::new(
+                    f(name),
+                    format!("{v} is outside the allowed range {lo} to {hi}"),
+                ));
             }
             Ok(())
         };
@@ -310,7 +374,10 @@ impl Device {
             Device::Pen(p) => {
                 check_range(&f("max_depth_mm"), p.max_depth_mm, 0.1, MAX_NEEDLE_MM, "mm")?;
                 if !(p.depth_mm.is_finite() && p.depth_mm > 0.0) {
-                    return Err(FieldError::new(f("depth_mm"), format!("{} must be above 0 mm", p.depth_mm)));
+                    return Err(FieldError::new(
+                        f("depth_mm"),
+                        format!("{} must be above 0 mm", p.depth_mm),
+                    ));
                 }
                 if p.depth_mm > p.max_depth_mm {
                     return Err(FieldError::new(
@@ -334,7 +401,13 @@ impl Device {
         }
         check_range(&f("needle_diameter_mm"), self.needle_diameter_mm(), 0.05, 1.0, "mm")?;
         if let Some(e) = self.efficiency_override() {
-            check_range(&f("penetration_efficiency"), e, 0.05, 1.0, "(fraction of the needle length)")?;
+            check_range(
+                &f("penetration_efficiency"),
+                e,
+                0.05,
+                1.0,
+                "(fraction of the needle length)",
+            )?;
         }
         // Skin deforms, so the needle may be longer than the skin is thick; the channel may not.
         let eff = self.penetration_efficiency(dp);

@@ -17,7 +17,11 @@ use crate::sim::{Options, Simulation};
 
 /// Parameters left fixed by the ensemble: model-only reference sets and structural inputs.
 fn varied(name: &str) -> bool {
-    !name.starts_with("ws_") && !matches!(name, "estrogen" | "cortisol" | "pathogen_per_injury" | "site_reference_age_years")
+    !name.starts_with("ws_")
+        && !matches!(
+            name,
+            "estrogen" | "cortisol" | "pathogen_per_injury" | "site_reference_age_years"
+        )
 }
 
 /// The names an ensemble varies, in a fixed order.
@@ -107,7 +111,8 @@ pub fn latin_hypercube(base: &ParameterSet, n: usize, seed: u64) -> Vec<Paramete
         let log = lo > 0.0 && hi / lo > 10.0;
         for (m, set) in sets.iter_mut().enumerate() {
             let u = (strata[m] as f64 + stream.uniform(1_000_000 + m as u64)) / n as f64;
-            let v = if log { (lo.ln() + u * (hi.ln() - lo.ln())).exp() } else { lo + u * (hi - lo) };
+            let v =
+                if log { (lo.ln() + u * (hi.ln() - lo.ln())).exp() } else { lo + u * (hi - lo) };
             set.param.get_mut(*name).expect("name from keys").value = v.clamp(lo, hi);
         }
     }
@@ -127,7 +132,12 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 /// The central run with `*_p05` / `*_p95` bands from `members` draws. 3d scenarios run their
 /// ensemble at 1d (the fast level), as stated in the summary notes.
-pub fn run_ensemble(scenario: &Scenario, base: &ParameterSet, members: usize, progress: &(dyn Fn(usize) + Sync)) -> Result<Summary, Error> {
+pub fn run_ensemble(
+    scenario: &Scenario,
+    base: &ParameterSet,
+    members: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Summary, Error> {
     let mut summary = Simulation::new(scenario, base)?.run(&mut |_| {})?;
     let mut fast = scenario.clone();
     if fast.simulation.fidelity == Fidelity::Three {
@@ -152,7 +162,8 @@ pub fn run_ensemble(scenario: &Scenario, base: &ParameterSet, members: usize, pr
             latin_hypercube(base, members, scenario.simulation.seed)
         }
     };
-    let sets: Vec<ParameterSet> = draws.iter().map(|d| fast.parameter_set(d)).collect::<Result<_, _>>()?;
+    let sets: Vec<ParameterSet> =
+        draws.iter().map(|d| fast.parameter_set(d)).collect::<Result<_, _>>()?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let runs: Vec<Option<Summary>> = sets
         .par_iter()
@@ -160,7 +171,9 @@ pub fn run_ensemble(scenario: &Scenario, base: &ParameterSet, members: usize, pr
             // Scenario overrides are already inside `set`; members that fail are counted.
             let mut s = fast.clone();
             s.parameters.clear();
-            let r = Simulation::build(&s, set, Options::default()).and_then(|mut sim| sim.run(&mut |_| {})).ok();
+            let r = Simulation::build(&s, set, Options::default())
+                .and_then(|mut sim| sim.run(&mut |_| {}))
+                .ok();
             progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
             r
         })
@@ -168,14 +181,22 @@ pub fn run_ensemble(scenario: &Scenario, base: &ParameterSet, members: usize, pr
     let ok: Vec<&Summary> = runs.iter().flatten().collect();
     let failed = runs.len() - ok.len();
     if failed > 0 {
-        summary.notes.push(format!("{failed} of {} ensemble members failed to solve and were left out", runs.len()));
+        summary.notes.push(format!(
+            "{failed} of {} ensemble members failed to solve and were left out",
+            runs.len()
+        ));
     }
     if ok.len() < 2 {
         return Err(Error::Solver("fewer than two ensemble members succeeded".into()));
     }
     for (i, point) in summary.timeline.iter_mut().enumerate() {
         for (name, _) in point.columns().into_iter().skip(1) {
-            let mut v: Vec<f64> = ok.iter().filter_map(|r| r.timeline.get(i)).map(|p| p.get(name).unwrap_or(f64::NAN)).filter(|x| x.is_finite()).collect();
+            let mut v: Vec<f64> = ok
+                .iter()
+                .filter_map(|r| r.timeline.get(i))
+                .map(|p| p.get(name).unwrap_or(f64::NAN))
+                .filter(|x| x.is_finite())
+                .collect();
             if v.len() < 2 {
                 continue;
             }

@@ -18,7 +18,10 @@ pub fn injured_fraction(grid: &Grid, ch: &Channels, positions: Option<&[[f64; 2]
             .flat_map(|k| {
                 let (top, h) = (grid.z_top(k), grid.hz[k]);
                 let n = 16;
-                let f = (0..n).map(|s| ch.mean_injured_fraction_at(top + (s as f64 + 0.5) * h / n as f64)).sum::<f64>() / n as f64;
+                let f = (0..n)
+                    .map(|s| ch.mean_injured_fraction_at(top + (s as f64 + 0.5) * h / n as f64))
+                    .sum::<f64>()
+                    / n as f64;
                 std::iter::repeat_n(f, grid.plane())
             })
             .collect(),
@@ -27,13 +30,16 @@ pub fn injured_fraction(grid: &Grid, ch: &Channels, positions: Option<&[[f64; 2]
             let (lx, ly) = (grid.nx as f64 * grid.dx, grid.ny as f64 * grid.dx);
             let reach = (ch.injury_radius_um / grid.dx).ceil() as isize + 1;
             for p in points {
-                let (ci, cj) = ((p[0] / grid.dx).floor() as isize, (p[1] / grid.dx).floor() as isize);
+                let (ci, cj) =
+                    ((p[0] / grid.dx).floor() as isize, (p[1] / grid.dx).floor() as isize);
                 for k in 0..grid.nz {
                     let (top, h) = (grid.z_top(k), grid.hz[k]);
                     if top >= ch.effective_depth_um {
                         break;
                     }
-                    let radii: Vec<f64> = (0..SUB).map(|s| ch.injury_radius_at(top + (s as f64 + 0.5) * h / SUB as f64)).collect();
+                    let radii: Vec<f64> = (0..SUB)
+                        .map(|s| ch.injury_radius_at(top + (s as f64 + 0.5) * h / SUB as f64))
+                        .collect();
                     for dj in -reach..=reach {
                         for di in -reach..=reach {
                             let (i, j) = (ci + di, cj + dj);
@@ -51,7 +57,10 @@ pub fn injured_fraction(grid: &Grid, ch: &Channels, positions: Option<&[[f64; 2]
                             }
                             if inside > 0 {
                                 let frac = inside as f64 / (SUB * SUB * SUB) as f64;
-                                let (iw, jw) = (i.rem_euclid(grid.nx as isize) as usize, j.rem_euclid(grid.ny as isize) as usize);
+                                let (iw, jw) = (
+                                    i.rem_euclid(grid.nx as isize) as usize,
+                                    j.rem_euclid(grid.ny as isize) as usize,
+                                );
                                 intact[grid.idx(k, jw, iw)] *= 1.0 - frac;
                             }
                         }
@@ -100,9 +109,14 @@ mod tests {
         let f3 = injured_fraction(&g3, &ch, Some(&pos));
         let f1 = injured_fraction(&g1, &ch, None);
         for k in 0..g1.nz {
-            let mean3 = f3[k * g3.plane()..(k + 1) * g3.plane()].iter().sum::<f64>() / g3.plane() as f64;
+            let mean3 =
+                f3[k * g3.plane()..(k + 1) * g3.plane()].iter().sum::<f64>() / g3.plane() as f64;
             // 80 punctures: sampling noise of a few percent of the mean.
-            assert!((mean3 - f1[k]).abs() <= 0.15 * f1[k] + 1e-3, "k={k}: 3d {mean3} vs 1d {}", f1[k]);
+            assert!(
+                (mean3 - f1[k]).abs() <= 0.15 * f1[k] + 1e-3,
+                "k={k}: 3d {mean3} vs 1d {}",
+                f1[k]
+            );
         }
         assert!(f3.iter().all(|&v| (0.0..=1.0).contains(&v)));
     }

@@ -10,8 +10,8 @@
 //! assert!(summary.last().collagen_total_rel > 1.0);
 //! ```
 
-pub mod delivery;
 pub mod bench;
+pub mod delivery;
 pub mod device;
 pub mod ensemble;
 pub mod error;

@@ -47,7 +47,14 @@ pub fn find(name: &str) -> Result<&'static ModelInfo, FieldError> {
     })
 }
 
-fn course<const N: usize, S: OdeSystem<N>>(sys: &S, mut y: [f64; N], names: &[&str], days: f64, every: f64, tol: Tolerance) -> Result<TimeCourse, Error> {
+fn course<const N: usize, S: OdeSystem<N>>(
+    sys: &S,
+    mut y: [f64; N],
+    names: &[&str],
+    days: f64,
+    every: f64,
+    tol: Tolerance,
+) -> Result<TimeCourse, Error> {
     let mut columns = vec!["t_day".to_string()];
     columns.extend(names.iter().map(|s| s.to_string()));
     let steps = (days / every).round() as usize;
@@ -65,24 +72,59 @@ fn course<const N: usize, S: OdeSystem<N>>(sys: &S, mut y: [f64; N], names: &[&s
 }
 
 /// Run a reference model. `initial` overrides initial values by species name.
-pub fn run(name: &str, set: &ParameterSet, initial: &[(String, f64)], days: f64, every: f64, tol: Tolerance) -> Result<TimeCourse, Error> {
+pub fn run(
+    name: &str,
+    set: &ParameterSet,
+    initial: &[(String, f64)],
+    days: f64,
+    every: f64,
+    tol: Tolerance,
+) -> Result<TimeCourse, Error> {
     let info = find(name)?;
     if !(days.is_finite() && days > 0.0 && days <= 3650.0) {
-        return Err(FieldError::new("--days", format!("{days} is outside 0 (exclusive) to 3650 days")).into());
+        return Err(FieldError::new(
+            "--days",
+            format!("{days} is outside 0 (exclusive) to 3650 days"),
+        )
+        .into());
     }
     if !(every.is_finite() && every > 0.0 && every <= days && days / every <= 1e6) {
-        return Err(FieldError::new("--every", format!("{every} must be above 0, at most --days, and give at most 1e6 rows")).into());
+        return Err(FieldError::new(
+            "--every",
+            format!("{every} must be above 0, at most --days, and give at most 1e6 rows"),
+        )
+        .into());
     }
     let mut y0 = info.initial.to_vec();
     for (n, v) in initial {
         let i = info.species.iter().position(|s| s == n).ok_or_else(|| {
-            FieldError::new(format!("--set {n}"), format!("not a parameter or species of {name}; species: {}", info.species.join(", ")))
+            FieldError::new(
+                format!("--set {n}"),
+                format!(
+                    "not a parameter or species of {name}; species: {}",
+                    info.species.join(", ")
+                ),
+            )
         })?;
         y0[i] = *v;
     }
     match name {
-        "cooper2015" => course(&Cooper2015(CooperParams::from_set(set)?), y0.try_into().unwrap(), info.species, days, every, tol),
-        _ => course(&WaughSherratt2006(WaughParams::from_set(set)?), y0.try_into().unwrap(), info.species, days, every, tol),
+        "cooper2015" => course(
+            &Cooper2015(CooperParams::from_set(set)?),
+            y0.try_into().unwrap(),
+            info.species,
+            days,
+            every,
+            tol,
+        ),
+        _ => course(
+            &WaughSherratt2006(WaughParams::from_set(set)?),
+            y0.try_into().unwrap(),
+            info.species,
+            days,
+            every,
+            tol,
+        ),
     }
 }
 
@@ -91,7 +133,12 @@ mod tests {
     use super::*;
 
     /// Classic RK4 with a tiny fixed step: an independent solution of the same equations.
-    fn rk4<const N: usize, S: OdeSystem<N>>(sys: &S, mut y: [f64; N], t_end: f64, h: f64) -> [f64; N] {
+    fn rk4<const N: usize, S: OdeSystem<N>>(
+        sys: &S,
+        mut y: [f64; N],
+        t_end: f64,
+        h: f64,
+    ) -> [f64; N] {
         let n = (t_end / h).round() as usize;
         let add = |a: &[f64; N], b: &[f64; N], s: f64| {
             let mut o = *a;
@@ -145,7 +192,9 @@ mod tests {
     #[test]
     fn cooper_peaks_fall_where_the_paper_says() {
         // BRIEF 3.1: neutrophils peak ~day 1, macrophages ~day 4 with the curated set.
-        let tc = run("cooper2015", &ParameterSet::literature(), &[], 20.0, 0.05, Tolerance::REFERENCE).unwrap();
+        let tc =
+            run("cooper2015", &ParameterSet::literature(), &[], 20.0, 0.05, Tolerance::REFERENCE)
+                .unwrap();
         let peak = |c: usize| tc.rows.iter().max_by(|a, b| a[c].total_cmp(&b[c])).unwrap()[0];
         let (n, m) = (peak(3), peak(4));
         assert!((0.3..=2.0).contains(&n), "neutrophil peak day {n}");

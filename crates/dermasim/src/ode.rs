@@ -34,7 +34,13 @@ pub trait OdeSystem<const N: usize> {
     /// Form and factorise the iteration matrix `G = ghinv I - J` into `g`; false if singular.
     /// Dense LU with partial pivoting by default; systems with structure override this and
     /// [`OdeSystem::solve`] together.
-    fn factor(&self, jac: &[[f64; N]; N], ghinv: f64, g: &mut [[f64; N]; N], piv: &mut [usize; N]) -> bool {
+    fn factor(
+        &self,
+        jac: &[[f64; N]; N],
+        ghinv: f64,
+        g: &mut [[f64; N]; N],
+        piv: &mut [usize; N],
+    ) -> bool {
         for i in 0..N {
             for j in 0..N {
                 g[i][j] = -jac[i][j];
@@ -104,16 +110,40 @@ impl Method for Rodas4 {
         [1.544, 0.0, 0.0, 0.0, 0.0],
         [0.946_678_528_081_582_6, 0.255_701_169_898_328_4, 0.0, 0.0, 0.0],
         [3.314_825_187_068_521, 2.896_124_015_972_201, 0.998_641_913_997_781_7, 0.0, 0.0],
-        [1.221_224_509_226_641, 6.019_134_481_288_629, 12.537_083_329_320_87, -0.687_886_036_105_895, 0.0],
-        [1.221_224_509_226_641, 6.019_134_481_288_629, 12.537_083_329_320_87, -0.687_886_036_105_895, 1.0],
+        [
+            1.221_224_509_226_641,
+            6.019_134_481_288_629,
+            12.537_083_329_320_87,
+            -0.687_886_036_105_895,
+            0.0,
+        ],
+        [
+            1.221_224_509_226_641,
+            6.019_134_481_288_629,
+            12.537_083_329_320_87,
+            -0.687_886_036_105_895,
+            1.0,
+        ],
     ];
     const C: [[f64; 5]; 6] = [
         [0.0; 5],
         [-5.6688, 0.0, 0.0, 0.0, 0.0],
         [-2.430_093_356_833_875, -0.206_359_915_709_191_5, 0.0, 0.0, 0.0],
         [-0.107_352_905_815_137_5, -9.594_562_251_023_355, -20.470_286_148_096_16, 0.0, 0.0],
-        [7.496_443_313_967_647, -10.246_804_314_643_52, -33.999_903_528_199_05, 11.708_908_932_061_6, 0.0],
-        [8.083_246_795_921_522, -7.981_132_988_064_893, -31.521_594_328_743_71, 16.319_305_431_231_36, -6.058_818_238_834_054],
+        [
+            7.496_443_313_967_647,
+            -10.246_804_314_643_52,
+            -33.999_903_528_199_05,
+            11.708_908_932_061_6,
+            0.0,
+        ],
+        [
+            8.083_246_795_921_522,
+            -7.981_132_988_064_893,
+            -31.521_594_328_743_71,
+            16.319_305_431_231_36,
+            -6.058_818_238_834_054,
+        ],
     ];
     const M: [f64; 6] = [
         1.221_224_509_226_641,
@@ -168,7 +198,11 @@ fn lu_solve<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], b: &mut [f64; 
 /// LU with partial pivoting of the leading `n x n` block only; the rest of `a` is untouched.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-fn lu_factor_leading<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N], n: usize) -> bool {
+fn lu_factor_leading<const N: usize>(
+    a: &mut [[f64; N]; N],
+    piv: &mut [usize; N],
+    n: usize,
+) -> bool {
     for k in 0..n {
         let mut p = k;
         let mut best = a[k][k].abs();
@@ -205,7 +239,12 @@ fn lu_factor_leading<const N: usize>(a: &mut [[f64; N]; N], piv: &mut [usize; N]
 
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-fn lu_solve_leading<const N: usize>(lu: &[[f64; N]; N], piv: &[usize; N], n: usize, b: &mut [f64; N]) {
+fn lu_solve_leading<const N: usize>(
+    lu: &[[f64; N]; N],
+    piv: &[usize; N],
+    n: usize,
+    b: &mut [f64; N],
+) {
     for k in 0..n {
         b.swap(k, piv[k]);
     }
@@ -236,7 +275,14 @@ pub type Tail = [(usize, &'static [usize])];
 /// Only the entries the structure allows are formed; the others are never read.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-pub fn block_factor<const N: usize>(jac: &[[f64; N]; N], ghinv: f64, g: &mut [[f64; N]; N], piv: &mut [usize; N], b: usize, tail: &Tail) -> bool {
+pub fn block_factor<const N: usize>(
+    jac: &[[f64; N]; N],
+    ghinv: f64,
+    g: &mut [[f64; N]; N],
+    piv: &mut [usize; N],
+    b: usize,
+    tail: &Tail,
+) -> bool {
     debug_assert_eq!(b + tail.len(), N);
     for i in 0..b {
         for j in 0..b {
@@ -269,7 +315,13 @@ pub fn block_factor<const N: usize>(jac: &[[f64; N]; N], ghinv: f64, g: &mut [[f
 /// Solve with the factors from [`block_factor`].
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-pub fn block_solve<const N: usize>(g: &[[f64; N]; N], piv: &[usize; N], b: usize, tail: &Tail, x: &mut [f64; N]) {
+pub fn block_solve<const N: usize>(
+    g: &[[f64; N]; N],
+    piv: &[usize; N],
+    b: usize,
+    tail: &Tail,
+    x: &mut [f64; N],
+) {
     for k in 0..b {
         x.swap(k, piv[k]);
     }
@@ -494,7 +546,15 @@ mod tests {
     fn rodas3_solves_the_stiff_problem_and_converges_at_third_order() {
         let mut y = [1.0, 1.0];
         let mut h = 1e-3;
-        let stats = integrate_with::<Rodas3, 2, _>(&Stiff, 0.0, 5.0, &mut y, &mut h, Tolerance { rtol: 1e-8, atol: 1e-12 }).unwrap();
+        let stats = integrate_with::<Rodas3, 2, _>(
+            &Stiff,
+            0.0,
+            5.0,
+            &mut y,
+            &mut h,
+            Tolerance { rtol: 1e-8, atol: 1e-12 },
+        )
+        .unwrap();
         let e = exact(5.0);
         for i in 0..2 {
             assert!(((y[i] - e[i]) / e[i]).abs() < 1e-6, "component {i}: {} vs {}", y[i], e[i]);
@@ -513,7 +573,15 @@ mod tests {
             for s in 0..n {
                 let mut h = dt;
                 let loose = Tolerance { rtol: 1.0, atol: 1.0 };
-                integrate_with::<Rodas3, 1, _>(&Cubic, s as f64 * dt, (s + 1) as f64 * dt, &mut y, &mut h, loose).unwrap();
+                integrate_with::<Rodas3, 1, _>(
+                    &Cubic,
+                    s as f64 * dt,
+                    (s + 1) as f64 * dt,
+                    &mut y,
+                    &mut h,
+                    loose,
+                )
+                .unwrap();
             }
             (y[0] - 1.0 / 5f64.sqrt()).abs()
         };
@@ -544,8 +612,15 @@ mod tests {
             let dt = 2.0 / n as f64;
             for s in 0..n {
                 let mut h = dt;
-                integrate(&Riccati, s as f64 * dt, (s + 1) as f64 * dt, &mut y, &mut h, Tolerance { rtol: 1.0, atol: 1.0 })
-                    .unwrap();
+                integrate(
+                    &Riccati,
+                    s as f64 * dt,
+                    (s + 1) as f64 * dt,
+                    &mut y,
+                    &mut h,
+                    Tolerance { rtol: 1.0, atol: 1.0 },
+                )
+                .unwrap();
             }
             (y[0] - 1.0 / 3.0).abs()
         };

@@ -53,7 +53,11 @@ impl TimelinePoint {
     }
 
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.columns().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v).or_else(|| self.bands.get(name).copied())
+        self.columns()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .or_else(|| self.bands.get(name).copied())
     }
 }
 
@@ -128,7 +132,9 @@ pub struct Endpoints {
 
 impl Summary {
     pub fn at(&self, t_day: f64) -> Option<&TimelinePoint> {
-        self.timeline.iter().min_by(|a, b| (a.t_day - t_day).abs().total_cmp(&(b.t_day - t_day).abs()))
+        self.timeline
+            .iter()
+            .min_by(|a, b| (a.t_day - t_day).abs().total_cmp(&(b.t_day - t_day).abs()))
     }
 
     pub fn last(&self) -> &TimelinePoint {
@@ -138,14 +144,22 @@ impl Summary {
 
 /// Peaks are taken after the first session, before the second (the phase timing of one
 /// treatment); end values at the end of follow-up.
-pub(crate) fn endpoints(timeline: &[TimelinePoint], first_session: f64, second_session: Option<f64>) -> Endpoints {
+pub(crate) fn endpoints(
+    timeline: &[TimelinePoint],
+    first_session: f64,
+    second_session: Option<f64>,
+) -> Endpoints {
     let last = timeline.last().expect("timeline");
     let window: Vec<&TimelinePoint> = timeline
         .iter()
         .filter(|p| p.t_day >= first_session && second_session.is_none_or(|s| p.t_day < s))
         .collect();
     let peak_day = |f: fn(&TimelinePoint) -> f64| {
-        window.iter().max_by(|a, b| f(a).total_cmp(&f(b))).map(|p| p.t_day - first_session).unwrap_or(0.0)
+        window
+            .iter()
+            .max_by(|a, b| f(a).total_cmp(&f(b)))
+            .map(|p| p.t_day - first_session)
+            .unwrap_or(0.0)
     };
     Endpoints {
         t_end_day: last.t_day,

@@ -10,7 +10,9 @@ use crate::error::FieldError;
 use crate::scenario::{check_range, Fidelity, Protocol};
 
 /// One kind of optional output. Names as in the scenario file and `--outputs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputKind {
     /// `timeseries.csv`: the timeline, units in the column names.
@@ -104,7 +106,10 @@ impl Outputs {
     pub fn resolved(&self, fidelity: Fidelity) -> BTreeSet<OutputKind> {
         let kinds: BTreeSet<OutputKind> = match &self.write {
             Some(list) => list.iter().copied().collect(),
-            None => OutputKind::ALL.into_iter().filter(|&k| k != OutputKind::Vti || fidelity == Fidelity::Three).collect(),
+            None => OutputKind::ALL
+                .into_iter()
+                .filter(|&k| k != OutputKind::Vti || fidelity == Fidelity::Three)
+                .collect(),
         };
         with_requirements(kinds)
     }
@@ -114,7 +119,10 @@ impl Outputs {
         let end = protocol.follow_up_days;
         let mut days: Vec<f64> = if self.snapshot_days.is_empty() {
             let first = protocol.sessions.first().map_or(0.0, |s| s.day);
-            [first + 1.0, first + 7.0, first + 28.0, end].into_iter().filter(|&d| d <= end).collect()
+            [first + 1.0, first + 7.0, first + 28.0, end]
+                .into_iter()
+                .filter(|&d| d <= end)
+                .collect()
         } else {
             self.snapshot_days.clone()
         };
@@ -131,7 +139,13 @@ impl Outputs {
             ));
         }
         for (i, &d) in self.snapshot_days.iter().enumerate() {
-            check_range(&format!("outputs.snapshot_days.{i}"), d, 0.0, protocol.follow_up_days, "days (0 to protocol.follow_up_days)")?;
+            check_range(
+                &format!("outputs.snapshot_days.{i}"),
+                d,
+                0.0,
+                protocol.follow_up_days,
+                "days (0 to protocol.follow_up_days)",
+            )?;
         }
         Ok(())
     }
@@ -169,7 +183,11 @@ mod tests {
     fn report_brings_what_it_is_rebuilt_from() {
         let o = Outputs { write: Some(vec![OutputKind::Report]), ..Outputs::default() };
         let k = o.resolved(Fidelity::One);
-        assert!(k.contains(&OutputKind::Profiles) && k.contains(&OutputKind::Parameters) && !k.contains(&OutputKind::PlotsSvg));
+        assert!(
+            k.contains(&OutputKind::Profiles)
+                && k.contains(&OutputKind::Parameters)
+                && !k.contains(&OutputKind::PlotsSvg)
+        );
     }
 
     #[test]
@@ -184,7 +202,8 @@ mod tests {
         let o = Outputs { snapshot_days: vec![1.0, 21.0], ..Outputs::default() };
         let e = o.validate(&protocol()).unwrap_err();
         assert_eq!(e.path, "outputs.snapshot_days.1");
-        let many = Outputs { snapshot_days: (0..21).map(f64::from).collect(), ..Outputs::default() };
+        let many =
+            Outputs { snapshot_days: (0..21).map(f64::from).collect(), ..Outputs::default() };
         assert!(many.validate(&Protocol { follow_up_days: 100.0, ..protocol() }).is_err());
     }
 }

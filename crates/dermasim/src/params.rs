@@ -110,11 +110,18 @@ impl ParameterSet {
         for (name, &v) in &overlay.values {
             let p = self.param.get_mut(name).ok_or_else(|| ParamError::Unknown(name.clone()))?;
             if !p.contains(v) {
-                return Err(ParamError::OutOfRange { name: name.clone(), value: v, range: p.range });
+                return Err(ParamError::OutOfRange {
+                    name: name.clone(),
+                    value: v,
+                    range: p.range,
+                });
             }
             p.value = v;
             p.grade = Grade::C;
-            p.source = format!("fitted by dermasim calibrate ({}); prior: {}", overlay.calibration.date, p.source);
+            p.source = format!(
+                "fitted by dermasim calibrate ({}); prior: {}",
+                overlay.calibration.date, p.source
+            );
         }
         self.name = overlay.name.clone();
         self.calibration = Some(overlay.calibration.clone());
@@ -125,7 +132,11 @@ impl ParameterSet {
     pub fn check(&self) -> Result<(), ParamError> {
         for (name, p) in &self.param {
             if !(p.value.is_finite() && p.range[0] <= p.range[1] && p.contains(p.value)) {
-                return Err(ParamError::OutOfRange { name: name.clone(), value: p.value, range: p.range });
+                return Err(ParamError::OutOfRange {
+                    name: name.clone(),
+                    value: p.value,
+                    range: p.range,
+                });
             }
             if p.source.trim().is_empty() {
                 return Err(ParamError::NoSource(name.clone()));
@@ -159,7 +170,9 @@ impl ParameterSet {
                 c.targets.len(),
                 c.program_version
             ),
-            None => format!("{} (literature values and labelled assumptions, uncalibrated)", self.name),
+            None => {
+                format!("{} (literature values and labelled assumptions, uncalibrated)", self.name)
+            }
         }
     }
 }

@@ -146,13 +146,21 @@ impl Default for Simulation {
     }
 }
 
-pub(crate) fn check_range(path: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<(), FieldError> {
+pub(crate) fn check_range(
+    path: &str,
+    v: f64,
+    lo: f64,
+    hi: f64,
+    unit: &str,
+) -> Result<(), FieldError> {
     if !v.is_finite() || v < lo || v > hi {
-        return Err(FieldError::new(path, format!("{v} is outside the allowed range {lo} to {hi} {unit}")));
+        return Err(FieldError::new(
+            path,
+            format!("{v} is outside the allowed range {lo} to {hi} {unit}"),
+        ));
     }
     Ok(())
 }
-
 
 impl Scenario {
     /// The built-in default: cheek, pen 1.5 mm, 3 sessions 4 weeks apart, 180 days.
@@ -170,7 +178,8 @@ impl Scenario {
     pub fn parameter_set(&self, base: &ParameterSet) -> Result<ParameterSet, FieldError> {
         let mut set = base.clone();
         for (name, &v) in &self.parameters {
-            set.set(name, v).map_err(|e| FieldError::new(format!("parameters.{name}"), e.to_string()))?;
+            set.set(name, v)
+                .map_err(|e| FieldError::new(format!("parameters.{name}"), e.to_string()))?;
         }
         Ok(set)
     }
@@ -182,9 +191,13 @@ impl Scenario {
         let site = sites.require(&p.site, "patient.site")?;
         check_range("patient.age_years", p.age_years, 18.0, 100.0, "years")?;
         if !(1..=6).contains(&p.fitzpatrick) {
-            return Err(FieldError::new("patient.fitzpatrick", format!("{} is not a Fitzpatrick type; use 1 to 6", p.fitzpatrick)));
+            return Err(FieldError::new(
+                "patient.fitzpatrick",
+                format!("{} is not a Fitzpatrick type; use 1 to 6", p.fitzpatrick),
+            ));
         }
-        let column = Column::build(site, p.age_years, p.sex, &set).map_err(|e| FieldError::new("patient", e.to_string()))?;
+        let column = Column::build(site, p.age_years, p.sex, &set)
+            .map_err(|e| FieldError::new("patient", e.to_string()))?;
 
         let dp = DeviceParams::from_set(&set).map_err(FieldError::from)?;
         self.device.validate("device", &column, &dp)?;
@@ -194,7 +207,10 @@ impl Scenario {
             return Err(FieldError::new("protocol.sessions", "at least one session is needed"));
         }
         if pr.sessions.len() > 100 {
-            return Err(FieldError::new("protocol.sessions", format!("{} sessions; at most 100", pr.sessions.len())));
+            return Err(FieldError::new(
+                "protocol.sessions",
+                format!("{} sessions; at most 100", pr.sessions.len()),
+            ));
         }
         let mut last = f64::NEG_INFINITY;
         for (i, s) in pr.sessions.iter().enumerate() {
@@ -205,11 +221,17 @@ impl Scenario {
             if s.day >= pr.follow_up_days {
                 return Err(FieldError::new(
                     path,
-                    format!("day {} is not before the end of follow-up (protocol.follow_up_days = {})", s.day, pr.follow_up_days),
+                    format!(
+                        "day {} is not before the end of follow-up (protocol.follow_up_days = {})",
+                        s.day, pr.follow_up_days
+                    ),
                 ));
             }
             if s.day <= last {
-                return Err(FieldError::new(path, format!("day {} must come after the previous session (day {last})", s.day)));
+                return Err(FieldError::new(
+                    path,
+                    format!("day {} must come after the previous session (day {last})", s.day),
+                ));
             }
             last = s.day;
             if let Some(d) = &s.device {
@@ -224,15 +246,36 @@ impl Scenario {
         check_range("simulation.dx_um", sim.dx_um, 2.0, 500.0, "um")?;
         for (k, axis) in ["x", "y"].iter().enumerate() {
             let path = format!("simulation.patch_um.{k}");
-            check_range(&path, sim.patch_um[k], 3.0 * sim.dx_um, 20_000.0, "um")
-                .map_err(|e| FieldError::new(e.path, format!("{} (patch {axis} must hold at least 3 voxels of simulation.dx_um)", e.message)))?;
+            check_range(&path, sim.patch_um[k], 3.0 * sim.dx_um, 20_000.0, "um").map_err(|e| {
+                FieldError::new(
+                    e.path,
+                    format!(
+                        "{} (patch {axis} must hold at least 3 voxels of simulation.dx_um)",
+                        e.message
+                    ),
+                )
+            })?;
         }
-        check_range("simulation.output_every_days", sim.output_every_days, 0.01, pr.follow_up_days, "days")?;
+        check_range(
+            "simulation.output_every_days",
+            sim.output_every_days,
+            0.01,
+            pr.follow_up_days,
+            "days",
+        )?;
         check_range("simulation.dt_min_days", sim.dt_min_days, 1e-4, 1.0, "days")?;
-        check_range("simulation.dt_max_days", sim.dt_max_days, sim.dt_min_days, 30.0, "days (and at least dt_min_days)")?;
+        check_range(
+            "simulation.dt_max_days",
+            sim.dt_max_days,
+            sim.dt_min_days,
+            30.0,
+            "days (and at least dt_min_days)",
+        )?;
         check_range("simulation.dt_growth", sim.dt_growth, 0.0, 10.0, "per day")?;
         if sim.fidelity == Fidelity::Three {
-            let cells = (sim.patch_um[0] / sim.dx_um).round() * (sim.patch_um[1] / sim.dx_um).round() * (column.total_um() / sim.dz_um).ceil();
+            let cells = (sim.patch_um[0] / sim.dx_um).round()
+                * (sim.patch_um[1] / sim.dx_um).round()
+                * (column.total_um() / sim.dz_um).ceil();
             if cells > 3.0e7 {
                 return Err(FieldError::new("simulation.dx_um", format!("the 3d grid would hold {cells:.0} voxels; at most 3e7 fit in memory, raise dx_um or dz_um or shrink patch_um")));
             }

@@ -6,7 +6,9 @@ use rayon::prelude::*;
 use crate::device::Channels;
 use crate::error::Error;
 use crate::injury::injured_fraction;
-use crate::kinetics::{at_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, Voxel};
+use crate::kinetics::{
+    at_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, Voxel,
+};
 use crate::ode::{self, Rodas3, Stats, Tolerance};
 use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint, DISCLAIMER};
 use crate::params::{typed_params, ParameterSet};
@@ -126,7 +128,11 @@ impl Simulation {
     }
 
     /// Validate the scenario against `base`, then build.
-    pub fn with_options(scenario: &Scenario, base: &ParameterSet, options: Options) -> Result<Simulation, Error> {
+    pub fn with_options(
+        scenario: &Scenario,
+        base: &ParameterSet,
+        options: Options,
+    ) -> Result<Simulation, Error> {
         scenario.validate(&SiteTable::embedded(), base)?;
         Self::build(scenario, base, options)
     }
@@ -134,7 +140,11 @@ impl Simulation {
     /// Build without validation, for scenarios already validated against the central
     /// parameters (ensemble members draw other values, e.g. deeper penetration, which the
     /// device model clamps to the skin's thickness).
-    pub(crate) fn build(scenario: &Scenario, base: &ParameterSet, options: Options) -> Result<Simulation, Error> {
+    pub(crate) fn build(
+        scenario: &Scenario,
+        base: &ParameterSet,
+        options: Options,
+    ) -> Result<Simulation, Error> {
         let sites = SiteTable::embedded();
         let set = scenario.parameter_set(base)?;
         let p = &scenario.patient;
@@ -151,7 +161,8 @@ impl Simulation {
             }
         };
         let layer_index = |l: Layer| Layer::ALL.iter().position(|&x| x == l).unwrap();
-        let base: Vec<Baseline> = grid.layer.iter().map(|&l| column.baseline[layer_index(l)]).collect();
+        let base: Vec<Baseline> =
+            grid.layer.iter().map(|&l| column.baseline[layer_index(l)]).collect();
         let tp = TransportParams::from_set(&set)?;
         let mut diffusion = vec![vec![0.0; grid.nz]; COUNT];
         for (s, d) in [
@@ -278,7 +289,8 @@ impl Simulation {
             .collect();
         stops.sort_by(f64::total_cmp);
         stops.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-        let outputs_due = |t: f64| ((t / every).round() * every - t).abs() < 1e-9 || (t - end).abs() < 1e-9;
+        let outputs_due =
+            |t: f64| ((t / every).round() * every - t).abs() < 1e-9 || (t - end).abs() < 1e-9;
 
         let mut next = 0;
         loop {
@@ -310,8 +322,13 @@ impl Simulation {
         let ch = self.channels(i)?;
         let positions = match self.scenario.simulation.fidelity {
             Fidelity::Three => Some(self.options.positions.clone().unwrap_or_else(|| {
-                let patch = [self.grid.nx as f64 * self.grid.dx, self.grid.ny as f64 * self.grid.dx];
-                self.scenario.session_device(i).puncture_positions(patch, self.scenario.simulation.seed, i)
+                let patch =
+                    [self.grid.nx as f64 * self.grid.dx, self.grid.ny as f64 * self.grid.dx];
+                self.scenario.session_device(i).puncture_positions(
+                    patch,
+                    self.scenario.simulation.seed,
+                    i,
+                )
             })),
             _ => None,
         };
@@ -350,7 +367,11 @@ impl Simulation {
             channel_radius_um: ch.channel_radius_um,
             channel_angle_deg: ch.angle_deg,
             bleeding: ch.bleeding,
-            dermis_injured_fraction: if dermis_volume > 0.0 { injured_volume / dermis_volume } else { 0.0 },
+            dermis_injured_fraction: if dermis_volume > 0.0 {
+                injured_volume / dermis_volume
+            } else {
+                0.0
+            },
         });
         self.sessions_done += 1;
         Ok(())
@@ -380,8 +401,13 @@ impl Simulation {
         let len = self.grid.len();
         let plane = self.grid.plane();
         let reference = self.options.reference_kinetics;
-        let tol = self.options.tolerance.unwrap_or(if reference { Tolerance::REFERENCE_SIMULATION } else { Tolerance::SIMULATION });
-        let (cooper, remodel, base, layers) = (&self.cooper, &self.remodel, &self.base, &self.grid.layer);
+        let tol = self.options.tolerance.unwrap_or(if reference {
+            Tolerance::REFERENCE_SIMULATION
+        } else {
+            Tolerance::SIMULATION
+        });
+        let (cooper, remodel, base, layers) =
+            (&self.cooper, &self.remodel, &self.base, &self.grid.layer);
         const CHUNK: usize = 256;
         let fields = Shared(self.fields.as_mut_ptr());
         let results: Vec<Result<(Stats, u64, u64), String>> = self
@@ -460,8 +486,10 @@ impl Simulation {
                     _ => {}
                 }
             }
-            let drive = pap / pap_w.max(1e-30) + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30);
-            let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel + e.epidermis_relax_per_day;
+            let drive =
+                pap / pap_w.max(1e-30) + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30);
+            let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel
+                + e.epidermis_relax_per_day;
             let b = e.epidermis_growth_per_day * drive + e.epidermis_relax_per_day;
             let eq = a / b;
             self.epidermis[c] = eq + (self.epidermis[c] - eq) * (-b * dt).exp();
@@ -477,7 +505,10 @@ impl Simulation {
                 continue;
             }
             let h = self.grid.hz[k];
-            let row = |sp: usize| self.fields[sp * len + k * plane..sp * len + (k + 1) * plane].iter().sum::<f64>() * h;
+            let row = |sp: usize| {
+                self.fields[sp * len + k * plane..sp * len + (k + 1) * plane].iter().sum::<f64>()
+                    * h
+            };
             let (c1, c3) = (row(C1), row(C3));
             s.volume += h * plane as f64;
             s.c1 += c1;
@@ -507,7 +538,8 @@ impl Simulation {
             collagen_total_rel: ratio(s.c1 + s.c3, r.c1 + r.c3),
             collagen_papillary_rel: ratio(s.papillary_collagen, r.papillary_collagen),
             elastin_rel: ratio(s.elastin, r.elastin),
-            epidermis_thickness_rel: self.epidermis.iter().sum::<f64>() / self.epidermis.len() as f64,
+            epidermis_thickness_rel: self.epidermis.iter().sum::<f64>()
+                / self.epidermis.len() as f64,
             fibroblasts_rel: ratio(s.fibroblasts, r.fibroblasts),
             neutrophils: s.neutrophils / s.volume,
             macrophages: s.macrophages / s.volume,
@@ -528,10 +560,29 @@ impl Simulation {
             fidelity: self.scenario.simulation.fidelity.as_str().into(),
             seed: self.scenario.simulation.seed,
             parameter_set: self.set.provenance(),
-            layers_um: LayersUm { stratum_corneum: t[0], epidermis: t[1], papillary_dermis: t[2], reticular_dermis: t[3] },
-            punctures_per_cm2: self.session_outcomes.iter().map(|s| s.punctures_per_cm2).sum::<f64>() / n,
-            effective_depth_um: self.session_outcomes.iter().map(|s| s.effective_depth_um).fold(0.0, f64::max),
-            bleeding: self.session_outcomes.iter().map(|s| s.bleeding).max().unwrap_or(crate::device::Bleeding::None),
+            layers_um: LayersUm {
+                stratum_corneum: t[0],
+                epidermis: t[1],
+                papillary_dermis: t[2],
+                reticular_dermis: t[3],
+            },
+            punctures_per_cm2: self
+                .session_outcomes
+                .iter()
+                .map(|s| s.punctures_per_cm2)
+                .sum::<f64>()
+                / n,
+            effective_depth_um: self
+                .session_outcomes
+                .iter()
+                .map(|s| s.effective_depth_um)
+                .fold(0.0, f64::max),
+            bleeding: self
+                .session_outcomes
+                .iter()
+                .map(|s| s.bleeding)
+                .max()
+                .unwrap_or(crate::device::Bleeding::None),
             sessions: self.session_outcomes.clone(),
             endpoints: endpoints(
                 &self.timeline,
@@ -592,7 +643,9 @@ fn read_f64s(bytes: &[u8], n: usize, at: &mut usize) -> Option<Vec<f64>> {
     let end = at.checked_add(n.checked_mul(8)?)?;
     let chunk = bytes.get(*at..end)?;
     *at = end;
-    Some(chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+    Some(
+        chunk.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+    )
 }
 
 impl Simulation {
@@ -611,7 +664,9 @@ impl Simulation {
             lengths: [self.fields.len(), self.step.len(), self.epidermis.len()],
         };
         let json = serde_json::to_vec(&header).expect("header serialises");
-        let mut out = Vec::with_capacity(8 + json.len() + 8 * (self.fields.len() + self.step.len() + self.epidermis.len()));
+        let mut out = Vec::with_capacity(
+            8 + json.len() + 8 * (self.fields.len() + self.step.len() + self.epidermis.len()),
+        );
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
         push_f64s(&mut out, &self.fields);
@@ -623,23 +678,33 @@ impl Simulation {
     /// Continue from a checkpoint of the same scenario and parameters; the finished run is
     /// bit-identical to one that was never interrupted.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let bad = |m: &str| Error::Field(crate::error::FieldError::new("checkpoint", m.to_string()));
-        let n = u64::from_le_bytes(bytes.get(..8).ok_or_else(|| bad("file is truncated"))?.try_into().expect("8 bytes")) as usize;
-        let json = bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| bad("file is truncated"))?;
-        let h: CheckpointHeader = serde_json::from_slice(json).map_err(|e| bad(&format!("unreadable header: {e}")))?;
+        let bad =
+            |m: &str| Error::Field(crate::error::FieldError::new("checkpoint", m.to_string()));
+        let n = u64::from_le_bytes(
+            bytes.get(..8).ok_or_else(|| bad("file is truncated"))?.try_into().expect("8 bytes"),
+        ) as usize;
+        let json =
+            bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| bad("file is truncated"))?;
+        let h: CheckpointHeader =
+            serde_json::from_slice(json).map_err(|e| bad(&format!("unreadable header: {e}")))?;
         if h.format != CHECKPOINT_FORMAT {
             return Err(bad(&format!("format `{}` is not {CHECKPOINT_FORMAT}", h.format)));
         }
-        if h.scenario != self.scenario.canonical_json() || h.parameters != serde_json::to_string(&self.set).expect("parameters serialise") {
+        if h.scenario != self.scenario.canonical_json()
+            || h.parameters != serde_json::to_string(&self.set).expect("parameters serialise")
+        {
             return Err(bad("it belongs to a different scenario or parameter set"));
         }
         if h.lengths != [self.fields.len(), self.step.len(), self.epidermis.len()] {
             return Err(bad("its grid does not match the scenario's"));
         }
         let mut at = 8 + n;
-        let fields = read_f64s(bytes, h.lengths[0], &mut at).ok_or_else(|| bad("file is truncated"))?;
-        let step = read_f64s(bytes, h.lengths[1], &mut at).ok_or_else(|| bad("file is truncated"))?;
-        let epidermis = read_f64s(bytes, h.lengths[2], &mut at).ok_or_else(|| bad("file is truncated"))?;
+        let fields =
+            read_f64s(bytes, h.lengths[0], &mut at).ok_or_else(|| bad("file is truncated"))?;
+        let step =
+            read_f64s(bytes, h.lengths[1], &mut at).ok_or_else(|| bad("file is truncated"))?;
+        let epidermis =
+            read_f64s(bytes, h.lengths[2], &mut at).ok_or_else(|| bad("file is truncated"))?;
         if at != bytes.len() {
             return Err(bad("trailing bytes after the fields"));
         }
@@ -681,7 +746,13 @@ mod checkpoint_tests {
         let resumed = second.run(&mut |_| {}).unwrap();
         assert_eq!(whole.timeline.len(), resumed.timeline.len());
         for (a, b) in whole.timeline.iter().zip(&resumed.timeline) {
-            assert!(a == b, "first difference at day {}: {} vs {}", a.t_day, a.collagen_total_rel, b.collagen_total_rel);
+            assert!(
+                a == b,
+                "first difference at day {}: {} vs {}",
+                a.t_day,
+                a.collagen_total_rel,
+                b.collagen_total_rel
+            );
         }
         assert!(whole == resumed, "summaries differ outside the timeline");
 

@@ -44,7 +44,10 @@ impl SiteTable {
     /// Look a site up, or say which ids exist.
     pub fn require(&self, id: &str, path: &str) -> Result<&Site, FieldError> {
         self.get(id).ok_or_else(|| {
-            FieldError::new(path, format!("unknown site `{id}`; known sites: {}", self.ids().join(", ")))
+            FieldError::new(
+                path,
+                format!("unknown site `{id}`; known sites: {}", self.ids().join(", ")),
+            )
         })
     }
 }
@@ -68,7 +71,8 @@ pub enum Layer {
 }
 
 impl Layer {
-    pub const ALL: [Layer; 4] = [Layer::StratumCorneum, Layer::Epidermis, Layer::PapillaryDermis, Layer::ReticularDermis];
+    pub const ALL: [Layer; 4] =
+        [Layer::StratumCorneum, Layer::Epidermis, Layer::PapillaryDermis, Layer::ReticularDermis];
 
     pub fn is_dermis(self) -> bool {
         matches!(self, Layer::PapillaryDermis | Layer::ReticularDermis)
@@ -128,7 +132,12 @@ pub struct Column {
 }
 
 impl Column {
-    pub fn build(site: &Site, age_years: f64, sex: Sex, set: &ParameterSet) -> Result<Column, Error> {
+    pub fn build(
+        site: &Site,
+        age_years: f64,
+        sex: Sex,
+        set: &ParameterSet,
+    ) -> Result<Column, Error> {
         let p = TissueParams::from_set(set)?;
         let decades = (age_years - p.site_reference_age_years) / 10.0;
         let sex_factor = {
@@ -143,7 +152,10 @@ impl Column {
         let epi_rate = match sex {
             Sex::Male => p.epidermis_thinning_per_decade_male,
             Sex::Female => p.epidermis_thinning_per_decade_female,
-            Sex::Unspecified => 0.5 * (p.epidermis_thinning_per_decade_male + p.epidermis_thinning_per_decade_female),
+            Sex::Unspecified => {
+                0.5 * (p.epidermis_thinning_per_decade_male
+                    + p.epidermis_thinning_per_decade_female)
+            }
         };
         let age_scale = |rate: f64| (1.0 - rate * decades).clamp(0.5, 1.5);
         let sc = site.stratum_corneum_um.value;
@@ -153,7 +165,8 @@ impl Column {
         let ret = dermis - pap;
 
         let collagen = (1.0 - p.collagen_loss_per_year * (age_years - 30.0).max(0.0)).max(0.3);
-        let response = (1.0 - p.fibroblast_response_loss_per_year * (age_years - 25.0).max(0.0)).max(0.2);
+        let response =
+            (1.0 - p.fibroblast_response_loss_per_year * (age_years - 25.0).max(0.0)).max(0.2);
         let damaged = (p.elastin_damage_per_year * (age_years - 20.0).max(0.0)).min(0.8);
         let dermal = |fibroblasts: f64, total: f64, share_iii: f64| Baseline {
             fibroblasts,

@@ -30,7 +30,13 @@ pub struct Grid {
 impl Grid {
     /// Cells per layer from a target spacing; every layer gets at least one cell and its cells
     /// end exactly on the layer boundaries.
-    pub fn layered(thickness_um: &[f64; 4], dz: Option<f64>, nx: usize, ny: usize, dx: f64) -> Grid {
+    pub fn layered(
+        thickness_um: &[f64; 4],
+        dz: Option<f64>,
+        nx: usize,
+        ny: usize,
+        dx: f64,
+    ) -> Grid {
         let mut hz = Vec::new();
         let mut layer = Vec::new();
         for (l, &t) in Layer::ALL.iter().zip(thickness_um) {
@@ -250,7 +256,9 @@ impl<R: Real> Cyclic<R> {
     fn solve_block<const L: usize>(&self, block: &mut [R]) {
         let t = &self.inner;
         let n = self.z.len();
-        assert!(block.len() == L * n && t.inv.len() == n && t.lower.len() == n && t.upper.len() == n);
+        assert!(
+            block.len() == L * n && t.inv.len() == n && t.lower.len() == n && t.upper.len() == n
+        );
         // SAFETY: every index below is r * n + i with r < L and i < n, inside `block`
         // (asserted above); the coefficient vectors have length n.
         unsafe {
@@ -299,11 +307,23 @@ fn avx2() -> bool {
 }
 
 /// x then y sweeps of one depth plane.
-fn lateral_plane<R: Real>(mx: Option<&Cyclic<R>>, my: Option<&Cyclic<R>>, p: &mut [R], nx: usize, fact: &mut Vec<R>) {
+fn lateral_plane<R: Real>(
+    mx: Option<&Cyclic<R>>,
+    my: Option<&Cyclic<R>>,
+    p: &mut [R],
+    nx: usize,
+    fact: &mut Vec<R>,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2")]
-        unsafe fn wide<R: Real>(mx: Option<&Cyclic<R>>, my: Option<&Cyclic<R>>, p: &mut [R], nx: usize, fact: &mut Vec<R>) {
+        unsafe fn wide<R: Real>(
+            mx: Option<&Cyclic<R>>,
+            my: Option<&Cyclic<R>>,
+            p: &mut [R],
+            nx: usize,
+            fact: &mut Vec<R>,
+        ) {
             lateral_plane_body(mx, my, p, nx, fact)
         }
         if avx2() {
@@ -315,7 +335,13 @@ fn lateral_plane<R: Real>(mx: Option<&Cyclic<R>>, my: Option<&Cyclic<R>>, p: &mu
 }
 
 #[inline(always)]
-fn lateral_plane_body<R: Real>(mx: Option<&Cyclic<R>>, my: Option<&Cyclic<R>>, p: &mut [R], nx: usize, fact: &mut Vec<R>) {
+fn lateral_plane_body<R: Real>(
+    mx: Option<&Cyclic<R>>,
+    my: Option<&Cyclic<R>>,
+    p: &mut [R],
+    nx: usize,
+    fact: &mut Vec<R>,
+) {
     if let Some(mx) = mx {
         mx.solve_lines(p);
     }
@@ -369,7 +395,8 @@ pub fn diffuse_fields<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], deca
     }
     let active: Vec<usize> = (0..d.len())
         .filter(|&s| {
-            (decay > 0.0 || d[s].iter().any(|&v| v != 0.0)) && fields[s * len..(s + 1) * len].iter().any(|&v| v != R::ZERO)
+            (decay > 0.0 || d[s].iter().any(|&v| v != 0.0))
+                && fields[s * len..(s + 1) * len].iter().any(|&v| v != R::ZERO)
         })
         .collect();
     if active.is_empty() {
@@ -399,7 +426,11 @@ fn lateral<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize
                 return None;
             }
             let at = distinct.iter().position(|m| m.0 == r.to_bits()).unwrap_or_else(|| {
-                distinct.push((r.to_bits(), (nx >= 3).then(|| Cyclic::new(nx, r)), (ny >= 3).then(|| Cyclic::new(ny, r))));
+                distinct.push((
+                    r.to_bits(),
+                    (nx >= 3).then(|| Cyclic::new(nx, r)),
+                    (ny >= 3).then(|| Cyclic::new(ny, r)),
+                ));
                 distinct.len() - 1
             });
             Some(at)
@@ -449,12 +480,20 @@ fn depth_matrix<R: Real>(grid: &Grid, d: &[f64], decay: f64, dt: f64) -> Thomas<
 
 /// Depth sweeps: one task per (species, block of columns); a block's whole depth stays in
 /// cache between the forward and the backward pass.
-fn depth<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize], decay: f64, dt: f64) {
+fn depth<R: Real>(
+    grid: &Grid,
+    fields: &mut [R],
+    d: &[&[f64]],
+    active: &[usize],
+    decay: f64,
+    dt: f64,
+) {
     let (nz, plane, len) = (grid.nz, grid.plane(), grid.len());
     if nz < 2 && decay == 0.0 {
         return;
     }
-    let mats: Vec<Thomas<R>> = active.iter().map(|&s| depth_matrix(grid, d[s], decay, dt)).collect();
+    let mats: Vec<Thomas<R>> =
+        active.iter().map(|&s| depth_matrix(grid, d[s], decay, dt)).collect();
     // About 256 KiB per block, at least 64 columns.
     let block = (256 * 1024 / (nz * std::mem::size_of::<R>())).clamp(64, 4096).min(plane);
     let blocks = plane.div_ceil(block);
@@ -465,7 +504,8 @@ fn depth<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize],
         let (lo, hi) = (c * block, ((c + 1) * block).min(plane));
         let w = hi - lo;
         // SAFETY: tasks cover disjoint column ranges [lo, hi) of disjoint species.
-        let row = |k: usize| unsafe { std::slice::from_raw_parts_mut(ptr.at(base + k * plane + lo), w) };
+        let row =
+            |k: usize| unsafe { std::slice::from_raw_parts_mut(ptr.at(base + k * plane + lo), w) };
         sweep_columns(t, nz, row)
     };
     let tasks = active.len() * blocks;
@@ -518,11 +558,7 @@ fn sweep_columns_body<'a, R: Real, F: Fn(usize) -> &'a mut [R]>(t: &Thomas<R>, n
 /// Volume-weighted total of a field (um^3 x concentration), summed in a fixed order.
 pub fn total(grid: &Grid, field: &[f64]) -> f64 {
     let cell = if grid.plane() > 1 { grid.dx * grid.dx } else { 1.0 };
-    field
-        .chunks(grid.plane())
-        .zip(&grid.hz)
-        .map(|(p, h)| p.iter().sum::<f64>() * h * cell)
-        .sum()
+    field.chunks(grid.plane()).zip(&grid.hz).map(|(p, h)| p.iter().sum::<f64>() * h * cell).sum()
 }
 
 #[cfg(test)]
@@ -594,15 +630,25 @@ mod tests {
         let dd = 1e4;
         let err = |nz: usize, steps: usize| {
             let g = Grid::layered(&[0.0, 0.0, 0.0, l], Some(l / nz as f64), 1, 1, 1.0);
-            let g = Grid { hz: g.hz[3..].to_vec(), zc: g.zc[3..].to_vec(), layer: g.layer[3..].to_vec(), nz: g.nz - 3, ..g };
+            let g = Grid {
+                hz: g.hz[3..].to_vec(),
+                zc: g.zc[3..].to_vec(),
+                layer: g.layer[3..].to_vec(),
+                nz: g.nz - 3,
+                ..g
+            };
             let d = vec![dd; g.nz];
-            let mut f: Vec<f64> = g.zc.iter().map(|z| (std::f64::consts::PI * z / l).cos()).collect();
+            let mut f: Vec<f64> =
+                g.zc.iter().map(|z| (std::f64::consts::PI * z / l).cos()).collect();
             let t_end = 5.0;
             for _ in 0..steps {
                 diffuse(&g, &mut f, &d, t_end / steps as f64);
             }
             let decay = (-dd * (std::f64::consts::PI / l).powi(2) * t_end).exp();
-            g.zc.iter().zip(&f).map(|(z, v)| (v - decay * (std::f64::consts::PI * z / l).cos()).abs()).fold(0.0, f64::max)
+            g.zc.iter()
+                .zip(&f)
+                .map(|(z, v)| (v - decay * (std::f64::consts::PI * z / l).cos()).abs())
+                .fold(0.0, f64::max)
         };
         let e1 = err(50, 50);
         let e2 = err(100, 100);
@@ -614,11 +660,19 @@ mod tests {
     fn lateral_point_source_spreads_symmetrically() {
         let n = 21;
         let g = Grid::layered(&[0.0, 0.0, 0.0, 100.0], Some(100.0), n, n, 10.0);
-        let g = Grid { hz: vec![100.0], zc: vec![50.0], layer: vec![Layer::ReticularDermis], nz: 1, ..g };
+        let g = Grid {
+            hz: vec![100.0],
+            zc: vec![50.0],
+            layer: vec![Layer::ReticularDermis],
+            nz: 1,
+            ..g
+        };
         let mut f = vec![0.0f64; g.len()];
         f[g.idx(0, 10, 10)] = 1.0;
         diffuse(&g, &mut f, &[100.0], 1.0);
-        for (a, b) in [((10, 9), (10, 11)), ((9, 10), (11, 10)), ((10, 9), (9, 10)), ((7, 8), (13, 12))] {
+        for (a, b) in
+            [((10, 9), (10, 11)), ((9, 10), (11, 10)), ((10, 9), (9, 10)), ((7, 8), (13, 12))]
+        {
             let (u, v) = (f[g.idx(0, a.0, a.1)], f[g.idx(0, b.0, b.1)]);
             assert!((u - v).abs() < 1e-15, "{a:?} {u} vs {b:?} {v}");
         }

@@ -118,18 +118,23 @@ pub fn metric(summary: &Summary, name: &str, day: Option<f64>) -> Option<f64> {
 }
 
 /// Run every scenario the targets need once (in parallel), keyed by canonical JSON.
-pub fn run_scenarios(targets: &[Target], set: &ParameterSet) -> Result<BTreeMap<String, Summary>, Error> {
+pub fn run_scenarios(
+    targets: &[Target],
+    set: &ParameterSet,
+) -> Result<BTreeMap<String, Summary>, Error> {
     let mut wanted: BTreeMap<String, Scenario> = BTreeMap::new();
     for t in targets {
         for o in std::iter::once(&t.scenario).chain(t.compare.as_ref()) {
-            let s = overlay_scenario(o).map_err(|e| FieldError::new(format!("target {}", t.id), e.message))?;
+            let s = overlay_scenario(o)
+                .map_err(|e| FieldError::new(format!("target {}", t.id), e.message))?;
             wanted.insert(s.canonical_json(), s);
         }
     }
     let runs: Vec<(String, Result<Summary, Error>)> = wanted
         .into_par_iter()
         .map(|(k, s)| {
-            let r = Simulation::build(&s, set, Options::default()).and_then(|mut sim| sim.run(&mut |_| {}));
+            let r = Simulation::build(&s, set, Options::default())
+                .and_then(|mut sim| sim.run(&mut |_| {}));
             (k, r)
         })
         .collect();
@@ -137,7 +142,9 @@ pub fn run_scenarios(targets: &[Target], set: &ParameterSet) -> Result<BTreeMap<
 }
 
 pub fn evaluate(t: &Target, runs: &BTreeMap<String, Summary>) -> Check {
-    let get = |o: &serde_json::Value| -> &Summary { &runs[&overlay_scenario(o).expect("checked in run_scenarios").canonical_json()] };
+    let get = |o: &serde_json::Value| -> &Summary {
+        &runs[&overlay_scenario(o).expect("checked in run_scenarios").canonical_json()]
+    };
     let a = get(&t.scenario);
     let m = metric(a, &t.metric, t.day).unwrap_or(f64::NAN);
     let (compare, accepted, pass) = match t.kind {
@@ -151,7 +158,12 @@ pub fn evaluate(t: &Target, runs: &BTreeMap<String, Summary>) -> Check {
             (None, format!("between {lo} and {hi}"), m >= lo && m <= hi)
         }
         Kind::Greater | Kind::Less => {
-            let b = metric(get(t.compare.as_ref().expect("comparison needs `compare`")), &t.metric, t.day).unwrap_or(f64::NAN);
+            let b = metric(
+                get(t.compare.as_ref().expect("comparison needs `compare`")),
+                &t.metric,
+                t.day,
+            )
+            .unwrap_or(f64::NAN);
             let margin = t.margin.unwrap_or(0.0);
             // Relative to the change from baseline for `_rel` metrics (1.0 = unchanged).
             let (da, db) = if t.metric.ends_with("_rel") { (m - 1.0, b - 1.0) } else { (m, b) };
@@ -165,12 +177,25 @@ pub fn evaluate(t: &Target, runs: &BTreeMap<String, Summary>) -> Check {
         Kind::Falling => {
             let day = t.day.unwrap_or(a.endpoints.t_end_day);
             let before = metric(a, &t.metric, Some(day - 7.0)).unwrap_or(f64::NAN);
-            let peak = a.timeline.iter().filter(|p| p.t_day <= day).filter_map(|p| p.get(&t.metric)).fold(f64::NEG_INFINITY, f64::max);
-            (Some(before), format!("below its peak ({peak:.4}) and below a week earlier"), m < before && m < peak)
+            let peak = a
+                .timeline
+                .iter()
+                .filter(|p| p.t_day <= day)
+                .filter_map(|p| p.get(&t.metric))
+                .fold(f64::NEG_INFINITY, f64::max);
+            (
+                Some(before),
+                format!("below its peak ({peak:.4}) and below a week earlier"),
+                m < before && m < peak,
+            )
         }
         Kind::Rising => {
             let before = metric(a, &t.metric, t.from_day).unwrap_or(f64::NAN);
-            (Some(before), format!("above its value at day {}", t.from_day.unwrap_or(0.0)), m > before)
+            (
+                Some(before),
+                format!("above its value at day {}", t.from_day.unwrap_or(0.0)),
+                m > before,
+            )
         }
     };
     Check {
@@ -228,7 +253,11 @@ mod published {
     #[test]
     fn every_published_check_passes_with_the_default_set() {
         let checks = validate(&ParameterSet::default_set()).unwrap();
-        let failed: Vec<String> = checks.iter().filter(|c| !c.pass).map(|c| format!("{} = {} ({})", c.id, c.model, c.accepted)).collect();
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.pass)
+            .map(|c| format!("{} = {} ({})", c.id, c.model, c.accepted))
+            .collect();
         assert!(failed.is_empty(), "failing checks: {failed:#?}");
     }
 }

@@ -69,8 +69,19 @@ fn single_central_puncture_gives_a_radially_symmetric_3d_field() {
                 for b in 0..=a {
                     // The eight images of (a, b) under the square's symmetries.
                     let v = at(a, b);
-                    for w in [at(b, a), at(-a, b), at(a, -b), at(-a, -b), at(-b, a), at(b, -a), at(-b, -a)] {
-                        assert!((v - w).abs() <= 1e-6 * scale, "species {sp} k {k} ({a},{b}): {v} vs {w}");
+                    for w in [
+                        at(b, a),
+                        at(-a, b),
+                        at(a, -b),
+                        at(-a, -b),
+                        at(-b, a),
+                        at(b, -a),
+                        at(-b, -a),
+                    ] {
+                        assert!(
+                            (v - w).abs() <= 1e-6 * scale,
+                            "species {sp} k {k} ({a},{b}): {v} vs {w}"
+                        );
                     }
                 }
             }
@@ -80,7 +91,10 @@ fn single_central_puncture_gives_a_radially_symmetric_3d_field() {
             let (p, q) = (at(10, 0), at(8, 6));
             if p.max(q) > 1e-2 * scale {
                 eprintln!("species {sp} k {k}: r=10 axis {p:.4e} vs (8,6) {q:.4e}");
-                assert!((p - q).abs() <= 0.15 * p.max(q), "species {sp} k {k}: r=10 on axis {p} vs (8,6) {q}");
+                assert!(
+                    (p - q).abs() <= 0.15 * p.max(q),
+                    "species {sp} k {k}: r=10 on axis {p} vs (8,6) {q}"
+                );
             }
             // Signals are localised: weaker far from the puncture than next to it (collagen
             // III starts from a baseline and is lost at the channel, so it is not checked here).
@@ -88,7 +102,10 @@ fn single_central_puncture_gives_a_radially_symmetric_3d_field() {
                 continue;
             }
             let near = (0..=4).map(|r| at(r, 0)).fold(0.0, f64::max);
-            assert!(at(12, 0) <= near + 1e-12 * scale, "species {sp} k {k}: stronger at the patch edge than at the puncture");
+            assert!(
+                at(12, 0) <= near + 1e-12 * scale,
+                "species {sp} k {k}: stronger at the patch edge than at the puncture"
+            );
         }
     }
 }
@@ -119,11 +136,23 @@ fn halving_grid_spacing_and_steps_changes_outputs_little() {
     fine.simulation.dt_growth /= 2.0;
     let (a, b) = (run(&coarse), run(&fine));
     for (name, x, y) in [
-        ("collagen_total_rel", a.endpoints.collagen_total_rel_end, b.endpoints.collagen_total_rel_end),
+        (
+            "collagen_total_rel",
+            a.endpoints.collagen_total_rel_end,
+            b.endpoints.collagen_total_rel_end,
+        ),
         ("collagen_i_rel", a.endpoints.collagen_i_rel_end, b.endpoints.collagen_i_rel_end),
         ("elastin_rel", a.endpoints.elastin_rel_end, b.endpoints.elastin_rel_end),
-        ("epidermis_thickness_rel", a.endpoints.epidermis_thickness_rel_end, b.endpoints.epidermis_thickness_rel_end),
-        ("fibroblasts_rel day 14", a.at(14.0).unwrap().fibroblasts_rel, b.at(14.0).unwrap().fibroblasts_rel),
+        (
+            "epidermis_thickness_rel",
+            a.endpoints.epidermis_thickness_rel_end,
+            b.endpoints.epidermis_thickness_rel_end,
+        ),
+        (
+            "fibroblasts_rel day 14",
+            a.at(14.0).unwrap().fibroblasts_rel,
+            b.at(14.0).unwrap().fibroblasts_rel,
+        ),
     ] {
         let rel = ((x - y) / y).abs();
         eprintln!("{name}: {x:.6} -> {y:.6} (relative change {rel:.2e})");
@@ -166,8 +195,12 @@ fn dose_response_directions_hold() {
     assert!(gain(&young) > g && g > gain(&old), "younger skin must give more new collagen");
 
     let mut home = default.clone();
-    home.device = dermasim::device::Device::Roller(toml::from_str("needle_length_mm = 0.25\npasses = 2\ndirections = 2").unwrap());
-    home.protocol.sessions = (0..12).map(|w| dermasim::scenario::Session { day: 7.0 * w as f64, device: None }).collect();
+    home.device = dermasim::device::Device::Roller(
+        toml::from_str("needle_length_mm = 0.25\npasses = 2\ndirections = 2").unwrap(),
+    );
+    home.protocol.sessions = (0..12)
+        .map(|w| dermasim::scenario::Session { day: 7.0 * w as f64, device: None })
+        .collect();
     let h = gain(&home);
     assert!(h < 0.2 * g, "a 0.25 mm home roller must give little dermal response ({h} vs {g})");
 }

@@ -49,7 +49,9 @@ fn peak_rss_mb() -> Option<f64> {
 
 /// FNV-1a of a string: equal summaries give equal hashes.
 fn fnv(s: &str) -> String {
-    let h = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    let h = s
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
     format!("{h:016x}")
 }
 
@@ -112,11 +114,15 @@ fn note(progress: bool, what: &str) {
     }
 }
 
-
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -187,7 +193,10 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
 
     // The 3d case: the 2 mm x 2 mm patch at 20 um; a 0.5 mm patch when quick.
     let (patch, dx) = if quick { (500.0, 20.0) } else { (2000.0, 20.0) };
-    note(progress, &format!("end to end: default scenario at 0d, 1d, 3d ({patch} um patch at {dx} um)"));
+    note(
+        progress,
+        &format!("end to end: default scenario at 0d, 1d, 3d ({patch} um patch at {dx} um)"),
+    );
     let mut end_to_end = Vec::new();
     for (f, p) in [("0d", 1000.0), ("1d", 1000.0), ("3d", patch)] {
         end_to_end.push(child(&format!("e2e:{f}:{p}:{dx}"), threads)?);
@@ -204,12 +213,14 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
     let by_voxels: Vec<Value> = by_voxels
         .iter()
         .map(|r| {
-            let (w, vs) = (r["wall_s"].as_f64().unwrap_or(0.0), r["voxel_steps"].as_f64().unwrap_or(0.0));
+            let (w, vs) =
+                (r["wall_s"].as_f64().unwrap_or(0.0), r["voxel_steps"].as_f64().unwrap_or(0.0));
             json!({ "voxels": r["voxels"], "wall_s": w, "us_per_voxel_step": w / vs * 1e6 })
         })
         .collect();
     let single = child(&format!("e2e:3d:{patch}:{dx}"), 1)?;
-    let (w1, w2) = (single["wall_s"].as_f64().unwrap_or(f64::NAN), e3["wall_s"].as_f64().unwrap_or(f64::NAN));
+    let (w1, w2) =
+        (single["wall_s"].as_f64().unwrap_or(f64::NAN), e3["wall_s"].as_f64().unwrap_or(f64::NAN));
     let by_threads = json!([
         { "threads": 1, "wall_s": w1, "speedup": 1.0 },
         { "threads": threads, "wall_s": w2, "speedup": w1 / w2 },
@@ -246,7 +257,13 @@ fn f(v: &Value) -> f64 {
 }
 
 fn print_table(r: &Value) {
-    println!("dermasim bench, {} ({}, {} threads){}", r["date"].as_str().unwrap_or(""), r["cpu"].as_str().unwrap_or(""), r["threads"], if r["quick"] == true { ", quick" } else { "" });
+    println!(
+        "dermasim bench, {} ({}, {} threads){}",
+        r["date"].as_str().unwrap_or(""),
+        r["cpu"].as_str().unwrap_or(""),
+        r["threads"],
+        if r["quick"] == true { ", quick" } else { "" }
+    );
     let bw = &r["bandwidth"];
     println!(
         "memory bandwidth (triad, median): {:.1} GB/s ({:.1} before, {:.1} after the transport cases; {:.1} on one thread)",
@@ -256,7 +273,10 @@ fn print_table(r: &Value) {
         f(&bw["one_thread_gbs"])
     );
     println!("\nLOD transport, 100^3 voxels (median step)");
-    println!("{:>8} {:>6} {:>10} {:>14} {:>10} {:>12}", "species", "type", "ms/step", "updates/s", "of bound", "B/voxel-sp");
+    println!(
+        "{:>8} {:>6} {:>10} {:>14} {:>10} {:>12}",
+        "species", "type", "ms/step", "updates/s", "of bound", "B/voxel-sp"
+    );
     for l in r["lod"].as_array().into_iter().flatten() {
         println!(
             "{:>8} {:>6} {:>10.2} {:>14.3e} {:>9.0}% {:>12.2}",
@@ -290,14 +310,33 @@ fn print_table(r: &Value) {
     );
     println!("\nend to end, default scenario");
     for e in r["end_to_end"].as_array().into_iter().flatten() {
-        println!("  {}: {} voxels, {:.3} s, peak RSS {:.0} MB", e["fidelity"].as_str().unwrap_or(""), e["voxels"], f(&e["wall_s"]), f(&e["peak_rss_mb"]));
+        println!(
+            "  {}: {} voxels, {:.3} s, peak RSS {:.0} MB",
+            e["fidelity"].as_str().unwrap_or(""),
+            e["voxels"],
+            f(&e["wall_s"]),
+            f(&e["peak_rss_mb"])
+        );
     }
     println!("\nscaling (3d)");
     for v in r["scaling"]["voxels"].as_array().into_iter().flatten() {
-        println!("  {:>9} voxels: {:.2} s ({:.3} us per voxel-step)", v["voxels"].as_u64().unwrap_or(0), f(&v["wall_s"]), f(&v["us_per_voxel_step"]));
+        println!(
+            "  {:>9} voxels: {:.2} s ({:.3} us per voxel-step)",
+            v["voxels"].as_u64().unwrap_or(0),
+            f(&v["wall_s"]),
+            f(&v["us_per_voxel_step"])
+        );
     }
     for t in r["scaling"]["threads"].as_array().into_iter().flatten() {
-        println!("  {} thread(s): {:.2} s, speedup {:.2}", t["threads"], f(&t["wall_s"]), f(&t["speedup"]));
+        println!(
+            "  {} thread(s): {:.2} s, speedup {:.2}",
+            t["threads"],
+            f(&t["wall_s"]),
+            f(&t["speedup"])
+        );
     }
-    println!("  results identical across thread counts: {}", r["scaling"]["identical_across_threads"]);
+    println!(
+        "  results identical across thread counts: {}",
+        r["scaling"]["identical_across_threads"]
+    );
 }

@@ -48,7 +48,8 @@ fn parse_date(s: &str) -> std::result::Result<Date, String> {
 pub const REFUSED: u8 = 3;
 
 fn load(file: &Path) -> Result<Profile> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("{}: cannot read the file", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read the file", file.display()))?;
     let json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     Ok(dermasim_clinic::parse_profile(&text, json, &file.display().to_string())?)
 }
@@ -86,7 +87,10 @@ pub fn plan(args: PlanArgs) -> Result<bool> {
             }
             if let Some(path) = &args.markdown {
                 let chart = args.chart.as_deref().map(|c| relative_name(path, c));
-                write_atomically(path, render::plan_markdown_with_chart(&report, chart.as_deref()).as_bytes())?;
+                write_atomically(
+                    path,
+                    render::plan_markdown_with_chart(&report, chart.as_deref()).as_bytes(),
+                )?;
                 eprintln!("wrote {}", path.display());
             }
             if args.json {
@@ -139,7 +143,14 @@ fn forecast_chart(report: &dermasim_clinic::PlanReport, png: bool) -> Result<Vec
         .iter()
         .enumerate()
         .map(|(i, p)| ForecastPanel {
-            title: format!("Plan {}: {} ({} at {} mm, {} sessions)", i + 1, render::plan_heading(p), p.device.as_str(), p.depth_mm, p.sessions),
+            title: format!(
+                "Plan {}: {} ({} at {} mm, {} sessions)",
+                i + 1,
+                render::plan_heading(p),
+                p.device.as_str(),
+                p.depth_mm,
+                p.sessions
+            ),
             session_days: p.session_days.clone(),
             timeline: p.forecast.timeline.clone(),
         })

@@ -54,7 +54,16 @@ pub fn print(r: &DeliveryReport) {
     );
     println!(
         "\n  {:>3} {:>5} {:<7} {:>8} {:>9} {:>12} {:>12} {:>10} {:>7} {:>7}",
-        "#", "day", "device", "depth um", "punct/cm2", "dermis ug/cm2", "intact ug/cm2", "enhance", "t50 h", "t90 h"
+        "#",
+        "day",
+        "device",
+        "depth um",
+        "punct/cm2",
+        "dermis ug/cm2",
+        "intact ug/cm2",
+        "enhance",
+        "t50 h",
+        "t90 h"
     );
     let hours = |h: Option<f64>| h.map_or("never".to_string(), |h| format!("{h:.1}"));
     for s in &r.sessions {
@@ -74,11 +83,18 @@ pub fn print(r: &DeliveryReport) {
     }
     if let Some(s) = r.sessions.first() {
         println!("\n  session 0 over time (h after needling):");
-        println!("  {:>6} {:>13} {:>13} {:>11} {:>8}", "t h", "dermis ug/cm2", "intact ug/cm2", "on surface", "open");
+        println!(
+            "  {:>6} {:>13} {:>13} {:>11} {:>8}",
+            "t h", "dermis ug/cm2", "intact ug/cm2", "on surface", "open"
+        );
         for p in &s.dose_timeline {
             println!(
                 "  {:>6.1} {:>13.4e} {:>13.4e} {:>11.4e} {:>8.3}",
-                p.t_h, p.dermis_dose_ug_per_cm2, p.intact_skin_dose_ug_per_cm2, p.on_surface_ug_per_cm2, p.channels_open_fraction
+                p.t_h,
+                p.dermis_dose_ug_per_cm2,
+                p.intact_skin_dose_ug_per_cm2,
+                p.on_surface_ug_per_cm2,
+                p.channels_open_fraction
             );
         }
         println!("\n  session 0 depth profiles (ug/mL):");
@@ -93,7 +109,9 @@ pub fn print(r: &DeliveryReport) {
             for d in depths {
                 let at = p.depth_um.iter().position(|&z| z >= d);
                 line += &match at {
-                    Some(k) if d >= p.depth_um[0] => format!(" {:>10.3e}", p.concentration_ug_per_ml[k]),
+                    Some(k) if d >= p.depth_um[0] => {
+                        format!(" {:>10.3e}", p.concentration_ug_per_ml[k])
+                    }
                     _ => format!(" {:>10}", "-"),
                 };
             }

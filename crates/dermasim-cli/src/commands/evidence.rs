@@ -45,7 +45,10 @@ fn fmt(v: f64) -> String {
 }
 
 fn table(checks: &[Check]) -> String {
-    let mut s = format!("{:<4} {:<32} {:>9} {:>9}  {:<44} source\n", "", "check", "model", "compare", "accepted");
+    let mut s = format!(
+        "{:<4} {:<32} {:>9} {:>9}  {:<44} source\n",
+        "", "check", "model", "compare", "accepted"
+    );
     for c in checks {
         s.push_str(&format!(
             "{:<4} {:<32} {:>9} {:>9}  {:<44} {}\n",
@@ -89,28 +92,55 @@ fn markdown(checks: &[Check], set: &ParameterSet) -> String {
 fn plot(checks: &[Check]) -> String {
     let (w, row, left) = (900.0, 26.0, 300.0);
     let h = 60.0 + row * checks.len() as f64;
-    let values: Vec<f64> = checks.iter().filter(|c| !c.id.starts_with("phase_")).flat_map(|c| [Some(c.model), c.model_compare].into_iter().flatten()).filter(|v| v.is_finite()).collect();
+    let values: Vec<f64> = checks
+        .iter()
+        .filter(|c| !c.id.starts_with("phase_"))
+        .flat_map(|c| [Some(c.model), c.model_compare].into_iter().flatten())
+        .filter(|v| v.is_finite())
+        .collect();
     let (lo, hi) = values.iter().fold((0.9f64, 1.1f64), |(a, b), &v| (a.min(v), b.max(v)));
     let x = |v: f64| left + (v - lo) / (hi - lo) * (w - left - 30.0);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"18\">model value (relative to before treatment; 1 = unchanged), band = accepted range</text>\n"
     );
     s.push_str(&format!("<line x1=\"{0}\" x2=\"{0}\" y1=\"30\" y2=\"{1}\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>\n", x(1.0), h - 20.0));
-    s.push_str(&format!("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">1.0</text>\n", x(1.0), h - 6.0));
+    s.push_str(&format!(
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">1.0</text>\n",
+        x(1.0),
+        h - 6.0
+    ));
     for (i, c) in checks.iter().filter(|c| !c.id.starts_with("phase_")).enumerate() {
         let y = 40.0 + row * i as f64;
         s.push_str(&format!("<text x=\"4\" y=\"{}\">{}</text>\n", y + 4.0, c.id));
-        if let Some((a, b)) = c.accepted.strip_prefix("target ").and_then(|t| t.split_once("band [")).map(|(_, r)| r).or_else(|| c.accepted.strip_prefix("band [")).and_then(|r| r.trim_end_matches(']').split_once(", ")) {
+        if let Some((a, b)) = c
+            .accepted
+            .strip_prefix("target ")
+            .and_then(|t| t.split_once("band ["))
+            .map(|(_, r)| r)
+            .or_else(|| c.accepted.strip_prefix("band ["))
+            .and_then(|r| r.trim_end_matches(']').split_once(", "))
+        {
             if let (Ok(a), Ok(b)) = (a.parse::<f64>(), b.parse::<f64>()) {
                 let (a, b) = (a.max(lo), b.min(hi));
-                s.push_str(&format!("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"10\" fill=\"#cde\"/>\n", x(a), y - 5.0, (x(b) - x(a)).max(1.0)));
+                s.push_str(&format!(
+                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"10\" fill=\"#cde\"/>\n",
+                    x(a),
+                    y - 5.0,
+                    (x(b) - x(a)).max(1.0)
+                ));
             }
         }
         if let Some(b) = c.model_compare {
-            s.push_str(&format!("<circle cx=\"{}\" cy=\"{y}\" r=\"4\" fill=\"none\" stroke=\"#555\"/>\n", x(b.clamp(lo, hi))));
+            s.push_str(&format!(
+                "<circle cx=\"{}\" cy=\"{y}\" r=\"4\" fill=\"none\" stroke=\"#555\"/>\n",
+                x(b.clamp(lo, hi))
+            ));
         }
         let color = if c.pass { "#1a7f37" } else { "#cf222e" };
-        s.push_str(&format!("<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{color}\"/>\n", x(c.model.clamp(lo, hi))));
+        s.push_str(&format!(
+            "<circle cx=\"{}\" cy=\"{y}\" r=\"5\" fill=\"{color}\"/>\n",
+            x(c.model.clamp(lo, hi))
+        ));
     }
     s.push_str("</svg>\n");
     s
@@ -122,9 +152,24 @@ pub fn validate(args: ValidateArgs) -> Result<bool> {
     let all = checks.iter().all(|c| c.pass);
     if let Some(dir) = &args.report {
         let mut folder = RunFolder::create(dir)?;
-        folder.write("validation.json", "validation", "every check: source, protocol, observed, model value, accepted band, result", serde_json::to_string_pretty(&checks)?.as_bytes())?;
-        folder.write("validation.md", "report", "the checks as a Markdown table", markdown(&checks, &set).as_bytes())?;
-        folder.write("validation.svg", "plot", "model values against the accepted bands (filled: model; ring: compared scenario)", plot(&checks).as_bytes())?;
+        folder.write(
+            "validation.json",
+            "validation",
+            "every check: source, protocol, observed, model value, accepted band, result",
+            serde_json::to_string_pretty(&checks)?.as_bytes(),
+        )?;
+        folder.write(
+            "validation.md",
+            "report",
+            "the checks as a Markdown table",
+            markdown(&checks, &set).as_bytes(),
+        )?;
+        folder.write(
+            "validation.svg",
+            "plot",
+            "model values against the accepted bands (filled: model; ring: compared scenario)",
+            plot(&checks).as_bytes(),
+        )?;
         let manifest = Manifest {
             program: "dermasim".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -143,7 +188,12 @@ pub fn validate(args: ValidateArgs) -> Result<bool> {
         eprintln!("wrote {}", path.display());
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "parameter_set": set.provenance(), "all_pass": all, "checks": checks }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "parameter_set": set.provenance(), "all_pass": all, "checks": checks })
+            )?
+        );
     } else {
         println!("parameters: {}\n", set.provenance());
         print!("{}", table(&checks));
@@ -156,8 +206,16 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     if args.max_iters == 0 {
         bail!("--max-iters: 0 is not allowed; use 1 or more");
     }
-    let settings = dermasim_calibrate::Settings { max_evaluations: args.max_iters, seed: args.seed, date: dermasim_io::utc_now()[..10].to_string() };
-    eprintln!("fitting {} parameters to the calibration targets ({} iterations at most)...", dermasim_calibrate::FREE.len(), args.max_iters);
+    let settings = dermasim_calibrate::Settings {
+        max_evaluations: args.max_iters,
+        seed: args.seed,
+        date: dermasim_io::utc_now()[..10].to_string(),
+    };
+    eprintln!(
+        "fitting {} parameters to the calibration targets ({} iterations at most)...",
+        dermasim_calibrate::FREE.len(),
+        args.max_iters
+    );
     let fit = dermasim_calibrate::calibrate(&settings)?;
     let lit = ParameterSet::literature();
     println!("{:<32} {:>12} {:>12}  range", "parameter", "prior", "fitted");
@@ -177,15 +235,26 @@ pub fn calibrate(args: CalibrateArgs) -> Result<()> {
     );
     let tmp = args.out.with_extension("toml.tmp");
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    std::fs::rename(&tmp, &args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("wrote {} ({} iterations)", args.out.display(), fit.evaluations);
     if args.posterior_draws > 0 {
-        eprintln!("sampling the posterior: {} Latin-hypercube draws against the calibration targets...", args.posterior_draws);
+        eprintln!(
+            "sampling the posterior: {} Latin-hypercube draws against the calibration targets...",
+            args.posterior_draws
+        );
         let post = dermasim_calibrate::posterior(args.posterior_draws, args.seed, &settings.date)?;
         let tmp = args.posterior_out.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_string(&post)?).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &args.posterior_out).with_context(|| format!("cannot write {}", args.posterior_out.display()))?;
-        println!("\nposterior: {} of {} draws kept, effective sample size {:.1}", post.draws.len(), post.prior_draws, post.effective_size());
+        std::fs::write(&tmp, serde_json::to_string(&post)?)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &args.posterior_out)
+            .with_context(|| format!("cannot write {}", args.posterior_out.display()))?;
+        println!(
+            "\nposterior: {} of {} draws kept, effective sample size {:.1}",
+            post.draws.len(),
+            post.prior_draws,
+            post.effective_size()
+        );
         eprintln!("wrote {}", args.posterior_out.display());
     }
     Ok(())

@@ -1,7 +1,7 @@
+pub mod bench;
+pub mod clinic;
 pub mod deliver;
 pub mod evidence;
-pub mod clinic;
-pub mod bench;
 pub mod model;
 pub mod run;
 
@@ -10,14 +10,46 @@ use dermasim::tissue::SiteTable;
 
 /// Scenarios shipped in `examples/`, embedded so `init` works anywhere.
 pub const EXAMPLES: [(&str, &str, &str); 8] = [
-    ("default", "cheek, pen 1.5 mm, 3 sessions 4 weeks apart, 180 days", include_str!("../../../../examples/default.toml")),
-    ("acne_scars_cheek", "acne scars on the cheek: pen 1.5 mm, 3 sessions 4 weeks apart", include_str!("../../../../examples/acne_scars_cheek.toml")),
-    ("fine_lines_forehead", "fine lines on the forehead: pen 0.5 mm", include_str!("../../../../examples/fine_lines_forehead.toml")),
-    ("home_roller", "home roller 0.25 mm on the cheek, weekly", include_str!("../../../../examples/home_roller.toml")),
-    ("stretch_marks_abdomen", "stretch marks on the abdomen: roller 2.0 mm, 5 sessions monthly", include_str!("../../../../examples/stretch_marks_abdomen.toml")),
-    ("delivery_hyaluronic_home_roller", "hyaluronic acid after a 0.25 mm home roller", include_str!("../../../../examples/delivery_hyaluronic_home_roller.toml")),
-    ("delivery_vitamin_c_pen", "vitamin C serum after a 0.5 mm pen", include_str!("../../../../examples/delivery_vitamin_c_pen.toml")),
-    ("delivery_growth_factor_occluded", "growth factors after 1.5 mm under occlusion", include_str!("../../../../examples/delivery_growth_factor_occluded.toml")),
+    (
+        "default",
+        "cheek, pen 1.5 mm, 3 sessions 4 weeks apart, 180 days",
+        include_str!("../../../../examples/default.toml"),
+    ),
+    (
+        "acne_scars_cheek",
+        "acne scars on the cheek: pen 1.5 mm, 3 sessions 4 weeks apart",
+        include_str!("../../../../examples/acne_scars_cheek.toml"),
+    ),
+    (
+        "fine_lines_forehead",
+        "fine lines on the forehead: pen 0.5 mm",
+        include_str!("../../../../examples/fine_lines_forehead.toml"),
+    ),
+    (
+        "home_roller",
+        "home roller 0.25 mm on the cheek, weekly",
+        include_str!("../../../../examples/home_roller.toml"),
+    ),
+    (
+        "stretch_marks_abdomen",
+        "stretch marks on the abdomen: roller 2.0 mm, 5 sessions monthly",
+        include_str!("../../../../examples/stretch_marks_abdomen.toml"),
+    ),
+    (
+        "delivery_hyaluronic_home_roller",
+        "hyaluronic acid after a 0.25 mm home roller",
+        include_str!("../../../../examples/delivery_hyaluronic_home_roller.toml"),
+    ),
+    (
+        "delivery_vitamin_c_pen",
+        "vitamin C serum after a 0.5 mm pen",
+        include_str!("../../../../examples/delivery_vitamin_c_pen.toml"),
+    ),
+    (
+        "delivery_growth_factor_occluded",
+        "growth factors after 1.5 mm under occlusion",
+        include_str!("../../../../examples/delivery_growth_factor_occluded.toml"),
+    ),
 ];
 
 pub fn init(example: Option<&str>, list: bool) -> Result<()> {
@@ -52,7 +84,10 @@ pub fn sites(json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "sites": table.site }))?);
         return Ok(());
     }
-    println!("{:<12} {:>7} {:>7} {:>8} {:>10}  {:<11} grades (SC/epi/dermis)", "site", "SC um", "epi um", "dermis", "total mm", "depth mm");
+    println!(
+        "{:<12} {:>7} {:>7} {:>8} {:>10}  {:<11} grades (SC/epi/dermis)",
+        "site", "SC um", "epi um", "dermis", "total mm", "depth mm"
+    );
     for s in &table.site {
         let total = s.stratum_corneum_um.value + s.epidermis_um.value + s.dermis_um.value;
         println!(

@@ -36,7 +36,14 @@ pub fn run(action: ModelAction) -> Result<()> {
     match action {
         ModelAction::List => {
             for m in MODELS {
-                println!("{:<20} {}\n{:<20} species: {}; source: {}", m.name, m.title, "", m.species.join(", "), m.source);
+                println!(
+                    "{:<20} {}\n{:<20} species: {}; source: {}",
+                    m.name,
+                    m.title,
+                    "",
+                    m.species.join(", "),
+                    m.source
+                );
             }
             Ok(())
         }
@@ -45,11 +52,19 @@ pub fn run(action: ModelAction) -> Result<()> {
             let mut params = ParameterSet::literature();
             let mut initial = Vec::new();
             for s in &set {
-                let (k, v) = s.split_once('=').with_context(|| format!("--set: `{s}` is not NAME=VALUE"))?;
-                let v: f64 = v.trim().parse().with_context(|| format!("--set {k}: `{v}` is not a number"))?;
+                let (k, v) =
+                    s.split_once('=').with_context(|| format!("--set: `{s}` is not NAME=VALUE"))?;
+                let v: f64 = v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("--set {k}: `{v}` is not a number"))?;
                 let k = k.trim();
                 // Waugh-Sherratt parameters are stored with a ws_ prefix.
-                let pname = if name == "waugh_sherratt2006" && !k.starts_with("ws_") { format!("ws_{k}") } else { k.to_string() };
+                let pname = if name == "waugh_sherratt2006" && !k.starts_with("ws_") {
+                    format!("ws_{k}")
+                } else {
+                    k.to_string()
+                };
                 if info.species.contains(&k) {
                     initial.push((k.to_string(), v));
                 } else if params.param.contains_key(&pname) {
@@ -71,9 +86,22 @@ pub fn run(action: ModelAction) -> Result<()> {
                     let rows: Vec<serde_json::Value> = tc
                         .rows
                         .iter()
-                        .map(|r| serde_json::Value::Object(tc.columns.iter().cloned().zip(r.iter().map(|v| serde_json::json!(v))).collect()))
+                        .map(|r| {
+                            serde_json::Value::Object(
+                                tc.columns
+                                    .iter()
+                                    .cloned()
+                                    .zip(r.iter().map(|v| serde_json::json!(v)))
+                                    .collect(),
+                            )
+                        })
                         .collect();
-                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "model": name, "source": info.source, "rows": rows }))?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &serde_json::json!({ "model": name, "source": info.source, "rows": rows })
+                        )?
+                    );
                 }
             }
             Ok(())

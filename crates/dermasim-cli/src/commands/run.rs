@@ -58,12 +58,15 @@ pub fn run(args: RunArgs) -> Result<()> {
     let kinds = scenario.outputs.resolved(scenario.simulation.fidelity);
     let days = scenario.outputs.days(&scenario.protocol);
     // Depth data are taken while the run goes, only when a folder will hold them.
-    let watch = args.out.is_some() && (kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti));
+    let watch = args.out.is_some()
+        && (kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti));
     let keep_fields = kinds.contains(&OutputKind::Vti);
     let mut capture = None;
     let checkpoint = match (&args.out, args.checkpoint_every.is_some() || args.resume) {
         (Some(dir), _) => Some(dir.with_extension("checkpoint")),
-        (None, true) => anyhow::bail!("--checkpoint-every and --resume need --out DIR (the checkpoint is DIR.checkpoint)"),
+        (None, true) => anyhow::bail!(
+            "--checkpoint-every and --resume need --out DIR (the checkpoint is DIR.checkpoint)"
+        ),
         (None, false) => None,
     };
     if let Some(every) = args.checkpoint_every {
@@ -80,8 +83,14 @@ pub fn run(args: RunArgs) -> Result<()> {
                 anyhow::bail!("--ensemble: {n} is outside the allowed range 2 to 10000");
             }
             let bar = if interactive { ProgressBar::new(n as u64) } else { ProgressBar::hidden() };
-            bar.set_style(ProgressStyle::with_template("{spinner} ensemble {pos}/{len} [{bar:40}] eta {eta}").expect("template").progress_chars("=> "));
-            let s = dermasim::ensemble::run_ensemble(&scenario, &base, n, &|k| bar.set_position(k as u64))?;
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} ensemble {pos}/{len} [{bar:40}] eta {eta}")
+                    .expect("template")
+                    .progress_chars("=> "),
+            );
+            let s = dermasim::ensemble::run_ensemble(&scenario, &base, n, &|k| {
+                bar.set_position(k as u64)
+            })?;
             bar.finish_and_clear();
             if watch {
                 // The central run once more, watched (the ensemble runs it unobserved).
@@ -96,12 +105,24 @@ pub fn run(args: RunArgs) -> Result<()> {
             // The stepper lands on the snapshot days whether or not they are written, so the
             // numbers never depend on the output selection.
             let mut sim = Simulation::with_options(&scenario, &base, Capture::options(&days))?;
-            let bar = if interactive { ProgressBar::new(end.ceil() as u64) } else { ProgressBar::hidden() };
-            bar.set_style(ProgressStyle::with_template("{spinner} day {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}").expect("template").progress_chars("=> "));
+            let bar = if interactive {
+                ProgressBar::new(end.ceil() as u64)
+            } else {
+                ProgressBar::hidden()
+            };
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} day {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}",
+                )
+                .expect("template")
+                .progress_chars("=> "),
+            );
             if let (true, Some(path)) = (args.resume, &checkpoint) {
                 if path.exists() {
-                    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-                    sim.restore(&bytes).with_context(|| format!("cannot resume from {}", path.display()))?;
+                    let bytes = std::fs::read(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    sim.restore(&bytes)
+                        .with_context(|| format!("cannot resume from {}", path.display()))?;
                     eprintln!("resuming from day {:.2} ({})", sim.time(), path.display());
                     if watch {
                         eprintln!("note: depth profiles and snapshots before day {:.2} are not in the resumed run's folder", sim.time());
@@ -116,7 +137,9 @@ pub fn run(args: RunArgs) -> Result<()> {
                 if let Some(c) = cap.as_mut() {
                     c.observe(s);
                 }
-                if let (Some(due), Some(path), Some(every)) = (next_save, &checkpoint, args.checkpoint_every) {
+                if let (Some(due), Some(path), Some(every)) =
+                    (next_save, &checkpoint, args.checkpoint_every)
+                {
                     if s.time() >= due && save_error.is_none() {
                         save_error = write_atomically(path, &s.checkpoint()).err();
                         next_save = Some(s.time() + every);
@@ -139,8 +162,18 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     if let Some(dir) = &args.out {
         let mut folder = RunFolder::create(dir)?;
-        folder.write("summary.json", "summary", "run summary: sessions, endpoints, timeline (see README output contract)", serde_json::to_string_pretty(&summary)?.as_bytes())?;
-        folder.write("scenario.json", "scenario", "the scenario as run, after --set and --outputs overrides", serde_json::to_string_pretty(&scenario)?.as_bytes())?;
+        folder.write(
+            "summary.json",
+            "summary",
+            "run summary: sessions, endpoints, timeline (see README output contract)",
+            serde_json::to_string_pretty(&summary)?.as_bytes(),
+        )?;
+        folder.write(
+            "scenario.json",
+            "scenario",
+            "the scenario as run, after --set and --outputs overrides",
+            serde_json::to_string_pretty(&scenario)?.as_bytes(),
+        )?;
         let parameters = scenario.parameter_set(&base)?;
         let empty = dermasim_report::DepthTable::default();
         let run = RunData {
@@ -189,7 +222,10 @@ fn parse_outputs(list: &str) -> Result<Vec<OutputKind>> {
     match list.trim() {
         "all" => Ok(OutputKind::ALL.to_vec()),
         "none" | "" => Ok(Vec::new()),
-        l => l.split(',').map(|k| k.trim().parse::<OutputKind>().map_err(|e| anyhow::anyhow!("--outputs: {e}"))).collect(),
+        l => l
+            .split(',')
+            .map(|k| k.trim().parse::<OutputKind>().map_err(|e| anyhow::anyhow!("--outputs: {e}")))
+            .collect(),
     }
 }
 

@@ -37,14 +37,19 @@ pub fn files_in(dir: &Path) -> BTreeSet<String> {
 /// The folder's files, after checking that the manifest lists exactly them with their sizes;
 /// also returns the manifest.
 pub fn checked_files_and_manifest(dir: &Path) -> (BTreeSet<String>, serde_json::Value) {
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     let listed = m["files"].as_array().unwrap();
-    let names: BTreeSet<String> = listed.iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
+    let names: BTreeSet<String> =
+        listed.iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
     assert_eq!(names.len(), listed.len(), "no file listed twice");
     let on_disk = files_in(dir);
     assert_eq!(names, on_disk, "manifest of {}", dir.display());
     for f in listed.iter().filter(|f| f["path"] != "manifest.json") {
-        assert_eq!(f["bytes"].as_u64().unwrap(), std::fs::metadata(dir.join(f["path"].as_str().unwrap())).unwrap().len());
+        assert_eq!(
+            f["bytes"].as_u64().unwrap(),
+            std::fs::metadata(dir.join(f["path"].as_str().unwrap())).unwrap().len()
+        );
         assert!(!f["description"].as_str().unwrap().is_empty());
     }
     (on_disk, m)

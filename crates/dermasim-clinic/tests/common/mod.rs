@@ -3,7 +3,10 @@
 
 use dermasim::rng::Stream;
 use dermasim::tissue::{Sex, SiteTable};
-use dermasim_clinic::profile::{Concern, ConcernKind, ConditionEntry, Medication, Procedure, ScarType, Setting, SkinThickness, Status};
+use dermasim_clinic::profile::{
+    Concern, ConcernKind, ConditionEntry, Medication, Procedure, ScarType, Setting, SkinThickness,
+    Status,
+};
 use dermasim_clinic::rules::Condition;
 use dermasim_clinic::{Date, Profile, RuleSet};
 
@@ -24,7 +27,12 @@ pub fn healthy() -> Profile {
         device: None,
         pregnant: false,
         breastfeeding: false,
-        concerns: vec![Concern { kind: ConcernKind::FineLines, scar_type: None, sites: vec!["forehead".into()], requested_depth_mm: None }],
+        concerns: vec![Concern {
+            kind: ConcernKind::FineLines,
+            scar_type: None,
+            sites: vec!["forehead".into()],
+            requested_depth_mm: None,
+        }],
         conditions: vec![],
         medications: vec![],
         procedures: vec![],
@@ -84,9 +92,20 @@ pub fn random_profile(seed: u64, rules: &RuleSet, sites: &SiteTable) -> Profile 
             let kind = *d.pick(&ConcernKind::ALL);
             Concern {
                 kind,
-                scar_type: (kind == ConcernKind::AcneScars).then(|| *d.pick(&[ScarType::Rolling, ScarType::Boxcar, ScarType::IcePick, ScarType::Mixed])),
+                scar_type: (kind == ConcernKind::AcneScars).then(|| {
+                    *d.pick(&[
+                        ScarType::Rolling,
+                        ScarType::Boxcar,
+                        ScarType::IcePick,
+                        ScarType::Mixed,
+                    ])
+                }),
                 sites: sites_sample(&mut d, &ids, 3),
-                requested_depth_mm: if d.chance(0.3) { Some(0.25 * (1 + d.below(12)) as f64) } else { None },
+                requested_depth_mm: if d.chance(0.3) {
+                    Some(0.25 * (1 + d.below(12)) as f64)
+                } else {
+                    None
+                },
             }
         })
         .collect();
@@ -96,7 +115,9 @@ pub fn random_profile(seed: u64, rules: &RuleSet, sites: &SiteTable) -> Profile 
         .rule
         .iter()
         .filter_map(|r| match &r.when {
-            Condition::Medication { within_days_after_stop, .. } => Some(*within_days_after_stop as i64),
+            Condition::Medication { within_days_after_stop, .. } => {
+                Some(*within_days_after_stop as i64)
+            }
             Condition::Procedure { within_days, .. } => Some(*within_days as i64),
             _ => None,
         })
@@ -121,13 +142,22 @@ pub fn random_profile(seed: u64, rules: &RuleSet, sites: &SiteTable) -> Profile 
             } else {
                 Some(start.add_days(d.days(0, 600)))
             };
-            Medication { name: d.pick(&v.medications).clone(), start: if d.chance(0.8) { Some(start) } else { None }, stop, note: None }
+            Medication {
+                name: d.pick(&v.medications).clone(),
+                start: if d.chance(0.8) { Some(start) } else { None },
+                stop,
+                note: None,
+            }
         })
         .collect();
     let procedures = (0..d.below(4))
         .map(|_| Procedure {
             name: d.pick(&v.procedures).clone(),
-            date: if d.chance(0.4) { today.add_days((-*d.pick(&windows) + d.days(-1, 1)).min(0)) } else { today.add_days(-d.days(0, 400)) },
+            date: if d.chance(0.4) {
+                today.add_days((-*d.pick(&windows) + d.days(-1, 1)).min(0))
+            } else {
+                today.add_days(-d.days(0, 400))
+            },
             sites: if d.chance(0.5) { vec![] } else { sites_sample(&mut d, &ids, 2) },
             note: None,
         })

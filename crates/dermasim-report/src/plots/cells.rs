@@ -5,7 +5,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::timeline::{band_points, has_bands, values_and_band};
-use super::{axes, band, colour, padded_range, session_markers, side_legend, tick, Chart, DrawResult, Mark, DESC_PX, FAMILY, LEGEND_PX, MARKER, TITLE_PX};
+use super::{
+    axes, band, colour, padded_range, session_markers, side_legend, tick, Chart, DrawResult, Mark,
+    DESC_PX, FAMILY, LEGEND_PX, MARKER, TITLE_PX,
+};
 
 /// Days shown after the first session.
 pub const WINDOW_DAYS: f64 = 42.0;
@@ -56,7 +59,8 @@ impl Chart for CellsChart<'_> {
         let s = self.summary;
         let (t0, t1) = self.window();
         let t1 = if t1 > t0 { t1 } else { t0 + 1.0 };
-        let shown: Vec<_> = s.timeline.iter().filter(|p| p.t_day >= t0 - 1e-9 && p.t_day <= t1 + 1e-9).collect();
+        let shown: Vec<_> =
+            s.timeline.iter().filter(|p| p.t_day >= t0 - 1e-9 && p.t_day <= t1 + 1e-9).collect();
         let days: Vec<f64> = s.sessions.iter().map(|x| x.day).collect();
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let (w, _) = root.dim_in_pixel();
@@ -64,7 +68,10 @@ impl Chart for CellsChart<'_> {
         let areas = plots.split_evenly((PANELS.len(), 1));
         let mut entries = Vec::new();
         for (p, ((name, title, y_desc), area)) in PANELS.iter().zip(&areas).enumerate() {
-            let (lo, hi) = padded_range(shown.iter().flat_map(|pt| values_and_band(pt, name)).chain([0.0]), 0.06);
+            let (lo, hi) = padded_range(
+                shown.iter().flat_map(|pt| values_and_band(pt, name)).chain([0.0]),
+                0.06,
+            );
             let mut chart = ChartBuilder::on(area)
                 .caption(*title, (FAMILY, DESC_PX + 1))
                 .margin(8)
@@ -78,7 +85,10 @@ impl Chart for CellsChart<'_> {
             if pts.len() > 1 {
                 chart.draw_series([band(&pts, c)])?;
             }
-            chart.draw_series(LineSeries::new(shown.iter().filter_map(|pt| Some((pt.t_day, pt.get(name)?))), c.stroke_width(2)))?;
+            chart.draw_series(LineSeries::new(
+                shown.iter().filter_map(|pt| Some((pt.t_day, pt.get(name)?))),
+                c.stroke_width(2),
+            ))?;
             session_markers(&mut chart, &days, (lo.max(0.0), hi))?;
             entries.push((title.to_lowercase(), Mark::Line(c)));
         }

@@ -9,7 +9,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::timeline::band_points;
-use super::{axes, band, colour, padded_range, session_markers, side_legend, tick, Chart, DrawResult, Mark, FAMILY, LABEL_PX, LEGEND_PX, MARKER, TITLE_PX};
+use super::{
+    axes, band, colour, padded_range, session_markers, side_legend, tick, Chart, DrawResult, Mark,
+    FAMILY, LABEL_PX, LEGEND_PX, MARKER, TITLE_PX,
+};
 
 const COLUMN: &str = "collagen_total_rel";
 const UNCHANGED: RGBColor = RGBColor(60, 60, 60);
@@ -61,27 +64,46 @@ impl Chart for ForecastChart {
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let (w, h) = root.dim_in_pixel();
         let (body, foot) = root.split_vertically(h - 34);
-        let font = (FAMILY, LABEL_PX).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+        let font =
+            (FAMILY, LABEL_PX).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
         foot.draw(&Text::new(self.note.clone(), (12, 17), font))?;
         let (plots, key) = body.split_horizontally(w - LEGEND_PX);
         let c = colour(0);
         for (panel, area) in self.panels.iter().zip(plots.split_evenly((self.panels.len(), 1))) {
             let first = panel.session_days.first().copied().unwrap_or(0.0);
-            let pts: Vec<(f64, f64)> = panel.timeline.iter().map(|p| (p.t_day - first, p.collagen_total_rel)).collect();
-            let bands: Vec<(f64, f64, f64)> = band_points(&panel.timeline, COLUMN).into_iter().map(|(t, lo, hi)| (t - first, lo, hi)).collect();
+            let pts: Vec<(f64, f64)> =
+                panel.timeline.iter().map(|p| (p.t_day - first, p.collagen_total_rel)).collect();
+            let bands: Vec<(f64, f64, f64)> = band_points(&panel.timeline, COLUMN)
+                .into_iter()
+                .map(|(t, lo, hi)| (t - first, lo, hi))
+                .collect();
             let t_end = pts.last().map_or(1.0, |p| p.0).max(1.0);
-            let (lo, hi) = padded_range(pts.iter().map(|p| p.1).chain(bands.iter().flat_map(|b| [b.1, b.2])).chain([1.0]), 0.08);
+            let (lo, hi) = padded_range(
+                pts.iter().map(|p| p.1).chain(bands.iter().flat_map(|b| [b.1, b.2])).chain([1.0]),
+                0.08,
+            );
             let mut chart = ChartBuilder::on(&area)
                 .caption(&panel.title, (FAMILY, LABEL_PX + 2))
                 .margin(10)
                 .x_label_area_size(42)
                 .y_label_area_size(76)
                 .build_cartesian_2d(0.0..t_end, lo..hi)?;
-            axes(&mut chart, "time after the first session (days)", Some("total collagen (relative, 1 = unchanged)"), 10, &tick)?;
+            axes(
+                &mut chart,
+                "time after the first session (days)",
+                Some("total collagen (relative, 1 = unchanged)"),
+                10,
+                &tick,
+            )?;
             if bands.len() > 1 {
                 chart.draw_series([band(&bands, c)])?;
             }
-            chart.draw_series(DashedLineSeries::new([(0.0, 1.0), (t_end, 1.0)], 8, 5, UNCHANGED.stroke_width(1)))?;
+            chart.draw_series(DashedLineSeries::new(
+                [(0.0, 1.0), (t_end, 1.0)],
+                8,
+                5,
+                UNCHANGED.stroke_width(1),
+            ))?;
             chart.draw_series(LineSeries::new(pts, c.stroke_width(2)))?;
             let days: Vec<f64> = panel.session_days.iter().map(|d| d - first).collect();
             session_markers(&mut chart, &days, (lo, hi))?;

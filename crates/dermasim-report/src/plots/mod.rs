@@ -88,7 +88,14 @@ pub fn render(chart: &impl Chart, png: bool) -> Result<Figure, PlotError> {
     } else {
         None
     };
-    Ok(Figure { name: name.clone(), title: chart.title(), caption: chart.caption(), size, svg, png })
+    Ok(Figure {
+        name: name.clone(),
+        title: chart.title(),
+        caption: chart.caption(),
+        size,
+        svg,
+        png,
+    })
 }
 
 fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, png::EncodingError> {
@@ -153,7 +160,11 @@ pub fn padded_range(values: impl IntoIterator<Item = f64>, pad: f64) -> (f64, f6
 
 /// Dashed vertical session markers labelled S1, S2, ... at the top of a chart's plotting area.
 pub fn session_markers<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
     days: &[f64],
     y: (f64, f64),
 ) -> DrawResult
@@ -162,8 +173,14 @@ where
 {
     let (x0, x1) = (chart.x_range().start, chart.x_range().end);
     for (i, &d) in days.iter().enumerate().filter(|(_, &d)| d >= x0 && d <= x1) {
-        chart.draw_series(DashedLineSeries::new([(d, y.0), (d, y.1)], 6, 4, MARKER.stroke_width(1)))?;
-        let font = (FAMILY, LABEL_PX).into_font().color(&MARKER).pos(Pos::new(HPos::Left, VPos::Top));
+        chart.draw_series(DashedLineSeries::new(
+            [(d, y.0), (d, y.1)],
+            6,
+            4,
+            MARKER.stroke_width(1),
+        ))?;
+        let font =
+            (FAMILY, LABEL_PX).into_font().color(&MARKER).pos(Pos::new(HPos::Left, VPos::Top));
         chart.draw_series([Text::new(format!(" S{}", i + 1), (d, y.1), font)])?;
     }
     Ok(())
@@ -182,7 +199,10 @@ pub enum Mark {
 }
 
 /// A legend in its own area beside the chart, so it never hides data.
-pub fn side_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[(String, Mark)]) -> DrawResult
+pub fn side_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, Mark)],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -191,13 +211,20 @@ where
     for (i, (label, mark)) in entries.iter().enumerate() {
         let y = top + step * i as i32;
         match *mark {
-            Mark::Line(c) => area.draw(&PathElement::new([(x, y), (x + 26, y)], c.stroke_width(3)))?,
+            Mark::Line(c) => {
+                area.draw(&PathElement::new([(x, y), (x + 26, y)], c.stroke_width(3)))?
+            }
             Mark::Dashed(c) => {
                 for k in 0..3 {
-                    area.draw(&PathElement::new([(x + 10 * k, y), (x + 10 * k + 6, y)], c.stroke_width(2)))?;
+                    area.draw(&PathElement::new(
+                        [(x + 10 * k, y), (x + 10 * k + 6, y)],
+                        c.stroke_width(2),
+                    ))?;
                 }
             }
-            Mark::Band(c) => area.draw(&Rectangle::new([(x, y - 7), (x + 26, y + 7)], c.mix(0.25).filled()))?,
+            Mark::Band(c) => {
+                area.draw(&Rectangle::new([(x, y - 7), (x + 26, y + 7)], c.mix(0.25).filled()))?
+            }
             Mark::Dot(c) => area.draw(&Circle::new((x + 13, y), 6, c.mix(0.7).filled()))?,
         }
         area.draw(&Text::new(label.clone(), (x + 36, y), font.clone()))?;
@@ -210,7 +237,11 @@ pub fn tick(v: &f64) -> String {
     let v = if v.abs() < 1e-12 { 0.0 } else { *v };
     let s = format!("{v:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.into() }
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.into()
+    }
 }
 
 /// Depth axis labels: the y coordinate is minus the depth, so depth grows downwards.
@@ -226,7 +257,8 @@ pub fn band(points: &[(f64, f64, f64)], colour: RGBColor) -> Polygon<(f64, f64)>
 }
 
 /// The x-y coordinates every line chart uses.
-pub type Xy = Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
+pub type Xy =
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
 
 /// Axes with their descriptions (units in brackets), light grid, tidy numbers.
 pub fn axes<'a, DB: DrawingBackend + 'a>(

@@ -4,7 +4,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{axes, colour, depth_tick, padded_range, side_legend, Chart, DrawResult, Mark, DESC_PX, FAMILY, LABEL_PX, LEGEND_PX, TITLE_PX};
+use super::{
+    axes, colour, depth_tick, padded_range, side_legend, Chart, DrawResult, Mark, DESC_PX, FAMILY,
+    LABEL_PX, LEGEND_PX, TITLE_PX,
+};
 use crate::depth::{DepthRow, DepthTable};
 
 /// Panels: column, panel title, x-axis text.
@@ -68,7 +71,10 @@ impl Chart for ProfilesChart<'_> {
         let areas = plots.split_evenly((1, PANELS.len()));
         for (p, ((column, title, x_desc), area)) in PANELS.iter().zip(&areas).enumerate() {
             let relative = column.ends_with("_rel");
-            let (lo, hi) = padded_range(t.rows.iter().filter_map(|r| r.get(column)).chain(relative.then_some(1.0)), 0.06);
+            let (lo, hi) = padded_range(
+                t.rows.iter().filter_map(|r| r.get(column)).chain(relative.then_some(1.0)),
+                0.06,
+            );
             let lo = if relative { lo } else { lo.max(0.0) };
             let mut chart = ChartBuilder::on(area)
                 .caption(*title, (FAMILY, DESC_PX + 1))
@@ -76,29 +82,52 @@ impl Chart for ProfilesChart<'_> {
                 .x_label_area_size(46)
                 .y_label_area_size(if p == 0 { 76 } else { 52 })
                 .build_cartesian_2d(lo..hi, -bottom..0.0)?;
-            axes(&mut chart, x_desc, (p == 0).then_some("depth below the surface (µm)"), 4, &depth_tick)?;
+            axes(
+                &mut chart,
+                x_desc,
+                (p == 0).then_some("depth below the surface (µm)"),
+                4,
+                &depth_tick,
+            )?;
             for &(_, top, _) in &layers[1..] {
-                chart.draw_series(DashedLineSeries::new([(lo, -top), (hi, -top)], 2, 3, BOUNDARY.stroke_width(1)))?;
+                chart.draw_series(DashedLineSeries::new(
+                    [(lo, -top), (hi, -top)],
+                    2,
+                    3,
+                    BOUNDARY.stroke_width(1),
+                ))?;
             }
             // Name the layers in the first panel, where there is room for the text.
             if p == 0 {
                 let px_per_um = area.dim_in_pixel().1 as f64 / bottom;
                 for &(name, top, low) in &layers {
                     if (low - top) * px_per_um > 1.6 * LABEL_PX as f64 {
-                        let font = (FAMILY, LABEL_PX - 2).into_font().color(&BOUNDARY).pos(Pos::new(HPos::Right, VPos::Center));
-                        chart.draw_series([Text::new(name.replace('_', " "), (hi, -(top + low) / 2.0), font)])?;
+                        let font = (FAMILY, LABEL_PX - 2)
+                            .into_font()
+                            .color(&BOUNDARY)
+                            .pos(Pos::new(HPos::Right, VPos::Center));
+                        chart.draw_series([Text::new(
+                            name.replace('_', " "),
+                            (hi, -(top + low) / 2.0),
+                            font,
+                        )])?;
                     }
                 }
             }
             if relative {
-                chart.draw_series(LineSeries::new([(1.0, -bottom), (1.0, 0.0)], RGBColor(170, 170, 170).stroke_width(1)))?;
+                chart.draw_series(LineSeries::new(
+                    [(1.0, -bottom), (1.0, 0.0)],
+                    RGBColor(170, 170, 170).stroke_width(1),
+                ))?;
             }
             for (i, &d) in days.iter().enumerate() {
                 // Break the line where the quantity is undefined (NaN above the dermis).
                 let mut segments = vec![Vec::new()];
                 for r in t.at(d) {
                     match r.get(column).filter(|v| v.is_finite()) {
-                        Some(v) => segments.last_mut().expect("one open segment").push((v, -r.depth_um)),
+                        Some(v) => {
+                            segments.last_mut().expect("one open segment").push((v, -r.depth_um))
+                        }
                         None => segments.push(Vec::new()),
                     }
                 }
@@ -107,7 +136,11 @@ impl Chart for ProfilesChart<'_> {
                 }
             }
         }
-        let mut entries: Vec<(String, Mark)> = days.iter().enumerate().map(|(i, d)| (format!("day {d}"), Mark::Line(colour(i)))).collect();
+        let mut entries: Vec<(String, Mark)> = days
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("day {d}"), Mark::Line(colour(i))))
+            .collect();
         entries.push(("layer boundary".into(), Mark::Dashed(BOUNDARY)));
         side_legend(&key, &entries)
     }

@@ -4,7 +4,9 @@ use dermasim::Scenario;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{axes, colour, side_legend, tick, Chart, DrawResult, Mark, FAMILY, LEGEND_PX, TITLE_PX};
+use super::{
+    axes, colour, side_legend, tick, Chart, DrawResult, Mark, FAMILY, LEGEND_PX, TITLE_PX,
+};
 
 /// Width of the plotting area, pixels.
 const PLOT_PX: f64 = 600.0;
@@ -26,7 +28,11 @@ impl PunctureChart<'_> {
 
     fn positions(&self) -> Vec<[f64; 2]> {
         let s = self.scenario;
-        s.session_device(self.session).puncture_positions(self.patch(), s.simulation.seed, self.session)
+        s.session_device(self.session).puncture_positions(
+            self.patch(),
+            s.simulation.seed,
+            self.session,
+        )
     }
 
     fn aspect(&self) -> f64 {
@@ -69,13 +75,24 @@ impl Chart for PunctureChart<'_> {
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let (w, _) = root.dim_in_pixel();
         let (plot, key) = root.split_horizontally(w - LEGEND_PX);
-        let mut chart = ChartBuilder::on(&plot).margin(12).x_label_area_size(50).y_label_area_size(80).build_cartesian_2d(0.0..px, 0.0..py)?;
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..px, 0.0..py)?;
         axes(&mut chart, "x (µm)", Some("y (µm)"), 6, &tick)?;
         let width_px = chart.plotting_area().dim_in_pixel().0 as f64;
         let r_px = (self.channel_radius_um * width_px / px).max(1.5);
         let c = colour(1);
-        chart.draw_series(self.positions().into_iter().map(|[x, y]| Circle::new((x, y), r_px, c.mix(0.7).filled())))?;
-        side_legend(&key, &[(format!("needle channel (radius {:.0} µm)", self.channel_radius_um), Mark::Dot(c))])?;
+        chart.draw_series(
+            self.positions()
+                .into_iter()
+                .map(|[x, y]| Circle::new((x, y), r_px, c.mix(0.7).filled())),
+        )?;
+        side_legend(
+            &key,
+            &[(format!("needle channel (radius {:.0} µm)", self.channel_radius_um), Mark::Dot(c))],
+        )?;
         Ok(())
     }
 }

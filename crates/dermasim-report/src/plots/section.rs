@@ -28,7 +28,8 @@ impl SectionChart<'_> {
 
     /// Colour range: symmetric about 1 for relative quantities, from zero otherwise.
     fn range(&self) -> (f64, f64) {
-        let vals = self.sections.rows.iter().filter_map(|r| r.get(self.column)).filter(|v| v.is_finite());
+        let vals =
+            self.sections.rows.iter().filter_map(|r| r.get(self.column)).filter(|v| v.is_finite());
         if self.column.ends_with("_rel") {
             let d = vals.fold(0.0f64, |m, v| m.max((v - 1.0).abs())).max(1e-3);
             (1.0 - d, 1.0 + d)
@@ -43,7 +44,13 @@ impl SectionChart<'_> {
 pub fn diverging(u: f64) -> RGBColor {
     let u = u.clamp(0.0, 1.0);
     let (blue, white, red) = ((33.0, 102.0, 172.0), (247.0, 247.0, 247.0), (178.0, 24.0, 43.0));
-    let mix = |a: (f64, f64, f64), b: (f64, f64, f64), f: f64| RGBColor((a.0 + (b.0 - a.0) * f) as u8, (a.1 + (b.1 - a.1) * f) as u8, (a.2 + (b.2 - a.2) * f) as u8);
+    let mix = |a: (f64, f64, f64), b: (f64, f64, f64), f: f64| {
+        RGBColor(
+            (a.0 + (b.0 - a.0) * f) as u8,
+            (a.1 + (b.1 - a.1) * f) as u8,
+            (a.2 + (b.2 - a.2) * f) as u8,
+        )
+    };
     if u < 0.5 {
         mix(blue, white, u * 2.0)
     } else {
@@ -81,7 +88,13 @@ impl Chart for SectionChart<'_> {
             return Err("no cross-section to draw".into());
         }
         let (lo, hi) = self.range();
-        let colour_of = |v: f64| if v.is_finite() { diverging((v - lo) / (hi - lo)) } else { RGBColor(200, 200, 200) };
+        let colour_of = |v: f64| {
+            if v.is_finite() {
+                diverging((v - lo) / (hi - lo))
+            } else {
+                RGBColor(200, 200, 200)
+            }
+        };
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let (w, _) = root.dim_in_pixel();
         let (panels, bar) = root.split_horizontally(w - 130);
@@ -114,7 +127,10 @@ impl Chart for SectionChart<'_> {
                 let x = r.x_um.unwrap_or(0.0);
                 let v = r.get(self.column).unwrap_or(f64::NAN);
                 Rectangle::new(
-                    [(x - dx / 2.0, -(r.depth_um - r.thickness_um / 2.0)), (x + dx / 2.0, -(r.depth_um + r.thickness_um / 2.0))],
+                    [
+                        (x - dx / 2.0, -(r.depth_um - r.thickness_um / 2.0)),
+                        (x + dx / 2.0, -(r.depth_um + r.thickness_um / 2.0)),
+                    ],
                     colour_of(v).filled(),
                 )
             }))?;
@@ -137,8 +153,14 @@ impl Chart for SectionChart<'_> {
             .draw()?;
         let steps = 100;
         cb.draw_series((0..steps).map(|i| {
-            let (a, b) = (lo + (hi - lo) * i as f64 / steps as f64, lo + (hi - lo) * (i + 1) as f64 / steps as f64);
-            Rectangle::new([(0.0, a), (1.0, b)], diverging((i as f64 + 0.5) / steps as f64).filled())
+            let (a, b) = (
+                lo + (hi - lo) * i as f64 / steps as f64,
+                lo + (hi - lo) * (i + 1) as f64 / steps as f64,
+            );
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                diverging((i as f64 + 0.5) / steps as f64).filled(),
+            )
         }))?;
         Ok(())
     }

@@ -4,7 +4,10 @@ use dermasim::Summary;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{axes, band, colour, padded_range, session_markers, side_legend, tick, Chart, DrawResult, Mark, FAMILY, LEGEND_PX, MARKER, TITLE_PX};
+use super::{
+    axes, band, colour, padded_range, session_markers, side_legend, tick, Chart, DrawResult, Mark,
+    FAMILY, LEGEND_PX, MARKER, TITLE_PX,
+};
 
 /// Quantities of the timeline chart: column name and legend text.
 pub const SERIES: [(&str, &str); 5] = [
@@ -29,7 +32,8 @@ impl Chart for TimelineChart<'_> {
     }
 
     fn caption(&self) -> String {
-        let bands = if has_bands(self.summary) { " Shaded: 5-95 % of the ensemble runs." } else { "" };
+        let bands =
+            if has_bands(self.summary) { " Shaded: 5-95 % of the ensemble runs." } else { "" };
         format!(
             "Dermis averages of collagen I, III, total collagen and elastin, and mean epidermal thickness, each divided by its value before treatment (1 = unchanged). Dashed lines: treatment sessions.{bands}"
         )
@@ -45,14 +49,30 @@ impl Chart for TimelineChart<'_> {
     {
         let s = self.summary;
         let t_end = s.last().t_day;
-        let all = s.timeline.iter().flat_map(|p| SERIES.iter().flat_map(move |(n, _)| values_and_band(p, n)));
+        let all = s
+            .timeline
+            .iter()
+            .flat_map(|p| SERIES.iter().flat_map(move |(n, _)| values_and_band(p, n)));
         let (lo, hi) = padded_range(all.chain([1.0]), 0.06);
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let (w, _) = root.dim_in_pixel();
         let (plot, key) = root.split_horizontally(w - LEGEND_PX);
-        let mut chart = ChartBuilder::on(&plot).margin(12).x_label_area_size(46).y_label_area_size(76).build_cartesian_2d(0.0..t_end, lo..hi)?;
-        axes(&mut chart, "time since day 0 (days)", Some("relative to before treatment (1 = unchanged)"), 10, &tick)?;
-        chart.draw_series(LineSeries::new([(0.0, 1.0), (t_end, 1.0)], RGBColor(150, 150, 150).stroke_width(1)))?;
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(12)
+            .x_label_area_size(46)
+            .y_label_area_size(76)
+            .build_cartesian_2d(0.0..t_end, lo..hi)?;
+        axes(
+            &mut chart,
+            "time since day 0 (days)",
+            Some("relative to before treatment (1 = unchanged)"),
+            10,
+            &tick,
+        )?;
+        chart.draw_series(LineSeries::new(
+            [(0.0, 1.0), (t_end, 1.0)],
+            RGBColor(150, 150, 150).stroke_width(1),
+        ))?;
         let mut entries = Vec::new();
         for (i, (name, label)) in SERIES.iter().enumerate() {
             let c = colour(i);
@@ -60,7 +80,10 @@ impl Chart for TimelineChart<'_> {
             if pts.len() > 1 {
                 chart.draw_series([band(&pts, c)])?;
             }
-            chart.draw_series(LineSeries::new(s.timeline.iter().filter_map(|p| Some((p.t_day, p.get(name)?))), c.stroke_width(2)))?;
+            chart.draw_series(LineSeries::new(
+                s.timeline.iter().filter_map(|p| Some((p.t_day, p.get(name)?))),
+                c.stroke_width(2),
+            ))?;
             entries.push((label.to_string(), Mark::Line(c)));
         }
         if has_bands(s) {
@@ -79,12 +102,27 @@ pub fn has_bands(s: &Summary) -> bool {
 
 /// A quantity with its band values, for axis ranges.
 pub fn values_and_band(p: &dermasim::TimelinePoint, name: &str) -> impl Iterator<Item = f64> {
-    [p.get(name), p.bands.get(&format!("{name}_p05")).copied(), p.bands.get(&format!("{name}_p95")).copied()].into_iter().flatten()
+    [
+        p.get(name),
+        p.bands.get(&format!("{name}_p05")).copied(),
+        p.bands.get(&format!("{name}_p95")).copied(),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// `(t, p05, p95)` where the band exists.
-pub fn band_points<'a>(s: impl IntoIterator<Item = &'a dermasim::TimelinePoint>, name: &str) -> Vec<(f64, f64, f64)> {
+pub fn band_points<'a>(
+    s: impl IntoIterator<Item = &'a dermasim::TimelinePoint>,
+    name: &str,
+) -> Vec<(f64, f64, f64)> {
     s.into_iter()
-        .filter_map(|p| Some((p.t_day, *p.bands.get(&format!("{name}_p05"))?, *p.bands.get(&format!("{name}_p95"))?)))
+        .filter_map(|p| {
+            Some((
+                p.t_day,
+                *p.bands.get(&format!("{name}_p05"))?,
+                *p.bands.get(&format!("{name}_p95"))?,
+            ))
+        })
         .collect()
 }

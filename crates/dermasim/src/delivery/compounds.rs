@@ -80,7 +80,10 @@ impl CompoundTable {
     /// Look a compound up, or say which ids exist.
     pub fn require(&self, id: &str, path: &str) -> Result<&Compound, FieldError> {
         self.get(id).ok_or_else(|| {
-            FieldError::new(path, format!("unknown compound `{id}`; known compounds: {}", self.ids().join(", ")))
+            FieldError::new(
+                path,
+                format!("unknown compound `{id}`; known compounds: {}", self.ids().join(", ")),
+            )
         })
     }
 
@@ -95,7 +98,10 @@ impl CompoundTable {
             ("model.closure_time_constant_occluded_h".into(), &m.closure_time_constant_occluded_h),
             ("model.closure_depth_exponent".into(), &m.closure_depth_exponent),
             ("model.closure_reference_depth_um".into(), &m.closure_reference_depth_um),
-            ("model.epidermis_to_dermis_diffusivity_ratio".into(), &m.epidermis_to_dermis_diffusivity_ratio),
+            (
+                "model.epidermis_to_dermis_diffusivity_ratio".into(),
+                &m.epidermis_to_dermis_diffusivity_ratio,
+            ),
             ("model.channel_patency".into(), &m.channel_patency),
         ];
         for c in &self.compound {
@@ -124,7 +130,8 @@ impl CompoundTable {
 impl TransportConstants {
     /// Potts & Guy (1992) permeability of intact stratum corneum from an aqueous vehicle, cm/h.
     pub fn potts_guy_kp_cm_per_h(&self, c: &Compound) -> f64 {
-        let log_kp = self.potts_guy_intercept.value + self.potts_guy_log_kow_slope.value * c.log_kow.value
+        let log_kp = self.potts_guy_intercept.value
+            + self.potts_guy_log_kow_slope.value * c.log_kow.value
             + self.potts_guy_mw_slope.value * c.molecular_weight_da.value;
         10f64.powf(log_kp)
     }
@@ -152,15 +159,27 @@ mod tests {
         ] {
             assert!(t.get(id).is_some(), "{id} missing");
         }
-        assert!(t.compound.iter().any(|c| c.kind == Kind::Peptide && c.residues.is_some_and(|n| (3..=5).contains(&n))));
+        assert!(t
+            .compound
+            .iter()
+            .any(|c| c.kind == Kind::Peptide && c.residues.is_some_and(|n| (3..=5).contains(&n))));
         for c in &t.compound {
-            for v in [&c.log_kow, &c.diffusivity_water_cm2_per_s, &c.diffusivity_dermis_cm2_per_s, &c.dermal_clearance_per_h] {
+            for v in [
+                &c.log_kow,
+                &c.diffusivity_water_cm2_per_s,
+                &c.diffusivity_dermis_cm2_per_s,
+                &c.dermal_clearance_per_h,
+            ] {
                 if v.grade == Grade::A {
                     assert!(v.range[0] < v.range[1], "{}: an assumption needs a real range", c.id);
                 }
             }
             // Tissue slows diffusion; it never speeds it up.
-            assert!(c.diffusivity_dermis_cm2_per_s.value <= c.diffusivity_water_cm2_per_s.value, "{}", c.id);
+            assert!(
+                c.diffusivity_dermis_cm2_per_s.value <= c.diffusivity_water_cm2_per_s.value,
+                "{}",
+                c.id
+            );
         }
     }
 

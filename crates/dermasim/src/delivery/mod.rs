@@ -30,7 +30,8 @@ use crate::tissue::{Column, SiteTable};
 use solver::{ChannelPath, Closure, DepthGrid, Problem};
 
 /// What "dermis dose" means, repeated in every report.
-pub const DERMIS_DOSE_DEFINITION: &str = "cumulative amount that has entered the dermis by the end of the report \
+pub const DERMIS_DOSE_DEFINITION: &str =
+    "cumulative amount that has entered the dermis by the end of the report \
 window (amount in the dermis plus amount the dermis has cleared), ug per cm2 of treated skin";
 
 /// Below this an intact-skin dose counts as nothing (1 fg/cm2): the enhancement factor is then
@@ -116,7 +117,10 @@ impl Topical {
         CompoundTable::embedded().require(&self.compound, &f("compound"))?;
         let positive = |name: &str, v: f64, hi: f64, unit: &str| -> Result<(), FieldError> {
             if !v.is_finite() || v <= 0.0 || v > hi {
-                return Err(FieldError::new(f(name), format!("{v} is outside the allowed range: above 0 up to {hi} {unit}")));
+                return Err(FieldError::new(
+                    f(name),
+                    format!("{v} is outside the allowed range: above 0 up to {hi} {unit}"),
+                ));
             }
             Ok(())
         };
@@ -134,13 +138,28 @@ impl Topical {
         }
         positive("duration_h", self.duration_h, 720.0, "h")?;
         let report = self.report_h();
-        check_range(&f("report_h"), report, self.end_h(), 720.0, "h after needling (from start_h + duration_h)")?;
+        check_range(
+            &f("report_h"),
+            report,
+            self.end_h(),
+            720.0,
+            "h after needling (from start_h + duration_h)",
+        )?;
         if let Some(hours) = &self.profile_hours {
             if hours.is_empty() || hours.len() > 20 {
-                return Err(FieldError::new(f("profile_hours"), format!("{} times given; use 1 to 20", hours.len())));
+                return Err(FieldError::new(
+                    f("profile_hours"),
+                    format!("{} times given; use 1 to 20", hours.len()),
+                ));
             }
             for (i, &t) in hours.iter().enumerate() {
-                check_range(&format!("{path}.profile_hours.{i}"), t, 0.0, report, "h after needling (inside the report window)")?;
+                check_range(
+                    &format!("{path}.profile_hours.{i}"),
+                    t,
+                    0.0,
+                    report,
+                    "h after needling (inside the report window)",
+                )?;
             }
         }
         if let Some(p) = self.channel_patency {
@@ -293,7 +312,8 @@ impl Application<'_> {
             return Closure::never();
         }
         let m = self.constants;
-        let scale = (depth_um / m.closure_reference_depth_um.value).powf(m.closure_depth_exponent.value);
+        let scale =
+            (depth_um / m.closure_reference_depth_um.value).powf(m.closure_depth_exponent.value);
         let open = 1.0 / (m.closure_time_constant_open_h.value * scale);
         if !t.occlusion {
             return Closure { segments: vec![(0.0, open)] };
@@ -305,10 +325,17 @@ impl Application<'_> {
 
 /// Times of the dose timeline: a fixed ladder inside the window plus the application's events.
 fn timeline_hours(t: &Topical) -> Vec<f64> {
-    const LADDER: [f64; 22] =
-        [0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 36.0, 48.0, 72.0, 96.0, 120.0, 168.0, 240.0, 336.0, 504.0, 600.0, 720.0];
+    const LADDER: [f64; 22] = [
+        0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 36.0, 48.0, 72.0, 96.0, 120.0,
+        168.0, 240.0, 336.0, 504.0, 600.0, 720.0,
+    ];
     let report = t.report_h();
-    let mut h: Vec<f64> = LADDER.iter().copied().filter(|&x| x <= report).chain([t.start_h, t.end_h(), report]).collect();
+    let mut h: Vec<f64> = LADDER
+        .iter()
+        .copied()
+        .filter(|&x| x <= report)
+        .chain([t.start_h, t.end_h(), report])
+        .collect();
     h.sort_by(f64::total_cmp);
     h.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
     h
@@ -316,7 +343,12 @@ fn timeline_hours(t: &Topical) -> Vec<f64> {
 
 /// Simulate one application on `column`; `channels = None` is skin without punctures, whose
 /// dermis dose is then the intact-skin dose.
-pub fn simulate(column: &Column, channels: Option<&Channels>, app: &Application, numerics: &Numerics) -> SessionDelivery {
+pub fn simulate(
+    column: &Column,
+    channels: Option<&Channels>,
+    app: &Application,
+    numerics: &Numerics,
+) -> SessionDelivery {
     let [sc, epi, pap, ret] = column.thickness_um;
     let grid = DepthGrid::new(sc, epi, pap + ret, numerics);
     let c = app.compound;
@@ -328,7 +360,11 @@ pub fn simulate(column: &Column, channels: Option<&Channels>, app: &Application,
     };
     let t = app.topical;
     let problem = |channels: Option<ChannelPath>| Problem {
-        diffusivity_cm2_h: grid.dermis.iter().map(|&d| if d { d_dermis } else { d_epidermis }).collect(),
+        diffusivity_cm2_h: grid
+            .dermis
+            .iter()
+            .map(|&d| if d { d_dermis } else { d_epidermis })
+            .collect(),
         clearance_per_h: grid.dermis.iter().map(|&d| if d { clearance } else { 0.0 }).collect(),
         grid: grid.clone(),
         kp_cm_h: app.constants.potts_guy_kp_cm_per_h(c),
@@ -342,12 +378,15 @@ pub fn simulate(column: &Column, channels: Option<&Channels>, app: &Application,
         profile_h: t.profile_hours(),
         numerics: *numerics,
     };
-    let path = channels.filter(|ch| ch.punctures_per_cm2 > 0.0 && ch.effective_depth_um > sc).map(|ch| ChannelPath {
-        punctures_per_cm2: ch.punctures_per_cm2 * app.patency(),
-        radius_um: ch.channel_radius_um,
-        depth_um: ch.effective_depth_um,
-        closure: app.closure(ch.effective_depth_um),
-    });
+    let path =
+        channels.filter(|ch| ch.punctures_per_cm2 > 0.0 && ch.effective_depth_um > sc).map(|ch| {
+            ChannelPath {
+                punctures_per_cm2: ch.punctures_per_cm2 * app.patency(),
+                radius_um: ch.channel_radius_um,
+                depth_um: ch.effective_depth_um,
+                closure: app.closure(ch.effective_depth_um),
+            }
+        });
     let treated = solver::solve(&problem(path.clone()));
     let intact = if path.is_some() { solver::solve(&problem(None)) } else { treated.clone() };
 
@@ -372,7 +411,11 @@ pub fn simulate(column: &Column, channels: Option<&Channels>, app: &Application,
     let profile = treated
         .profiles
         .iter()
-        .map(|(t_h, conc)| Profile { t_h: *t_h, depth_um: depth_um.clone(), concentration_ug_per_ml: conc.clone() })
+        .map(|(t_h, conc)| Profile {
+            t_h: *t_h,
+            depth_um: depth_um.clone(),
+            concentration_ug_per_ml: conc.clone(),
+        })
         .collect();
     let closure = path.as_ref().map(|p| &p.closure);
     SessionDelivery {
@@ -399,7 +442,12 @@ pub fn simulate(column: &Column, channels: Option<&Channels>, app: &Application,
         },
         layer_tops_um: crate::tissue::Layer::ALL
             .iter()
-            .zip(column.thickness_um.iter().scan(0.0, |top, h| Some(std::mem::replace(top, *top + h))))
+            .zip(
+                column
+                    .thickness_um
+                    .iter()
+                    .scan(0.0, |top, h| Some(std::mem::replace(top, *top + h))),
+            )
             .map(|(l, top_um)| LayerTop { layer: l.name().into(), top_um })
             .collect(),
     }
@@ -409,10 +457,12 @@ pub fn simulate(column: &Column, channels: Option<&Channels>, app: &Application,
 pub fn deliver(scenario: &Scenario, base: &ParameterSet) -> Result<DeliveryReport, Error> {
     let sites = SiteTable::embedded();
     scenario.validate(&sites, base)?;
-    let t = scenario
-        .topical
-        .as_ref()
-        .ok_or_else(|| FieldError::new("topical", "the scenario has no topical section (compound, concentration, amount, timing)"))?;
+    let t = scenario.topical.as_ref().ok_or_else(|| {
+        FieldError::new(
+            "topical",
+            "the scenario has no topical section (compound, concentration, amount, timing)",
+        )
+    })?;
     let table = CompoundTable::embedded();
     let compound = table.require(&t.compound, "topical.compound")?;
     let set = scenario.parameter_set(base)?;
@@ -469,7 +519,10 @@ fn notes(c: &Compound, t: &Topical, sessions: &[SessionDelivery]) -> Vec<String>
         notes.push("very lipophilic compound: the model has no stratum corneum reservoir and no tissue partitioning, so it overstates how fast the compound leaves the surface and reaches the dermis.".into());
     }
     if t.skin == SkinState::Excised {
-        notes.push("excised skin: channels stay open and nothing is cleared (diffusion-cell conditions).".into());
+        notes.push(
+            "excised skin: channels stay open and nothing is cleared (diffusion-cell conditions)."
+                .into(),
+        );
     }
     notes
 }

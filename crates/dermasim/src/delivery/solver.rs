@@ -27,7 +27,13 @@ pub struct Numerics {
 
 impl Default for Numerics {
     fn default() -> Self {
-        Numerics { dz_epidermis_um: 5.0, dz_dermis_um: 10.0, dt_min_h: 1e-3, dt_max_h: 0.05, dt_growth: 1.2 }
+        Numerics {
+            dz_epidermis_um: 5.0,
+            dz_dermis_um: 10.0,
+            dt_min_h: 1e-3,
+            dt_max_h: 0.05,
+            dt_growth: 1.2,
+        }
     }
 }
 
@@ -45,7 +51,9 @@ impl DepthGrid {
     pub fn new(sc_um: f64, epidermis_um: f64, dermis_um: f64, n: &Numerics) -> DepthGrid {
         let mut g = DepthGrid { top_um: Vec::new(), h_um: Vec::new(), dermis: Vec::new() };
         let mut top = sc_um;
-        for (thickness, dz, is_dermis) in [(epidermis_um, n.dz_epidermis_um, false), (dermis_um, n.dz_dermis_um, true)] {
+        for (thickness, dz, is_dermis) in
+            [(epidermis_um, n.dz_epidermis_um, false), (dermis_um, n.dz_dermis_um, true)]
+        {
             let cells = (thickness / dz).round().max(1.0) as usize;
             let h = thickness / cells as f64;
             for _ in 0..cells {
@@ -217,7 +225,10 @@ pub fn solve(p: &Problem) -> Solution {
 
     // Face conductances between cells k and k+1 (cm/h), harmonic mean.
     let face: Vec<f64> = (0..n.saturating_sub(1))
-        .map(|k| 1.0 / (0.5 * h[k] / p.diffusivity_cm2_h[k] + 0.5 * h[k + 1] / p.diffusivity_cm2_h[k + 1]))
+        .map(|k| {
+            1.0 / (0.5 * h[k] / p.diffusivity_cm2_h[k]
+                + 0.5 * h[k + 1] / p.diffusivity_cm2_h[k + 1])
+        })
         .collect();
     let channel_overlap: Vec<f64> = match &p.channels {
         Some(ch) => (0..n).map(|k| p.grid.overlap_um(k, ch.depth_um) * 1e-4).collect(),
@@ -345,12 +356,25 @@ pub fn solve(p: &Problem) -> Solution {
         }
         record(stop, &c, pools(&c, vehicle, removed, cleared));
     }
-    Solution { applied_ug_cm2: applied, timeline, profiles, end: pools(&c, vehicle, removed, cleared), max_mass_error: max_err }
+    Solution {
+        applied_ug_cm2: applied,
+        timeline,
+        profiles,
+        end: pools(&c, vehicle, removed, cleared),
+        max_mass_error: max_err,
+    }
 }
 
 /// Solve the tridiagonal system for two right-hand sides at once (Thomas algorithm; the
 /// matrix is diagonally dominant, so no pivoting is needed).
-fn thomas(lower: &[f64], diag: &[f64], upper: &[f64], cp: &mut [f64], a: &mut [f64], b: &mut [f64]) {
+fn thomas(
+    lower: &[f64],
+    diag: &[f64],
+    upper: &[f64],
+    cp: &mut [f64],
+    a: &mut [f64],
+    b: &mut [f64],
+) {
     let n = diag.len();
     let mut denom = diag[0];
     cp[0] = upper[0] / denom;
@@ -433,7 +457,8 @@ mod tests {
         // vehicle empties exponentially: uptake = A0 (1 - exp(-kp t / h_v)).
         let p = problem(None, 1e-5, 5.0);
         let s = solve(&p);
-        let into_skin = s.applied_ug_cm2 - s.timeline.iter().find(|x| x.0 == 8.0).unwrap().1.on_surface;
+        let into_skin =
+            s.applied_ug_cm2 - s.timeline.iter().find(|x| x.0 == 8.0).unwrap().1.on_surface;
         let expected = s.applied_ug_cm2 * (1.0 - (-1e-5 * 8.0 / p.vehicle_cm).exp());
         assert!((into_skin / expected - 1.0).abs() < 1e-3, "{into_skin} vs {expected}");
     }

@@ -6,7 +6,8 @@ use crate::tissue::Sex;
 
 const VITAMIN_C_PEN: &str = include_str!("../../../../examples/delivery_vitamin_c_pen.toml");
 const HA_ROLLER: &str = include_str!("../../../../examples/delivery_hyaluronic_home_roller.toml");
-const EGF_OCCLUDED: &str = include_str!("../../../../examples/delivery_growth_factor_occluded.toml");
+const EGF_OCCLUDED: &str =
+    include_str!("../../../../examples/delivery_growth_factor_occluded.toml");
 const MOHAMMED: &str = include_str!("../../../../validation/delivery_mohammed2014.toml");
 
 fn scenario(text: &str) -> Scenario {
@@ -57,7 +58,10 @@ fn without_punctures_the_dose_is_the_potts_guy_intact_dose() {
     // A device with no punctures is skin without punctures.
     let mut zero = s.device.channels(&col, &base()).unwrap();
     zero.punctures_per_cm2 = 0.0;
-    assert_eq!(simulate(&col, Some(&zero), &app, &Numerics::default()).dermis_dose_ug_per_cm2, none.dermis_dose_ug_per_cm2);
+    assert_eq!(
+        simulate(&col, Some(&zero), &app, &Numerics::default()).dermis_dose_ug_per_cm2,
+        none.dermis_dose_ug_per_cm2
+    );
 
     // Potts & Guy: ascorbic acid has kp = 10^(-2.72 + 0.71 x -1.85 - 0.0061 x 176.12) cm/h.
     let kp = 10f64.powf(-2.72 + 0.71 * -1.85 - 0.0061 * 176.12);
@@ -66,7 +70,8 @@ fn without_punctures_the_dose_is_the_potts_guy_intact_dose() {
     // uptake by the end of the application = applied x (1 - exp(-kp t / h_v)).
     let at_end = none.dose_timeline.iter().find(|p| (p.t_h - t.end_h()).abs() < 1e-9).unwrap();
     let uptake = t.applied_ug_per_cm2() - at_end.on_surface_ug_per_cm2;
-    let expected = t.applied_ug_per_cm2() * (1.0 - (-kp * t.duration_h / (t.amount_ul_per_cm2 * 1e-3)).exp());
+    let expected =
+        t.applied_ug_per_cm2() * (1.0 - (-kp * t.duration_h / (t.amount_ul_per_cm2 * 1e-3)).exp());
     assert!((uptake / expected - 1.0).abs() < 1e-3, "uptake {uptake} vs Potts & Guy {expected}");
     // What reaches the dermis is what crossed the barrier, less what is still in the epidermis.
     assert!(none.dermis_dose_ug_per_cm2 <= uptake * (1.0 + 1e-9));
@@ -95,7 +100,10 @@ fn enhancement_grows_with_depth_and_density_and_depth_matters_more() {
         for (depth, passes) in [(0.25, 2), (0.25, 3), (0.5, 2), (0.5, 3), (0.75, 3)] {
             let deeper = dose(2.0 * depth, passes);
             let denser = dose(depth, 2 * passes);
-            assert!(deeper > denser, "{compound} at {depth} mm x {passes}: deeper {deeper} vs denser {denser}");
+            assert!(
+                deeper > denser,
+                "{compound} at {depth} mm x {passes}: deeper {deeper} vs denser {denser}"
+            );
         }
     }
 }
@@ -120,8 +128,17 @@ fn high_molecular_weight_hyaluronan_enters_only_through_open_channels() {
     let t90 = fresh.channel_t90_h.unwrap();
     let late = ha(t90.ceil());
     let closed = ha(48.0);
-    assert!(late.dermis_dose_ug_per_cm2 < 0.2 * fresh.dermis_dose_ug_per_cm2, "{} vs {}", late.dermis_dose_ug_per_cm2, fresh.dermis_dose_ug_per_cm2);
-    assert!(closed.dermis_dose_ug_per_cm2 < 1e-6 * fresh.dermis_dose_ug_per_cm2, "{}", closed.dermis_dose_ug_per_cm2);
+    assert!(
+        late.dermis_dose_ug_per_cm2 < 0.2 * fresh.dermis_dose_ug_per_cm2,
+        "{} vs {}",
+        late.dermis_dose_ug_per_cm2,
+        fresh.dermis_dose_ug_per_cm2
+    );
+    assert!(
+        closed.dermis_dose_ug_per_cm2 < 1e-6 * fresh.dermis_dose_ug_per_cm2,
+        "{}",
+        closed.dermis_dose_ug_per_cm2
+    );
 }
 
 #[test]
@@ -163,8 +180,13 @@ fn peptides_under_mohammed_2014_conditions_land_in_the_reported_range() {
     // Excised human skin, 24 h, channels never close (validation/delivery_mohammed2014.toml).
     let s = scenario(MOHAMMED);
     let table = CompoundTable::embedded();
-    let peptides: Vec<&Compound> =
-        table.compound.iter().filter(|c| c.kind == compounds::Kind::Peptide && c.residues.is_some_and(|n| (3..=5).contains(&n))).collect();
+    let peptides: Vec<&Compound> = table
+        .compound
+        .iter()
+        .filter(|c| {
+            c.kind == compounds::Kind::Peptide && c.residues.is_some_and(|n| (3..=5).contains(&n))
+        })
+        .collect();
     assert!(peptides.len() >= 2);
     for c in peptides {
         // Mohammed imaged the skin after 1 h and after 24 h.
@@ -176,7 +198,11 @@ fn peptides_under_mohammed_2014_conditions_land_in_the_reported_range() {
                 t.profile_hours = Some(vec![hours]);
             });
             let ef = r.enhancement_factor.unwrap();
-            assert!((2.0..=22.0).contains(&ef), "{} at {hours} h: enhancement {ef} outside Mohammed's 2-22", c.id);
+            assert!(
+                (2.0..=22.0).contains(&ef),
+                "{} at {hours} h: enhancement {ef} outside Mohammed's 2-22",
+                c.id
+            );
             assert_eq!(r.channel_t50_h, None);
             assert_eq!(r.mass_balance.cleared_ug_per_cm2, 0.0);
         }
@@ -194,10 +220,16 @@ fn mass_balances_within_1e_minus_6_everywhere() {
                 });
                 let m = &r.mass_balance;
                 let sum = m.on_surface_ug_per_cm2 + m.in_skin_ug_per_cm2 + m.cleared_ug_per_cm2;
-                assert!((sum - m.applied_ug_per_cm2).abs() <= 1e-6 * m.applied_ug_per_cm2, "{compound}: {m:?}");
+                assert!(
+                    (sum - m.applied_ug_per_cm2).abs() <= 1e-6 * m.applied_ug_per_cm2,
+                    "{compound}: {m:?}"
+                );
                 assert!(m.max_relative_error <= 1e-6, "{compound}: {m:?}");
                 for p in &r.dose_timeline {
-                    let pools = p.on_surface_ug_per_cm2 + p.in_epidermis_ug_per_cm2 + p.in_dermis_ug_per_cm2 + p.cleared_ug_per_cm2;
+                    let pools = p.on_surface_ug_per_cm2
+                        + p.in_epidermis_ug_per_cm2
+                        + p.in_dermis_ug_per_cm2
+                        + p.cleared_ug_per_cm2;
                     assert!((pools - m.applied_ug_per_cm2).abs() <= 1e-6 * m.applied_ug_per_cm2);
                 }
             }
@@ -213,7 +245,9 @@ fn examples_deliver_with_sane_invariants() {
         assert_eq!(r.sessions.len(), s.protocol.sessions.len());
         assert_eq!(r.applied_ug_per_cm2, s.topical.as_ref().unwrap().applied_ug_per_cm2());
         for x in &r.sessions {
-            assert!(x.dermis_dose_ug_per_cm2 >= 0.0 && x.dermis_dose_ug_per_cm2 <= r.applied_ug_per_cm2);
+            assert!(
+                x.dermis_dose_ug_per_cm2 >= 0.0 && x.dermis_dose_ug_per_cm2 <= r.applied_ug_per_cm2
+            );
             assert!(x.dermis_dose_ug_per_cm2 >= x.intact_skin_dose_ug_per_cm2);
             assert!(x.enhancement_factor.is_none_or(|e| e >= 1.0));
             assert!(x.channel_t50_h.unwrap() < x.channel_t90_h.unwrap());
@@ -221,11 +255,17 @@ fn examples_deliver_with_sane_invariants() {
             assert_eq!(last.t_h, r.report_h);
             assert!((last.dermis_dose_ug_per_cm2 - x.dermis_dose_ug_per_cm2).abs() < 1e-12);
             // Open fraction falls over time.
-            assert!(x.dose_timeline.windows(2).all(|w| w[1].channels_open_fraction <= w[0].channels_open_fraction));
+            assert!(x
+                .dose_timeline
+                .windows(2)
+                .all(|w| w[1].channels_open_fraction <= w[0].channels_open_fraction));
             for p in &x.profile {
                 assert_eq!(p.depth_um.len(), p.concentration_ug_per_ml.len());
                 assert!(p.depth_um.windows(2).all(|w| w[1] > w[0]));
-                assert!(p.concentration_ug_per_ml.iter().all(|&c| c >= 0.0 && c <= 1000.0 * r.concentration_mg_per_ml));
+                assert!(p
+                    .concentration_ug_per_ml
+                    .iter()
+                    .all(|&c| c >= 0.0 && c <= 1000.0 * r.concentration_mg_per_ml));
             }
         }
     }
@@ -254,9 +294,16 @@ fn finer_steps_and_cells_agree() {
     for id in ["ascorbic_acid", "egf"] {
         let mut t = s.topical.clone().unwrap();
         t.compound = id.into();
-        let app = Application { compound: table.get(id).unwrap(), constants: &table.model, topical: &t };
+        let app =
+            Application { compound: table.get(id).unwrap(), constants: &table.model, topical: &t };
         let coarse = simulate(&col, Some(&ch), &app, &Numerics::default()).dermis_dose_ug_per_cm2;
-        let n = Numerics { dz_epidermis_um: 2.5, dz_dermis_um: 5.0, dt_min_h: 2.5e-4, dt_max_h: 0.0125, dt_growth: 1.2 };
+        let n = Numerics {
+            dz_epidermis_um: 2.5,
+            dz_dermis_um: 5.0,
+            dt_min_h: 2.5e-4,
+            dt_max_h: 0.0125,
+            dt_growth: 1.2,
+        };
         let fine = simulate(&col, Some(&ch), &app, &n).dermis_dose_ug_per_cm2;
         assert!((coarse / fine - 1.0).abs() < 0.02, "{id}: {coarse} vs {fine}");
     }

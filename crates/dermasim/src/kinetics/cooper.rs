@@ -31,7 +31,10 @@ impl CooperParams {
         let (e, c) = (self.estrogen, self.cortisol);
         let fi2 = m / (1.0 + (n / self.ninf).powi(2) + input_sq(c, self.cm1));
         let fem = over(self.kmm, 1.0 + input_sq(e, self.eminf));
-        let r1 = over(self.kmpt * pt + self.kmp * p + fem * m + self.kmn * n, 1.0 + input_sq(c, self.cm2));
+        let r1 = over(
+            self.kmpt * pt + self.kmp * p + fem * m + self.kmn * n,
+            1.0 + input_sq(c, self.cm2),
+        );
         let r2 = over(self.knpt * pt + self.knp * p, 1.0 + input_sq(c, self.cn));
         let fen = over(self.snr * r2 / (self.munr + r2), 1.0 + input_sq(e, self.eninf));
         let dp = self.kpg * p * (1.0 - p / self.pinf)
@@ -39,7 +42,8 @@ impl CooperParams {
             - self.kpn * p * n * (1.0 + self.ken * e)
             - self.kpm * p * fi2 * (1.0 + self.kem * e);
         // `(1 + ken*N)` in the neutrophil debris term is as curated.
-        let dpt = -self.kptn * pt * n * (1.0 + self.ken * n) - self.kptm * pt * fi2 * (1.0 + self.kem * e)
+        let dpt = -self.kptn * pt * n * (1.0 + self.ken * n)
+            - self.kptm * pt * fi2 * (1.0 + self.kem * e)
             + self.mun * n
             - self.mupt * pt;
         let dm = self.smr * r1 / (self.mumr + r1) - self.mum * m;
@@ -66,7 +70,10 @@ impl CooperParams {
         let (en, em) = (1.0 + self.ken * e, 1.0 + self.kem * e);
         let bp = self.mub + self.kbp * p;
         let dp = [
-            self.kpg * (1.0 - 2.0 * p / self.pinf) - self.kpb * self.sb * self.mub / (bp * bp) - self.kpn * n * en - self.kpm * fi2 * em,
+            self.kpg * (1.0 - 2.0 * p / self.pinf)
+                - self.kpb * self.sb * self.mub / (bp * bp)
+                - self.kpn * n * en
+                - self.kpm * fi2 * em,
             0.0,
             -self.kpn * p * en - self.kpm * p * em * fi2_n,
             -self.kpm * p * em * fi2_m,

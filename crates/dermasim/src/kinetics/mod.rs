@@ -26,8 +26,17 @@ pub mod species {
     pub const ED: usize = 10;
     pub const COUNT: usize = 11;
     pub const NAMES: [&str; COUNT] = [
-        "pathogen", "debris", "neutrophils", "macrophages", "repair_macrophages", "tgf_beta",
-        "fibroblasts", "collagen_i", "collagen_iii", "elastin", "damaged_elastin",
+        "pathogen",
+        "debris",
+        "neutrophils",
+        "macrophages",
+        "repair_macrophages",
+        "tgf_beta",
+        "fibroblasts",
+        "collagen_i",
+        "collagen_iii",
+        "elastin",
+        "damaged_elastin",
     ];
 }
 use species::*;
@@ -118,7 +127,11 @@ impl OdeSystem<COUNT> for Voxel<'_> {
         let f = y[F];
         let signal = y[T].max(0.0) / (r.tgf_half_activation + y[T].max(0.0));
         let cap = r.fibroblast_capacity_rel * b.fibroblasts;
-        let growth = if cap > 0.0 { r.fibroblast_growth_per_day * b.response * signal * f * (1.0 - f / cap) } else { 0.0 };
+        let growth = if cap > 0.0 {
+            r.fibroblast_growth_per_day * b.response * signal * f * (1.0 - f / cap)
+        } else {
+            0.0
+        };
         dy[F] = growth - r.fibroblast_apoptosis_per_day * (f - b.fibroblasts);
         // Activated fibroblasts lay down new matrix, collagen III first.
         let active = (f - b.fibroblasts).max(0.0) * b.response;
@@ -126,9 +139,12 @@ impl OdeSystem<COUNT> for Voxel<'_> {
         let excess_iii = (y[C3] - b.collagen_iii).max(0.0);
         let maturation = r.collagen_maturation_per_day * excess_iii;
         let mmp = y[M].max(0.0);
-        dy[C3] = synth * r.collagen_iii_share_new - maturation - r.collagen_mmp_per_macrophage * mmp * y[C3]
+        dy[C3] = synth * r.collagen_iii_share_new
+            - maturation
+            - r.collagen_mmp_per_macrophage * mmp * y[C3]
             + r.collagen_turnover_per_day * (b.collagen_iii - y[C3]);
-        dy[C1] = synth * (1.0 - r.collagen_iii_share_new) + r.collagen_maturation_yield * maturation
+        dy[C1] = synth * (1.0 - r.collagen_iii_share_new)
+            + r.collagen_maturation_yield * maturation
             - r.collagen_mmp_per_macrophage * mmp * y[C1]
             + r.collagen_turnover_per_day * (b.collagen_i - y[C1]);
         dy[EF] = r.elastin_synthesis_per_day * active - r.elastin_mmp_per_macrophage * mmp * y[EF]
@@ -143,7 +159,13 @@ impl OdeSystem<COUNT> for Voxel<'_> {
     }
 
     #[inline]
-    fn factor(&self, jac: &[[f64; COUNT]; COUNT], ghinv: f64, g: &mut [[f64; COUNT]; COUNT], piv: &mut [usize; COUNT]) -> bool {
+    fn factor(
+        &self,
+        jac: &[[f64; COUNT]; COUNT],
+        ghinv: f64,
+        g: &mut [[f64; COUNT]; COUNT],
+        piv: &mut [usize; COUNT],
+    ) -> bool {
         ode::block_factor(jac, ghinv, g, piv, 4, &TAIL)
     }
 
@@ -199,7 +221,8 @@ impl Voxel<'_> {
 
         let active_f = if f >= b.fibroblasts { b.response } else { 0.0 };
         let synth_f = r.collagen_synthesis_per_day * active_f;
-        let maturation_c3 = if y[C3] >= b.collagen_iii { r.collagen_maturation_per_day } else { 0.0 };
+        let maturation_c3 =
+            if y[C3] >= b.collagen_iii { r.collagen_maturation_per_day } else { 0.0 };
         let mmp = y[M].max(0.0);
         let mmp_m = if y[M] >= 0.0 { 1.0 } else { 0.0 };
         let cm = r.collagen_mmp_per_macrophage;
@@ -214,7 +237,8 @@ impl Voxel<'_> {
         jac[EF][M] = -r.elastin_mmp_per_macrophage * y[EF] * mmp_m;
         jac[EF][EF] = -r.elastin_mmp_per_macrophage * mmp - r.elastin_turnover_per_day;
         jac[ED][M] = -r.damaged_elastin_clearance_per_macrophage * y[ED] * mmp_m;
-        jac[ED][ED] = -r.damaged_elastin_clearance_per_macrophage * mmp - r.elastin_turnover_per_day;
+        jac[ED][ED] =
+            -r.damaged_elastin_clearance_per_macrophage * mmp - r.elastin_turnover_per_day;
     }
 }
 
@@ -291,7 +315,11 @@ mod tests {
                 for i in 0..COUNT {
                     let fd = (fp[i] - fm[i]) / (2.0 * h);
                     let scale = jac[i].iter().fold(1e-3f64, |a, v| a.max(v.abs()));
-                    assert!((jac[i][j] - fd).abs() <= 1e-6 * scale, "J[{i}][{j}] = {} but differences give {fd}", jac[i][j]);
+                    assert!(
+                        (jac[i][j] - fd).abs() <= 1e-6 * scale,
+                        "J[{i}][{j}] = {} but differences give {fd}",
+                        jac[i][j]
+                    );
                 }
             }
         }
@@ -308,7 +336,8 @@ mod tests {
             let mut f0 = [0.0; COUNT];
             sys.rhs(&y, &mut f0);
             let mut fd = [[0.0; COUNT]; COUNT];
-            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE }).jacobian(&y, &f0, &mut fd);
+            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE })
+                .jacobian(&y, &f0, &mut fd);
             for i in 0..COUNT {
                 for j in 0..COUNT {
                     let allowed = match TAIL.iter().find(|t| t.0 == i) {
@@ -343,7 +372,10 @@ mod tests {
                 let (mut ps, mut pd) = ([0; COUNT], [0; COUNT]);
                 let ghinv = 1.0 / (0.25 * h);
                 // NaN scratch: the structured factorisation must not read entries it did not form.
-                assert!(sys.factor(&jac, ghinv, &mut gs, &mut ps) && dense.factor(&jac, ghinv, &mut gd, &mut pd));
+                assert!(
+                    sys.factor(&jac, ghinv, &mut gs, &mut ps)
+                        && dense.factor(&jac, ghinv, &mut gd, &mut pd)
+                );
                 let b: [f64; COUNT] = std::array::from_fn(|i| (i as f64 * 0.7).sin() + 0.1);
                 let (mut xs, mut xd) = (b, b);
                 sys.solve(&gs, &ps, &mut xs);
@@ -352,7 +384,10 @@ mod tests {
                 for i in 0..COUNT {
                     let r: f64 = (0..COUNT).map(|j| g[i][j] * xs[j]).sum::<f64>() - b[i];
                     assert!(r.abs() < 1e-10 * (1.0 + b[i].abs()), "h {h} row {i}: residual {r}");
-                    assert!((xs[i] - xd[i]).abs() <= 1e-10 * (1.0 + xd[i].abs()), "h {h}: {xs:?} vs {xd:?}");
+                    assert!(
+                        (xs[i] - xd[i]).abs() <= 1e-10 * (1.0 + xd[i].abs()),
+                        "h {h}: {xs:?} vs {xd:?}"
+                    );
                 }
             }
         }
@@ -379,16 +414,48 @@ mod tests {
             integrate(&fast, t, t + 1.0, &mut a, &mut ha, tol).unwrap();
             integrate(&dense, t, t + 1.0, &mut b, &mut hb, tol).unwrap();
             // The simulator's integrator: Rodas3 at a tight and at its default tolerance.
-            integrate_with::<Rodas3, COUNT, _>(&fast, t, t + 1.0, &mut c, &mut hc, Tolerance { rtol: 1e-9, atol: 1e-13 }).unwrap();
-            integrate_with::<Rodas3, COUNT, _>(&fast, t, t + 1.0, &mut d, &mut hd, Tolerance::SIMULATION).unwrap();
+            integrate_with::<Rodas3, COUNT, _>(
+                &fast,
+                t,
+                t + 1.0,
+                &mut c,
+                &mut hc,
+                Tolerance { rtol: 1e-9, atol: 1e-13 },
+            )
+            .unwrap();
+            integrate_with::<Rodas3, COUNT, _>(
+                &fast,
+                t,
+                t + 1.0,
+                &mut d,
+                &mut hd,
+                Tolerance::SIMULATION,
+            )
+            .unwrap();
             for s in 0..COUNT {
                 let scale = b[s].abs();
-                assert!((a[s] - b[s]).abs() <= 1e-7 * scale + 1e-11, "day {day} species {s}: {} vs {}", a[s], b[s]);
-                assert!((c[s] - b[s]).abs() <= 1e-6 * scale + 1e-10, "Rodas3 day {day} species {s}: {} vs {}", c[s], b[s]);
+                assert!(
+                    (a[s] - b[s]).abs() <= 1e-7 * scale + 1e-11,
+                    "day {day} species {s}: {} vs {}",
+                    a[s],
+                    b[s]
+                );
+                assert!(
+                    (c[s] - b[s]).abs() <= 1e-6 * scale + 1e-10,
+                    "Rodas3 day {day} species {s}: {} vs {}",
+                    c[s],
+                    b[s]
+                );
                 // Default tolerance: the local error is controlled to rtol, atol; what
                 // accumulates over two months stays within a few times that.
-                let bound = 5.0 * Tolerance::SIMULATION.rtol * scale + 100.0 * Tolerance::SIMULATION.atol;
-                assert!((d[s] - b[s]).abs() <= bound, "default day {day} species {s}: {} vs {}", d[s], b[s]);
+                let bound =
+                    5.0 * Tolerance::SIMULATION.rtol * scale + 100.0 * Tolerance::SIMULATION.atol;
+                assert!(
+                    (d[s] - b[s]).abs() <= bound,
+                    "default day {day} species {s}: {} vs {}",
+                    d[s],
+                    b[s]
+                );
             }
         }
     }
