@@ -1,4 +1,16 @@
-//! `dermasim`: a thin command line over the dermasim library.
+//! `dermasim`: a thin command line over the dermasim application layer (`dermasim-app`).
+
+/// `println!` that ends the program quietly (exit 0) when stdout is closed (`dermasim run |
+/// head -1`), instead of panicking.
+macro_rules! outln {
+    () => { $crate::stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same closed-stdout rule as `outln!`.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::stdout(format_args!($($arg)*)) };
+}
 
 mod commands;
 mod present;
@@ -70,11 +82,32 @@ enum Command {
     Bench(commands::bench::BenchArgs),
 }
 
+/// Write to stdout; a closed pipe ends the program with success (the reader has what it
+/// wanted), any other failure with exit code 2.
+pub(crate) fn stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// Worker threads allowed by `--threads`.
+const THREADS: std::ops::RangeInclusive<usize> = 1..=256;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
-        if n == 0 {
-            eprintln!("error: --threads: 0 is not allowed; use 1 or more");
+        if !THREADS.contains(&n) {
+            eprintln!(
+                "error: --threads: {n} is outside the allowed range {} to {}",
+                THREADS.start(),
+                THREADS.end()
+            );
             return ExitCode::from(2);
         }
         rayon::ThreadPoolBuilder::new()
@@ -86,7 +119,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Init { example, list } => commands::init(example.as_deref(), list),
         Command::Schema => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&dermasim_io::scenario_schema()).expect("schema")
             );
@@ -112,8 +145,26 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error chain as one line, with the application layer's request fields named as the
+/// options that set them.
+fn message(e: &anyhow::Error) -> String {
+    if let Some(dermasim_app::AppError::Request { field, message }) = e.downcast_ref() {
+        let flag = match field.as_str() {
+            "outputs" => "--outputs",
+            "ensemble" => "--ensemble",
+            "checkpoint_every" => "--checkpoint-every",
+            "checkpoint" => "--checkpoint-every/--resume",
+            "members" => "--members",
+            "max_iters" => "--max-iters",
+            other => other,
+        };
+        return format!("{flag}: {message}");
+    }
+    format!("{e:#}")
 }

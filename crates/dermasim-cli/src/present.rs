@@ -6,7 +6,7 @@ use dermasim::Summary;
 const DAYS: [f64; 12] = [0.0, 1.0, 3.0, 7.0, 14.0, 28.0, 56.0, 84.0, 120.0, 180.0, 270.0, 365.0];
 
 pub fn summary(s: &Summary, wall_s: f64) {
-    println!(
+    outln!(
         "dermasim {} | {} | site {} | fidelity {} | seed {}",
         s.version,
         s.scenario_name.as_deref().unwrap_or("scenario"),
@@ -14,18 +14,23 @@ pub fn summary(s: &Summary, wall_s: f64) {
         s.fidelity,
         s.seed
     );
-    println!("parameters: {}", s.parameter_set);
-    println!(
+    outln!("parameters: {}", s.parameter_set);
+    outln!(
         "skin: stratum corneum {:.0} um, epidermis {:.0} um, papillary dermis {:.0} um, reticular dermis {:.0} um",
         s.layers_um.stratum_corneum, s.layers_um.epidermis, s.layers_um.papillary_dermis, s.layers_um.reticular_dermis
     );
-    println!("\nsessions:");
-    println!(
+    outln!("\nsessions:");
+    outln!(
         "  {:>5}  {:<7} {:>10} {:>10} {:>9} {:>8}  bleeding",
-        "day", "device", "punct/cm2", "needle um", "depth um", "dermis%"
+        "day",
+        "device",
+        "punct/cm2",
+        "needle um",
+        "depth um",
+        "dermis%"
     );
     for x in &s.sessions {
-        println!(
+        outln!(
             "  {:>5.0}  {:<7} {:>10.0} {:>10.0} {:>9.0} {:>8.2}  {:?}",
             x.day,
             x.device,
@@ -36,8 +41,8 @@ pub fn summary(s: &Summary, wall_s: f64) {
             x.bleeding
         );
     }
-    println!("\ntimeline (relative to before treatment; 1.00 = unchanged):");
-    println!(
+    outln!("\ntimeline (relative to before treatment; 1.00 = unchanged):");
+    outln!(
         "  {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
         "day",
         "coll I",
@@ -57,7 +62,7 @@ pub fn summary(s: &Summary, wall_s: f64) {
                 continue;
             }
             shown.push(p.t_day);
-            println!(
+            outln!(
                 "  {:>5.0} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>10.4} {:>10.4}",
                 p.t_day,
                 p.collagen_i_rel,
@@ -72,10 +77,10 @@ pub fn summary(s: &Summary, wall_s: f64) {
         }
     }
     let e = &s.endpoints;
-    println!(
+    outln!(
         "\npeaks: neutrophils day {:.1}, macrophages day {:.1}, fibroblasts day {:.1}, collagen III day {:.1}",
         e.neutrophil_peak_day, e.macrophage_peak_day, e.fibroblast_peak_day, e.collagen_iii_peak_day
     );
-    println!("computed in {wall_s:.2} s");
-    println!("\nNote: {}", s.disclaimer);
+    outln!("computed in {wall_s:.2} s");
+    outln!("\nNote: {}", s.disclaimer);
 }

@@ -285,7 +285,7 @@ fn checkpoint_resume_gives_the_same_summary() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&resumed.stderr).contains("resuming from day"));
+    assert!(String::from_utf8_lossy(&resumed.stderr).contains("resumed from day"));
     assert_eq!(whole, ok(resumed));
     assert!(
         !bin().args(["run", "--resume"]).output().unwrap().status.success(),

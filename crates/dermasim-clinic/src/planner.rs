@@ -390,6 +390,7 @@ impl Draft {
             parameters: Default::default(),
             topical: None,
             outputs: Default::default(),
+            allow_outside_range: false,
         }
     }
 }

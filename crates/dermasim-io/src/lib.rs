@@ -5,6 +5,7 @@
 //! - [`RunFolder`]: writes a run folder atomically (temporary folder, then rename).
 
 mod overrides;
+pub mod paths;
 mod run_folder;
 
 use std::path::{Path, PathBuf};
@@ -14,20 +15,55 @@ use dermasim::{FieldError, ParameterSet, Scenario};
 use sha2::{Digest, Sha256};
 
 pub use overrides::apply_override;
+pub use paths::{check_folder_target, is_run_folder, write_atomic, write_file, FolderTarget};
 pub use run_folder::{
-    replace_in_folder, timeline_columns, timeseries_csv, FileEntry, Manifest, RunFolder,
+    replace_in_folder, timeline_columns, timeseries_csv, FileEntry, Manifest, MemorySink,
+    RunFolder, Sink,
 };
 
+/// Errors of reading scenarios and writing outputs. Messages name the file, and the cause
+/// follows as the error's source (printed once).
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
-    #[error("{path}: cannot read the file: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    /// A file could not be read.
+    #[error("{path}: cannot read the file")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file is not valid TOML or JSON.
     #[error("{path}: not valid {format}: {message}")]
-    Syntax { path: String, format: &'static str, message: String },
+    Syntax {
+        /// The file (or the origin of the text).
+        path: String,
+        /// `TOML` or `JSON`.
+        format: &'static str,
+        /// The parser's message.
+        message: String,
+    },
+    /// A field of the scenario is wrong.
     #[error(transparent)]
     Field(#[from] FieldError),
-    #[error("{path}: cannot write: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    /// A file or folder could not be written.
+    #[error("{path}: cannot write")]
+    Write {
+        /// The target.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An output path that dermasim will not replace.
+    #[error("{flag}: {path} {why}", path = path.display())]
+    Refused {
+        /// The option that named the path (`--out`, `--markdown`, ...).
+        flag: String,
+        /// The path.
+        path: PathBuf,
+        /// What is there and what is allowed.
+        why: String,
+    },
 }
 
 /// Parse scenario text (TOML, or JSON when `json`) into a generic tree.
@@ -44,7 +80,28 @@ pub fn parse_tree(text: &str, json: bool, origin: &str) -> Result<serde_json::Va
             format: "TOML",
             message: e.to_string(),
         })?;
+        if let Some(path) = non_finite(&v, String::new()) {
+            return Err(IoError::Field(FieldError::new(
+                path,
+                "nan and inf are not numbers dermasim accepts; give a finite value",
+            )));
+        }
         Ok(serde_json::to_value(v).expect("TOML values map to JSON"))
+    }
+}
+
+/// The dotted path of the first `nan` or `inf` in a TOML tree (JSON has neither).
+fn non_finite(v: &toml::Value, path: String) -> Option<String> {
+    let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+    match v {
+        toml::Value::Float(f) if !f.is_finite() => {
+            Some(if path.is_empty() { "scenario".into() } else { path })
+        }
+        toml::Value::Array(a) => {
+            a.iter().enumerate().find_map(|(i, x)| non_finite(x, join(&i.to_string())))
+        }
+        toml::Value::Table(t) => t.iter().find_map(|(k, x)| non_finite(x, join(k))),
+        _ => None,
     }
 }
 

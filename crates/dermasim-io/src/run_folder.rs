@@ -4,45 +4,144 @@
 use std::path::{Path, PathBuf};
 
 use dermasim::Summary;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::paths::{check_folder_target, clean_stale_staging, write_atomic, FolderTarget};
 use crate::IoError;
 
 /// One file of a run folder, as listed in the manifest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileEntry {
+    /// Path inside the folder, `/`-separated.
     pub path: String,
+    /// What sort of file (`table`, `plot`, `report`, ...).
     pub kind: String,
+    /// One line on what it holds.
     pub description: String,
+    /// Size in bytes.
     pub bytes: u64,
 }
 
 /// `manifest.json`: what produced the folder and what it holds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Always `dermasim`: how a run folder is recognised before it is replaced.
     pub program: String,
+    /// Program version.
     pub version: String,
+    /// When the run finished (RFC 3339, UTC).
     pub created_utc: String,
+    /// The command line (or the front end's description of the request).
     pub command: Vec<String>,
+    /// [`crate::scenario_hash`] of `scenario.json`.
     pub scenario_hash: String,
+    /// The scenario's seed.
     pub seed: u64,
+    /// `0d`, `1d` or `3d`.
     pub fidelity: String,
+    /// Worker threads (results do not depend on it).
     pub threads: usize,
+    /// Wall-clock time of the run.
     pub wall_time_s: f64,
+    /// Provenance of the parameter set.
     pub parameter_set: String,
+    /// Ensemble members, when bands were computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble_members: Option<usize>,
+    /// Set when the run continued from a checkpoint: depth profiles and snapshots before this
+    /// day are missing from the folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from_day: Option<f64>,
+    /// Warnings the run raised (also in the report).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Every file of the folder, this one first.
     pub files: Vec<FileEntry>,
+    /// The research-aid disclaimer.
     pub disclaimer: String,
+}
+
+/// Where a run's files go: a folder on disk ([`RunFolder`]) or memory ([`MemorySink`]), so a
+/// server can stream results and tests need no disk.
+pub trait Sink {
+    /// Add one file (`name` may hold `/` for a subfolder).
+    fn write(
+        &mut self,
+        name: &str,
+        kind: &str,
+        description: &str,
+        bytes: &[u8],
+    ) -> Result<(), IoError>;
+    /// The files written so far, in write order.
+    fn files(&self) -> &[FileEntry];
+}
+
+/// A sink that keeps every file in memory.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    entries: Vec<FileEntry>,
+    contents: Vec<Vec<u8>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> MemorySink {
+        MemorySink::default()
+    }
+
+    /// The bytes of file `name`, if written.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.entries.iter().position(|e| e.path == name).map(|i| self.contents[i].as_slice())
+    }
+}
+
+impl Sink for MemorySink {
+    fn write(
+        &mut self,
+        name: &str,
+        kind: &str,
+        description: &str,
+        bytes: &[u8],
+    ) -> Result<(), IoError> {
+        let entry = FileEntry {
+            path: name.into(),
+            kind: kind.into(),
+            description: description.into(),
+            bytes: bytes.len() as u64,
+        };
+        match self.entries.iter().position(|e| e.path == name) {
+            Some(i) => {
+                self.entries[i] = entry;
+                self.contents[i] = bytes.to_vec();
+            }
+            None => {
+                self.entries.push(entry);
+                self.contents.push(bytes.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    fn files(&self) -> &[FileEntry] {
+        &self.entries
+    }
 }
 
 /// A run folder being assembled in a temporary location.
 pub struct RunFolder {
     target: PathBuf,
+    flag: String,
     staging: PathBuf,
     files: Vec<FileEntry>,
 }
 
 impl RunFolder {
-    pub fn create(target: &Path) -> Result<RunFolder, IoError> {
+    /// Start a run folder at `target` for the option `flag` (named in errors). The target must
+    /// be missing, an empty folder or a dermasim run folder ([`check_folder_target`]); the
+    /// staging folder is made now, so an unwritable place is reported before any work. Staging
+    /// folders of dead runs in the same parent are cleaned.
+    pub fn create(target: &Path, flag: &str) -> Result<RunFolder, IoError> {
+        check_folder_target(target, flag)?;
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -51,35 +150,19 @@ impl RunFolder {
             target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent)
             .map_err(|source| IoError::Write { path: parent.into(), source })?;
+        clean_stale_staging(parent);
         let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         if staging.exists() {
             let _ = std::fs::remove_dir_all(&staging);
         }
         std::fs::create_dir(&staging)
-            .map_err(|source| IoError::Write { path: staging.clone(), source })?;
-        Ok(RunFolder { target: target.into(), staging, files: Vec::new() })
+            .map_err(|source| IoError::Write { path: target.into(), source })?;
+        Ok(RunFolder { target: target.into(), flag: flag.into(), staging, files: Vec::new() })
     }
 
     /// Where files go before the commit (for writers that need a path).
     pub fn staging_dir(&self) -> &Path {
         &self.staging
-    }
-
-    pub fn write(
-        &mut self,
-        name: &str,
-        kind: &str,
-        description: &str,
-        bytes: &[u8],
-    ) -> Result<(), IoError> {
-        let path = self.staging.join(name);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| IoError::Write { path: dir.into(), source })?;
-        }
-        std::fs::write(&path, bytes)
-            .map_err(|source| IoError::Write { path: path.clone(), source })?;
-        self.record(name, kind, description)
     }
 
     /// List a file that a writer already put into `staging_dir()`.
@@ -98,7 +181,8 @@ impl RunFolder {
     }
 
     /// Write the manifest (listing every file plus itself) and move the folder into place,
-    /// replacing an older run of the same name only once the new one is complete.
+    /// replacing an empty folder or an older dermasim run folder only once the new one is
+    /// complete. Anything else that appeared at the target meanwhile is left alone.
     pub fn commit(mut self, mut manifest: Manifest) -> Result<PathBuf, IoError> {
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         manifest.files = self.files.clone();
@@ -114,16 +198,18 @@ impl RunFolder {
         let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
         let path = self.staging.join("manifest.json");
         std::fs::write(&path, text).map_err(|source| IoError::Write { path, source })?;
+        let state = check_folder_target(&self.target, &self.flag)?;
         let old = self.target.with_file_name(format!(
             ".{}.old-{}",
             self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             std::process::id()
         ));
-        let had_old = self.target.exists();
+        let had_old = state == FolderTarget::RunFolder;
         if had_old {
             std::fs::rename(&self.target, &old)
                 .map_err(|source| IoError::Write { path: self.target.clone(), source })?;
         }
+        // Renaming onto an empty folder replaces it in one step.
         if let Err(source) = std::fs::rename(&self.staging, &self.target) {
             if had_old {
                 let _ = std::fs::rename(&old, &self.target);
@@ -136,6 +222,29 @@ impl RunFolder {
         let target = self.target.clone();
         self.staging = PathBuf::new();
         Ok(target)
+    }
+}
+
+impl Sink for RunFolder {
+    fn write(
+        &mut self,
+        name: &str,
+        kind: &str,
+        description: &str,
+        bytes: &[u8],
+    ) -> Result<(), IoError> {
+        let path = self.staging.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| IoError::Write { path: dir.into(), source })?;
+        }
+        std::fs::write(&path, bytes)
+            .map_err(|source| IoError::Write { path: path.clone(), source })?;
+        self.record(name, kind, description)
+    }
+
+    fn files(&self) -> &[FileEntry] {
+        &self.files
     }
 }
 
@@ -194,20 +303,6 @@ pub fn replace_in_folder(
     )
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| IoError::Write { path: dir.into(), source })?;
-    }
-    std::fs::write(&tmp, bytes).map_err(|source| IoError::Write { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        IoError::Write { path: path.into(), source }
-    })
-}
-
 /// Column names of the timeline tables (CSV, Parquet): each quantity, units in its name,
 /// followed by its ensemble band when there is one.
 pub fn timeline_columns(summary: &Summary) -> Vec<String> {
@@ -215,7 +310,7 @@ pub fn timeline_columns(summary: &Summary) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for (name, _) in first.columns() {
         names.push(name.to_string());
-        for suffix in ["_p05", "_p95"] {
+        for suffix in ["_p05", "_p50", "_p95"] {
             let band = format!("{name}{suffix}");
             if first.bands.contains_key(&band) {
                 names.push(band);
@@ -256,6 +351,9 @@ mod tests {
             threads: 1,
             wall_time_s: 0.0,
             parameter_set: "p".into(),
+            ensemble_members: None,
+            resumed_from_day: None,
+            warnings: vec![],
             files: vec![],
             disclaimer: String::new(),
         }
@@ -266,7 +364,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("run");
         {
-            let mut f = RunFolder::create(&target).unwrap();
+            let mut f = RunFolder::create(&target, "--out").unwrap();
             f.write("a.txt", "text", "a", b"1").unwrap();
         }
         assert_eq!(
@@ -274,10 +372,10 @@ mod tests {
             0,
             "uncommitted folder must vanish"
         );
-        let mut f = RunFolder::create(&target).unwrap();
+        let mut f = RunFolder::create(&target, "--out").unwrap();
         f.write("a.txt", "text", "a", b"1").unwrap();
         f.commit(manifest()).unwrap();
-        let mut f = RunFolder::create(&target).unwrap();
+        let mut f = RunFolder::create(&target, "--out").unwrap();
         f.write("b.txt", "text", "b", b"2").unwrap();
         f.commit(manifest()).unwrap();
         assert!(!target.join("a.txt").exists() && target.join("b.txt").exists());
@@ -294,7 +392,7 @@ mod tests {
     fn replacing_a_file_updates_its_manifest_entry() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("run");
-        let mut f = RunFolder::create(&target).unwrap();
+        let mut f = RunFolder::create(&target, "--out").unwrap();
         f.write("b.txt", "text", "b", b"2").unwrap();
         f.commit(manifest()).unwrap();
         replace_in_folder(&target, "a.html", "report", "new", b"12345").unwrap();

@@ -5,7 +5,7 @@
 //!
 //! - [`Capture`] watches a simulation and keeps depth profiles, cross-sections and fields at
 //!   the snapshot days.
-//! - [`write_outputs`] writes the selected outputs into a [`RunFolder`].
+//! - [`write_outputs`] writes the selected outputs into a [`Sink`] (a run folder or memory).
 //! - [`rebuild_report`] rebuilds `report.html` from a run folder (`dermasim report DIR`).
 //! - [`figures`] draws the built-in charts; [`html::Section`] is how later layers (delivered
 //!   dose, plan forecasts) add their own parts to the report.
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use dermasim::outputs::OutputKind;
 use dermasim::{ParameterSet, Scenario, Summary};
-use dermasim_io::{replace_in_folder, scenario_hash, timeseries_csv, IoError, RunFolder};
+use dermasim_io::{replace_in_folder, scenario_hash, timeseries_csv, IoError, Sink};
 
 pub use capture::Capture;
 pub use depth::DepthTable;
@@ -116,7 +116,7 @@ const REPORT_DESCRIPTION: &str = "run report: scenario, summary, sessions, chart
 /// `scenario.json`; the commit writes `manifest.json`). `capture` holds the depth data and
 /// fields taken during the run, when it was watched.
 pub fn write_outputs(
-    folder: &mut RunFolder,
+    folder: &mut dyn Sink,
     run: &RunData,
     capture: Option<&Capture>,
     kinds: &BTreeSet<OutputKind>,
@@ -245,6 +245,9 @@ pub fn rebuild_report(dir: &Path, extra: &[Section]) -> Result<PathBuf, ReportEr
         .map_err(|e| bad("manifest.json", e.to_string()))?;
     let summary: Summary = serde_json::from_str(&require(dir, "summary.json")?)
         .map_err(|e| bad("summary.json", e.to_string()))?;
+    if summary.timeline.is_empty() {
+        return Err(bad("summary.json", "its timeline is empty; nothing to report".into()));
+    }
     let tree: serde_json::Value = serde_json::from_str(&require(dir, "scenario.json")?)
         .map_err(|e| bad("scenario.json", e.to_string()))?;
     let scenario =

@@ -11,7 +11,7 @@ use dermasim::kinetics::species::{self as sp, COUNT, NAMES};
 use dermasim::outputs::OutputKind;
 use dermasim::tissue::Layer;
 use dermasim::{Fidelity, ParameterSet, Scenario, Simulation, Summary};
-use dermasim_io::{Manifest, RunFolder};
+use dermasim_io::{Manifest, RunFolder, Sink};
 use dermasim_report::plots::{self, Chart};
 use dermasim_report::{vtk, Capture, RunData};
 
@@ -275,7 +275,7 @@ fn write_folder(
     kinds: &BTreeSet<OutputKind>,
 ) {
     let base = ParameterSet::default_set();
-    let mut folder = RunFolder::create(dir).unwrap();
+    let mut folder = RunFolder::create(dir, "--out").unwrap();
     folder
         .write(
             "summary.json",
@@ -314,6 +314,9 @@ fn write_folder(
             threads: 1,
             wall_time_s: 0.0,
             parameter_set: summary.parameter_set.clone(),
+            ensemble_members: None,
+            resumed_from_day: None,
+            warnings: vec![],
             files: vec![],
             disclaimer: dermasim::DISCLAIMER.into(),
         })

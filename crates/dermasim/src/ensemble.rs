@@ -5,6 +5,8 @@
 //! assumptions), so bands are wide exactly where the evidence is thin. Ranges spanning more
 //! than a factor of 10 are sampled on a log scale.
 
+use std::ops::ControlFlow;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -138,7 +140,47 @@ pub fn run_ensemble(
     members: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Summary, Error> {
-    let mut summary = Simulation::new(scenario, base)?.run(&mut |_| {})?;
+    run_ensemble_with(scenario, base, members, progress, &|| false)
+}
+
+/// [`run_ensemble`] that stops with `Error::Cancelled` within one step of any member once
+/// `cancelled` returns true.
+pub fn run_ensemble_with(
+    scenario: &Scenario,
+    base: &ParameterSet,
+    members: usize,
+    progress: &(dyn Fn(usize) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Summary, Error> {
+    let mut summary = Simulation::new(scenario, base)?.run_until(&mut |_| {
+        if cancelled() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    add_bands(&mut summary, scenario, base, members, progress, cancelled)?;
+    Ok(summary)
+}
+
+/// Add `*_p05` / `*_p50` / `*_p95` bands from `members` draws to `summary`, the central run of
+/// `scenario` (however it was run: watched, checkpointed, resumed), so every front end has one
+/// central run.
+pub fn add_bands(
+    summary: &mut Summary,
+    scenario: &Scenario,
+    base: &ParameterSet,
+    members: usize,
+    progress: &(dyn Fn(usize) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<(), Error> {
+    let watch = |_: &Simulation| {
+        if cancelled() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
     let mut fast = scenario.clone();
     if fast.simulation.fidelity == Fidelity::Three {
         fast.simulation.fidelity = Fidelity::One;
@@ -165,19 +207,24 @@ pub fn run_ensemble(
     let sets: Vec<ParameterSet> =
         draws.iter().map(|d| fast.parameter_set(d)).collect::<Result<_, _>>()?;
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let runs: Vec<Option<Summary>> = sets
+    let runs: Vec<Result<Summary, Error>> = sets
         .par_iter()
         .map(|set| {
             // Scenario overrides are already inside `set`; members that fail are counted.
             let mut s = fast.clone();
             s.parameters.clear();
             let r = Simulation::build(&s, set, Options::default())
-                .and_then(|mut sim| sim.run(&mut |_| {}))
-                .ok();
-            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                .and_then(|mut sim| sim.run_until(&mut { watch }));
+            if !matches!(r, Err(Error::Cancelled)) {
+                progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            }
             r
         })
         .collect();
+    if cancelled() || runs.iter().any(|r| matches!(r, Err(Error::Cancelled))) {
+        return Err(Error::Cancelled);
+    }
+    let runs: Vec<Option<Summary>> = runs.into_iter().map(Result::ok).collect();
     let ok: Vec<&Summary> = runs.iter().flatten().collect();
     let failed = runs.len() - ok.len();
     if failed > 0 {
@@ -202,10 +249,11 @@ pub fn run_ensemble(
             }
             v.sort_by(f64::total_cmp);
             point.bands.insert(format!("{name}_p05"), percentile(&v, 0.05));
+            point.bands.insert(format!("{name}_p50"), percentile(&v, 0.50));
             point.bands.insert(format!("{name}_p95"), percentile(&v, 0.95));
         }
     }
-    Ok(summary)
+    Ok(())
 }
 
 #[cfg(test)]

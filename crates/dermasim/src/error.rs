@@ -37,6 +37,10 @@ pub enum Error {
     Param(#[from] ParamError),
     #[error("the ODE solver failed: {0}")]
     Solver(String),
+    /// A checkpoint that cannot be resumed from.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The observer asked the run to stop.
     #[error("cancelled")]
     Cancelled,
 }

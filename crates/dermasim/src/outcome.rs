@@ -28,7 +28,8 @@ pub struct TimelinePoint {
     pub debris: f64,
     /// Active TGF-beta, model units.
     pub tgf_beta: f64,
-    /// 5th and 95th percentiles of ensemble runs (`--ensemble N`), keyed `<field>_p05` / `_p95`.
+    /// 5th, 50th and 95th percentiles of ensemble members (`--ensemble N`), keyed
+    /// `<field>_p05` / `_p50` / `_p95`.
     #[serde(flatten, default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub bands: std::collections::BTreeMap<String, f64>,
 }

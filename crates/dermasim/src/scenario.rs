@@ -33,6 +33,10 @@ pub struct Scenario {
     /// What the run folder holds (`dermasim run --outputs` overrides `write`).
     #[serde(default, skip_serializing_if = "Outputs::is_default")]
     pub outputs: Outputs,
+    /// Accept `parameters` overrides outside their ranges in `data/parameters.toml` (recorded
+    /// in the summary's notes). Off by default: an override outside its range is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_outside_range: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -178,10 +182,31 @@ impl Scenario {
     pub fn parameter_set(&self, base: &ParameterSet) -> Result<ParameterSet, FieldError> {
         let mut set = base.clone();
         for (name, &v) in &self.parameters {
-            set.set(name, v)
-                .map_err(|e| FieldError::new(format!("parameters.{name}"), e.to_string()))?;
+            let path = format!("parameters.{name}");
+            set.set(name, v).map_err(|e| FieldError::new(&path, e.to_string()))?;
+            let [lo, hi] = set.param[name].range;
+            if !self.allow_outside_range && !(lo..=hi).contains(&v) {
+                return Err(FieldError::new(
+                    path,
+                    format!(
+                        "{v} is outside the allowed range {lo} to {hi} (data/parameters.toml); \
+                         set allow_outside_range = true (--allow-outside-range) to run it anyway"
+                    ),
+                ));
+            }
         }
         Ok(set)
+    }
+
+    /// The overrides that lie outside their ranges (accepted only with `allow_outside_range`).
+    pub fn overrides_outside_range(&self, base: &ParameterSet) -> Vec<String> {
+        self.parameters
+            .iter()
+            .filter_map(|(name, &v)| {
+                let [lo, hi] = base.param.get(name)?.range;
+                (!(lo..=hi).contains(&v)).then(|| format!("{name} = {v} (range {lo} to {hi})"))
+            })
+            .collect()
     }
 
     /// Everything a file can get wrong beyond its syntax; the error names the field path.

@@ -2,6 +2,7 @@
 //! half transport); sessions re-inject injury at their day.
 
 use rayon::prelude::*;
+use std::ops::ControlFlow;
 
 use crate::device::Channels;
 use crate::error::Error;
@@ -278,13 +279,37 @@ impl Simulation {
 
     /// Run to the end of follow-up. `observer` sees the simulation after every step.
     pub fn run(&mut self, observer: &mut dyn FnMut(&Simulation)) -> Result<Summary, Error> {
+        self.run_until(&mut |sim| {
+            observer(sim);
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// Run to the end of follow-up, or until `observer` (called after every step) breaks:
+    /// then `Err(Error::Cancelled)`, and the simulation stands where it stopped (a checkpoint
+    /// of it resumes).
+    ///
+    /// The step-stop policy lives here and only here: the stepper lands on every output time,
+    /// session, the scenario's snapshot days and `Options::stops`, whatever is written, so the
+    /// numbers never depend on the output selection or on how the run is observed.
+    pub fn run_until(
+        &mut self,
+        observer: &mut dyn FnMut(&Simulation) -> ControlFlow<()>,
+    ) -> Result<Summary, Error> {
         let end = self.scenario.protocol.follow_up_days;
         let every = self.scenario.simulation.output_every_days;
+        let snapshots = self.scenario.outputs.days(&self.scenario.protocol);
         let mut stops: Vec<f64> = (0..)
             .map(|i| i as f64 * every)
             .take_while(|&t| t < end - 1e-9)
             .chain(self.scenario.protocol.sessions.iter().map(|s| s.day))
-            .chain(self.options.stops.iter().copied().filter(|&t| t > 0.0 && t < end))
+            .chain(
+                snapshots
+                    .iter()
+                    .chain(&self.options.stops)
+                    .copied()
+                    .filter(|&t| t > 0.0 && t < end),
+            )
             .chain([end])
             .collect();
         stops.sort_by(f64::total_cmp);
@@ -313,7 +338,9 @@ impl Simulation {
             let dt = if target - (self.t + dt) < 1e-9 { target - self.t } else { dt };
             self.advance(dt)?;
             self.t = if (target - self.t - dt).abs() < 1e-9 { target } else { self.t + dt };
-            observer(self);
+            if observer(self).is_break() {
+                return Err(Error::Cancelled);
+            }
         }
         Ok(self.summary())
     }
@@ -630,7 +657,14 @@ struct CheckpointHeader {
     lengths: [usize; 3],
 }
 
-const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-1";
+const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-2";
+
+/// FNV-1a over the checkpoint bytes: catches damage and hand edits (not an attacker).
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x1000_0000_01b3))
+}
 
 fn push_f64s(out: &mut Vec<u8>, v: &[f64]) {
     out.reserve(v.len() * 8);
@@ -665,21 +699,29 @@ impl Simulation {
         };
         let json = serde_json::to_vec(&header).expect("header serialises");
         let mut out = Vec::with_capacity(
-            8 + json.len() + 8 * (self.fields.len() + self.step.len() + self.epidermis.len()),
+            16 + json.len() + 8 * (self.fields.len() + self.step.len() + self.epidermis.len()),
         );
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
         push_f64s(&mut out, &self.fields);
         push_f64s(&mut out, &self.step);
         push_f64s(&mut out, &self.epidermis);
+        let sum = checksum(&out);
+        out.extend_from_slice(&sum.to_le_bytes());
         out
     }
 
     /// Continue from a checkpoint of the same scenario and parameters; the finished run is
     /// bit-identical to one that was never interrupted.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let bad =
-            |m: &str| Error::Field(crate::error::FieldError::new("checkpoint", m.to_string()));
+        let bad = |m: &str| Error::Checkpoint(m.to_string());
+        let (bytes, sum) = match bytes.len().checked_sub(8) {
+            Some(k) => (&bytes[..k], &bytes[k..]),
+            None => return Err(bad("file is truncated")),
+        };
+        if checksum(bytes).to_le_bytes() != sum {
+            return Err(bad("checksum mismatch: the file is damaged or was edited"));
+        }
         let n = u64::from_le_bytes(
             bytes.get(..8).ok_or_else(|| bad("file is truncated"))?.try_into().expect("8 bytes"),
         ) as usize;
@@ -707,6 +749,25 @@ impl Simulation {
             read_f64s(bytes, h.lengths[2], &mut at).ok_or_else(|| bad("file is truncated"))?;
         if at != bytes.len() {
             return Err(bad("trailing bytes after the fields"));
+        }
+        let sessions = &self.scenario.protocol.sessions;
+        let end = self.scenario.protocol.follow_up_days;
+        if !(h.t.is_finite() && (0.0..=end).contains(&h.t)) {
+            return Err(bad(&format!("time {} lies outside the run (0 to {end} days)", h.t)));
+        }
+        let due = sessions.iter().filter(|s| s.day < h.t - 1e-9).count();
+        let on = sessions.iter().filter(|s| (s.day - h.t).abs() <= 1e-9).count();
+        if h.sessions_done < due || h.sessions_done > due + on {
+            return Err(bad(&format!(
+                "{} sessions done does not fit day {} of the protocol",
+                h.sessions_done, h.t
+            )));
+        }
+        if h.session_outcomes.len() != h.sessions_done {
+            return Err(bad("session outcomes do not match the sessions done"));
+        }
+        if fields.iter().chain(&step).chain(&epidermis).any(|v| !v.is_finite()) {
+            return Err(bad("a field holds a value that is not a finite number"));
         }
         self.fields = fields;
         self.step = step;

@@ -2,9 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use dermasim_clinic::{render, Clinic, ClinicError, Date, PlanOptions, Profile};
+use dermasim_app::clinic::PlanOutcome;
+use dermasim_clinic::{render, ClinicError, Date};
 
 #[derive(Args)]
 pub struct ScreenArgs {
@@ -47,83 +48,55 @@ fn parse_date(s: &str) -> std::result::Result<Date, String> {
 /// Exit status when `plan` refuses because screening says do not treat.
 pub const REFUSED: u8 = 3;
 
-fn load(file: &Path) -> Result<Profile> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("{}: cannot read the file", file.display()))?;
-    let json = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    Ok(dermasim_clinic::parse_profile(&text, json, &file.display().to_string())?)
-}
-
 pub fn screen(args: ScreenArgs) -> Result<()> {
-    let clinic = Clinic::embedded();
-    let profile = load(&args.file)?;
-    let screening = clinic.screen(&profile, args.date)?;
+    let profile = dermasim_app::clinic::load_profile(&args.file)?;
+    let screening = dermasim_app::clinic::screen(&profile, args.date)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&screening)?);
+        outln!("{}", serde_json::to_string_pretty(&screening)?);
     } else {
-        print!("{}", render::screening_text(&screening, profile.id.as_deref()));
+        out!("{}", render::screening_text(&screening, profile.id.as_deref()));
     }
     Ok(())
 }
 
 /// `Ok(true)` when a plan was made, `Ok(false)` when screening refused it (already reported).
 pub fn plan(args: PlanArgs) -> Result<bool> {
-    if let Some(n) = args.members {
-        if !(2..=256).contains(&n) {
-            anyhow::bail!("--members: {n} is outside the allowed range 2 to 256");
-        }
-    }
     let png = match &args.chart {
         Some(path) => Some(chart_is_png(path)?),
         None => None,
     };
-    let clinic = Clinic::embedded();
-    let profile = load(&args.file)?;
-    match clinic.plan(&profile, args.date, PlanOptions { members: args.members }) {
-        Ok(report) => {
+    let profile = dermasim_app::clinic::load_profile(&args.file)?;
+    match dermasim_app::clinic::plan(&profile, args.date, args.members)? {
+        PlanOutcome::Planned(report) => {
             if let (Some(path), Some(png)) = (&args.chart, png) {
-                write_atomically(path, &forecast_chart(&report, png)?)?;
+                let bytes = dermasim_app::clinic::forecast_chart(&report, png)?;
+                dermasim_io::write_file(path, &bytes, "--chart")?;
                 eprintln!("wrote {}", path.display());
             }
             if let Some(path) = &args.markdown {
                 let chart = args.chart.as_deref().map(|c| relative_name(path, c));
-                write_atomically(
-                    path,
-                    render::plan_markdown_with_chart(&report, chart.as_deref()).as_bytes(),
-                )?;
+                let text = dermasim_app::clinic::handout_markdown(&report, chart.as_deref());
+                dermasim_io::write_file(path, text.as_bytes(), "--markdown")?;
                 eprintln!("wrote {}", path.display());
             }
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{}", render::plan_text(&report));
+                out!("{}", render::plan_text(&report));
             }
             Ok(true)
         }
-        Err(ClinicError::Refused(screening)) => {
+        PlanOutcome::Refused(screening) => {
             if args.json {
                 let out = serde_json::json!({ "screening": screening, "plans": [], "refused": "screening says do not treat", "disclaimer": dermasim::DISCLAIMER });
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                outln!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print!("{}", render::screening_text(&screening, profile.id.as_deref()));
+                out!("{}", render::screening_text(&screening, profile.id.as_deref()));
             }
             eprintln!("error: {}", ClinicError::Refused(screening));
             Ok(false)
         }
-        Err(e) => Err(e.into()),
     }
-}
-
-/// Write next to the target, then rename over it: readers see the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().with_context(|| format!("{}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("{}: cannot write", path.display()))
 }
 
 /// `--chart FILE`: PNG for `.png`, SVG for `.svg`; anything else is an error before any work.
@@ -133,34 +106,6 @@ fn chart_is_png(path: &Path) -> Result<bool> {
         Some("png") => Ok(true),
         _ => anyhow::bail!("--chart: {} must end in .svg or .png", path.display()),
     }
-}
-
-/// The forecast chart of every plan, one panel each.
-fn forecast_chart(report: &dermasim_clinic::PlanReport, png: bool) -> Result<Vec<u8>> {
-    use dermasim_report::plots::{first_sentence, ForecastChart, ForecastPanel};
-    let panels = report
-        .plans
-        .iter()
-        .enumerate()
-        .map(|(i, p)| ForecastPanel {
-            title: format!(
-                "Plan {}: {} ({} at {} mm, {} sessions)",
-                i + 1,
-                render::plan_heading(p),
-                p.device.as_str(),
-                p.depth_mm,
-                p.sessions
-            ),
-            session_days: p.session_days.clone(),
-            timeline: p.forecast.timeline.clone(),
-        })
-        .collect();
-    let chart = ForecastChart { panels, note: first_sentence(&report.disclaimer).into() };
-    let fig = dermasim_report::render(&chart, png)?;
-    Ok(match fig.png {
-        Some(bytes) => bytes,
-        None => fig.svg.into_bytes(),
-    })
 }
 
 /// `target` as the handout at `from` refers to it: relative to the handout's folder when both

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use dermasim::delivery::{self, CompoundTable, DeliveryReport};
 use dermasim::ParameterSet;
-use dermasim_io::load_scenario;
+use dermasim_app::scenario::ScenarioSource;
 
 #[derive(Args)]
 pub struct DeliverArgs {
@@ -22,25 +22,29 @@ pub struct DeliverArgs {
 }
 
 pub fn run(args: DeliverArgs) -> Result<()> {
-    let base = ParameterSet::default_set();
-    let scenario = load_scenario(Some(&args.file), &args.set, &base)?;
-    let report = delivery::deliver(&scenario, &base)?;
+    let source = ScenarioSource {
+        file: Some(args.file.clone()),
+        overrides: args.set.clone(),
+        ..ScenarioSource::default()
+    };
+    let scenario = dermasim_app::scenario::load(&source, &ParameterSet::default_set())?;
+    let report = dermasim_app::deliver::deliver(&scenario, &dermasim_app::NoObserver)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print(&report);
-        println!("\nNote: {}", report.disclaimer);
+        outln!("\nNote: {}", report.disclaimer);
     }
     Ok(())
 }
 
 /// Human-readable delivery section (also printed by `dermasim run`).
 pub fn print(r: &DeliveryReport) {
-    println!(
+    outln!(
         "topical: {} ({:.0} Da, log Kow {:.2}, intact-skin kp {:.2e} cm/h), {} mg/mL x {} uL/cm2 = {:.4} ug/cm2",
         r.compound_name, r.molecular_weight_da, r.log_kow, r.kp_cm_per_h, r.concentration_mg_per_ml, r.amount_ul_per_cm2, r.applied_ug_per_cm2
     );
-    println!(
+    outln!(
         "  on {} h after needling for {} h{}, {} skin; report window {} h; channel patency {}",
         r.start_h,
         r.duration_h,
@@ -52,7 +56,7 @@ pub fn print(r: &DeliveryReport) {
         r.report_h,
         r.channel_patency
     );
-    println!(
+    outln!(
         "\n  {:>3} {:>5} {:<7} {:>8} {:>9} {:>12} {:>12} {:>10} {:>7} {:>7}",
         "#",
         "day",
@@ -67,7 +71,7 @@ pub fn print(r: &DeliveryReport) {
     );
     let hours = |h: Option<f64>| h.map_or("never".to_string(), |h| format!("{h:.1}"));
     for s in &r.sessions {
-        println!(
+        outln!(
             "  {:>3} {:>5.0} {:<7} {:>8.0} {:>9.0} {:>12.4e} {:>12.4e} {:>10} {:>7} {:>7}",
             s.session,
             s.day,
@@ -82,13 +86,17 @@ pub fn print(r: &DeliveryReport) {
         );
     }
     if let Some(s) = r.sessions.first() {
-        println!("\n  session 0 over time (h after needling):");
-        println!(
+        outln!("\n  session 0 over time (h after needling):");
+        outln!(
             "  {:>6} {:>13} {:>13} {:>11} {:>8}",
-            "t h", "dermis ug/cm2", "intact ug/cm2", "on surface", "open"
+            "t h",
+            "dermis ug/cm2",
+            "intact ug/cm2",
+            "on surface",
+            "open"
         );
         for p in &s.dose_timeline {
-            println!(
+            outln!(
                 "  {:>6.1} {:>13.4e} {:>13.4e} {:>11.4e} {:>8.3}",
                 p.t_h,
                 p.dermis_dose_ug_per_cm2,
@@ -97,13 +105,13 @@ pub fn print(r: &DeliveryReport) {
                 p.channels_open_fraction
             );
         }
-        println!("\n  session 0 depth profiles (ug/mL):");
+        outln!("\n  session 0 depth profiles (ug/mL):");
         let depths = [25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1500.0];
         let mut head = format!("  {:>6}", "t h");
         for d in depths {
             head += &format!(" {:>10}", format!("{d:.0} um"));
         }
-        println!("{head}");
+        outln!("{head}");
         for p in &s.profile {
             let mut line = format!("  {:>6.1}", p.t_h);
             for d in depths {
@@ -115,17 +123,17 @@ pub fn print(r: &DeliveryReport) {
                     _ => format!(" {:>10}", "-"),
                 };
             }
-            println!("{line}");
+            outln!("{line}");
         }
         let m = &s.mass_balance;
-        println!(
+        outln!(
             "\n  mass balance (session 0, ug/cm2): applied {:.4e} = surface {:.4e} + skin {:.4e} + cleared {:.4e} (largest relative error {:.1e})",
             m.applied_ug_per_cm2, m.on_surface_ug_per_cm2, m.in_skin_ug_per_cm2, m.cleared_ug_per_cm2, m.max_relative_error
         );
     }
-    println!("  dermis dose: {}", r.dermis_dose_definition);
+    outln!("  dermis dose: {}", r.dermis_dose_definition);
     for n in &r.notes {
-        println!("  note: {n}");
+        outln!("  note: {n}");
     }
 }
 
@@ -133,15 +141,21 @@ pub fn print(r: &DeliveryReport) {
 pub fn compounds(json: bool) -> Result<()> {
     let table = CompoundTable::embedded();
     if json {
-        println!("{}", serde_json::to_string_pretty(&table)?);
+        outln!("{}", serde_json::to_string_pretty(&table)?);
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<26} {:>10} {:>8} {:>11} {:>11} {:>10} {:>11}  grades (MW/logK/Dw/Dde/k)",
-        "id", "MW Da", "log Kow", "Dw cm2/s", "Dde cm2/s", "k 1/h", "kp cm/h"
+        "id",
+        "MW Da",
+        "log Kow",
+        "Dw cm2/s",
+        "Dde cm2/s",
+        "k 1/h",
+        "kp cm/h"
     );
     for c in &table.compound {
-        println!(
+        outln!(
             "{:<26} {:>10.1} {:>8.2} {:>11.2e} {:>11.2e} {:>10.3} {:>11.2e}  {:?}/{:?}/{:?}/{:?}/{:?}",
             c.id,
             c.molecular_weight_da.value,
@@ -157,6 +171,6 @@ pub fn compounds(json: bool) -> Result<()> {
             c.dermal_clearance_per_h.grade
         );
     }
-    println!("\nkp: Potts & Guy 1992 permeability of intact skin. Sources and notes: data/compounds.toml, or `dermasim compounds --json`.");
+    outln!("\nkp: Potts & Guy 1992 permeability of intact skin. Sources and notes: data/compounds.toml, or `dermasim compounds --json`.");
     Ok(())
 }

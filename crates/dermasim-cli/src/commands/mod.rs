@@ -55,14 +55,14 @@ pub const EXAMPLES: [(&str, &str, &str); 8] = [
 pub fn init(example: Option<&str>, list: bool) -> Result<()> {
     if list {
         for (name, what, _) in EXAMPLES {
-            println!("{name:24} {what}");
+            outln!("{name:24} {what}");
         }
         return Ok(());
     }
     let name = example.unwrap_or("default");
     match EXAMPLES.iter().find(|(n, _, _)| *n == name) {
         Some((_, _, text)) => {
-            print!("{text}");
+            out!("{text}");
             Ok(())
         }
         None => {
@@ -81,16 +81,21 @@ pub fn report(dir: &std::path::Path) -> Result<()> {
 pub fn sites(json: bool) -> Result<()> {
     let table = SiteTable::embedded();
     if json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "sites": table.site }))?);
+        outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "sites": table.site }))?);
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<12} {:>7} {:>7} {:>8} {:>10}  {:<11} grades (SC/epi/dermis)",
-        "site", "SC um", "epi um", "dermis", "total mm", "depth mm"
+        "site",
+        "SC um",
+        "epi um",
+        "dermis",
+        "total mm",
+        "depth mm"
     );
     for s in &table.site {
         let total = s.stratum_corneum_um.value + s.epidermis_um.value + s.dermis_um.value;
-        println!(
+        outln!(
             "{:<12} {:>7.1} {:>7.1} {:>8.0} {:>10.2}  {:<11} {:?}/{:?}/{:?}",
             s.id,
             s.stratum_corneum_um.value,
@@ -103,6 +108,6 @@ pub fn sites(json: bool) -> Result<()> {
             s.dermis_um.grade
         );
     }
-    println!("\ndepth mm: common-practice needle depth for thin-thick skin (grade L). Sources: data/sites.toml, or `dermasim sites --json`.");
+    outln!("\ndepth mm: common-practice needle depth for thin-thick skin (grade L). Sources: data/sites.toml, or `dermasim sites --json`.");
     Ok(())
 }

@@ -36,7 +36,7 @@ pub fn run(action: ModelAction) -> Result<()> {
     match action {
         ModelAction::List => {
             for m in MODELS {
-                println!(
+                outln!(
                     "{:<20} {}\n{:<20} species: {}; source: {}",
                     m.name,
                     m.title,
@@ -76,10 +76,10 @@ pub fn run(action: ModelAction) -> Result<()> {
             let tc = models::run(&name, &params, &initial, days, every, Tolerance::REFERENCE)?;
             match format {
                 Format::Csv => {
-                    println!("{}", tc.columns.join(","));
+                    outln!("{}", tc.columns.join(","));
                     for r in &tc.rows {
                         let cells: Vec<String> = r.iter().map(|v| format!("{v:.12e}")).collect();
-                        println!("{}", cells.join(","));
+                        outln!("{}", cells.join(","));
                     }
                 }
                 Format::Json => {
@@ -96,7 +96,7 @@ pub fn run(action: ModelAction) -> Result<()> {
                             )
                         })
                         .collect();
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::to_string_pretty(
                             &serde_json::json!({ "model": name, "source": info.source, "rows": rows })

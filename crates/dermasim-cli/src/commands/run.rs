@@ -1,13 +1,13 @@
+//! `dermasim run`: argument parsing and presentation over `dermasim_app::run`.
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use dermasim::outputs::OutputKind;
-use dermasim::{ParameterSet, Simulation};
-use dermasim_io::{load_scenario, scenario_hash, Manifest, RunFolder};
-use dermasim_report::{Capture, RunData};
+use dermasim_app::run::{checkpoint_path, CheckpointPlan, RunRequest};
+use dermasim_app::scenario::{self, ScenarioSource};
+use dermasim_app::{Observer, ParameterSet, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::present;
@@ -17,7 +17,8 @@ pub struct RunArgs {
     /// Scenario file (TOML or JSON); the built-in default when absent.
     file: Option<PathBuf>,
     /// Write a run folder here: manifest.json, summary.json, scenario.json and the outputs
-    /// chosen by the scenario's [outputs] table or --outputs (docs/outputs.md).
+    /// chosen by the scenario's [outputs] table or --outputs (docs/outputs.md). It must be new,
+    /// empty or an earlier dermasim run folder; nothing else is replaced.
     #[arg(long)]
     out: Option<PathBuf>,
     /// What the run folder holds besides its fixed files, comma-separated: timeseries_csv,
@@ -33,9 +34,12 @@ pub struct RunArgs {
     /// Override any scenario field for this run: PATH=VALUE (e.g. patient.age_years=65).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     set: Vec<String>,
-    /// Add 5-95 % bands from N Latin-hypercube draws over the parameter ranges.
+    /// Add 5-95 % bands from N members (2 to 10000; 20 or more for a reliable band).
     #[arg(long, value_name = "N")]
     ensemble: Option<usize>,
+    /// Accept [parameters] overrides outside their ranges (recorded in the summary).
+    #[arg(long)]
+    allow_outside_range: bool,
     /// Save the run's state every DAYS of simulated time to OUT.checkpoint (needs --out);
     /// it is removed when the run completes.
     #[arg(long, value_name = "DAYS")]
@@ -45,194 +49,99 @@ pub struct RunArgs {
     resume: bool,
 }
 
+/// A progress bar on a terminal, nothing otherwise.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        if !std::io::stderr().is_terminal() {
+            return Bar(ProgressBar::hidden());
+        }
+        let bar = ProgressBar::new(1);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{bar:40}] eta {eta}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
+        Bar(bar)
+    }
+}
+
+impl Observer for Bar {
+    fn progress(&self, p: Progress) {
+        match p {
+            Progress::Day { day, end } => {
+                self.0.set_message("day");
+                self.0.set_length(end.ceil() as u64);
+                self.0.set_position(day.floor() as u64);
+            }
+            Progress::Members { done, total } => {
+                self.0.set_message("ensemble");
+                self.0.set_length(total as u64);
+                self.0.set_position(done as u64);
+            }
+            Progress::Stage(what) => self.0.set_message(what),
+        }
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<()> {
     let base = ParameterSet::default_set();
-    let mut overrides = args.set.clone();
-    if let Some(f) = &args.fidelity {
-        overrides.push(format!("simulation.fidelity={f}"));
-    }
-    let mut scenario = load_scenario(args.file.as_deref(), &overrides, &base)?;
-    if let Some(list) = &args.outputs {
-        scenario.outputs.write = Some(parse_outputs(list)?);
-    }
-    let kinds = scenario.outputs.resolved(scenario.simulation.fidelity);
-    let days = scenario.outputs.days(&scenario.protocol);
-    // Depth data are taken while the run goes, only when a folder will hold them.
-    let watch = args.out.is_some()
-        && (kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti));
-    let keep_fields = kinds.contains(&OutputKind::Vti);
-    let mut capture = None;
+    let scenario = scenario::load(
+        &ScenarioSource {
+            file: args.file.clone(),
+            overrides: args.set.clone(),
+            fidelity: args.fidelity.clone(),
+            outputs: args.outputs.clone(),
+            allow_outside_range: args.allow_outside_range,
+        },
+        &base,
+    )?;
     let checkpoint = match (&args.out, args.checkpoint_every.is_some() || args.resume) {
-        (Some(dir), _) => Some(dir.with_extension("checkpoint")),
+        (Some(dir), true) => Some(CheckpointPlan {
+            path: checkpoint_path(dir),
+            every_days: args.checkpoint_every,
+            resume: args.resume,
+        }),
         (None, true) => anyhow::bail!(
             "--checkpoint-every and --resume need --out DIR (the checkpoint is DIR.checkpoint)"
         ),
-        (None, false) => None,
+        (_, false) => None,
     };
-    if let Some(every) = args.checkpoint_every {
-        if !(every.is_finite() && every > 0.0) {
-            anyhow::bail!("--checkpoint-every: {every} must be a positive number of days");
-        }
-    }
-    let started = Instant::now();
-    let end = scenario.protocol.follow_up_days;
-    let interactive = std::io::stderr().is_terminal();
-    let summary = match args.ensemble {
-        Some(n) => {
-            if !(2..=10_000).contains(&n) {
-                anyhow::bail!("--ensemble: {n} is outside the allowed range 2 to 10000");
-            }
-            let bar = if interactive { ProgressBar::new(n as u64) } else { ProgressBar::hidden() };
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} ensemble {pos}/{len} [{bar:40}] eta {eta}")
-                    .expect("template")
-                    .progress_chars("=> "),
-            );
-            let s = dermasim::ensemble::run_ensemble(&scenario, &base, n, &|k| {
-                bar.set_position(k as u64)
-            })?;
-            bar.finish_and_clear();
-            if watch {
-                // The central run once more, watched (the ensemble runs it unobserved).
-                let mut sim = Simulation::with_options(&scenario, &base, Capture::options(&days))?;
-                let mut cap = Capture::new(&sim, &days, keep_fields);
-                sim.run(&mut |s| cap.observe(s))?;
-                capture = Some(cap);
-            }
-            s
+    let request = RunRequest {
+        scenario,
+        ensemble: args.ensemble,
+        checkpoint,
+        command: std::env::args().collect(),
+    };
+    let bar = Bar::new();
+    let report = match &args.out {
+        Some(dir) => {
+            let (report, path) = dermasim_app::run::run_to_folder(&request, dir, "--out", &bar)?;
+            bar.0.finish_and_clear();
+            eprintln!("wrote {}", path.display());
+            report
         }
         None => {
-            // The stepper lands on the snapshot days whether or not they are written, so the
-            // numbers never depend on the output selection.
-            let mut sim = Simulation::with_options(&scenario, &base, Capture::options(&days))?;
-            let bar = if interactive {
-                ProgressBar::new(end.ceil() as u64)
-            } else {
-                ProgressBar::hidden()
-            };
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} day {pos}/{len} [{bar:40}] {elapsed_precise} eta {eta}",
-                )
-                .expect("template")
-                .progress_chars("=> "),
-            );
-            if let (true, Some(path)) = (args.resume, &checkpoint) {
-                if path.exists() {
-                    let bytes = std::fs::read(path)
-                        .with_context(|| format!("cannot read {}", path.display()))?;
-                    sim.restore(&bytes)
-                        .with_context(|| format!("cannot resume from {}", path.display()))?;
-                    eprintln!("resuming from day {:.2} ({})", sim.time(), path.display());
-                    if watch {
-                        eprintln!("note: depth profiles and snapshots before day {:.2} are not in the resumed run's folder", sim.time());
-                    }
-                }
-            }
-            let mut cap = watch.then(|| Capture::new(&sim, &days, keep_fields));
-            let mut next_save = args.checkpoint_every.map(|e| sim.time() + e);
-            let mut save_error = None;
-            let s = sim.run(&mut |s| {
-                bar.set_position(s.time().floor() as u64);
-                if let Some(c) = cap.as_mut() {
-                    c.observe(s);
-                }
-                if let (Some(due), Some(path), Some(every)) =
-                    (next_save, &checkpoint, args.checkpoint_every)
-                {
-                    if s.time() >= due && save_error.is_none() {
-                        save_error = write_atomically(path, &s.checkpoint()).err();
-                        next_save = Some(s.time() + every);
-                    }
-                }
-            })?;
-            bar.finish_and_clear();
-            if let Some(e) = save_error {
-                eprintln!("warning: checkpoint not saved: {e:#}");
-            }
-            capture = cap;
-            s
+            let report = dermasim_app::run::run(&request, &bar)?;
+            bar.0.finish_and_clear();
+            report
         }
     };
-    let mut summary = summary;
-    if scenario.topical.is_some() {
-        summary.delivery = Some(dermasim::delivery::deliver(&scenario, &base)?);
+    if let Some(day) = report.resumed_from_day {
+        eprintln!("resumed from day {day:.2}");
     }
-    let wall = started.elapsed().as_secs_f64();
-
-    if let Some(dir) = &args.out {
-        let mut folder = RunFolder::create(dir)?;
-        folder.write(
-            "summary.json",
-            "summary",
-            "run summary: sessions, endpoints, timeline (see README output contract)",
-            serde_json::to_string_pretty(&summary)?.as_bytes(),
-        )?;
-        folder.write(
-            "scenario.json",
-            "scenario",
-            "the scenario as run, after --set and --outputs overrides",
-            serde_json::to_string_pretty(&scenario)?.as_bytes(),
-        )?;
-        let parameters = scenario.parameter_set(&base)?;
-        let empty = dermasim_report::DepthTable::default();
-        let run = RunData {
-            scenario: &scenario,
-            summary: &summary,
-            parameters: Some(&parameters),
-            profiles: capture.as_ref().map_or(&empty, |c| &c.profiles),
-            sections: capture.as_ref().map_or(&empty, |c| &c.sections),
-            extra: &[],
-        };
-        dermasim_report::write_outputs(&mut folder, &run, capture.as_ref(), &kinds)?;
-        let manifest = Manifest {
-            program: "dermasim".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            created_utc: dermasim_io::utc_now(),
-            command: std::env::args().collect(),
-            scenario_hash: scenario_hash(&scenario),
-            seed: scenario.simulation.seed,
-            fidelity: scenario.simulation.fidelity.as_str().into(),
-            threads: rayon::current_num_threads(),
-            wall_time_s: wall,
-            parameter_set: summary.parameter_set.clone(),
-            files: vec![],
-            disclaimer: dermasim::DISCLAIMER.into(),
-        };
-        let path = folder.commit(manifest)?;
-        eprintln!("wrote {}", path.display());
-        if let Some(c) = checkpoint.as_ref().filter(|c| c.exists()) {
-            std::fs::remove_file(c).with_context(|| format!("cannot remove {}", c.display()))?;
-        }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&report.summary)?);
     } else {
-        present::summary(&summary, wall);
-        if let Some(d) = &summary.delivery {
-            println!();
+        present::summary(&report.summary, report.wall_time_s);
+        if let Some(d) = &report.summary.delivery {
+            outln!();
             crate::commands::deliver::print(d);
         }
     }
-    Ok(())
-}
-
-/// `--outputs a,b,c`, `all` or `none`.
-fn parse_outputs(list: &str) -> Result<Vec<OutputKind>> {
-    match list.trim() {
-        "all" => Ok(OutputKind::ALL.to_vec()),
-        "none" | "" => Ok(Vec::new()),
-        l => l
-            .split(',')
-            .map(|k| k.trim().parse::<OutputKind>().map_err(|e| anyhow::anyhow!("--outputs: {e}")))
-            .collect(),
-    }
-}
-
-/// Write a file by writing a temporary sibling and renaming it over the target.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("checkpoint.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -1,0 +1,43 @@
+//! The dermasim application layer: every use case as a library call.
+//!
+//! The command line, the web app and the Python package are thin front ends over this crate:
+//! each builds a typed request, passes an [`Observer`] (progress, cancel) and presents the typed
+//! result. Nothing here prints, parses command lines or knows flag names beyond what error
+//! messages need.
+//!
+//! | use case | call | result |
+//! |---|---|---|
+//! | run a scenario (single or ensemble, capture, checkpoints, delivery) | [`run::run`] | [`run::RunReport`] |
+//! | topical delivery | [`deliver::deliver`] | [`dermasim::delivery::DeliveryReport`] |
+//! | screening, treatment plans | [`clinic::screen`], [`clinic::plan`] | [`clinic::PlanOutcome`] |
+//! | validation, calibration | [`evidence::validate`], [`evidence::calibrate`] | checks, fitted overlay |
+//!
+//! Files go through a [`Sink`]: a run folder on disk ([`RunFolder`], written atomically and
+//! never over anything dermasim did not create) or memory ([`MemorySink`]).
+//!
+//! ```
+//! use dermasim_app::{run, NoObserver, Scenario};
+//!
+//! let mut scenario = Scenario::default_scenario();
+//! scenario.simulation.fidelity = dermasim::Fidelity::Zero;
+//! let report = run::run(&run::RunRequest::new(scenario), &NoObserver).unwrap();
+//! assert!(report.summary.last().collagen_total_rel > 1.0);
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod clinic;
+pub mod deliver;
+mod error;
+pub mod evidence;
+mod observe;
+pub mod run;
+pub mod scenario;
+
+pub use dermasim::{ParameterSet, Scenario, Summary};
+pub use dermasim_io::{FileEntry, Manifest, MemorySink, RunFolder, Sink};
+pub use error::AppError;
+pub use observe::{CancelFlag, NoObserver, Observer, Progress};
+
+/// The program version recorded in every manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,345 @@
+//! Run a scenario: one central simulation (watched, checkpointed, cancellable), ensemble bands
+//! around it when asked, topical delivery when the scenario has one, and the run's files into a
+//! [`Sink`].
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use dermasim::outputs::OutputKind;
+use dermasim::{ParameterSet, Scenario, Simulation, Summary};
+use dermasim_io::{scenario_hash, Manifest, RunFolder, Sink};
+use dermasim_report::{Capture, DepthTable, RunData};
+
+use crate::{AppError, Observer, Progress, VERSION};
+
+/// Ensemble sizes allowed.
+pub const ENSEMBLE_MEMBERS: std::ops::RangeInclusive<usize> = 2..=10_000;
+
+/// Below this many members the 5-95 % band is rough (its ends rest on one or two members each);
+/// such runs say so in their notes, manifest and report.
+pub const MIN_RELIABLE_MEMBERS: usize = 20;
+
+/// Saving and resuming the central run's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointPlan {
+    /// The checkpoint file ([`checkpoint_path`] of the run folder, for the CLI).
+    pub path: PathBuf,
+    /// Save every this many simulated days; `None` saves nothing.
+    pub every_days: Option<f64>,
+    /// Continue from `path` when it exists.
+    pub resume: bool,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The validated scenario ([`crate::scenario::load`]).
+    pub scenario: Scenario,
+    /// Bands from this many ensemble members.
+    pub ensemble: Option<usize>,
+    /// Checkpoints of the central run (single runs only).
+    pub checkpoint: Option<CheckpointPlan>,
+    /// How the front end describes the request, for the manifest (the CLI's argv).
+    pub command: Vec<String>,
+}
+
+impl RunRequest {
+    /// A single run of `scenario`, nothing else.
+    pub fn new(scenario: Scenario) -> RunRequest {
+        RunRequest { scenario, ensemble: None, checkpoint: None, command: Vec::new() }
+    }
+
+    fn check(&self) -> Result<(), AppError> {
+        if let Some(n) = self.ensemble {
+            if !ENSEMBLE_MEMBERS.contains(&n) {
+                return Err(AppError::request(
+                    "ensemble",
+                    format!(
+                        "{n} is outside the allowed range {} to {}",
+                        ENSEMBLE_MEMBERS.start(),
+                        ENSEMBLE_MEMBERS.end()
+                    ),
+                ));
+            }
+        }
+        if let Some(c) = &self.checkpoint {
+            if let Some(every) = c.every_days {
+                if !(every.is_finite() && every > 0.0) {
+                    return Err(AppError::request(
+                        "checkpoint_every",
+                        format!("{every} must be a positive number of days"),
+                    ));
+                }
+            }
+            if self.ensemble.is_some() && (c.every_days.is_some() || c.resume) {
+                return Err(AppError::request(
+                    "checkpoint",
+                    "checkpoints apply to single runs; drop the ensemble or the checkpoint",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a run produced.
+pub struct RunReport {
+    /// The summary (`summary.json`), with bands and delivery when asked.
+    pub summary: Summary,
+    /// The scenario as run.
+    pub scenario: Scenario,
+    /// The parameter set as run (scenario overrides applied).
+    pub parameters: ParameterSet,
+    /// Depth data taken while the run went (only when files that need them were written).
+    pub capture: Option<Capture>,
+    /// Wall-clock seconds.
+    pub wall_time_s: f64,
+    /// The day the run continued from, when it resumed from a checkpoint.
+    pub resumed_from_day: Option<f64>,
+    /// Warnings for the user (also in the summary's notes and the manifest).
+    pub warnings: Vec<String>,
+    /// Provenance of the run (the manifest of its folder; `files` filled by the folder).
+    pub manifest: Manifest,
+}
+
+/// The checkpoint file of a run folder: `NAME.checkpoint` beside it (the whole name kept, so
+/// `depth_1.5` and `depth_1.0` do not share one).
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    out.with_file_name(format!("{name}.checkpoint"))
+}
+
+/// Run, writing nothing (checkpoints aside).
+pub fn run(request: &RunRequest, observer: &dyn Observer) -> Result<RunReport, AppError> {
+    execute(request, false, observer)
+}
+
+/// Run and put the run's files into `sink`: `summary.json`, `scenario.json` and the outputs the
+/// scenario selects. The caller finishes the sink (a [`RunFolder`] is committed with
+/// `report.manifest`). Nothing is written when the run fails or is cancelled.
+pub fn run_into(
+    request: &RunRequest,
+    sink: &mut dyn Sink,
+    observer: &dyn Observer,
+) -> Result<RunReport, AppError> {
+    let kinds = request.scenario.outputs.resolved(request.scenario.simulation.fidelity);
+    let watch = kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti);
+    let report = execute(request, watch, observer)?;
+    observer.progress(Progress::Stage("writing outputs"));
+    write_run(&report, sink)?;
+    Ok(report)
+}
+
+/// Run into a run folder at `out` (`flag` names the option in errors). The folder is checked
+/// and its staging area made before the simulation starts, so an unusable place fails at once;
+/// it appears complete or not at all.
+pub fn run_to_folder(
+    request: &RunRequest,
+    out: &Path,
+    flag: &str,
+    observer: &dyn Observer,
+) -> Result<(RunReport, PathBuf), AppError> {
+    let mut folder = RunFolder::create(out, flag)?;
+    let report = run_into(request, &mut folder, observer)?;
+    let path = folder.commit(report.manifest.clone())?;
+    if let Some(c) = &request.checkpoint {
+        if is_checkpoint_file(&c.path) {
+            let _ = std::fs::remove_file(&c.path);
+        }
+    }
+    Ok((report, path))
+}
+
+/// The fixed files and the selected outputs of a finished run.
+pub fn write_run(report: &RunReport, sink: &mut dyn Sink) -> Result<(), AppError> {
+    sink.write(
+        "summary.json",
+        "summary",
+        "run summary: sessions, endpoints, timeline (see README output contract)",
+        pretty(&report.summary).as_bytes(),
+    )?;
+    sink.write(
+        "scenario.json",
+        "scenario",
+        "the scenario as run, after --set and --outputs overrides",
+        pretty(&report.scenario).as_bytes(),
+    )?;
+    let empty = DepthTable::default();
+    let cap = report.capture.as_ref();
+    let data = RunData {
+        scenario: &report.scenario,
+        summary: &report.summary,
+        parameters: Some(&report.parameters),
+        profiles: cap.map_or(&empty, |c| &c.profiles),
+        sections: cap.map_or(&empty, |c| &c.sections),
+        extra: &[],
+    };
+    let kinds = report.scenario.outputs.resolved(report.scenario.simulation.fidelity);
+    dermasim_report::write_outputs(sink, &data, cap, &kinds)?;
+    Ok(())
+}
+
+/// Pretty JSON of run results (they always serialise).
+pub(crate) fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("run results serialise")
+}
+
+fn execute(
+    request: &RunRequest,
+    watch: bool,
+    observer: &dyn Observer,
+) -> Result<RunReport, AppError> {
+    request.check()?;
+    let started = Instant::now();
+    let base = ParameterSet::default_set();
+    let scenario = &request.scenario;
+    let parameters = scenario.parameter_set(&base)?;
+    let days = scenario.outputs.days(&scenario.protocol);
+    let keep_fields =
+        scenario.outputs.resolved(scenario.simulation.fidelity).contains(&OutputKind::Vti);
+    let mut warnings = Vec::new();
+
+    let mut sim = Simulation::new(scenario, &base)?;
+    let mut resumed_from_day = None;
+    if let Some(c) = request.checkpoint.as_ref().filter(|c| c.resume && c.path.exists()) {
+        let bytes = std::fs::read(&c.path)
+            .map_err(|source| dermasim_io::IoError::Read { path: c.path.clone(), source })?;
+        sim.restore(&bytes)?;
+        resumed_from_day = Some(sim.time());
+        if watch {
+            warnings.push(format!(
+                "resumed from day {:.2}: depth profiles and snapshots before that day are not in \
+                 this run folder",
+                sim.time()
+            ));
+        }
+    }
+    if let Some(c) = request.checkpoint.as_ref().filter(|c| c.every_days.is_some()) {
+        if c.path.exists() && !is_checkpoint_file(&c.path) {
+            return Err(dermasim_io::IoError::Refused {
+                flag: "checkpoint".into(),
+                path: c.path.clone(),
+                why: "exists and is not a dermasim checkpoint; dermasim will not replace it".into(),
+            }
+            .into());
+        }
+    }
+
+    let end = scenario.protocol.follow_up_days;
+    let mut capture = watch.then(|| Capture::new(&sim, &days, keep_fields));
+    let every = request.checkpoint.as_ref().and_then(|c| c.every_days);
+    let mut next_save = every.map(|e| sim.time() + e);
+    let mut save_error = None;
+    let mut summary = sim.run_until(&mut |s| {
+        if let Some(c) = capture.as_mut() {
+            c.observe(s);
+        }
+        if let (Some(due), Some(every), Some(plan)) = (next_save, every, &request.checkpoint) {
+            if s.time() >= due && save_error.is_none() {
+                save_error = dermasim_io::write_atomic(&plan.path, &s.checkpoint()).err();
+                next_save = Some(s.time() + every);
+            }
+        }
+        observer.progress(Progress::Day { day: s.time(), end });
+        if observer.cancelled() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    if let Some(e) = save_error {
+        warnings.push(format!("checkpoint not saved: {e}"));
+    }
+
+    if let Some(n) = request.ensemble {
+        observer.progress(Progress::Members { done: 0, total: n });
+        dermasim::ensemble::add_bands(
+            &mut summary,
+            scenario,
+            &base,
+            n,
+            &|done| observer.progress(Progress::Members { done, total: n }),
+            &|| observer.cancelled(),
+        )?;
+        if n < MIN_RELIABLE_MEMBERS {
+            warnings.push(format!(
+                "only {n} ensemble members: the 5-95 % band is rough and the central run may lie \
+                 outside it; use {MIN_RELIABLE_MEMBERS} or more"
+            ));
+        }
+    }
+    if scenario.topical.is_some() {
+        observer.progress(Progress::Stage("topical delivery"));
+        summary.delivery = Some(dermasim::delivery::deliver(scenario, &base)?);
+    }
+    let outside = scenario.overrides_outside_range(&base);
+    if !outside.is_empty() {
+        warnings.push(format!(
+            "parameters outside their ranges, accepted by allow_outside_range: {}",
+            outside.join(", ")
+        ));
+    }
+    check_finite(&summary)?;
+    summary.notes.extend(warnings.iter().cloned());
+
+    let wall_time_s = started.elapsed().as_secs_f64();
+    let manifest = Manifest {
+        program: "dermasim".into(),
+        version: VERSION.into(),
+        created_utc: dermasim_io::utc_now(),
+        command: request.command.clone(),
+        scenario_hash: scenario_hash(scenario),
+        seed: scenario.simulation.seed,
+        fidelity: scenario.simulation.fidelity.as_str().into(),
+        threads: rayon::current_num_threads(),
+        wall_time_s,
+        parameter_set: summary.parameter_set.clone(),
+        ensemble_members: request.ensemble,
+        resumed_from_day,
+        warnings: warnings.clone(),
+        files: vec![],
+        disclaimer: dermasim::DISCLAIMER.into(),
+    };
+    Ok(RunReport {
+        summary,
+        scenario: scenario.clone(),
+        parameters,
+        capture,
+        wall_time_s,
+        resumed_from_day,
+        warnings,
+        manifest,
+    })
+}
+
+/// Refuse results that are not numbers: never hand NaN to a user as a result.
+fn check_finite(summary: &Summary) -> Result<(), AppError> {
+    for p in &summary.timeline {
+        for (name, v) in p.columns() {
+            if !v.is_finite() {
+                return Err(AppError::NotFinite {
+                    what: format!("{name} = {v} at day {}", p.t_day),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` holds a dermasim checkpoint (so it may be replaced or removed).
+pub fn is_checkpoint_file(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    let Some(n) = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))) else {
+        return false;
+    };
+    let Some(header) = usize::try_from(n).ok().and_then(|n| bytes.get(8..8usize.checked_add(n)?))
+    else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(header).ok().is_some_and(|h| {
+        h.get("format")
+            .and_then(|f| f.as_str())
+            .is_some_and(|f| f.starts_with("dermasim-checkpoint"))
+    })
+}
