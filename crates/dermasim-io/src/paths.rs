@@ -30,7 +30,7 @@ pub fn check_folder_target(path: &Path, flag: &str) -> Result<FolderTarget, IoEr
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FolderTarget::Missing),
-        Err(source) => return Err(IoError::Read { path: path.into(), source }),
+        Err(source) => return Err(IoError::Write { path: path.into(), source }),
     };
     let ft = meta.file_type();
     if ft.is_symlink() {

@@ -35,6 +35,10 @@ pub struct CalibrateArgs {
 }
 
 pub fn validate(args: ValidateArgs) -> Result<bool> {
+    if let Some(dir) = &args.report {
+        // Refuse an unusable place before the work.
+        dermasim_io::check_folder_target(dir, "--report")?;
+    }
     let v = dermasim_app::evidence::validate()?;
     if let Some(dir) = &args.report {
         let path =

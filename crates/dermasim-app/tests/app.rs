@@ -1,0 +1,121 @@
+//! The application layer as every front end uses it: the same numbers from the CLI, the
+//! library and the Rust examples; cancellation that leaves nothing; sinks that agree.
+
+use dermasim_app::run::{self, RunRequest};
+use dermasim_app::{CancelFlag, MemorySink, NoObserver, Observer, Progress, Scenario, Sink};
+
+#[path = "../examples/run_scenario.rs"]
+mod run_scenario;
+
+#[path = "../examples/ensemble.rs"]
+mod ensemble;
+
+#[path = "../examples/plan.rs"]
+mod plan;
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::from_str(&serde_json::to_string(v).unwrap()).unwrap()
+}
+
+#[test]
+fn the_run_example_is_the_library_run() {
+    let from_example = run_scenario::summary(None);
+    let mut scenario = Scenario::default_scenario();
+    scenario.patient.age_years = 45.0;
+    let from_library = run::run(&RunRequest::new(scenario), &NoObserver).unwrap().summary;
+    assert_eq!(json(&from_example), json(&from_library));
+}
+
+#[test]
+fn the_ensemble_example_has_ordered_bands() {
+    let s = ensemble::summary(6);
+    for p in &s.timeline {
+        let b = |q: &str| p.bands[&format!("collagen_total_rel_{q}")];
+        assert!(b("p05") <= b("p50") && b("p50") <= b("p95"), "day {}", p.t_day);
+    }
+}
+
+#[test]
+fn the_plan_example_plans() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/patients/fine_lines_laxity_55.toml");
+    let dermasim_app::clinic::PlanOutcome::Planned(report) = plan::outcome(&path) else {
+        panic!("this profile is planned")
+    };
+    assert!(!report.plans.is_empty());
+}
+
+/// Cancels after `after` progress calls.
+struct CancelAfter {
+    flag: CancelFlag,
+    after: usize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Observer for CancelAfter {
+    fn progress(&self, _: Progress) {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= self.after {
+            self.flag.cancel();
+        }
+    }
+    fn cancelled(&self) -> bool {
+        self.flag.is_cancelled()
+    }
+}
+
+#[test]
+fn a_cancelled_run_stops_within_a_step_and_leaves_no_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let obs = CancelAfter { flag: CancelFlag::new(), after: 5, calls: Default::default() };
+    let e =
+        match run::run_to_folder(&RunRequest::new(Scenario::default_scenario()), &out, "out", &obs)
+        {
+            Ok(_) => panic!("the run was cancelled"),
+            Err(e) => e,
+        };
+    assert!(e.is_cancelled(), "{e}");
+    // One progress call per step: the stop came at the step that raised the flag.
+    assert_eq!(obs.calls.load(std::sync::atomic::Ordering::SeqCst), 5);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no folder, no staging");
+
+    let mut s = Scenario::default_scenario();
+    s.simulation.fidelity = dermasim::Fidelity::Zero;
+    let request = RunRequest { ensemble: Some(8), ..RunRequest::new(s) };
+    let flag = CancelFlag::new();
+    flag.cancel();
+    assert!(run::run(&request, &flag).err().is_some_and(|e| e.is_cancelled()));
+}
+
+#[test]
+fn memory_and_folder_sinks_hold_the_same_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Scenario::default_scenario();
+    s.outputs.write = Some(vec![dermasim::outputs::OutputKind::TimeseriesCsv]);
+    let request = RunRequest::new(s);
+    let mut mem = MemorySink::new();
+    run::run_into(&request, &mut mem, &NoObserver).unwrap();
+    let (_, path) =
+        run::run_to_folder(&request, &tmp.path().join("run"), "out", &NoObserver).unwrap();
+    for f in mem.files() {
+        assert_eq!(
+            std::fs::read(path.join(&f.path)).unwrap(),
+            mem.get(&f.path).unwrap(),
+            "{}",
+            f.path
+        );
+    }
+    let listed: Vec<String> = std::fs::read_dir(&path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "manifest.json")
+        .collect();
+    assert_eq!(listed.len(), mem.files().len());
+}
+
+#[test]
+fn requests_out_of_range_name_their_field() {
+    let r = RunRequest { ensemble: Some(1), ..RunRequest::new(Scenario::default_scenario()) };
+    let e = run::run(&r, &NoObserver).err().unwrap().to_string();
+    assert!(e.starts_with("ensemble:") && e.contains("2 to 10000"), "{e}");
+}
