@@ -119,3 +119,10 @@ fn requests_out_of_range_name_their_field() {
     let e = run::run(&r, &NoObserver).err().unwrap().to_string();
     assert!(e.starts_with("ensemble:") && e.contains("2 to 10000"), "{e}");
 }
+
+#[test]
+fn the_examples_run_as_documented() {
+    run_scenario::main();
+    ensemble::main();
+    plan::main();
+}
