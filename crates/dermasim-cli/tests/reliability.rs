@@ -292,3 +292,15 @@ fn small_mistakes_get_clear_answers() {
     let e = stderr(&o);
     assert_eq!(e.matches("No such file").count(), 1, "{e}");
 }
+
+#[test]
+fn plan_depth_limits_name_the_profile_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("../../examples/patients/home_roller_1_5mm.toml").unwrap();
+    let f = tmp.path().join("p.toml");
+    std::fs::write(&f, text.replace("requested_depth_mm = 1.5", "requested_depth_mm = 0.05"))
+        .unwrap();
+    let o = dermasim(&["plan", f.to_str().unwrap(), "--members", "4"]);
+    refused(&o, "concerns.0.requested_depth_mm");
+    assert!(!stderr(&o).contains("device."), "no internal field: {}", stderr(&o));
+}

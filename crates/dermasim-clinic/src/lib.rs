@@ -39,11 +39,11 @@ pub use screen::{Screening, Verdict};
 pub enum ClinicError {
     #[error("{origin}: not valid {format}: {message}")]
     Syntax { origin: String, format: &'static str, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Field(#[from] FieldError),
     #[error("screening says do not treat ({}); no plan is made", refusal_ids(.0))]
     Refused(Box<Screening>),
-    #[error("the forecast simulation failed: {0}")]
+    #[error("the forecast simulation failed")]
     Simulation(#[from] dermasim::Error),
 }
 

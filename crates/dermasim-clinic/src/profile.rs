@@ -8,6 +8,9 @@ use dermasim::FieldError;
 use crate::date::Date;
 use crate::rules::Vocabulary;
 
+/// The shortest needle any device takes (the core refuses shorter ones).
+const MIN_DEPTH_MM: f64 = 0.1;
+
 /// A patient as the practitioner records them (TOML or JSON). Dates are `YYYY-MM-DD`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -296,11 +299,12 @@ impl Profile {
                 _ => {}
             }
             if let Some(d) = c.requested_depth_mm {
-                if !d.is_finite() || d <= 0.0 || d > dermasim::device::MAX_NEEDLE_MM {
+                if !d.is_finite() || !(MIN_DEPTH_MM..=dermasim::device::MAX_NEEDLE_MM).contains(&d)
+                {
                     return Err(FieldError::new(
                         format!("{path}.requested_depth_mm"),
                         format!(
-                            "{d} is outside the allowed range above 0 up to {} mm",
+                            "{d} is outside the allowed range {MIN_DEPTH_MM} to {} mm",
                             dermasim::device::MAX_NEEDLE_MM
                         ),
                     ));

@@ -36,7 +36,7 @@ pub enum ReportError {
     Io(#[from] IoError),
     #[error(transparent)]
     Plot(#[from] plots::PlotError),
-    #[error("timeseries.parquet: {0}")]
+    #[error("timeseries.parquet: cannot write the table")]
     Parquet(#[from] ::parquet::errors::ParquetError),
     #[error("{path}: {message}")]
     Read { path: PathBuf, message: String },
