@@ -172,6 +172,8 @@ where
     DB::ErrorType: 'static,
 {
     let (x0, x1) = (chart.x_range().start, chart.x_range().end);
+    // Labels sit a little right of their line, so "S1" at day 0 is clear of the y axis.
+    let nudge = 0.008 * (x1 - x0);
     for (i, &d) in days.iter().enumerate().filter(|(_, &d)| d >= x0 && d <= x1) {
         chart.draw_series(DashedLineSeries::new(
             [(d, y.0), (d, y.1)],
@@ -181,7 +183,7 @@ where
         ))?;
         let font =
             (FAMILY, LABEL_PX).into_font().color(&MARKER).pos(Pos::new(HPos::Left, VPos::Top));
-        chart.draw_series([Text::new(format!(" S{}", i + 1), (d, y.1), font)])?;
+        chart.draw_series([Text::new(format!("S{}", i + 1), (d + nudge, y.1), font)])?;
     }
     Ok(())
 }

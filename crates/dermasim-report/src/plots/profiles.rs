@@ -2,11 +2,10 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
     axes, colour, depth_tick, padded_range, side_legend, Chart, DrawResult, Mark, DESC_PX, FAMILY,
-    LABEL_PX, LEGEND_PX, TITLE_PX,
+    LEGEND_PX, TITLE_PX,
 };
 use crate::depth::{DepthRow, DepthTable};
 
@@ -67,7 +66,7 @@ impl Chart for ProfilesChart<'_> {
         let bottom = layers.last().map_or(1.0, |l| l.2);
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let (w, _) = root.dim_in_pixel();
-        let (plots, key) = root.split_horizontally(w - LEGEND_PX + 60);
+        let (plots, key) = root.split_horizontally(w - LEGEND_PX + 30);
         let areas = plots.split_evenly((1, PANELS.len()));
         for (p, ((column, title, x_desc), area)) in PANELS.iter().zip(&areas).enumerate() {
             let relative = column.ends_with("_rel");
@@ -97,23 +96,6 @@ impl Chart for ProfilesChart<'_> {
                     BOUNDARY.stroke_width(1),
                 ))?;
             }
-            // Name the layers in the first panel, where there is room for the text.
-            if p == 0 {
-                let px_per_um = area.dim_in_pixel().1 as f64 / bottom;
-                for &(name, top, low) in &layers {
-                    if (low - top) * px_per_um > 1.6 * LABEL_PX as f64 {
-                        let font = (FAMILY, LABEL_PX - 2)
-                            .into_font()
-                            .color(&BOUNDARY)
-                            .pos(Pos::new(HPos::Right, VPos::Center));
-                        chart.draw_series([Text::new(
-                            name.replace('_', " "),
-                            (hi, -(top + low) / 2.0),
-                            font,
-                        )])?;
-                    }
-                }
-            }
             if relative {
                 chart.draw_series(LineSeries::new(
                     [(1.0, -bottom), (1.0, 0.0)],
@@ -142,6 +124,14 @@ impl Chart for ProfilesChart<'_> {
             .map(|(i, d)| (format!("day {d}"), Mark::Line(colour(i))))
             .collect();
         entries.push(("layer boundary".into(), Mark::Dashed(BOUNDARY)));
+        // Layer names beside the panels, never over the curves.
+        for &(name, top, low) in &layers {
+            let short = match name {
+                "stratum_corneum" => "SC".to_string(),
+                n => n.trim_end_matches("_dermis").replace('_', " "),
+            };
+            entries.push((format!("{short} {top:.0}-{low:.0} µm"), Mark::Line(WHITE)));
+        }
         side_legend(&key, &entries)
     }
 }

@@ -81,14 +81,29 @@ impl Chart for PunctureChart<'_> {
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..px, 0.0..py)?;
         axes(&mut chart, "x (µm)", Some("y (µm)"), 6, &tick)?;
+        // Channels are drawn in patch coordinates and cut at its edges, with their periodic
+        // images on the opposite side (the patch is periodic), so none spills over the axes.
         let width_px = chart.plotting_area().dim_in_pixel().0 as f64;
-        let r_px = (self.channel_radius_um * width_px / px).max(1.5);
+        let r = self.channel_radius_um.max(1.5 * px / width_px);
         let c = colour(1);
-        chart.draw_series(
-            self.positions()
-                .into_iter()
-                .map(|[x, y]| Circle::new((x, y), r_px, c.mix(0.7).filled())),
-        )?;
+        let mut discs = Vec::new();
+        for [x, y] in self.positions() {
+            for (dx, dy) in [-1.0, 0.0, 1.0].iter().flat_map(|a| [-1.0, 0.0, 1.0].map(|b| (*a, b)))
+            {
+                let (cx, cy) = (x + dx * px, y + dy * py);
+                if cx + r < 0.0 || cx - r > px || cy + r < 0.0 || cy - r > py {
+                    continue;
+                }
+                let outline: Vec<(f64, f64)> = (0..48)
+                    .map(|k| {
+                        let a = k as f64 * std::f64::consts::TAU / 48.0;
+                        ((cx + r * a.cos()).clamp(0.0, px), (cy + r * a.sin()).clamp(0.0, py))
+                    })
+                    .collect();
+                discs.push(Polygon::new(outline, c.mix(0.7).filled()));
+            }
+        }
+        chart.draw_series(discs)?;
         side_legend(
             &key,
             &[(format!("needle channel (radius {:.0} µm)", self.channel_radius_um), Mark::Dot(c))],
