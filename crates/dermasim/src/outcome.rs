@@ -112,7 +112,7 @@ pub struct Summary {
     pub site: String,
     /// `0d`, `1d` or `3d` (see [`Fidelity`](crate::Fidelity)).
     pub fidelity: String,
-    /// The scenario's seed (puncture positions, and ensemble draws).
+    /// The scenario's seed (3d puncture positions, ensemble draws).
     pub seed: u64,
     /// The parameter set and its calibration.
     pub parameter_set: String,

@@ -65,8 +65,8 @@ pub struct Calibration {
     pub seed: u64,
     /// The targets fitted, each as `id (source)`.
     pub targets: Vec<String>,
-    /// Misfit of each target at the fit, by target id: (model - target) over half the target's
-    /// band, so +-1 is the edge of the band.
+    /// Misfit of each target at the fit, by target id: (model - target) over half the width
+    /// of the target's band (0.1 when it has none), so +-1 is the edge of the band.
     #[serde(default)]
     pub residuals: BTreeMap<String, f64>,
     /// Sum of the squared `residuals` (without the optimiser's prior penalty).
