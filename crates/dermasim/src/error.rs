@@ -28,9 +28,9 @@ pub enum ParamError {
     /// No parameter of this name in the set.
     #[error("unknown parameter `{0}`")]
     Unknown(String),
-    /// A value not accepted for the named parameter: outside `range` where the whole range is
-    /// checked (set files, calibrated overlays), or not finite or negative where only that is
-    /// checked ([`ParameterSet::set`](crate::params::ParameterSet::set)).
+    /// A value refused for the named parameter: outside its range, or not finite (what each
+    /// caller checks is in its own docs, e.g.
+    /// [`ParameterSet::set`](crate::params::ParameterSet::set)).
     #[error("parameter `{name}` = {value} lies outside its range [{}, {}]", range[0], range[1])]
     OutOfRange {
         /// The parameter's name.

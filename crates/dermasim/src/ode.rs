@@ -58,7 +58,7 @@ pub trait OdeSystem<const N: usize> {
 }
 
 /// Error tolerances of the step-size controller: a step is accepted when the RMS over
-/// components of `err_i / (atol + rtol * |y_i|)` is at most 1.
+/// components of `err_i / (atol + rtol * max(|y_i|, |y_new_i|))` is at most 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
     /// Relative tolerance.

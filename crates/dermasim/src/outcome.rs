@@ -84,7 +84,8 @@ pub struct SessionOutcome {
     pub punctures_per_cm2: f64,
     /// Needle length or depth setting, micrometres.
     pub nominal_depth_um: f64,
-    /// Fraction of the nominal depth the needles reach (device default or scenario override).
+    /// Fraction of the nominal depth the needles reach (the device's own setting, or the
+    /// parameter set's value for its kind).
     pub penetration_efficiency: f64,
     /// Depth the channels reach: nominal depth x penetration efficiency, at most the full
     /// thickness of the skin column.

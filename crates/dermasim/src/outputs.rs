@@ -100,7 +100,7 @@ pub fn with_requirements(mut kinds: BTreeSet<OutputKind>) -> BTreeSet<OutputKind
 pub const MAX_SNAPSHOT_DAYS: usize = 20;
 
 impl Outputs {
-    /// Whether the table is the default one (everything written, default snapshot days).
+    /// Whether the table is the default one (`write` absent, no snapshot days given).
     pub fn is_default(&self) -> bool {
         *self == Outputs::default()
     }

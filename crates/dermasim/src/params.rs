@@ -130,7 +130,8 @@ impl ParameterSet {
 
     /// Apply fitted values: each must name a parameter of the set and lie inside its range.
     /// Fitted parameters take grade [`Grade::C`] and a source naming the fit; the set takes the
-    /// overlay's name and calibration. An error part-way leaves the values before it applied.
+    /// overlay's name and calibration. On an error, the values before the offending one stay
+    /// applied.
     pub fn apply_overlay(&mut self, overlay: &CalibratedOverlay) -> Result<(), ParamError> {
         for (name, &v) in &overlay.values {
             let p = self.param.get_mut(name).ok_or_else(|| ParamError::Unknown(name.clone()))?;
