@@ -36,7 +36,9 @@ pub fn median(v: &mut [f64]) -> f64 {
 /// Sustained memory bandwidth, GB/s.
 #[derive(Debug, Clone, Copy)]
 pub struct Bandwidth {
+    /// Median over the repeats.
     pub median_gbs: f64,
+    /// Fastest repeat.
     pub best_gbs: f64,
     /// Bytes per array (three arrays).
     pub array_bytes: usize,
@@ -89,12 +91,19 @@ pub fn cube(n: usize, dx: f64) -> Grid {
 /// One LOD transport case.
 #[derive(Debug, Clone, Copy)]
 pub struct LodCase {
+    /// Voxels along each edge of the cube.
     pub n: usize,
+    /// Species diffused per step, all with the same coefficient.
     pub species: usize,
+    /// Steps timed.
     pub steps: usize,
+    /// Voxel size, um.
     pub dx: f64,
+    /// Diffusion coefficient, um^2 per unit of time of `dt`.
     pub d: f64,
+    /// First-order decay rate, per unit of time of `dt`.
     pub decay: f64,
+    /// Step length (days in [`LodCase::tissue`], minutes in [`LodCase::biofvm`]).
     pub dt: f64,
 }
 
@@ -110,9 +119,12 @@ impl LodCase {
     }
 }
 
+/// What [`lod`] measured.
 #[derive(Debug, Clone, Copy)]
 pub struct LodResult {
+    /// Voxels in the cube.
     pub voxels: usize,
+    /// Species per step.
     pub species: usize,
     /// Bytes per value: 8 (f64) or 4 (f32).
     pub value_bytes: usize,
@@ -238,19 +250,25 @@ impl KineticsWorkload {
         })
     }
 
+    /// Recorded kinetics calls (voxel-steps).
     pub fn len(&self) -> usize {
         self.calls.len()
     }
 
+    /// Whether no call was recorded.
     pub fn is_empty(&self) -> bool {
         self.calls.is_empty()
     }
 }
 
+/// What [`kinetics`] measured.
 #[derive(Debug, Clone, Copy)]
 pub struct KineticsResult {
+    /// Kinetics calls replayed.
     pub voxel_steps: usize,
+    /// Wall time of the replay, seconds.
     pub wall_s: f64,
+    /// `voxel_steps / wall_s`.
     pub voxel_steps_per_s: f64,
     /// Accepted and rejected internal steps per voxel-step.
     pub substeps_per_voxel_step: f64,
@@ -313,11 +331,15 @@ pub fn default_case(fidelity: Fidelity, patch_um: f64, dx_um: f64) -> Scenario {
 /// Wall time and work of one end-to-end run on the current rayon pool.
 #[derive(Debug, Clone, Copy)]
 pub struct RunResult {
+    /// Voxels in the run's grid.
     pub voxels: usize,
+    /// Wall time of the whole run (set-up included), seconds.
     pub wall_s: f64,
+    /// The run's own account of where its time went.
     pub profile: crate::sim::Profile,
 }
 
+/// Run `scenario` to the end with no observer and time it.
 pub fn end_to_end(scenario: &Scenario, set: &ParameterSet) -> Result<RunResult, Error> {
     let clock = Instant::now();
     let mut sim = Simulation::new(scenario, set)?;

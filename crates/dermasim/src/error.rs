@@ -8,33 +8,54 @@ use thiserror::Error;
 pub struct FieldError {
     /// Dotted path into the scenario, e.g. `device.depth_mm`.
     pub path: String,
+    /// What is wrong with the value, for people to read.
     pub message: String,
 }
 
 impl FieldError {
+    /// An error at `path` (a dotted scenario path, or an option name such as `--days`).
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self { path: path.into(), message: message.into() }
     }
 }
 
+/// A parameter set that cannot be read, or a parameter name or value it does not accept.
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum ParamError {
+    /// The TOML text of a parameter set does not parse; holds the parser's message.
     #[error("parameter file: {0}")]
     Parse(String),
+    /// No parameter of this name in the set.
     #[error("unknown parameter `{0}`")]
     Unknown(String),
+    /// A value refused for the named parameter: outside its range, or not finite (what each
+    /// caller checks is in its own docs, e.g.
+    /// [`ParameterSet::set`](crate::params::ParameterSet::set)).
     #[error("parameter `{name}` = {value} lies outside its range [{}, {}]", range[0], range[1])]
-    OutOfRange { name: String, value: f64, range: [f64; 2] },
+    OutOfRange {
+        /// The parameter's name.
+        name: String,
+        /// The value refused.
+        value: f64,
+        /// The parameter's plausible range `[low, high]`.
+        range: [f64; 2],
+    },
+    /// A parameter whose `source` is empty.
     #[error("parameter `{0}` has no source")]
     NoSource(String),
 }
 
+/// Any error of the core library.
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum Error {
+    /// A scenario field (or option) that is missing, malformed or out of range.
     #[error(transparent)]
     Field(#[from] FieldError),
+    /// A parameter set that cannot be read or a parameter it does not accept.
     #[error(transparent)]
     Param(#[from] ParamError),
+    /// The ODE integrator failed (singular iteration matrix, step size underflow), or fewer
+    /// than two ensemble members succeeded; holds the reason.
     #[error("the ODE solver failed: {0}")]
     Solver(String),
     /// A checkpoint that cannot be resumed from.

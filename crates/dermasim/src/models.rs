@@ -8,14 +8,21 @@ use crate::kinetics::waugh::{self, WaughParams, WaughSherratt2006};
 use crate::ode::{integrate, OdeSystem, Tolerance};
 use crate::params::ParameterSet;
 
+/// One published model that [`run`] can integrate.
 pub struct ModelInfo {
+    /// Identifier, as in `dermasim model run NAME`.
     pub name: &'static str,
+    /// What the model describes, in one line.
     pub title: &'static str,
+    /// The paper and its BioModels entry.
     pub source: &'static str,
+    /// Species names in state order.
     pub species: &'static [&'static str],
+    /// Curated initial values, in state order.
     pub initial: &'static [f64],
 }
 
+/// The models [`run`] knows: Cooper et al. 2015 and Waugh & Sherratt 2006.
 pub const MODELS: [ModelInfo; 2] = [
     ModelInfo {
         name: "cooper2015",
@@ -36,10 +43,13 @@ pub const MODELS: [ModelInfo; 2] = [
 /// A time course: `t_day` then one column per species.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimeCourse {
+    /// Column names: `t_day`, then the species names.
     pub columns: Vec<String>,
+    /// One row per output time (day 0 included), values in the order of `columns`.
     pub rows: Vec<Vec<f64>>,
 }
 
+/// The model called `name`; the error lists the known names.
 pub fn find(name: &str) -> Result<&'static ModelInfo, FieldError> {
     MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
         let names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
@@ -71,7 +81,8 @@ fn course<const N: usize, S: OdeSystem<N>>(
     Ok(TimeCourse { columns, rows })
 }
 
-/// Run a reference model. `initial` overrides initial values by species name.
+/// Run a reference model for `days`, one row every `every` days, with the rates of `set`.
+/// `initial` overrides initial values by species name.
 pub fn run(
     name: &str,
     set: &ParameterSet,

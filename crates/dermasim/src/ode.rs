@@ -14,6 +14,7 @@
 
 /// A first-order autonomous ODE system of fixed size.
 pub trait OdeSystem<const N: usize> {
+    /// Right-hand side: writes `dy = f(y)` (no explicit time dependence).
     fn rhs(&self, y: &[f64; N], dy: &mut [f64; N]);
 
     /// Jacobian `J[i][j] = d f_i / d y_j`; forward differences by default.
@@ -56,9 +57,13 @@ pub trait OdeSystem<const N: usize> {
     }
 }
 
+/// Error tolerances of the step-size controller: a step is accepted when the RMS over
+/// components of `err_i / (atol + rtol * max(|y_i|, |y_new_i|))` is at most 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
+    /// Relative tolerance.
     pub rtol: f64,
+    /// Absolute tolerance, in the units of the state.
     pub atol: f64,
 }
 
@@ -71,9 +76,12 @@ impl Tolerance {
     pub const REFERENCE_SIMULATION: Tolerance = Tolerance { rtol: 1e-6, atol: 1e-10 };
 }
 
+/// Step counts of an integration; they add up over calls with `+=`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
+    /// Steps accepted.
     pub accepted: u64,
+    /// Steps rejected and retried smaller (error too large, singular or non-finite).
     pub rejected: u64,
 }
 
@@ -88,10 +96,15 @@ impl std::ops::AddAssign for Stats {
 /// stage (`err = K_s`), in the form of the module docs. Rows are stages (0-based); `A` and
 /// `C` are strictly lower triangular.
 pub trait Method {
+    /// Number of stages used; rows beyond it are zero.
     const STAGES: usize;
+    /// The diagonal coefficient `gamma` of `G = 1/(h*gamma) - J`.
     const GAMMA: f64;
+    /// `a_ij`: weights of earlier stages in the argument of `f` at stage `i`.
     const A: [[f64; 5]; 6];
+    /// `c_ij`: weights of earlier stages, over `h`, added to the right-hand side of stage `i`.
     const C: [[f64; 5]; 6];
+    /// `m_i`: weights of the stages in the new solution.
     const M: [f64; 6];
     /// Stages that evaluate the right-hand side anew (the others reuse the previous value).
     const NEW_F: [bool; 6];

@@ -13,18 +13,27 @@ individual result.";
 /// `epidermis_thickness_rel`) divided by their pre-treatment value: 1.0 means unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct TimelinePoint {
+    /// Time in days from day 0 of the protocol.
     pub t_day: f64,
+    /// Collagen I in the dermis, relative to its pre-treatment amount.
     pub collagen_i_rel: f64,
+    /// Collagen III in the dermis, relative to its pre-treatment amount.
     pub collagen_iii_rel: f64,
+    /// Collagen I + III in the dermis, relative to the pre-treatment total.
     pub collagen_total_rel: f64,
     /// Collagen in the papillary dermis only (where biopsies like Lotfi 2013 measure).
     pub collagen_papillary_rel: f64,
+    /// Elastin in the dermis, relative to its pre-treatment amount.
     pub elastin_rel: f64,
+    /// Epidermal thickness averaged over the patch, relative to the resting thickness.
     pub epidermis_thickness_rel: f64,
+    /// Fibroblasts in the dermis, relative to their pre-treatment number.
     pub fibroblasts_rel: f64,
-    /// Dermis averages in the units of Cooper et al. 2015.
+    /// Activated neutrophils: dermis average in the units of Cooper et al. 2015.
     pub neutrophils: f64,
+    /// Macrophages: dermis average in the units of Cooper et al. 2015.
     pub macrophages: f64,
+    /// Debris (Cooper's `Pt`): dermis average in the units of Cooper et al. 2015.
     pub debris: f64,
     /// Active TGF-beta, model units.
     pub tgf_beta: f64,
@@ -53,6 +62,8 @@ impl TimelinePoint {
         ]
     }
 
+    /// The value of a column (as named by [`columns`](Self::columns)) or of a band key such as
+    /// `collagen_total_rel_p95`; `None` for an unknown name.
     pub fn get(&self, name: &str) -> Option<f64> {
         self.columns()
             .into_iter()
@@ -65,14 +76,25 @@ impl TimelinePoint {
 /// What one session did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionOutcome {
+    /// Day of the session, counted from day 0 of the protocol.
     pub day: f64,
+    /// Device kind: `roller`, `pen` or `stamp`.
     pub device: String,
+    /// Punctures per square centimetre over the whole session.
     pub punctures_per_cm2: f64,
+    /// Needle length or depth setting, micrometres.
     pub nominal_depth_um: f64,
+    /// Fraction of the nominal depth the needles reach (the device's own setting, or the
+    /// parameter set's value for its kind).
     pub penetration_efficiency: f64,
+    /// Depth the channels reach: nominal depth x penetration efficiency, at most the full
+    /// thickness of the skin column.
     pub effective_depth_um: f64,
+    /// Open channel radius at the surface.
     pub channel_radius_um: f64,
+    /// Largest tilt of the channels from the surface normal (rollers; 0 for pens and stamps).
     pub channel_angle_deg: f64,
+    /// Which vessels the channels reach.
     pub bleeding: Bleeding,
     /// Fraction of the dermis volume injured.
     pub dermis_injured_fraction: f64,
@@ -81,15 +103,23 @@ pub struct SessionOutcome {
 /// The run summary (`summary.json`, `--json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// Always `dermasim`.
     pub program: String,
+    /// Version of the dermasim library that produced the summary.
     pub version: String,
+    /// The scenario's `name`, when it has one.
     pub scenario_name: Option<String>,
+    /// Id of the body site in the site table.
     pub site: String,
+    /// `0d`, `1d` or `3d` (see [`Fidelity`](crate::Fidelity)).
     pub fidelity: String,
+    /// The scenario's seed (3d puncture positions, ensemble draws).
     pub seed: u64,
     /// The parameter set and its calibration.
     pub parameter_set: String,
+    /// Thickness of each layer of this patient's skin column.
     pub layers_um: LayersUm,
+    /// One entry per session, in protocol order.
     pub sessions: Vec<SessionOutcome>,
     /// Mean over sessions.
     pub punctures_per_cm2: f64,
@@ -97,21 +127,30 @@ pub struct Summary {
     pub effective_depth_um: f64,
     /// Worst over sessions.
     pub bleeding: Bleeding,
+    /// Headline numbers.
     pub endpoints: Endpoints,
+    /// The timeline, in time order.
     pub timeline: Vec<TimelinePoint>,
+    /// Remarks on how the numbers were made (ensemble settings, warnings), for people to read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The [`DISCLAIMER`].
     pub disclaimer: String,
     /// Topical delivery after each session, when the scenario has a `topical` section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<crate::delivery::DeliveryReport>,
 }
 
+/// Layer thicknesses of the skin column after age and sex effects, micrometres.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayersUm {
+    /// Stratum corneum.
     pub stratum_corneum: f64,
+    /// Viable epidermis, before treatment.
     pub epidermis: f64,
+    /// Papillary dermis.
     pub papillary_dermis: f64,
+    /// Reticular dermis.
     pub reticular_dermis: f64,
 }
 
@@ -119,25 +158,37 @@ pub struct LayersUm {
 /// (within the first treatment cycle).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoints {
+    /// Day of the last timeline point (end of follow-up), from day 0.
     pub t_end_day: f64,
+    /// [`TimelinePoint::collagen_total_rel`] at `t_end_day`.
     pub collagen_total_rel_end: f64,
+    /// [`TimelinePoint::collagen_i_rel`] at `t_end_day`.
     pub collagen_i_rel_end: f64,
+    /// [`TimelinePoint::collagen_iii_rel`] at `t_end_day`.
     pub collagen_iii_rel_end: f64,
+    /// [`TimelinePoint::elastin_rel`] at `t_end_day`.
     pub elastin_rel_end: f64,
+    /// [`TimelinePoint::epidermis_thickness_rel`] at `t_end_day`.
     pub epidermis_thickness_rel_end: f64,
+    /// Days from the first session to the neutrophil peak.
     pub neutrophil_peak_day: f64,
+    /// Days from the first session to the macrophage peak.
     pub macrophage_peak_day: f64,
+    /// Days from the first session to the fibroblast peak.
     pub fibroblast_peak_day: f64,
+    /// Days from the first session to the collagen III peak.
     pub collagen_iii_peak_day: f64,
 }
 
 impl Summary {
+    /// The timeline point nearest to `t_day`; `None` only for an empty timeline.
     pub fn at(&self, t_day: f64) -> Option<&TimelinePoint> {
         self.timeline
             .iter()
             .min_by(|a, b| (a.t_day - t_day).abs().total_cmp(&(b.t_day - t_day).abs()))
     }
 
+    /// The last timeline point. Panics on an empty timeline, which a run never produces.
     pub fn last(&self) -> &TimelinePoint {
         self.timeline.last().expect("timeline is never empty")
     }

@@ -35,6 +35,7 @@ pub enum OutputKind {
 }
 
 impl OutputKind {
+    /// Every kind, in a fixed order.
     pub const ALL: [OutputKind; 8] = [
         OutputKind::TimeseriesCsv,
         OutputKind::TimeseriesParquet,
@@ -46,6 +47,7 @@ impl OutputKind {
         OutputKind::Vti,
     ];
 
+    /// The name used in scenario files and by `--outputs`, e.g. `timeseries_csv`.
     pub fn as_str(self) -> &'static str {
         match self {
             OutputKind::TimeseriesCsv => "timeseries_csv",
@@ -98,6 +100,7 @@ pub fn with_requirements(mut kinds: BTreeSet<OutputKind>) -> BTreeSet<OutputKind
 pub const MAX_SNAPSHOT_DAYS: usize = 20;
 
 impl Outputs {
+    /// Whether the table is the default one (`write` absent, no snapshot days given).
     pub fn is_default(&self) -> bool {
         *self == Outputs::default()
     }
@@ -131,6 +134,8 @@ impl Outputs {
         days
     }
 
+    /// Check the snapshot days: at most [`MAX_SNAPSHOT_DAYS`], each within 0 to the protocol's
+    /// follow-up; the error names the offending index.
     pub fn validate(&self, protocol: &Protocol) -> Result<(), FieldError> {
         if self.snapshot_days.len() > MAX_SNAPSHOT_DAYS {
             return Err(FieldError::new(

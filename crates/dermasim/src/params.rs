@@ -29,18 +29,24 @@ pub enum Grade {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sourced {
+    /// The value, in `unit`.
     pub value: f64,
     /// Plausible range `[low, high]`, used by the ensemble and the calibration.
     pub range: [f64; 2],
+    /// Unit of `value` and `range`, when it has one (e.g. `um`, `1/day`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// Where the value comes from: a citation, or the reason for an assumption. Never empty.
     pub source: String,
+    /// Evidence grade of `value`.
     pub grade: Grade,
+    /// Working, caveats or the reasoning behind the range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
 impl Sourced {
+    /// Whether `v` lies inside `range`, ends included.
     pub fn contains(&self, v: f64) -> bool {
         v >= self.range[0] && v <= self.range[1]
     }
@@ -49,13 +55,21 @@ impl Sourced {
 /// Where a fitted parameter set came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Calibration {
+    /// Date of the fit, `YYYY-MM-DD`.
     pub date: String,
+    /// Version of dermasim that ran the fit.
     pub program_version: String,
+    /// Optimiser and its settings, in words.
     pub method: String,
+    /// Random seed of the fit.
     pub seed: u64,
+    /// The targets fitted, each as `id (source)`.
     pub targets: Vec<String>,
+    /// Misfit of each target at the fit, by target id: (model - target) over half the width
+    /// of the target's band (0.1 when it has none), so +-1 is the edge of the band.
     #[serde(default)]
     pub residuals: BTreeMap<String, f64>,
+    /// Sum of the squared `residuals` (without the optimiser's prior penalty).
     #[serde(default)]
     pub objective: f64,
 }
@@ -63,9 +77,12 @@ pub struct Calibration {
 /// A named set of sourced parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ParameterSet {
+    /// Name of the set, e.g. `literature-2026.11` or `calibrated-2026.11`.
     pub name: String,
+    /// The fit behind the set; `None` for literature values alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// Every parameter, by name.
     pub param: BTreeMap<String, Sourced>,
 }
 
@@ -77,12 +94,17 @@ pub const CALIBRATED_TOML: &str = include_str!("../../../data/calibrated.toml");
 /// A fitted overlay: new values for some parameters, with the provenance of the fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CalibratedOverlay {
+    /// Name the set takes once the overlay is applied.
     pub name: String,
+    /// How the values were fitted.
     pub calibration: Calibration,
+    /// Fitted values, by parameter name.
     pub values: BTreeMap<String, f64>,
 }
 
 impl ParameterSet {
+    /// Parse a set from TOML in the format of `data/parameters.toml`, then
+    /// [`check`](Self::check) it.
     pub fn from_toml(text: &str) -> Result<Self, ParamError> {
         let set: ParameterSet =
             toml::from_str(text).map_err(|e| ParamError::Parse(e.to_string()))?;
@@ -106,6 +128,10 @@ impl ParameterSet {
         set
     }
 
+    /// Apply fitted values: each must name a parameter of the set and lie inside its range.
+    /// Fitted parameters take grade [`Grade::C`] and a source naming the fit; the set takes the
+    /// overlay's name and calibration. On an error, the values before the offending one stay
+    /// applied.
     pub fn apply_overlay(&mut self, overlay: &CalibratedOverlay) -> Result<(), ParamError> {
         for (name, &v) in &overlay.values {
             let p = self.param.get_mut(name).ok_or_else(|| ParamError::Unknown(name.clone()))?;
@@ -145,11 +171,14 @@ impl ParameterSet {
         Ok(())
     }
 
+    /// The value of the parameter `name`.
     pub fn get(&self, name: &str) -> Result<f64, ParamError> {
         self.param.get(name).map(|p| p.value).ok_or_else(|| ParamError::Unknown(name.to_string()))
     }
 
-    /// Override one value (scenario `parameters` table, `--set`, ensemble draws).
+    /// Override one value (scenario `parameters` table, `--set`, ensemble draws). Only refuses a
+    /// value that is not finite, or negative for a parameter whose range starts at 0 or above;
+    /// the range itself is not checked here.
     pub fn set(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
         let p = self.param.get_mut(name).ok_or_else(|| ParamError::Unknown(name.to_string()))?;
         if !value.is_finite() || value < 0.0 && p.range[0] >= 0.0 {
@@ -182,11 +211,19 @@ macro_rules! typed_params {
     ($(#[$m:meta])* $name:ident { $($field:ident),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-        pub struct $name { $(pub $field: f64),* }
+        pub struct $name {
+            $(
+                /// The parameter of this name in the set; its meaning, unit, range and source
+                /// are in `data/parameters.toml` (and `parameters.json` of a run folder).
+                pub $field: f64
+            ),*
+        }
 
         impl $name {
+            /// Names of the fields, in declaration order, as they appear in the parameter set.
             pub const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
 
+            /// Read every field from `set` by its name.
             pub fn from_set(set: &$crate::params::ParameterSet) -> Result<Self, $crate::error::ParamError> {
                 Ok(Self { $($field: set.get(stringify!($field))?),* })
             }

@@ -23,6 +23,8 @@ impl Stream {
         Self { key: mix64(seed ^ mix64(stream.wrapping_add(0x9e37_79b9_7f4a_7c15))) }
     }
 
+    /// The 64-bit draw at position `counter` of this stream; the same arguments give the same
+    /// value on every call.
     pub fn u64(&self, counter: u64) -> u64 {
         mix64(self.key ^ mix64(counter.wrapping_mul(0xd1b5_4a32_d192_ed03).wrapping_add(1)))
     }

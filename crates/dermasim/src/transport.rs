@@ -14,8 +14,11 @@ use crate::tissue::Layer;
 /// The simulation grid: z (depth) slowest, then y, then x.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
+    /// Cells along x (1 at fidelities 0d and 1d).
     pub nx: usize,
+    /// Cells along y (1 at fidelities 0d and 1d).
     pub ny: usize,
+    /// Cells in depth.
     pub nz: usize,
     /// Lateral spacing, um (unused when nx = ny = 1).
     pub dx: f64,
@@ -58,18 +61,22 @@ impl Grid {
         Grid { nx, ny, nz: hz.len(), dx, hz, zc, layer }
     }
 
+    /// Cells in one depth plane: `nx * ny`.
     pub fn plane(&self) -> usize {
         self.nx * self.ny
     }
 
+    /// Cells in the grid: `nz * nx * ny`.
     pub fn len(&self) -> usize {
         self.nz * self.plane()
     }
 
+    /// Whether the grid has no cells.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Index into a field of the cell at depth `k`, row `j` (y) and column `i` (x).
     #[inline]
     pub fn idx(&self, k: usize, j: usize, i: usize) -> usize {
         (k * self.ny + j) * self.nx + i
@@ -99,8 +106,11 @@ pub trait Real:
     + std::ops::MulAssign
     + 'static
 {
+    /// Zero.
     const ZERO: Self;
+    /// `v` in this type, rounded to nearest for `f32`.
     fn from_f64(v: f64) -> Self;
+    /// The value as `f64` (exact).
     fn to_f64(self) -> f64;
 }
 

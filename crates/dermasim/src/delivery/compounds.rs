@@ -13,9 +13,13 @@ pub const COMPOUNDS_TOML: &str = include_str!("../../../../data/compounds.toml")
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    /// A small organic molecule (e.g. niacinamide, ascorbic acid, retinol).
     SmallMolecule,
+    /// A short chain of amino acids.
     Peptide,
+    /// A protein (e.g. EGF).
     Protein,
+    /// A polysaccharide (e.g. hyaluronic acid).
     Polysaccharide,
 }
 
@@ -23,15 +27,23 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Compound {
+    /// Identifier used in scenarios (`topical.compound`), e.g. `niacinamide`.
     pub id: String,
+    /// Name for people to read.
     pub name: String,
+    /// What the compound is.
     pub kind: Kind,
     /// Amino-acid residues (peptides and proteins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residues: Option<u32>,
+    /// Molecular weight, Da.
     pub molecular_weight_da: Sourced,
+    /// Octanol-water partition coefficient, log10.
     pub log_kow: Sourced,
+    /// Free diffusivity in water; shown with the compound, not used by the transport model.
     pub diffusivity_water_cm2_per_s: Sourced,
+    /// Diffusivity in the dermis; the viable epidermis takes it times
+    /// [`TransportConstants::epidermis_to_dermis_diffusivity_ratio`].
     pub diffusivity_dermis_cm2_per_s: Sourced,
     /// First-order removal from the dermis (blood, lymph, local degradation).
     pub dermal_clearance_per_h: Sourced,
@@ -41,8 +53,11 @@ pub struct Compound {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransportConstants {
+    /// Potts & Guy intercept: `log10 kp` (kp in cm/h) at log Kow = 0 and MW = 0.
     pub potts_guy_intercept: Sourced,
+    /// Potts & Guy coefficient of log Kow in `log10 kp`.
     pub potts_guy_log_kow_slope: Sourced,
+    /// Potts & Guy coefficient of the molecular weight (Da) in `log10 kp`.
     pub potts_guy_mw_slope: Sourced,
     /// Channel closure time constant, skin open to the air (h).
     pub closure_time_constant_open_h: Sourced,
@@ -50,29 +65,38 @@ pub struct TransportConstants {
     pub closure_time_constant_occluded_h: Sourced,
     /// tau ~ (depth / reference depth)^exponent.
     pub closure_depth_exponent: Sourced,
+    /// Channel depth at which the closure time constants apply, um.
     pub closure_reference_depth_um: Sourced,
+    /// Diffusivity in the viable epidermis over that in the dermis.
     pub epidermis_to_dermis_diffusivity_ratio: Sourced,
     /// Share of the ideal channel exchange that real punctures achieve (fitted).
     pub channel_patency: Sourced,
 }
 
+/// The compound library: `data/compounds.toml` parsed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompoundTable {
+    /// Version of the file's layout.
     pub schema_version: u32,
+    /// The model constants (`[model]`).
     pub model: TransportConstants,
+    /// The compounds (`[[compound]]`), in file order.
     pub compound: Vec<Compound>,
 }
 
 impl CompoundTable {
+    /// The table embedded at compile time (parsed on every call).
     pub fn embedded() -> Self {
         toml::from_str(COMPOUNDS_TOML).expect("embedded data/compounds.toml is valid")
     }
 
+    /// The compound with this id.
     pub fn get(&self, id: &str) -> Option<&Compound> {
         self.compound.iter().find(|c| c.id == id)
     }
 
+    /// Every compound id, in file order.
     pub fn ids(&self) -> Vec<&str> {
         self.compound.iter().map(|c| c.id.as_str()).collect()
     }

@@ -84,14 +84,17 @@ pub struct Topical {
 }
 
 impl Topical {
+    /// Hours after needling when the product comes off: `start_h + duration_h`.
     pub fn end_h(&self) -> f64 {
         self.start_h + self.duration_h
     }
 
+    /// End of the report window, hours after needling, with the default filled in.
     pub fn report_h(&self) -> f64 {
         self.report_h.unwrap_or(self.end_h() + 24.0)
     }
 
+    /// Hours after needling of the depth profiles, with the default filled in; sorted, unique.
     pub fn profile_hours(&self) -> Vec<f64> {
         let mut h = self.profile_hours.clone().unwrap_or_else(|| {
             vec![self.start_h + 1.0_f64.min(self.duration_h), self.end_h(), self.report_h()]
@@ -106,6 +109,7 @@ impl Topical {
         self.concentration_mg_per_ml * 1000.0
     }
 
+    /// Amount applied per application, ug/cm2: concentration x volume per area.
     pub fn applied_ug_per_cm2(&self) -> f64 {
         self.concentration_mg_per_ml * self.amount_ul_per_cm2
     }
@@ -197,12 +201,17 @@ impl Topical {
 pub struct DosePoint {
     /// Hours after needling.
     pub t_h: f64,
+    /// Dermis dose so far (see [`DERMIS_DOSE_DEFINITION`]).
     pub dermis_dose_ug_per_cm2: f64,
+    /// Dermis dose so far of the same application on intact skin.
     pub intact_skin_dose_ug_per_cm2: f64,
-    /// Amount still on the surface (or washed off), in the epidermis, in the dermis, cleared.
+    /// Amount still on the surface, or washed off with the vehicle.
     pub on_surface_ug_per_cm2: f64,
+    /// Amount in the viable epidermis.
     pub in_epidermis_ug_per_cm2: f64,
+    /// Amount in the dermis.
     pub in_dermis_ug_per_cm2: f64,
+    /// Amount the dermis has cleared so far.
     pub cleared_ug_per_cm2: f64,
     /// Fraction of the channels still open.
     pub channels_open_fraction: f64,
@@ -211,18 +220,24 @@ pub struct DosePoint {
 /// Concentration against depth at one time (cell centres of the viable skin).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
+    /// Hours after needling.
     pub t_h: f64,
+    /// Cell centres, um below the skin surface.
     pub depth_um: Vec<f64>,
+    /// Concentration in each cell, ug/mL (= ug/cm3).
     pub concentration_ug_per_ml: Vec<f64>,
 }
 
 /// Where the applied amount is at the end of the report window, ug/cm2.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MassBalance {
+    /// Amount applied.
     pub applied_ug_per_cm2: f64,
     /// Still on the surface or washed off with the vehicle.
     pub on_surface_ug_per_cm2: f64,
+    /// In the viable epidermis and the dermis.
     pub in_skin_ug_per_cm2: f64,
+    /// Cleared by the dermis.
     pub cleared_ug_per_cm2: f64,
     /// Largest `|applied - sum| / applied` over every step of both runs.
     pub max_relative_error: f64,
@@ -231,11 +246,17 @@ pub struct MassBalance {
 /// Delivery after one session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionDelivery {
+    /// Index of the session in the protocol, from 0.
     pub session: usize,
+    /// Day of the session, from day 0 of the protocol.
     pub day: f64,
+    /// Device kind: `roller`, `pen` or `stamp` (`none` from [`simulate`] alone).
     pub device: String,
+    /// All punctures of the session, before patency.
     pub punctures_per_cm2: f64,
+    /// Depth the channels reach, um below the skin surface.
     pub effective_depth_um: f64,
+    /// Open channel radius at the surface.
     pub channel_radius_um: f64,
     /// Skin surface taken by open channels right after needling.
     pub open_area_fraction: f64,
@@ -245,11 +266,15 @@ pub struct SessionDelivery {
     pub intact_skin_dose_ug_per_cm2: f64,
     /// Dermis dose over intact-skin dose; null when intact skin delivers nothing measurable.
     pub enhancement_factor: Option<f64>,
-    /// Hours after needling until half / 90 % of the channels have closed; null if they never do.
+    /// Hours after needling until half of the channels have closed; null if they never do.
     pub channel_t50_h: Option<f64>,
+    /// Hours after needling until 90 % of the channels have closed; null if they never do.
     pub channel_t90_h: Option<f64>,
+    /// Pools over time, at a fixed ladder of hours and the application's events.
     pub dose_timeline: Vec<DosePoint>,
+    /// Depth profiles of the treated skin at [`Topical::profile_hours`].
     pub profile: Vec<Profile>,
+    /// Where the applied amount is at the end of the report window.
     pub mass_balance: MassBalance,
     /// Where each skin layer of the column starts, for charts of the profiles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -261,40 +286,61 @@ pub struct SessionDelivery {
 pub struct LayerTop {
     /// `stratum_corneum`, `epidermis`, `papillary_dermis`, `reticular_dermis`.
     pub layer: String,
+    /// Depth of the layer's top, um below the skin surface.
     pub top_um: f64,
 }
 
 /// Delivery results of a scenario (`dermasim deliver`, `summary.delivery`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryReport {
+    /// Compound id, as in the scenario.
     pub compound: String,
+    /// Compound name, for people to read.
     pub compound_name: String,
+    /// Molecular weight, Da.
     pub molecular_weight_da: f64,
+    /// Octanol-water partition coefficient, log10.
     pub log_kow: f64,
     /// Potts & Guy permeability of intact stratum corneum.
     pub kp_cm_per_h: f64,
+    /// [`Topical::concentration_mg_per_ml`].
     pub concentration_mg_per_ml: f64,
+    /// [`Topical::amount_ul_per_cm2`].
     pub amount_ul_per_cm2: f64,
+    /// Amount applied after each session, ug/cm2.
     pub applied_ug_per_cm2: f64,
+    /// [`Topical::start_h`].
     pub start_h: f64,
+    /// [`Topical::duration_h`].
     pub duration_h: f64,
+    /// End of the report window, hours after needling (default filled in).
     pub report_h: f64,
+    /// [`Topical::occlusion`].
     pub occlusion: bool,
+    /// [`Topical::skin`].
     pub skin: SkinState,
     /// Share of punctures taken to act as open, product-filled channels.
     pub channel_patency: f64,
+    /// [`DERMIS_DOSE_DEFINITION`], so the report explains itself.
     pub dermis_dose_definition: String,
+    /// One entry per session, in protocol order.
     pub sessions: Vec<SessionDelivery>,
+    /// Caveats for this compound and set-up (extrapolation, null enhancement factors, excised
+    /// skin), for people to read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The [`DISCLAIMER`].
     pub disclaimer: String,
 }
 
 /// One application of a compound: what the model needs besides the skin and the channels.
 #[derive(Debug, Clone, Copy)]
 pub struct Application<'a> {
+    /// The compound's properties.
     pub compound: &'a Compound,
+    /// The model constants of the compound table.
     pub constants: &'a TransportConstants,
+    /// The product and its timing.
     pub topical: &'a Topical,
 }
 

@@ -16,10 +16,13 @@ use std::f64::consts::PI;
 /// Cell sizes and step sizes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Numerics {
+    /// Target cell size in the viable epidermis, um (adjusted so cells end on the layer).
     pub dz_epidermis_um: f64,
+    /// Target cell size in the dermis, um (adjusted so cells end on the layer).
     pub dz_dermis_um: f64,
     /// First step after the product goes on or comes off, h.
     pub dt_min_h: f64,
+    /// Largest step, h.
     pub dt_max_h: f64,
     /// Step growth factor between those events.
     pub dt_growth: f64,
@@ -42,7 +45,9 @@ impl Default for Numerics {
 pub struct DepthGrid {
     /// Cell tops, um below the skin surface (the first is the stratum corneum thickness).
     pub top_um: Vec<f64>,
+    /// Cell widths, um.
     pub h_um: Vec<f64>,
+    /// Whether each cell is dermis (otherwise viable epidermis).
     pub dermis: Vec<bool>,
 }
 
@@ -66,14 +71,17 @@ impl DepthGrid {
         g
     }
 
+    /// Number of cells.
     pub fn len(&self) -> usize {
         self.h_um.len()
     }
 
+    /// Whether the grid has no cells.
     pub fn is_empty(&self) -> bool {
         self.h_um.is_empty()
     }
 
+    /// Centre of cell `k`, um below the skin surface.
     pub fn centre_um(&self, k: usize) -> f64 {
         self.top_um[k] + 0.5 * self.h_um[k]
     }
@@ -133,8 +141,11 @@ impl Closure {
 pub struct ChannelPath {
     /// Punctures that form open, product-filled channels (after patency).
     pub punctures_per_cm2: f64,
+    /// Open channel radius, um.
     pub radius_um: f64,
+    /// Channel depth, um below the skin surface.
     pub depth_um: f64,
+    /// How the channels close over time.
     pub closure: Closure,
 }
 
@@ -155,6 +166,7 @@ impl ChannelPath {
 /// Everything one application needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    /// The viable skin's cells.
     pub grid: DepthGrid,
     /// Diffusivity per cell, cm2/h.
     pub diffusivity_cm2_h: Vec<f64>,
@@ -166,29 +178,37 @@ pub struct Problem {
     pub vehicle_cm: f64,
     /// Vehicle concentration at application, ug/cm3.
     pub concentration_ug_cm3: f64,
-    /// Hours after needling when the product goes on and comes off.
+    /// Hours after needling when the product goes on.
     pub start_h: f64,
+    /// Hours after needling when the product comes off (what is left is washed off).
     pub end_h: f64,
     /// End of the report window, h.
     pub report_h: f64,
     /// `None`: intact skin.
     pub channels: Option<ChannelPath>,
-    /// Times of the dose timeline and of the depth profiles, h.
+    /// Times of the dose timeline, h after needling.
     pub timeline_h: Vec<f64>,
+    /// Times of the depth profiles, h after needling.
     pub profile_h: Vec<f64>,
+    /// Cell and step sizes.
     pub numerics: Numerics,
 }
 
 /// The pools at one time, ug/cm2.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Pools {
+    /// On the surface, or washed off with the vehicle.
     pub on_surface: f64,
+    /// In the viable epidermis.
     pub in_epidermis: f64,
+    /// In the dermis.
     pub in_dermis: f64,
+    /// Cleared by the dermis so far.
     pub cleared: f64,
 }
 
 impl Pools {
+    /// Sum of the pools: the applied amount, up to round-off.
     pub fn total(&self) -> f64 {
         self.on_surface + self.in_epidermis + self.in_dermis + self.cleared
     }
@@ -199,8 +219,10 @@ impl Pools {
     }
 }
 
+/// The result of [`solve`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Solution {
+    /// Amount applied, ug/cm2.
     pub applied_ug_cm2: f64,
     /// `(t_h, pools, open fraction)` at each timeline time.
     pub timeline: Vec<(f64, Pools, f64)>,

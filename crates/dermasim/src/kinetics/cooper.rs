@@ -16,10 +16,15 @@ typed_params! {
     }
 }
 
+/// State index of the pathogen `P`.
 pub const P: usize = 0;
+/// State index of the debris `Pt`.
 pub const PT: usize = 1;
+/// State index of the activated neutrophils `N`.
 pub const N: usize = 2;
+/// State index of the macrophages `M`.
 pub const M: usize = 3;
+/// Species names in state order, as in the paper.
 pub const NAMES: [&str; 4] = ["P", "Pt", "N", "M"];
 /// Curated initial values.
 pub const INITIAL: [f64; 4] = [0.1, 2.0, 0.1, 0.0];
@@ -117,7 +122,7 @@ fn over(x: f64, d: f64) -> f64 {
     }
 }
 
-/// The standalone four-species model.
+/// The standalone four-species model, as an [`OdeSystem`].
 pub struct Cooper2015(pub CooperParams);
 
 impl OdeSystem<4> for Cooper2015 {

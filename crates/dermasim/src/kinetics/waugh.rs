@@ -12,7 +12,9 @@ typed_params! {
     WaughParams { ws_tau1, ws_tau2, ws_tau3, ws_tau4, ws_alpha, ws_k1, ws_k2, ws_k3, ws_k4, ws_d1, ws_d2 }
 }
 
+/// Species names in state order: inflammatory macrophages, repair macrophages, TGF-beta.
 pub const NAMES: [&str; 3] = ["phiI", "phiR", "T"];
+/// Initial values as curated, in state order.
 pub const INITIAL: [f64; 3] = [200.0, 200.0, 6.0];
 
 impl WaughParams {
@@ -22,6 +24,7 @@ impl WaughParams {
     }
 }
 
+/// The standalone three-species model, as an [`OdeSystem`].
 pub struct WaughSherratt2006(pub WaughParams);
 
 impl OdeSystem<3> for WaughSherratt2006 {
