@@ -42,18 +42,11 @@ pub fn summary(s: &Summary, wall_s: f64) {
         );
     }
     outln!("\ntimeline (relative to before treatment; 1.00 = unchanged):");
-    outln!(
-        "  {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
-        "day",
-        "coll I",
-        "coll III",
-        "coll tot",
-        "elastin",
-        "epiderm",
-        "fibrobl",
-        "neutroph",
-        "macroph"
-    );
+    // The columns come from the observables table: a new quantity appears here by itself.
+    let cols: Vec<&dermasim::Observable> =
+        dermasim::OBSERVABLES.iter().filter(|o| !o.short.is_empty()).collect();
+    let header: String = cols.iter().map(|o| format!(" {:>w$}", o.short, w = width(o))).collect();
+    outln!("  {:>5}{header}", "day");
     let end = s.last().t_day;
     let mut shown = Vec::new();
     for d in DAYS.iter().copied().filter(|&d| d <= end).chain([end]) {
@@ -62,18 +55,14 @@ pub fn summary(s: &Summary, wall_s: f64) {
                 continue;
             }
             shown.push(p.t_day);
-            outln!(
-                "  {:>5.0} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>10.4} {:>10.4}",
-                p.t_day,
-                p.collagen_i_rel,
-                p.collagen_iii_rel,
-                p.collagen_total_rel,
-                p.elastin_rel,
-                p.epidermis_thickness_rel,
-                p.fibroblasts_rel,
-                p.neutrophils,
-                p.macrophages
-            );
+            let row: String = cols
+                .iter()
+                .map(|o| {
+                    let v = p.get(o.name).unwrap_or(f64::NAN);
+                    format!(" {v:>w$.d$}", w = width(o), d = o.decimals)
+                })
+                .collect();
+            outln!("  {:>5.0}{row}", p.t_day);
         }
     }
     let e = &s.endpoints;
@@ -83,4 +72,9 @@ pub fn summary(s: &Summary, wall_s: f64) {
     );
     outln!("computed in {wall_s:.2} s");
     outln!("\nNote: {}", s.disclaimer);
+}
+
+/// Column width in the CLI table: wide enough for the header and the decimals.
+fn width(o: &dermasim::Observable) -> usize {
+    (o.decimals + 6).max(o.short.len()).max(8)
 }

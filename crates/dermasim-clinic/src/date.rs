@@ -1,46 +1,26 @@
-//! Civil dates (proleptic Gregorian, no time zone): enough for wash-out arithmetic.
-//!
-//! Days since 1970-01-01 by Howard Hinnant's `days_from_civil` algorithm, exact for every
-//! date the profiles can hold.
+//! Civil dates (proleptic Gregorian, no time zone) for wash-out arithmetic, on `jiff`.
 
 use std::fmt;
 
+use jiff::ToSpan;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A calendar date, `YYYY-MM-DD` in files and output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    /// Days since 1970-01-01.
-    days: i64,
-}
+pub struct Date(jiff::civil::Date);
 
 impl Date {
-    /// The date, or `None` when the month or day does not exist (2025-02-29).
+    /// The date, or `None` when the month or day does not exist (2025-02-29) or the year lies
+    /// outside -9999 to 9999.
     pub fn from_ymd(year: i64, month: u32, day: u32) -> Option<Date> {
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-            return None;
-        }
-        let y = if month <= 2 { year - 1 } else { year };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = month as i64;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        Some(Date { days: era * 146_097 + doe - 719_468 })
+        let (y, m, d) =
+            (i16::try_from(year).ok()?, i8::try_from(month).ok()?, i8::try_from(day).ok()?);
+        jiff::civil::Date::new(y, m, d).ok().map(Date)
     }
 
     /// `(year, month, day)`.
     pub fn ymd(self) -> (i64, u32, u32) {
-        let z = self.days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-        (year, month, day)
+        (i64::from(self.0.year()), self.0.month() as u32, self.0.day() as u32)
     }
 
     /// Strict ISO `YYYY-MM-DD`.
@@ -61,32 +41,29 @@ impl Date {
         Date::from_ymd(y, m, d).ok_or_else(|| format!("`{text}` is not a calendar date"))
     }
 
+    /// `n` days later (earlier when negative); saturates at jiff's range (years -9999 to 9999).
     pub fn add_days(self, n: i64) -> Date {
-        Date { days: self.days + n }
+        let n = n.clamp(-7_304_484, 7_304_484);
+        Date(self.0.checked_add(n.days()).unwrap_or(if n < 0 {
+            jiff::civil::Date::MIN
+        } else {
+            jiff::civil::Date::MAX
+        }))
     }
 
     /// Whole days from `earlier` to `self` (negative when `earlier` is later).
     pub fn days_since(self, earlier: Date) -> i64 {
-        self.days - earlier.days
+        i64::from(
+            self.0
+                .since((jiff::Unit::Day, earlier.0))
+                .expect("a day count between two dates always exists")
+                .get_days(),
+        )
     }
 
     /// Today in UTC, from the system clock.
     pub fn today_utc() -> Date {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        Date { days: (secs / 86_400) as i64 }
-    }
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 0,
+        Date(jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date())
     }
 }
 
@@ -123,8 +100,8 @@ mod tests {
 
     #[test]
     fn epoch_and_known_dates() {
-        assert_eq!(Date::from_ymd(1970, 1, 1).unwrap().days, 0);
-        assert_eq!(Date::from_ymd(2000, 3, 1).unwrap().days, 11_017);
+        let epoch = Date::from_ymd(1970, 1, 1).unwrap();
+        assert_eq!(Date::from_ymd(2000, 3, 1).unwrap().days_since(epoch), 11_017);
         assert_eq!(Date::from_ymd(2024, 2, 29).unwrap().to_string(), "2024-02-29");
         assert!(Date::from_ymd(2023, 2, 29).is_none());
         assert!(Date::from_ymd(1900, 2, 29).is_none(), "1900 is not a leap year");

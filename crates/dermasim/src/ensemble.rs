@@ -234,7 +234,7 @@ pub fn add_bands(
         ));
     }
     if ok.len() < 2 {
-        return Err(Error::Solver("fewer than two ensemble members succeeded".into()));
+        return Err(Error::Ensemble { succeeded: ok.len(), members: runs.len() });
     }
     for (i, point) in summary.timeline.iter_mut().enumerate() {
         for (name, _) in point.columns().into_iter().skip(1) {

@@ -54,10 +54,17 @@ pub enum Error {
     /// A parameter set that cannot be read or a parameter it does not accept.
     #[error(transparent)]
     Param(#[from] ParamError),
-    /// The ODE integrator failed (singular iteration matrix, step size underflow), or fewer
-    /// than two ensemble members succeeded; holds the reason.
-    #[error("the ODE solver failed: {0}")]
-    Solver(String),
+    /// The ODE solver could not continue.
+    #[error("the ODE solver failed")]
+    Solver(#[from] crate::ode::OdeError),
+    /// Too few ensemble members solved to form a band.
+    #[error("only {succeeded} of {members} ensemble members solved; at least two are needed")]
+    Ensemble {
+        /// Members that solved.
+        succeeded: usize,
+        /// Members run.
+        members: usize,
+    },
     /// A checkpoint that cannot be resumed from.
     #[error("checkpoint: {0}")]
     Checkpoint(String),

@@ -30,7 +30,7 @@ pub mod transport;
 pub mod validation;
 
 pub use error::{Error, FieldError};
-pub use outcome::{Summary, TimelinePoint, DISCLAIMER};
+pub use outcome::{Observable, Panel, Summary, TimelinePoint, DISCLAIMER, OBSERVABLES};
 pub use params::ParameterSet;
 pub use scenario::{Fidelity, Scenario};
 pub use sim::{run, Options, Profile, Simulation};

@@ -372,8 +372,31 @@ pub fn integrate<const N: usize, S: OdeSystem<N>>(
     y: &mut [f64; N],
     h: &mut f64,
     tol: Tolerance,
-) -> Result<Stats, String> {
+) -> Result<Stats, OdeError> {
     integrate_with::<Rodas4, N, S>(sys, t0, t1, y, h, tol)
+}
+
+/// Why an integration stopped short.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum OdeError {
+    /// The iteration matrix stayed singular down to the smallest step.
+    #[error("singular iteration matrix at t = {t}")]
+    Singular {
+        /// Time reached.
+        t: f64,
+    },
+    /// The error estimate was not a number down to the smallest step.
+    #[error("non-finite error estimate at t = {t}")]
+    NonFinite {
+        /// Time reached.
+        t: f64,
+    },
+    /// The step size fell below 1e-14 of the interval.
+    #[error("step size underflow at t = {t}")]
+    StepUnderflow {
+        /// Time reached.
+        t: f64,
+    },
 }
 
 /// `x^(-1/n)` for the step-size controller, cheaply for the usual orders.
@@ -409,7 +432,7 @@ pub fn integrate_with<R: Method, const N: usize, S: OdeSystem<N>>(
     y: &mut [f64; N],
     h: &mut f64,
     tol: Tolerance,
-) -> Result<Stats, String> {
+) -> Result<Stats, OdeError> {
     let mut stats = Stats::default();
     let span = t1 - t0;
     if span <= 0.0 {
@@ -442,7 +465,7 @@ pub fn integrate_with<R: Method, const N: usize, S: OdeSystem<N>>(
             hh *= 0.5;
             stats.rejected += 1;
             if hh < hmin {
-                return Err("singular iteration matrix".into());
+                return Err(OdeError::Singular { t });
             }
             continue;
         }
@@ -495,7 +518,7 @@ pub fn integrate_with<R: Method, const N: usize, S: OdeSystem<N>>(
             hh *= 0.25;
             stats.rejected += 1;
             if hh < hmin {
-                return Err("step size underflow (non-finite error)".into());
+                return Err(OdeError::NonFinite { t });
             }
             continue;
         }
@@ -516,7 +539,7 @@ pub fn integrate_with<R: Method, const N: usize, S: OdeSystem<N>>(
             reject_streak += 1;
             hh *= fac.min(0.5);
             if hh < hmin {
-                return Err(format!("step size underflow at t = {t}"));
+                return Err(OdeError::StepUnderflow { t });
             }
         }
     }

@@ -9,59 +9,101 @@ pub const DISCLAIMER: &str = "dermasim is a research and planning aid, not a med
 estimates resting on the evidence listed in docs/evidence.md, with wide uncertainty; they are not a promise of any \
 individual result.";
 
-/// One point of the timeline. `*_rel` are averages over the dermis (epidermis for
-/// `epidermis_thickness_rel`) divided by their pre-treatment value: 1.0 means unchanged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct TimelinePoint {
-    /// Time in days from day 0 of the protocol.
-    pub t_day: f64,
+/// Which chart of the report shows an observable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// The matrix and epidermis timeline (relative to before treatment).
+    Matrix,
+    /// The first weeks: inflammatory cells and fibroblasts.
+    Cells,
+    /// Tables only.
+    None,
+}
+
+/// One quantity of the timeline: its column name (units or `_rel` in the name), how people
+/// see it, and where it is shown. [`OBSERVABLES`] drives the summary, the CSV and Parquet
+/// columns, the ensemble bands, the report's charts and the CLI table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observable {
+    /// Column and field name, e.g. `collagen_total_rel`.
+    pub name: &'static str,
+    /// Name in charts and reports, e.g. `total collagen`.
+    pub label: &'static str,
+    /// Header in the CLI table (8 characters at most); empty when the table leaves it out.
+    pub short: &'static str,
+    /// What the number is measured in.
+    pub unit: &'static str,
+    /// The chart that shows it.
+    pub panel: Panel,
+    /// Decimals in the CLI table.
+    pub decimals: usize,
+}
+
+/// Defines [`TimelinePoint`] and [`OBSERVABLES`] from one list, so adding a quantity is one
+/// entry here (plus computing it in the simulator).
+macro_rules! observables {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $label:literal, $short:literal, $unit:literal, $panel:ident, $decimals:literal;
+    )*) => {
+        /// One point of the timeline. `*_rel` are averages over the dermis (epidermis for
+        /// `epidermis_thickness_rel`) divided by their pre-treatment value: 1.0 means unchanged.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+        pub struct TimelinePoint {
+            /// Time in days from day 0 of the protocol.
+            pub t_day: f64,
+            $($(#[doc = $doc])* pub $name: f64,)*
+            /// 5th, 50th and 95th percentiles of ensemble members (`--ensemble N`), keyed
+            /// `<field>_p05` / `_p50` / `_p95`.
+            #[serde(flatten, default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+            pub bands: std::collections::BTreeMap<String, f64>,
+        }
+
+        /// Every timeline quantity, in column order (after `t_day`).
+        pub const OBSERVABLES: &[Observable] = &[$(Observable {
+            name: stringify!($name),
+            label: $label,
+            short: $short,
+            unit: $unit,
+            panel: Panel::$panel,
+            decimals: $decimals,
+        },)*];
+
+        impl TimelinePoint {
+            /// Column names and values in table order: `t_day`, then [`OBSERVABLES`].
+            pub fn columns(&self) -> Vec<(&'static str, f64)> {
+                vec![("t_day", self.t_day), $((stringify!($name), self.$name),)*]
+            }
+        }
+    };
+}
+
+observables! {
     /// Collagen I in the dermis, relative to its pre-treatment amount.
-    pub collagen_i_rel: f64,
+    collagen_i_rel: "collagen I", "coll I", "relative to before treatment", Matrix, 3;
     /// Collagen III in the dermis, relative to its pre-treatment amount.
-    pub collagen_iii_rel: f64,
+    collagen_iii_rel: "collagen III", "coll III", "relative to before treatment", Matrix, 3;
     /// Collagen I + III in the dermis, relative to the pre-treatment total.
-    pub collagen_total_rel: f64,
+    collagen_total_rel: "total collagen", "coll tot", "relative to before treatment", Matrix, 3;
     /// Collagen in the papillary dermis only (where biopsies like Lotfi 2013 measure).
-    pub collagen_papillary_rel: f64,
+    collagen_papillary_rel: "papillary collagen", "", "relative to before treatment", None, 3;
     /// Elastin in the dermis, relative to its pre-treatment amount.
-    pub elastin_rel: f64,
+    elastin_rel: "elastin", "elastin", "relative to before treatment", Matrix, 3;
     /// Epidermal thickness averaged over the patch, relative to the resting thickness.
-    pub epidermis_thickness_rel: f64,
+    epidermis_thickness_rel: "epidermal thickness", "epiderm", "relative to before treatment", Matrix, 3;
     /// Fibroblasts in the dermis, relative to their pre-treatment number.
-    pub fibroblasts_rel: f64,
+    fibroblasts_rel: "fibroblasts", "fibrobl", "relative to before treatment", Cells, 3;
     /// Activated neutrophils: dermis average in the units of Cooper et al. 2015.
-    pub neutrophils: f64,
+    neutrophils: "neutrophils", "neutroph", "dermis mean (Cooper 2015 units)", Cells, 4;
     /// Macrophages: dermis average in the units of Cooper et al. 2015.
-    pub macrophages: f64,
+    macrophages: "macrophages", "macroph", "dermis mean (Cooper 2015 units)", Cells, 4;
     /// Debris (Cooper's `Pt`): dermis average in the units of Cooper et al. 2015.
-    pub debris: f64,
+    debris: "debris", "", "dermis mean (Cooper 2015 units)", None, 4;
     /// Active TGF-beta, model units.
-    pub tgf_beta: f64,
-    /// 5th, 50th and 95th percentiles of ensemble members (`--ensemble N`), keyed
-    /// `<field>_p05` / `_p50` / `_p95`.
-    #[serde(flatten, default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub bands: std::collections::BTreeMap<String, f64>,
+    tgf_beta: "active TGF-beta", "", "model units", None, 4;
 }
 
 impl TimelinePoint {
-    /// Column names and values in a fixed order (CSV and Parquet writers).
-    pub fn columns(&self) -> Vec<(&'static str, f64)> {
-        vec![
-            ("t_day", self.t_day),
-            ("collagen_i_rel", self.collagen_i_rel),
-            ("collagen_iii_rel", self.collagen_iii_rel),
-            ("collagen_total_rel", self.collagen_total_rel),
-            ("collagen_papillary_rel", self.collagen_papillary_rel),
-            ("elastin_rel", self.elastin_rel),
-            ("epidermis_thickness_rel", self.epidermis_thickness_rel),
-            ("fibroblasts_rel", self.fibroblasts_rel),
-            ("neutrophils", self.neutrophils),
-            ("macrophages", self.macrophages),
-            ("debris", self.debris),
-            ("tgf_beta", self.tgf_beta),
-        ]
-    }
-
     /// The value of a column (as named by [`columns`](Self::columns)) or of a band key such as
     /// `collagen_total_rel_p95`; `None` for an unknown name.
     pub fn get(&self, name: &str) -> Option<f64> {

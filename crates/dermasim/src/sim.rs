@@ -437,7 +437,7 @@ impl Simulation {
             (&self.cooper, &self.remodel, &self.base, &self.grid.layer);
         const CHUNK: usize = 256;
         let fields = Shared(self.fields.as_mut_ptr());
-        let results: Vec<Result<(Stats, u64, u64), String>> = self
+        let results: Vec<Result<(Stats, u64, u64), ode::OdeError>> = self
             .step
             .par_chunks_mut(CHUNK)
             .enumerate()

@@ -13,12 +13,22 @@ use super::{
 /// Days shown after the first session.
 pub const WINDOW_DAYS: f64 = 42.0;
 
-/// Panels: column, panel title, y-axis text.
-const PANELS: [(&str, &str, &str); 3] = [
-    ("neutrophils", "Neutrophils", "dermis mean (Cooper 2015 units)"),
-    ("macrophages", "Macrophages", "dermis mean (Cooper 2015 units)"),
-    ("fibroblasts_rel", "Fibroblasts", "relative to before treatment"),
-];
+/// Panels: column, panel title, y-axis text, from the observables table.
+/// Inflammatory cells (absolute units) come first, then the relative ones, in the order
+/// the healing cascade brings them.
+fn panels() -> Vec<(&'static str, String, &'static str)> {
+    let mut cells: Vec<_> =
+        dermasim::OBSERVABLES.iter().filter(|o| o.panel == dermasim::Panel::Cells).collect();
+    cells.sort_by_key(|o| o.unit.starts_with("relative"));
+    cells
+        .into_iter()
+        .map(|o| {
+            let mut title = o.label.to_string();
+            title[..1].make_ascii_uppercase();
+            (o.name, title, o.unit)
+        })
+        .collect()
+}
 
 pub struct CellsChart<'a> {
     pub summary: &'a Summary,
@@ -65,20 +75,21 @@ impl Chart for CellsChart<'_> {
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let (w, _) = root.dim_in_pixel();
         let (plots, key) = root.split_horizontally(w - LEGEND_PX);
-        let areas = plots.split_evenly((PANELS.len(), 1));
+        let panels = panels();
+        let areas = plots.split_evenly((panels.len(), 1));
         let mut entries = Vec::new();
-        for (p, ((name, title, y_desc), area)) in PANELS.iter().zip(&areas).enumerate() {
+        for (p, ((name, title, y_desc), area)) in panels.iter().zip(&areas).enumerate() {
             let (lo, hi) = padded_range(
                 shown.iter().flat_map(|pt| values_and_band(pt, name)).chain([0.0]),
                 0.06,
             );
             let mut chart = ChartBuilder::on(area)
-                .caption(*title, (FAMILY, DESC_PX + 1))
+                .caption(title.as_str(), (FAMILY, DESC_PX + 1))
                 .margin(8)
-                .x_label_area_size(if p + 1 == PANELS.len() { 44 } else { 24 })
+                .x_label_area_size(if p + 1 == panels.len() { 44 } else { 24 })
                 .y_label_area_size(86)
                 .build_cartesian_2d(t0..t1, lo.max(0.0)..hi)?;
-            let x_desc = if p + 1 == PANELS.len() { "time since day 0 (days)" } else { "" };
+            let x_desc = if p + 1 == panels.len() { "time since day 0 (days)" } else { "" };
             axes(&mut chart, x_desc, Some(y_desc), 10, &tick)?;
             let c = colour(p + 1);
             let pts = band_points(shown.iter().copied(), name);

@@ -9,14 +9,14 @@ use super::{
     DESC_PX, FAMILY, LEGEND_PX, MARKER, TITLE_PX,
 };
 
-/// Quantities of the timeline chart: column name and legend text.
-pub const SERIES: [(&str, &str); 5] = [
-    ("collagen_i_rel", "collagen I"),
-    ("collagen_iii_rel", "collagen III"),
-    ("collagen_total_rel", "total collagen"),
-    ("elastin_rel", "elastin"),
-    ("epidermis_thickness_rel", "epidermal thickness"),
-];
+/// Quantities of the timeline chart: column name and legend text, from the observables table.
+fn series() -> Vec<(&'static str, &'static str)> {
+    dermasim::OBSERVABLES
+        .iter()
+        .filter(|o| o.panel == dermasim::Panel::Matrix)
+        .map(|o| (o.name, o.label))
+        .collect()
+}
 
 pub struct TimelineChart<'a> {
     pub summary: &'a Summary,
@@ -62,7 +62,7 @@ impl Chart for TimelineChart<'_> {
         let all = s
             .timeline
             .iter()
-            .flat_map(|p| SERIES.iter().flat_map(move |(n, _)| values_and_band(p, n)));
+            .flat_map(|p| series().into_iter().flat_map(move |(n, _)| values_and_band(p, n)));
         let (lo, hi) = padded_range(all.chain([1.0]), 0.06);
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let (w, _) = root.dim_in_pixel();
@@ -84,7 +84,7 @@ impl Chart for TimelineChart<'_> {
             RGBColor(150, 150, 150).stroke_width(1),
         ))?;
         let mut entries = Vec::new();
-        for (i, (name, label)) in SERIES.iter().enumerate() {
+        for (i, (name, label)) in series().into_iter().enumerate() {
             let c = colour(i);
             let pts = band_points(&s.timeline, name);
             if pts.len() > 1 {
@@ -118,12 +118,12 @@ impl TimelineChart<'_> {
         let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
         let cells = root.split_evenly((2, 3));
         let days: Vec<f64> = s.sessions.iter().map(|x| x.day).collect();
-        for (i, (name, label)) in SERIES.iter().enumerate() {
+        for (i, (name, label)) in series().into_iter().enumerate() {
             let c = colour(i);
             let values = s.timeline.iter().flat_map(|p| values_and_band(p, name));
             let (lo, hi) = padded_range(values.chain([1.0]), 0.06);
             let mut chart = ChartBuilder::on(&cells[i])
-                .caption(*label, (FAMILY, DESC_PX))
+                .caption(label, (FAMILY, DESC_PX))
                 .margin(10)
                 .x_label_area_size(40)
                 .y_label_area_size(52)
