@@ -114,18 +114,26 @@ impl ParameterSet {
 
     /// The literature defaults alone, before any calibration.
     pub fn literature() -> Self {
-        Self::from_toml(DEFAULT_PARAMETERS_TOML).expect("embedded data/parameters.toml is valid")
+        // Parsed once per process; every call hands out a copy.
+        static LITERATURE: std::sync::LazyLock<ParameterSet> = std::sync::LazyLock::new(|| {
+            ParameterSet::from_toml(DEFAULT_PARAMETERS_TOML)
+                .expect("embedded data/parameters.toml is valid")
+        });
+        LITERATURE.clone()
     }
 
     /// The default set: literature values with the calibrated overlay applied.
     pub fn default_set() -> Self {
-        let mut set = Self::literature();
-        let overlay: CalibratedOverlay =
-            toml::from_str(CALIBRATED_TOML).expect("embedded data/calibrated.toml is valid");
-        if !overlay.values.is_empty() {
-            set.apply_overlay(&overlay).expect("calibrated values lie inside their ranges");
-        }
-        set
+        static DEFAULT: std::sync::LazyLock<ParameterSet> = std::sync::LazyLock::new(|| {
+            let mut set = ParameterSet::literature();
+            let overlay: CalibratedOverlay =
+                toml::from_str(CALIBRATED_TOML).expect("embedded data/calibrated.toml is valid");
+            if !overlay.values.is_empty() {
+                set.apply_overlay(&overlay).expect("calibrated values lie inside their ranges");
+            }
+            set
+        });
+        DEFAULT.clone()
     }
 
     /// Apply fitted values: each must name a parameter of the set and lie inside its range.

@@ -25,9 +25,9 @@ pub struct RunArgs {
     /// timeseries_parquet, profiles, parameters, plots_svg, plots_png, report, vti; or all, none.
     #[arg(long, value_name = "LIST")]
     outputs: Option<String>,
-    /// Override simulation.fidelity: 0d, 1d or 3d.
-    #[arg(long)]
-    fidelity: Option<String>,
+    /// Override simulation.fidelity.
+    #[arg(long, value_enum)]
+    fidelity: Option<FidelityArg>,
     /// Print the summary as JSON on stdout (messages go to stderr).
     #[arg(long)]
     json: bool,
@@ -47,6 +47,30 @@ pub struct RunArgs {
     /// Continue from OUT.checkpoint when one exists for this scenario (needs --out).
     #[arg(long)]
     resume: bool,
+}
+
+/// `--fidelity`: clap lists and checks the names.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FidelityArg {
+    /// Well-mixed layers.
+    #[value(name = "0d")]
+    Zero,
+    /// Depth-resolved.
+    #[value(name = "1d")]
+    One,
+    /// Patch with periodic lateral boundaries.
+    #[value(name = "3d")]
+    Three,
+}
+
+impl FidelityArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            FidelityArg::Zero => dermasim::Fidelity::Zero.as_str(),
+            FidelityArg::One => dermasim::Fidelity::One.as_str(),
+            FidelityArg::Three => dermasim::Fidelity::Three.as_str(),
+        }
+    }
 }
 
 /// A progress bar on a terminal, nothing otherwise.
@@ -91,7 +115,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         &ScenarioSource {
             file: args.file.clone(),
             overrides: args.set.clone(),
-            fidelity: args.fidelity.clone(),
+            fidelity: args.fidelity.map(|f| f.as_str().to_string()),
             outputs: args.outputs.clone(),
             allow_outside_range: args.allow_outside_range,
         },

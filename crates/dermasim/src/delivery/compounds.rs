@@ -88,7 +88,11 @@ pub struct CompoundTable {
 impl CompoundTable {
     /// The table embedded at compile time (parsed on every call).
     pub fn embedded() -> Self {
-        toml::from_str(COMPOUNDS_TOML).expect("embedded data/compounds.toml is valid")
+        // Parsed once per process; every call hands out a copy.
+        static TABLE: std::sync::LazyLock<CompoundTable> = std::sync::LazyLock::new(|| {
+            toml::from_str(COMPOUNDS_TOML).expect("embedded data/compounds.toml is valid")
+        });
+        TABLE.clone()
     }
 
     /// The compound with this id.
