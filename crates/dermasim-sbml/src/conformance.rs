@@ -1,0 +1,1 @@
+//! SBML Test Suite runner (placeholder).

@@ -1,0 +1,5 @@
+//! Mapping tables (placeholder).
+/// x
+pub struct Mapping;
+/// x
+pub struct MappedModel;
