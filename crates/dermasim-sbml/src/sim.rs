@@ -1,6 +1,6 @@
 //! Time integration: the project's Rodas4 coefficients (`dermasim::ode::Rodas4`) driven on a
-//! run-time-sized system, with events located inside the step by bisection on a Hermite
-//! interpolant, then the step redone exactly to the event time and restarted.
+//! run-time-sized system, with events located inside the step by bisection on the time of
+//! one exact step from the step's start (step-and-refine), fired there, then a restart.
 
 use dermasim::ode::{Method, Rodas4};
 
@@ -511,8 +511,6 @@ impl<'m> Simulation<'m> {
         let mut fresh = true;
         let mut steps = 0u64;
         let mut reject_streak = 0;
-        let mut f1 = vec![0.0; n];
-        let mut f0 = vec![0.0; n];
         while t_out - self.t > tiny {
             steps += 1;
             if steps > self.opts.max_steps {
@@ -544,11 +542,10 @@ impl<'m> Simulation<'m> {
             }
             let t0 = self.t;
             let t1 = if last { t_out } else { t0 + h };
-            f0.copy_from_slice(&w.f0);
             let y0 = self.y.clone();
             let y1 = w.ynew.clone();
             // Events: does any trigger become true within (t0, t1]?
-            self.sys.rhs(t1, &y1, &mut f1);
+            self.sys.load(t1, &y1);
             let flip = !self.sys.model.events.is_empty() && self.any_flip(t1);
             self.stats.accepted += 1;
             let fac = (0.9 * err.max(1e-10).powf(-0.25)).clamp(0.2, 6.0);
@@ -563,42 +560,34 @@ impl<'m> Simulation<'m> {
                 fresh = true;
                 continue;
             }
-            // Bisection on the cubic Hermite interpolant for the earliest flip.
+            // Step-and-refine: bisect on the time of a single exact step from (t0, y0), whose
+            // end state is the integrator's own solution there (a step to t1 reproduces y1).
             let (mut lo, mut hi) = (t0, t1);
-            let mut yi = vec![0.0; n];
             for _ in 0..200 {
-                if hi - lo <= 1e-15 * scale {
+                if hi - lo <= 4.0 * f64::EPSILON * scale {
                     break;
                 }
                 let mid = 0.5 * (lo + hi);
-                hermite(t0, t1, &y0, &f0, &y1, &f1, mid, &mut yi);
-                self.sys.load(mid, &yi);
+                self.y.copy_from_slice(&y0);
+                self.integrate_plain(&mut w, t0, mid)?;
+                self.sys.load(mid, &self.y);
                 if self.any_flip(mid) {
                     hi = mid;
                 } else {
                     lo = mid;
                 }
             }
-            // Redo the step exactly to the event time, then fire there.
-            let mut te = hi;
-            let mut fired = false;
-            for attempt in 0..8 {
-                self.y.copy_from_slice(&y0);
+            if std::env::var_os("SBML_DEBUG").is_some() {
+                eprintln!("flip in [{t0}, {t1}] located [{lo}, {hi}]");
+            }
+            let te = hi;
+            self.y.copy_from_slice(&y0);
+            if te == t1 {
+                self.y.copy_from_slice(&y1);
+            } else {
                 self.integrate_plain(&mut w, t0, te)?;
-                self.sys.load(te, &self.y);
-                if self.any_flip(te) {
-                    fired = true;
-                    break;
-                }
-                te = (te + (hi - lo).max(1e-14 * scale) * 4f64.powi(attempt)).min(t1);
             }
-            if !fired {
-                // The located time and the refined state disagree at round-off: accept the
-                // step and let the next one (or its end point) catch the crossing.
-                self.y = y1;
-                te = t1;
-                self.sys.load(te, &self.y);
-            }
+            self.sys.load(te, &self.y);
             self.t = te;
             self.fire(te)?;
             self.y = self.sys.state();
@@ -637,28 +626,6 @@ impl<'m> Simulation<'m> {
             fresh = true;
         }
         Ok(())
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn hermite(
-    t0: f64,
-    t1: f64,
-    y0: &[f64],
-    f0: &[f64],
-    y1: &[f64],
-    f1: &[f64],
-    t: f64,
-    out: &mut [f64],
-) {
-    let h = t1 - t0;
-    let s = (t - t0) / h;
-    let h00 = (1.0 + 2.0 * s) * (1.0 - s) * (1.0 - s);
-    let h10 = s * (1.0 - s) * (1.0 - s);
-    let h01 = s * s * (3.0 - 2.0 * s);
-    let h11 = s * s * (s - 1.0);
-    for i in 0..out.len() {
-        out[i] = h00 * y0[i] + h10 * h * f0[i] + h01 * y1[i] + h11 * h * f1[i];
     }
 }
 
