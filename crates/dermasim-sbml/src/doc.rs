@@ -283,9 +283,11 @@ pub fn parse(text: &str) -> Result<Document> {
     let l3 = level == 3;
     for f in list(model, "listOfFunctionDefinitions", "functionDefinition") {
         let id = id_of(f, "functionDefinition")?;
-        let m = child(f, "math")
-            .ok_or_else(|| Error::invalid("functionDefinition", &id, "no <math>"))?;
-        let (args, body) = parse_lambda(m, &("functionDefinition", &id))?;
+        // L3V2 allows a function without math; calling it is refused at compile time.
+        let (args, body) = match child(f, "math") {
+            Some(m) => parse_lambda(m, &("functionDefinition", &id))?,
+            None => (Vec::new(), Expr::Call(format!("{id} (no math)"), Vec::new())),
+        };
         d.functions.push(Function { id, args, body });
     }
     for c in list(model, "listOfCompartments", "compartment") {
@@ -416,9 +418,10 @@ pub fn parse(text: &str) -> Result<Document> {
                 return Err(Error::unsupported("event", &id, "delayed events"));
             }
         }
-        let trig = child(e, "trigger").ok_or_else(|| Error::invalid("event", &id, "no trigger"))?;
-        let trigger = match math_of(trig, "event", &id)? {
-            Some(m) => m,
+        // L3V2: an event without a trigger (or trigger math) never fires.
+        let trig = child(e, "trigger");
+        let trigger = match trig {
+            Some(t) => math_of(t, "event", &id)?.unwrap_or(Expr::Num(0.0)),
             None => Expr::Num(0.0),
         };
         let priority = match child(e, "priority") {
@@ -438,8 +441,14 @@ pub fn parse(text: &str) -> Result<Document> {
         d.events.push(Event {
             trigger,
             // L2 events fire only on a false-to-true transition after the start.
-            initial_value: boolean(trig, "initialValue", true, "event", &id)?,
-            persistent: boolean(trig, "persistent", true, "event", &id)?,
+            initial_value: match trig {
+                Some(t) => boolean(t, "initialValue", true, "event", &id)?,
+                None => true,
+            },
+            persistent: match trig {
+                Some(t) => boolean(t, "persistent", true, "event", &id)?,
+                None => true,
+            },
             use_values_from_trigger_time: boolean(
                 e,
                 "useValuesFromTriggerTime",

@@ -259,7 +259,8 @@ fn parse_node(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
             let url = n.attribute("definitionURL").unwrap_or("");
             match url.rsplit('/').next().unwrap_or("") {
                 "time" => Expr::Time,
-                "avogadro" => Expr::Num(6.022_140_76e23),
+                // The SBML Level 3 value (the suite tests it to all nine digits).
+                "avogadro" => Expr::Num(6.022_141_79e23),
                 other => {
                     return Err(Error::unsupported(
                         owner.0,

@@ -387,8 +387,36 @@ impl<'m> Simulation<'m> {
             }
             let (e, vals) = pending.remove(best);
             let vals = vals.unwrap_or_else(|| self.assignment_values(e, t));
-            for (a, v) in model.events[e].assigns.iter().zip(vals) {
-                self.sys.write(a.slot, v, a.to_amount);
+            // Concentrations become amounts with the compartment sizes from before the event
+            // (its own compartment assignments included), then everything is written at once.
+            let writes: Vec<(usize, f64, Option<(usize, f64)>)> = model.events[e]
+                .assigns
+                .iter()
+                .zip(vals)
+                .map(|(a, v)| (a.slot, v, a.to_amount.map(|(am, c)| (am, v * self.sys.vals[c]))))
+                .collect();
+            // A concentration integrated directly (rate rule) keeps its amount when an event
+            // resizes its compartment.
+            let mut rescale = Vec::new();
+            for sp in &model.species {
+                if sp.symbol_is_amount || !model.states.contains(&sp.symbol) {
+                    continue;
+                }
+                // (An assigned concentration is converted with the size before the event.)
+                if let Some(w) = writes.iter().find(|w| w.0 == sp.compartment) {
+                    let own = writes.iter().find(|w| w.0 == sp.symbol).map(|w| w.1);
+                    let c = own.unwrap_or(self.sys.vals[sp.symbol]);
+                    rescale.push((sp.symbol, c * self.sys.vals[sp.compartment] / w.1));
+                }
+            }
+            for (slot, v, amount) in writes {
+                self.sys.vals[slot] = v;
+                if let Some((am, x)) = amount {
+                    self.sys.vals[am] = x;
+                }
+            }
+            for (slot, v) in rescale {
+                self.sys.vals[slot] = v;
             }
             self.stats.events += 1;
             self.y = self.sys.state();
@@ -665,12 +693,20 @@ pub fn run(
     columns: &[Column],
     opts: Options,
 ) -> Result<TimeCourse> {
+    // An amount or concentration column of a non-species is its value.
+    let columns: Vec<Column> = columns
+        .iter()
+        .map(|c| {
+            if model.species.iter().any(|s| s.id == c.id()) {
+                c.clone()
+            } else {
+                Column::Value(c.id().to_string())
+            }
+        })
+        .collect();
+    let columns = &columns[..];
     for c in columns {
-        let ok = match c {
-            Column::Value(id) => model.slot(id).is_some(),
-            _ => model.species.iter().any(|s| s.id == c.id()),
-        };
-        if !ok {
+        if model.slot(c.id()).is_none() {
             return Err(Error::Mapping {
                 id: c.id().into(),
                 what: "not an id of the model".into(),
