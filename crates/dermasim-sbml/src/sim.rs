@@ -146,6 +146,14 @@ impl<'m> System<'m> {
         Ok(())
     }
 
+    pub(crate) fn write_slot(&mut self, slot: usize, v: f64) {
+        self.vals[slot] = v;
+    }
+
+    pub(crate) fn slot_value(&self, slot: usize) -> f64 {
+        self.vals[slot]
+    }
+
     fn write(&mut self, slot: usize, v: f64, to_amount: Option<(usize, usize)>) {
         match to_amount.or_else(|| self.amount_slot(slot)) {
             Some((a, c)) => {
