@@ -331,10 +331,9 @@ pub fn parse(text: &str) -> Result<Document> {
             .ok_or_else(|| Error::invalid("initialAssignment", "?", "no symbol"))?
             .to_string();
         let m = math_of(ia, "initialAssignment", &sym)?;
-        match m {
-            Some(m) => d.initial_assignments.push((sym, m)),
-            // L3V2 allows an initial assignment without math: no effect.
-            None => {}
+        // L3V2 allows an initial assignment without math: no effect.
+        if let Some(m) = m {
+            d.initial_assignments.push((sym, m));
         }
     }
     if let Some(rules) = child(model, "listOfRules") {

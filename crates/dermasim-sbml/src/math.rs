@@ -331,7 +331,7 @@ fn parse_apply(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
     let op = head.tag_name().name();
     // Qualifiers: <logbase> and <degree>.
     let mut qualifier = None;
-    let mut args = Vec::new();
+    let mut args: Vec<Expr> = Vec::new();
     for k in &kids[1..] {
         match k.tag_name().name() {
             "logbase" | "degree" => {
@@ -379,7 +379,6 @@ fn parse_apply(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
         }
         Ok(out.unwrap())
     };
-    let mut args = args;
     Ok(match op {
         "ci" => Expr::Call(text(*head), args),
         "csymbol" => {
@@ -443,7 +442,7 @@ fn parse_apply(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
             let x = args.pop().unwrap();
             match qualifier {
                 None => un(Un::Sqrt, x),
-                Some(Expr::Num(d)) if d == 2.0 => un(Un::Sqrt, x),
+                Some(Expr::Num(2.0)) => un(Un::Sqrt, x),
                 Some(d) => pow(x, div(Expr::Num(1.0), d)),
             }
         }

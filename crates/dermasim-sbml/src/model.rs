@@ -427,10 +427,9 @@ impl Model {
                 }
             } else {
                 let a = b.hidden(format!("amount({})", sp.id), SlotKind::Amount);
-                let ai = if sp.initial_amount.is_some() && !ia.contains_key(&s) {
-                    Expr::Num(sp.initial_amount.unwrap())
-                } else {
-                    mul(Expr::Var(s), v.clone())
+                let ai = match sp.initial_amount {
+                    Some(a) if !ia.contains_key(&s) => Expr::Num(a),
+                    _ => mul(Expr::Var(s), v.clone()),
                 };
                 init.insert(a, ai);
                 assigned.push((s, div(Expr::Var(a), v)));
@@ -467,7 +466,7 @@ impl Model {
         for r in &doc.rules {
             if r.kind == RuleKind::Rate {
                 let s = b.index[&r.variable];
-                if init.get(&s).is_none() {
+                if !init.contains_key(&s) {
                     return Err(Error::invalid("rateRule", &r.variable, "no initial value"));
                 }
                 states.push(s);

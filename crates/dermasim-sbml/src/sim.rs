@@ -179,6 +179,9 @@ impl<'m> System<'m> {
     }
 }
 
+/// An event write: slot, value, and (amount slot, amount) for a concentration species.
+type Write = (usize, f64, Option<(usize, f64)>);
+
 /// Integrator settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Options {
@@ -254,6 +257,7 @@ impl Work {
     }
 }
 
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
 fn lu(a: &mut [f64], piv: &mut [usize], n: usize) -> bool {
     for k in 0..n {
         let mut p = k;
@@ -287,6 +291,7 @@ fn lu(a: &mut [f64], piv: &mut [usize], n: usize) -> bool {
     true
 }
 
+#[allow(clippy::needless_range_loop)]
 fn lu_solve(a: &[f64], piv: &[usize], n: usize, b: &mut [f64]) {
     for k in 0..n {
         b.swap(k, piv[k]);
@@ -397,7 +402,7 @@ impl<'m> Simulation<'m> {
             let vals = vals.unwrap_or_else(|| self.assignment_values(e, t));
             // Concentrations become amounts with the compartment sizes from before the event
             // (its own compartment assignments included), then everything is written at once.
-            let writes: Vec<(usize, f64, Option<(usize, f64)>)> = model.events[e]
+            let writes: Vec<Write> = model.events[e]
                 .assigns
                 .iter()
                 .zip(vals)
@@ -444,6 +449,7 @@ impl<'m> Simulation<'m> {
     }
 
     /// One Rosenbrock step of size `h` from `(t, y)` into `w.ynew`; returns the error norm.
+    #[allow(clippy::needless_range_loop)]
     fn step(&mut self, w: &mut Work, t: f64, h: f64, fresh: bool) -> f64 {
         let n = self.y.len();
         let m = w.m;

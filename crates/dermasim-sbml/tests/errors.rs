@@ -1,0 +1,110 @@
+//! Refusals: malformed input never panics, unsupported constructs are named with their id.
+
+use dermasim_sbml::{load, Error};
+
+const COOPER: &str = include_str!("data/BIOMD0000000855.xml");
+
+fn l3(body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2"><model id="m">{body}</model></sbml>"#
+    )
+}
+
+const MATH: &str = r#"xmlns="http://www.w3.org/1998/Math/MathML""#;
+
+fn err(text: &str) -> String {
+    load(text, &[]).expect_err("must be refused").to_string()
+}
+
+#[test]
+fn malformed_xml_is_an_error_not_a_panic() {
+    assert!(matches!(load("<sbml><model", &[]), Err(Error::Malformed(_))));
+    assert!(matches!(load("", &[]), Err(Error::Malformed(_))));
+    assert!(err("<html/>").contains("not <sbml>"));
+    assert!(err(r#"<sbml level="1" version="2"><model/></sbml>"#).contains("level 1"));
+    // Every truncation of a real model is refused or accepted, never a panic.
+    let step = COOPER.len() / 300;
+    for mut cut in (0..COOPER.len()).step_by(step.max(1)) {
+        while !COOPER.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let _ = load(&COOPER[..cut], &[]);
+    }
+}
+
+#[test]
+fn unsupported_constructs_name_the_element_and_id() {
+    let alg = l3(&format!(
+        r#"<listOfParameters><parameter id="x" constant="false"/></listOfParameters>
+        <listOfRules><algebraicRule><math {MATH}><ci>x</ci></math></algebraicRule></listOfRules>"#
+    ));
+    assert!(err(&alg).contains("algebraic"), "{}", err(&alg));
+    let delay = l3(&format!(
+        r#"<listOfParameters><parameter id="x" value="0" constant="false"/></listOfParameters>
+        <listOfEvents><event id="late" useValuesFromTriggerTime="true"><trigger initialValue="true" persistent="true"><math {MATH}><true/></math></trigger>
+        <delay><math {MATH}><cn>1</cn></math></delay>
+        <listOfEventAssignments><eventAssignment variable="x"><math {MATH}><cn>1</cn></math></eventAssignment></listOfEventAssignments></event></listOfEvents>"#
+    ));
+    let e = err(&delay);
+    assert!(e.contains("late") && e.contains("delay"), "{e}");
+    let csym = l3(&format!(
+        r#"<listOfParameters><parameter id="x" value="0" constant="false"/></listOfParameters>
+        <listOfRules><assignmentRule variable="x"><math {MATH}><apply><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/delay">delay</csymbol><ci>x</ci><cn>1</cn></apply></math></assignmentRule></listOfRules>"#
+    ));
+    let e = err(&csym);
+    assert!(e.contains("`x`") && e.contains("delay"), "{e}");
+    let pkg = r#"<sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" xmlns:comp="http://www.sbml.org/sbml/level3/version1/comp/version1" level="3" version="1" comp:required="true"><model id="m"/></sbml>"#;
+    assert!(err(pkg).contains("comp"), "{}", err(pkg));
+}
+
+#[test]
+fn inconsistent_models_are_refused_with_the_id() {
+    let unknown = l3(&format!(
+        r#"<listOfParameters><parameter id="x" value="0" constant="false"/></listOfParameters>
+        <listOfRules><rateRule variable="x"><math {MATH}><ci>ghost</ci></math></rateRule></listOfRules>"#
+    ));
+    let e = err(&unknown);
+    assert!(e.contains("ghost") && e.contains("`x`"), "{e}");
+    let cycle = l3(&format!(
+        r#"<listOfParameters><parameter id="a" constant="false"/><parameter id="b" constant="false"/></listOfParameters>
+        <listOfRules><assignmentRule variable="a"><math {MATH}><ci>b</ci></math></assignmentRule>
+        <assignmentRule variable="b"><math {MATH}><apply><plus/><ci>a</ci><cn>1</cn></apply></math></assignmentRule></listOfRules>"#
+    ));
+    match load(&cycle, &[]) {
+        Err(Error::AlgebraicLoop(ids)) => {
+            assert!(ids.contains(&"a".into()) && ids.contains(&"b".into()))
+        }
+        other => panic!("{other:?}"),
+    }
+    let no_law = l3(
+        r#"<listOfCompartments><compartment id="c" size="1" constant="true"/></listOfCompartments>
+        <listOfSpecies><species id="s" compartment="c" initialAmount="1" hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/></listOfSpecies>
+        <listOfReactions><reaction id="r1" reversible="false"><listOfReactants><speciesReference species="s" stoichiometry="1" constant="true"/></listOfReactants></reaction></listOfReactions>"#,
+    );
+    let e = err(&no_law);
+    assert!(e.contains("r1") && e.contains("kinetic law"), "{e}");
+    let bad_num = l3(
+        r#"<listOfParameters><parameter id="k" value="fast" constant="true"/></listOfParameters>"#,
+    );
+    assert!(err(&bad_num).contains("`k`"));
+    let dup = l3(
+        r#"<listOfParameters><parameter id="k" value="1" constant="true"/><parameter id="k" value="2" constant="true"/></listOfParameters>"#,
+    );
+    assert!(err(&dup).contains("duplicate"));
+}
+
+#[test]
+fn an_event_fires_inside_the_step_not_at_its_end() {
+    // x' = 1 from 0; when x >= 0.3, y := x. One output at t = 1 lets the integrator take
+    // one big step; y must still be 0.3 (to the event tolerance).
+    let m = l3(&format!(
+        r#"<listOfParameters><parameter id="x" value="0" constant="false"/><parameter id="y" value="0" constant="false"/></listOfParameters>
+        <listOfRules><rateRule variable="x"><math {MATH}><cn>1</cn></math></rateRule></listOfRules>
+        <listOfEvents><event id="e" useValuesFromTriggerTime="true"><trigger initialValue="false" persistent="true"><math {MATH}><apply><geq/><ci>x</ci><cn>0.3</cn></apply></math></trigger>
+        <listOfEventAssignments><eventAssignment variable="y"><math {MATH}><ci>x</ci></math></eventAssignment></listOfEventAssignments></event></listOfEvents>"#
+    ));
+    let model = load(&m, &[]).unwrap();
+    let c = [dermasim_sbml::Column::Value("y".into())];
+    let tc = dermasim_sbml::run(&model, 0.0, &[1.0], &c, Default::default()).unwrap();
+    assert!((tc.rows[0][1] - 0.3).abs() < 1e-12, "{}", tc.rows[0][1]);
+}
