@@ -16,6 +16,7 @@ pub const SUPPORTED_COMPONENTS: &[&str] = &[
     "AssignmentRule",
     "InitialAssignment",
     "EventNoDelay",
+    "EventWithDelay",
     "EventPriority",
     "CSymbolTime",
     "CSymbolAvogadro",

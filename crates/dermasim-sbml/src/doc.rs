@@ -98,7 +98,7 @@ pub struct Rule {
     pub math: Expr,
 }
 
-/// An event (without delay).
+/// An event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Id (or `event#k` when the file gives none).
@@ -114,6 +114,8 @@ pub struct Event {
     pub use_values_from_trigger_time: bool,
     /// Priority expression.
     pub priority: Option<Expr>,
+    /// Delay from trigger to execution (absent: immediate).
+    pub delay: Option<Expr>,
     /// Assignments (target id, value).
     pub assignments: Vec<(String, Expr)>,
 }
@@ -410,13 +412,14 @@ pub fn parse(text: &str) -> Result<Document> {
     }
     for (k, e) in list(model, "listOfEvents", "event").into_iter().enumerate() {
         let id = e.attribute("id").map(str::to_string).unwrap_or(format!("event#{k}"));
-        if let Some(delay) = child(e, "delay") {
-            // An L3V2 delay without math, or a constant zero delay, is no delay.
-            let m = math_of(delay, "event", &id)?;
-            if !matches!(m, None | Some(Expr::Num(0.0))) {
-                return Err(Error::unsupported("event", &id, "delayed events"));
-            }
-        }
+        // An L3V2 delay without math, or a constant zero delay, is no delay.
+        let delay = match child(e, "delay") {
+            Some(d) => match math_of(d, "event", &id)? {
+                None | Some(Expr::Num(0.0)) => None,
+                m => m,
+            },
+            None => None,
+        };
         // L3V2: an event without a trigger (or trigger math) never fires.
         let trig = child(e, "trigger");
         let trigger = match trig {
@@ -456,6 +459,7 @@ pub fn parse(text: &str) -> Result<Document> {
                 &id,
             )?,
             priority,
+            delay,
             assignments,
             id,
         });

@@ -41,6 +41,7 @@ pub(crate) struct CEvent {
     pub id: String,
     pub trigger: Code,
     pub priority: Option<Code>,
+    pub delay: Option<Code>,
     pub initial_value: bool,
     pub persistent: bool,
     pub use_trigger_values: bool,
@@ -514,6 +515,10 @@ impl Model {
                 Some(p) => Some(Code::compile(&b.resolve(p, &[], owner)?)),
                 None => None,
             };
+            let delay = match &ev.delay {
+                Some(d) => Some(Code::compile(&b.resolve(d, &[], owner)?)),
+                None => None,
+            };
             let mut assigns = Vec::new();
             for (var, m) in &ev.assignments {
                 let slot = *b.index.get(var).ok_or_else(|| {
@@ -536,6 +541,7 @@ impl Model {
                 id: ev.id.clone(),
                 trigger,
                 priority,
+                delay,
                 initial_value: ev.initial_value,
                 persistent: ev.persistent,
                 use_trigger_values: ev.use_values_from_trigger_time,

@@ -221,9 +221,20 @@ pub struct Simulation<'m> {
     t: f64,
     y: Vec<f64>,
     prev: Vec<bool>,
+    queue: Vec<Pending>,
+    seq: u64,
     h: f64,
     opts: Options,
     stats: Stats,
+}
+
+/// A scheduled event execution.
+#[derive(Debug, Clone)]
+struct Pending {
+    event: usize,
+    due: f64,
+    values: Option<Vec<f64>>,
+    seq: u64,
 }
 
 struct Work {
@@ -319,7 +330,17 @@ impl<'m> Simulation<'m> {
         let sys = System::new(model, t0);
         let y = sys.state();
         let prev = model.events.iter().map(|e| e.initial_value).collect();
-        let mut s = Simulation { sys, t: t0, y, prev, h: 0.0, opts, stats: Stats::default() };
+        let mut s = Simulation {
+            sys,
+            t: t0,
+            y,
+            prev,
+            queue: Vec::new(),
+            seq: 0,
+            h: 0.0,
+            opts,
+            stats: Stats::default(),
+        };
         s.sys.load(t0, &s.y);
         s.fire(t0)?;
         Ok(s)
@@ -352,54 +373,73 @@ impl<'m> Simulation<'m> {
     }
 
     /// Process triggers at time `t` (the store must be loaded at `t`): every false-to-true
-    /// transition queues its event; the queue runs by priority (then document order), each
-    /// execution re-evaluating every trigger.
+    /// transition schedules its event (now, or after its delay); a non-persistent event whose
+    /// trigger turns false is withdrawn; the events due now run by priority (then document
+    /// order, then scheduling order), each execution re-evaluating every trigger.
     fn fire(&mut self, t: f64) -> Result<()> {
         let model = self.sys.model;
         let ne = model.events.len();
         if ne == 0 {
             return Ok(());
         }
-        let mut pending: Vec<(usize, Option<Vec<f64>>)> = Vec::new();
         let mut rounds = 0u64;
         loop {
             for e in 0..ne {
                 let now = self.sys.eval_trigger(e, t);
                 if now && !self.prev[e] {
-                    let vals = if model.events[e].use_trigger_values {
+                    let ev = &model.events[e];
+                    let delay = match &ev.delay {
+                        Some(c) => c.eval(&self.sys.vals, t, &mut self.sys.stack),
+                        None => 0.0,
+                    };
+                    if !(delay >= 0.0) {
+                        return Err(Error::Solver {
+                            t,
+                            what: format!("event `{}`: delay {delay} is not >= 0", ev.id),
+                        });
+                    }
+                    let values = if ev.use_trigger_values {
                         Some(self.assignment_values(e, t))
                     } else {
                         None
                     };
-                    pending.push((e, vals));
+                    self.seq += 1;
+                    self.queue.push(Pending { event: e, due: t + delay, values, seq: self.seq });
                 } else if !now && self.prev[e] && !model.events[e].persistent {
-                    pending.retain(|(p, _)| *p != e);
+                    self.queue.retain(|p| p.event != e);
                 }
                 self.prev[e] = now;
             }
-            if pending.is_empty() {
-                break;
-            }
-            rounds += 1;
-            if rounds > 100_000 {
-                return Err(Error::Solver { t, what: "event cascade does not end".into() });
-            }
-            // Highest priority first; no priority counts as lowest; ties by document order.
-            let mut best = 0;
-            let mut best_p = f64::NEG_INFINITY;
-            for (k, (e, _)) in pending.iter().enumerate() {
-                let p = match &model.events[*e].priority {
+            // Due now: highest priority first; no priority counts as lowest.
+            let mut best: Option<(usize, f64)> = None;
+            for k in 0..self.queue.len() {
+                if self.queue[k].due > t {
+                    continue;
+                }
+                let e = self.queue[k].event;
+                let p = match &model.events[e].priority {
                     Some(c) => c.eval(&self.sys.vals, t, &mut self.sys.stack),
                     None => f64::NEG_INFINITY,
                 };
                 let p = if p.is_nan() { f64::NEG_INFINITY } else { p };
-                if k == 0 || p > best_p {
-                    best = k;
-                    best_p = p;
+                let better = match best {
+                    None => true,
+                    Some((j, bp)) => {
+                        let q = &self.queue[j];
+                        p > bp || (p == bp && (e, self.queue[k].seq) < (q.event, q.seq))
+                    }
+                };
+                if better {
+                    best = Some((k, p));
                 }
             }
-            let (e, vals) = pending.remove(best);
-            let vals = vals.unwrap_or_else(|| self.assignment_values(e, t));
+            let Some((k, _)) = best else { break };
+            rounds += 1;
+            if rounds > 100_000 {
+                return Err(Error::Solver { t, what: "event cascade does not end".into() });
+            }
+            let Pending { event: e, values, .. } = self.queue.remove(k);
+            let vals = values.unwrap_or_else(|| self.assignment_values(e, t));
             // Concentrations become amounts with the compartment sizes from before the event
             // (its own compartment assignments included), then everything is written at once.
             let writes: Vec<Write> = model.events[e]
@@ -443,9 +483,57 @@ impl<'m> Simulation<'m> {
         ev.assigns.iter().map(|a| a.code.eval(&self.sys.vals, t, &mut self.sys.stack)).collect()
     }
 
-    /// Whether some event not yet true becomes true at the loaded store.
+    /// Whether some trigger changes in a way that matters at the loaded store: false to
+    /// true, or true to false for a non-persistent event still waiting in the queue.
     fn any_flip(&mut self, t: f64) -> bool {
-        (0..self.sys.model.events.len()).any(|e| !self.prev[e] && self.sys.eval_trigger(e, t))
+        (0..self.sys.model.events.len()).any(|e| {
+            let now = self.sys.eval_trigger(e, t);
+            if self.prev[e] {
+                !now && !self.sys.model.events[e].persistent
+                    && self.queue.iter().any(|p| p.event == e)
+            } else {
+                now
+            }
+        })
+    }
+
+    /// Remember each trigger's value at the loaded store (after a step with no flip).
+    fn note_triggers(&mut self, t: f64) {
+        for e in 0..self.sys.model.events.len() {
+            self.prev[e] = self.sys.eval_trigger(e, t);
+        }
+    }
+
+    /// Integrate to `t_out`, executing events on the way at the times they occur, and the
+    /// delayed ones at their due times.
+    pub fn advance_to(&mut self, t_out: f64) -> Result<()> {
+        let scale = t_out.abs().max(self.t.abs()).max(1.0);
+        let tiny = 1e-13 * scale;
+        let mut guard = 0u64;
+        while t_out - self.t > tiny {
+            guard += 1;
+            if guard > self.opts.max_steps {
+                return Err(Error::Solver { t: self.t, what: "too many event stops".into() });
+            }
+            let next_due = self
+                .queue
+                .iter()
+                .map(|p| p.due)
+                .filter(|&d| d > self.t)
+                .fold(f64::INFINITY, f64::min);
+            let stop = next_due.min(t_out);
+            if self.segment(stop)? {
+                continue; // an event fired inside the segment: the queue may have changed
+            }
+            if stop == next_due {
+                self.sys.load(self.t, &self.y);
+                self.fire(self.t)?;
+                self.y = self.sys.state();
+            }
+        }
+        self.t = t_out;
+        self.sys.load(self.t, &self.y);
+        Ok(())
     }
 
     /// One Rosenbrock step of size `h` from `(t, y)` into `w.ynew`; returns the error norm.
@@ -537,13 +625,13 @@ impl<'m> Simulation<'m> {
         }
     }
 
-    /// Integrate to `t_out`, executing events on the way at the times they occur.
-    pub fn advance_to(&mut self, t_out: f64) -> Result<()> {
+    /// Integrate to `t_out` or to the first triggered event (then true, after firing it).
+    fn segment(&mut self, t_out: f64) -> Result<bool> {
         let n = self.y.len();
         let mut w = Work::new(n);
         let span = t_out - self.t;
         if span <= 0.0 {
-            return Ok(());
+            return Ok(false);
         }
         let scale = t_out.abs().max(self.t.abs()).max(1.0);
         let tiny = 1e-13 * scale;
@@ -594,6 +682,9 @@ impl<'m> Simulation<'m> {
             let grow = if reject_streak > 0 { fac.min(1.0) } else { fac };
             reject_streak = 0;
             if !flip {
+                if !self.sys.model.events.is_empty() {
+                    self.note_triggers(t1);
+                }
                 self.t = t1;
                 self.y = y1;
                 if !last || grow < 1.0 {
@@ -634,11 +725,10 @@ impl<'m> Simulation<'m> {
             self.fire(te)?;
             self.y = self.sys.state();
             self.h = (h * 0.5).max(tiny * 10.0);
-            fresh = true;
+            return Ok(true);
         }
         self.t = t_out;
-        self.sys.load(self.t, &self.y);
-        Ok(())
+        Ok(false)
     }
 
     /// Integrate from `t0` (state in `self.y`) to `t1` with error control and no events.

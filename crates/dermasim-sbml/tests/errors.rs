@@ -39,14 +39,18 @@ fn unsupported_constructs_name_the_element_and_id() {
         <listOfRules><algebraicRule><math {MATH}><ci>x</ci></math></algebraicRule></listOfRules>"#
     ));
     assert!(err(&alg).contains("algebraic"), "{}", err(&alg));
-    let delay = l3(&format!(
-        r#"<listOfParameters><parameter id="x" value="0" constant="false"/></listOfParameters>
-        <listOfEvents><event id="late" useValuesFromTriggerTime="true"><trigger initialValue="true" persistent="true"><math {MATH}><true/></math></trigger>
-        <delay><math {MATH}><cn>1</cn></math></delay>
-        <listOfEventAssignments><eventAssignment variable="x"><math {MATH}><cn>1</cn></math></eventAssignment></listOfEventAssignments></event></listOfEvents>"#
+    let rate_of = l3(&format!(
+        r#"<listOfParameters><parameter id="x" value="0" constant="false"/><parameter id="y" value="0" constant="false"/></listOfParameters>
+        <listOfRules><rateRule variable="x"><math {MATH}><cn>1</cn></math></rateRule>
+        <assignmentRule variable="y"><math {MATH}><apply><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/rateOf">rateOf</csymbol><ci>x</ci></apply></math></assignmentRule></listOfRules>"#
     ));
-    let e = err(&delay);
-    assert!(e.contains("late") && e.contains("delay"), "{e}");
+    let e = err(&rate_of);
+    assert!(e.contains("`y`") && e.contains("rateOf"), "{e}");
+    let fast = l3(
+        r#"<listOfReactions><reaction id="quick" reversible="false" fast="true"/></listOfReactions>"#,
+    );
+    let e = err(&fast);
+    assert!(e.contains("quick") && e.contains("fast"), "{e}");
     let csym = l3(&format!(
         r#"<listOfParameters><parameter id="x" value="0" constant="false"/></listOfParameters>
         <listOfRules><assignmentRule variable="x"><math {MATH}><apply><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/delay">delay</csymbol><ci>x</ci><cn>1</cn></apply></math></assignmentRule></listOfRules>"#
@@ -107,4 +111,30 @@ fn an_event_fires_inside_the_step_not_at_its_end() {
     let c = [dermasim_sbml::Column::Value("y".into())];
     let tc = dermasim_sbml::run(&model, 0.0, &[1.0], &c, Default::default()).unwrap();
     assert!((tc.rows[0][1] - 0.3).abs() < 1e-12, "{}", tc.rows[0][1]);
+}
+
+#[test]
+fn a_delayed_event_executes_after_its_delay_with_trigger_time_values() {
+    // x' = 1; when x >= 0.3, after 0.2: y := x (value at trigger time, 0.3), z := x at
+    // execution (0.5) in a second event without trigger-time values.
+    let ev = |id: &str, var: &str, trig: bool| {
+        format!(
+            r#"<event id="{id}" useValuesFromTriggerTime="{trig}"><trigger initialValue="false" persistent="true"><math {MATH}><apply><geq/><ci>x</ci><cn>0.3</cn></apply></math></trigger>
+            <delay><math {MATH}><cn>0.2</cn></math></delay>
+            <listOfEventAssignments><eventAssignment variable="{var}"><math {MATH}><ci>x</ci></math></eventAssignment></listOfEventAssignments></event>"#
+        )
+    };
+    let m = l3(&format!(
+        r#"<listOfParameters><parameter id="x" value="0" constant="false"/><parameter id="y" value="0" constant="false"/><parameter id="z" value="0" constant="false"/></listOfParameters>
+        <listOfRules><rateRule variable="x"><math {MATH}><cn>1</cn></math></rateRule></listOfRules>
+        <listOfEvents>{}{}</listOfEvents>"#,
+        ev("at_trigger", "y", true),
+        ev("at_execution", "z", false)
+    ));
+    let model = load(&m, &[]).unwrap();
+    let c = [dermasim_sbml::Column::Value("y".into()), dermasim_sbml::Column::Value("z".into())];
+    let tc = dermasim_sbml::run(&model, 0.0, &[0.45, 1.0], &c, Default::default()).unwrap();
+    assert_eq!(tc.rows[0][1..], [0.0, 0.0], "nothing before the delay has passed");
+    assert!((tc.rows[1][1] - 0.3).abs() < 1e-12, "{:?}", tc.rows[1]);
+    assert!((tc.rows[1][2] - 0.5).abs() < 1e-12, "{:?}", tc.rows[1]);
 }
