@@ -392,7 +392,7 @@ impl<'m> Simulation<'m> {
                         Some(c) => c.eval(&self.sys.vals, t, &mut self.sys.stack),
                         None => 0.0,
                     };
-                    if !(delay >= 0.0) {
+                    if delay.is_nan() || delay < 0.0 {
                         return Err(Error::Solver {
                             t,
                             what: format!("event `{}`: delay {delay} is not >= 0", ev.id),
