@@ -20,6 +20,7 @@ pub const SUPPORTED_COMPONENTS: &[&str] = &[
     "EventPriority",
     "CSymbolTime",
     "CSymbolAvogadro",
+    "CSymbolRateOf",
     "FunctionDefinition",
     "StoichiometryMath",
 ];

@@ -150,6 +150,9 @@ fn pow(a: Expr, b: Expr) -> Expr {
     bin(Bin::Pow, a, b)
 }
 
+/// The internal function name `csymbol rateOf` parses to.
+pub const RATE_OF: &str = "\u{0}rateOf";
+
 const MATHML_NS: &str = "http://www.w3.org/1998/Math/MathML";
 
 fn elements<'a, 'i>(n: roxmltree::Node<'a, 'i>) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> {
@@ -381,6 +384,18 @@ fn parse_apply(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
     };
     Ok(match op {
         "ci" => Expr::Call(text(*head), args),
+        "csymbol" if head.attribute("definitionURL").unwrap_or("").ends_with("/rateOf") => {
+            match args.as_slice() {
+                [Expr::Sym(_)] => Expr::Call(RATE_OF.into(), args),
+                _ => {
+                    return Err(Error::unsupported(
+                        owner.0,
+                        owner.1,
+                        "rateOf of anything but an identifier",
+                    ))
+                }
+            }
+        }
         "csymbol" => {
             let url = head.attribute("definitionURL").unwrap_or("");
             return Err(Error::unsupported(

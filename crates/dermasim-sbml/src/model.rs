@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::doc::{Document, RuleKind};
 use crate::error::{Error, Result};
-use crate::math::{add, div, mul, sub, Code, Expr};
+use crate::math::{add, div, mul, sub, Code, Expr, RATE_OF};
 
 /// What a value slot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +138,28 @@ impl Builder<'_> {
                     }
                 }
             }
+            Expr::Call(f, args) if f == RATE_OF => {
+                let Some(Expr::Sym(id)) = args.first() else {
+                    return Err(Error::unsupported(owner.0, owner.1, "rateOf of an expression"));
+                };
+                // A local parameter is constant.
+                if locals.iter().any(|(n, _)| n == id) {
+                    return Ok(Some(Expr::Num(0.0)));
+                }
+                if depth > 0 {
+                    return Err(Error::unsupported(
+                        owner.0,
+                        owner.1,
+                        "rateOf inside a function definition",
+                    ));
+                }
+                match self.index.get(&format!("{RATE_OF}:{id}")) {
+                    Some(&s) => Ok(Some(Expr::Var(s))),
+                    None => {
+                        Err(Error::invalid(owner.0, owner.1, format!("rateOf unknown id `{id}`")))
+                    }
+                }
+            }
             Expr::Call(f, args) => {
                 let fd = self.doc.functions.iter().find(|d| &d.id == f).ok_or_else(|| {
                     Error::invalid(owner.0, owner.1, format!("call of unknown function `{f}`"))
@@ -267,6 +289,31 @@ impl Model {
         }
         for r in &doc.reactions {
             b.slot(&r.id, SlotKind::Reaction, "reaction")?;
+        }
+        // rateOf targets: one slot each, filled once the derivatives are known.
+        let mut rate_targets: Vec<(usize, usize)> = Vec::new();
+        {
+            let mut found = Vec::new();
+            let mut scan = |e: &Expr| collect_rate_of(e, &mut found);
+            doc.rules.iter().for_each(|r| scan(&r.math));
+            doc.initial_assignments.iter().for_each(|(_, m)| scan(m));
+            doc.reactions.iter().filter_map(|r| r.law.as_ref()).for_each(&mut scan);
+            for e in &doc.events {
+                scan(&e.trigger);
+                e.priority.iter().chain(&e.delay).for_each(&mut scan);
+                e.assignments.iter().for_each(|(_, m)| scan(m));
+            }
+            for id in found {
+                let key = format!("{RATE_OF}:{id}");
+                if b.index.contains_key(&key) {
+                    continue;
+                }
+                // Unknown here may be a local parameter; resolution reports the rest.
+                let Some(&target) = b.index.get(&id) else { continue };
+                let s = b.hidden(format!("rateOf({id})"), SlotKind::Derivative);
+                b.index.insert(key, s);
+                rate_targets.push((target, s));
+            }
         }
         let mut warnings = Vec::new();
         if doc.constraints > 0 {
@@ -500,6 +547,34 @@ impl Model {
             derivs.push(d);
         }
 
+        // rateOf: a state's derivative; an assigned value's time derivative by the chain rule
+        // (through further rateOf slots); anything else is constant between events (0).
+        let mut k = 0;
+        while k < rate_targets.len() {
+            let (target, slot) = rate_targets[k];
+            k += 1;
+            let e = if let Some(j) = states.iter().position(|&s| s == target) {
+                derivs[j].clone()
+            } else if let Some((_, ae)) = assigned.iter().find(|(s, _)| *s == target) {
+                let mut vars = Vec::new();
+                ae.vars(&mut vars);
+                for v in vars {
+                    let known = rate_targets.iter().any(|(t, _)| *t == v);
+                    let varies = states.contains(&v) || assigned.iter().any(|(s, _)| *s == v);
+                    if !known && varies {
+                        let s = b.hidden(format!("rateOf({})", b.names[v]), SlotKind::Derivative);
+                        rate_targets.push((v, s));
+                    }
+                }
+                let map: HashMap<usize, usize> = rate_targets.iter().copied().collect();
+                ae.diff(&|v| map.get(&v).map(|&s| Expr::Var(s)).unwrap_or(Expr::Num(0.0)), 1.0)
+            } else {
+                Expr::Num(0.0)
+            };
+            init.insert(slot, e.clone());
+            assigned.push((slot, e));
+        }
+
         // Initial values: every slot, in dependency order.
         let mut init_items: Vec<(usize, Expr)> = init.into_iter().collect();
         init_items.sort_by_key(|(s, _)| *s);
@@ -696,4 +771,31 @@ fn is_constant(doc: &Document, id: &str) -> bool {
         }
     }
     false
+}
+
+/// Identifiers named in `rateOf` calls.
+fn collect_rate_of(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Call(f, a) => {
+            if f == RATE_OF {
+                if let Some(Expr::Sym(id)) = a.first() {
+                    out.push(id.clone());
+                }
+            }
+            a.iter().for_each(|x| collect_rate_of(x, out));
+        }
+        Expr::Un(_, a) => collect_rate_of(a, out),
+        Expr::Bin(_, a, b) => {
+            collect_rate_of(a, out);
+            collect_rate_of(b, out);
+        }
+        Expr::Piecewise(p, o) => {
+            for (v, c) in p {
+                collect_rate_of(v, out);
+                collect_rate_of(c, out);
+            }
+            collect_rate_of(o, out);
+        }
+        _ => {}
+    }
 }

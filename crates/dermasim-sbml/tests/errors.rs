@@ -42,7 +42,7 @@ fn unsupported_constructs_name_the_element_and_id() {
     let rate_of = l3(&format!(
         r#"<listOfParameters><parameter id="x" value="0" constant="false"/><parameter id="y" value="0" constant="false"/></listOfParameters>
         <listOfRules><rateRule variable="x"><math {MATH}><cn>1</cn></math></rateRule>
-        <assignmentRule variable="y"><math {MATH}><apply><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/rateOf">rateOf</csymbol><ci>x</ci></apply></math></assignmentRule></listOfRules>"#
+        <assignmentRule variable="y"><math {MATH}><apply><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/rateOf">rateOf</csymbol><apply><plus/><ci>x</ci><cn>1</cn></apply></apply></math></assignmentRule></listOfRules>"#
     ));
     let e = err(&rate_of);
     assert!(e.contains("`y`") && e.contains("rateOf"), "{e}");
