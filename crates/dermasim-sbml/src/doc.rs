@@ -59,6 +59,8 @@ pub struct SpeciesRef {
     pub id: Option<String>,
     /// `constant` (L3).
     pub constant: bool,
+    /// `stoichiometryMath` (L2), overriding the attribute.
+    pub math: Option<Expr>,
 }
 
 /// A reaction.
@@ -372,13 +374,11 @@ pub fn parse(text: &str) -> Result<Document> {
                     .attribute("species")
                     .ok_or_else(|| Error::invalid("speciesReference", &id, "no species"))?
                     .to_string();
-                if child(s, "stoichiometryMath").is_some() {
-                    return Err(Error::unsupported(
-                        "speciesReference",
-                        s.attribute("id").unwrap_or(&id),
-                        "stoichiometryMath",
-                    ));
-                }
+                // L2: a stoichiometry given by math, evaluated with the rates.
+                let math = match child(s, "stoichiometryMath") {
+                    Some(sm) => math_of(sm, "reaction", &id)?,
+                    None => None,
+                };
                 let sid = s.attribute("id").map(str::to_string);
                 let st =
                     num(s, "stoichiometry", "speciesReference", sid.as_deref().unwrap_or(&id))?;
@@ -387,6 +387,7 @@ pub fn parse(text: &str) -> Result<Document> {
                     stoichiometry: st.unwrap_or(if l3 && sid.is_some() { f64::NAN } else { 1.0 }),
                     constant: boolean(s, "constant", !l3, "speciesReference", &id)?,
                     id: sid,
+                    math,
                 });
             }
             Ok(out)

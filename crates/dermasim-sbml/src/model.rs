@@ -528,9 +528,10 @@ impl Model {
                 let rate = Expr::Var(b.index[&r.id]);
                 for (sign, refs) in [(-1.0, &r.reactants), (1.0, &r.products)] {
                     for sr in refs.iter().filter(|x| x.species == sp.id) {
-                        let st = match &sr.id {
-                            Some(id) => Expr::Var(b.index[id]),
-                            None => Expr::Num(sr.stoichiometry),
+                        let st = match (&sr.math, &sr.id) {
+                            (Some(m), _) => b.resolve(m, &[], ("reaction", &r.id))?,
+                            (None, Some(id)) => Expr::Var(b.index[id]),
+                            (None, None) => Expr::Num(sr.stoichiometry),
                         };
                         let term = mul(st, rate.clone());
                         d = if sign < 0.0 { sub(d, term) } else { add(d, term) };

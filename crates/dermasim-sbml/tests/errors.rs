@@ -138,3 +138,25 @@ fn a_delayed_event_executes_after_its_delay_with_trigger_time_values() {
     assert!((tc.rows[1][1] - 0.3).abs() < 1e-12, "{:?}", tc.rows[1]);
     assert!((tc.rows[1][2] - 0.5).abs() < 1e-12, "{:?}", tc.rows[1]);
 }
+
+#[test]
+fn level2_stoichiometry_math_scales_the_reaction() {
+    // S1 -> n S2 with n = piecewise(2 if time < 10), rate k S1; S2 gains 2x what S1 loses.
+    let m = format!(
+        r#"<sbml xmlns="http://www.sbml.org/sbml/level2/version4" level="2" version="4"><model id="m">
+        <listOfCompartments><compartment id="c" size="1"/></listOfCompartments>
+        <listOfSpecies><species id="S1" compartment="c" initialAmount="1"/><species id="S2" compartment="c" initialAmount="0"/></listOfSpecies>
+        <listOfParameters><parameter id="k" value="0.5"/></listOfParameters>
+        <listOfReactions><reaction id="r" reversible="false">
+          <listOfReactants><speciesReference species="S1"/></listOfReactants>
+          <listOfProducts><speciesReference species="S2"><stoichiometryMath><math {MATH}><piecewise><piece><cn>2</cn><apply><lt/><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol><cn>10</cn></apply></piece><otherwise><cn>1</cn></otherwise></piecewise></math></stoichiometryMath></speciesReference></listOfProducts>
+          <kineticLaw><math {MATH}><apply><times/><ci>k</ci><ci>S1</ci></apply></math></kineticLaw></reaction></listOfReactions>
+        </model></sbml>"#
+    );
+    let model = load(&m, &[]).unwrap();
+    let c = [dermasim_sbml::Column::Value("S1".into()), dermasim_sbml::Column::Value("S2".into())];
+    let tc = dermasim_sbml::run(&model, 0.0, &[2.0], &c, Default::default()).unwrap();
+    let (s1, s2) = (tc.rows[0][1], tc.rows[0][2]);
+    assert!((s1 - (-1.0f64).exp()).abs() < 1e-7, "{s1}");
+    assert!((s2 - 2.0 * (1.0 - s1)).abs() < 1e-7, "{s2}");
+}
