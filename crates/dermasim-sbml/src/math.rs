@@ -709,6 +709,10 @@ enum Op {
     Time,
     Un(Un),
     Bin(Bin),
+    /// Top `op` a slot's value (a load fused into the operator).
+    LoadBin(Bin, u32),
+    /// Top `op` a number.
+    NumBin(Bin, f64),
     /// Pop; jump when zero.
     JumpIfZero(u32),
     Jump(u32),
@@ -730,33 +734,55 @@ impl Code {
         Code { ops, depth: depth.max(1) }
     }
 
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether there are no operations.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
     /// Stack depth needed.
     pub fn depth(&self) -> usize {
         self.depth
     }
 
-    /// Evaluate with slot values `v`, time `t` and a scratch stack (at least [`Code::depth`]).
+    /// Evaluate with slot values `v`, time `t` and a scratch stack (resized as needed).
     #[inline]
     pub fn eval(&self, v: &[f64], t: f64, stack: &mut Vec<f64>) -> f64 {
-        stack.clear();
+        if stack.len() < self.depth + 1 {
+            stack.resize(self.depth + 1, 0.0);
+        }
+        let st = stack.as_mut_slice();
         let ops = &self.ops;
+        let mut sp = 0usize;
         let mut pc = 0;
         while pc < ops.len() {
             match ops[pc] {
-                Op::Num(x) => stack.push(x),
-                Op::Load(s) => stack.push(v[s as usize]),
-                Op::Time => stack.push(t),
-                Op::Un(u) => {
-                    let a = stack.pop().unwrap_or(f64::NAN);
-                    stack.push(apply_un(u, a));
+                Op::Num(x) => {
+                    st[sp] = x;
+                    sp += 1;
                 }
+                Op::Load(s) => {
+                    st[sp] = v[s as usize];
+                    sp += 1;
+                }
+                Op::Time => {
+                    st[sp] = t;
+                    sp += 1;
+                }
+                Op::Un(u) => st[sp - 1] = apply_un(u, st[sp - 1]),
                 Op::Bin(b) => {
-                    let y = stack.pop().unwrap_or(f64::NAN);
-                    let x = stack.pop().unwrap_or(f64::NAN);
-                    stack.push(apply_bin(b, x, y));
+                    sp -= 1;
+                    st[sp - 1] = apply_bin(b, st[sp - 1], st[sp]);
                 }
+                Op::LoadBin(b, s) => st[sp - 1] = apply_bin(b, st[sp - 1], v[s as usize]),
+                Op::NumBin(b, x) => st[sp - 1] = apply_bin(b, st[sp - 1], x),
                 Op::JumpIfZero(to) => {
-                    let c = stack.pop().unwrap_or(0.0);
+                    sp -= 1;
+                    let c = st[sp];
                     if c == 0.0 || c.is_nan() {
                         pc = to as usize;
                         continue;
@@ -769,7 +795,11 @@ impl Code {
             }
             pc += 1;
         }
-        stack.pop().unwrap_or(f64::NAN)
+        if sp == 0 {
+            f64::NAN
+        } else {
+            st[sp - 1]
+        }
     }
 }
 
@@ -780,15 +810,29 @@ fn emit(e: &Expr, ops: &mut Vec<Op>, level: usize, depth: &mut usize) {
         Expr::Var(s) => ops.push(Op::Load(*s as u32)),
         Expr::Time => ops.push(Op::Time),
         Expr::Sym(_) | Expr::Call(..) => ops.push(Op::Num(f64::NAN)),
-        Expr::Un(u, a) => {
-            emit(a, ops, level, depth);
-            ops.push(Op::Un(*u));
-        }
-        Expr::Bin(b, x, y) => {
-            emit(x, ops, level, depth);
-            emit(y, ops, level + 1, depth);
-            ops.push(Op::Bin(*b));
-        }
+        Expr::Un(u, a) => match &**a {
+            Expr::Num(x) => ops.push(Op::Num(apply_un(*u, *x))),
+            _ => {
+                emit(a, ops, level, depth);
+                ops.push(Op::Un(*u));
+            }
+        },
+        Expr::Bin(b, x, y) => match (&**x, &**y) {
+            (Expr::Num(p), Expr::Num(q)) => ops.push(Op::Num(apply_bin(*b, *p, *q))),
+            (_, Expr::Var(s)) => {
+                emit(x, ops, level, depth);
+                ops.push(Op::LoadBin(*b, *s as u32));
+            }
+            (_, Expr::Num(q)) => {
+                emit(x, ops, level, depth);
+                ops.push(Op::NumBin(*b, *q));
+            }
+            _ => {
+                emit(x, ops, level, depth);
+                emit(y, ops, level + 1, depth);
+                ops.push(Op::Bin(*b));
+            }
+        },
         Expr::Piecewise(p, o) => {
             let mut ends = Vec::new();
             for (v, c) in p {
@@ -838,7 +882,7 @@ fn factorial(x: f64) -> f64 {
     r
 }
 
-#[inline]
+#[inline(always)]
 fn apply_un(u: Un, a: f64) -> f64 {
     match u {
         Un::Neg => -a,
@@ -877,7 +921,7 @@ fn apply_un(u: Un, a: f64) -> f64 {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn apply_bin(b: Bin, x: f64, y: f64) -> f64 {
     match b {
         Bin::Add => x + y,

@@ -800,3 +800,11 @@ fn collect_rate_of(e: &Expr, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+impl Model {
+    /// Total bytecode operations of one right-hand side (assignments plus derivatives).
+    pub fn rhs_ops(&self) -> usize {
+        self.assigned.iter().map(|(_, c)| c.len()).sum::<usize>()
+            + self.derivs.iter().map(Code::len).sum::<usize>()
+    }
+}
