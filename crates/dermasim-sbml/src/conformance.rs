@@ -14,6 +14,7 @@ pub const SUPPORTED_COMPONENTS: &[&str] = &[
     "Parameter",
     "RateRule",
     "AssignmentRule",
+    "AlgebraicRule",
     "InitialAssignment",
     "EventNoDelay",
     "EventWithDelay",

@@ -87,6 +87,8 @@ pub enum RuleKind {
     Assignment,
     /// `d variable / dt = math`.
     Rate,
+    /// `0 = math`; the variable it determines is chosen at compile time.
+    Algebraic,
 }
 
 /// A rule.
@@ -347,16 +349,15 @@ pub fn parse(text: &str) -> Result<Document> {
             let kind = match kind {
                 "assignmentRule" => RuleKind::Assignment,
                 "rateRule" => RuleKind::Rate,
-                "algebraicRule" => {
-                    return Err(Error::unsupported("algebraicRule", &var, "algebraic rules (DAE)"))
-                }
+                "algebraicRule" => RuleKind::Algebraic,
                 "notes" | "annotation" => continue,
                 o => return Err(Error::unsupported("rule", &var, format!("<{o}>"))),
             };
-            if var.is_empty() {
+            if var.is_empty() && kind != RuleKind::Algebraic {
                 return Err(Error::invalid("rule", "?", "rule without variable"));
             }
-            if let Some(math) = math_of(r, "rule", &var)? {
+            let owner = if var.is_empty() { "algebraicRule" } else { var.as_str() };
+            if let Some(math) = math_of(r, "rule", owner)? {
                 d.rules.push(Rule { kind, variable: var, math });
             }
         }

@@ -76,6 +76,8 @@ pub struct Model {
     /// Which slot each state component is.
     pub(crate) states: Vec<usize>,
     pub(crate) derivs: Vec<Code>,
+    /// 1 for differential states, 0 for algebraic ones (rows of `0 = g(y)`).
+    pub(crate) mass: Vec<f64>,
     /// Derivative slots of assigned values (slot, code), in order.
     pub(crate) dassigned: Vec<(usize, Code)>,
     /// Jacobian entries (row, column, code); column `n` is the time derivative.
@@ -323,7 +325,13 @@ impl Model {
         // Rules by target.
         let mut assign_rule: HashMap<usize, Expr> = HashMap::new();
         let mut rate_rule: HashMap<usize, Expr> = HashMap::new();
-        for r in &doc.rules {
+        let mut algebraic: Vec<Expr> = Vec::new();
+        for (k, r) in doc.rules.iter().enumerate() {
+            if r.kind == RuleKind::Algebraic {
+                let id = format!("algebraicRule#{k}");
+                algebraic.push(b.resolve(&r.math, &[], ("rule", &id))?);
+                continue;
+            }
             let slot = *b
                 .index
                 .get(&r.variable)
@@ -341,6 +349,7 @@ impl Model {
             match r.kind {
                 RuleKind::Assignment => assign_rule.insert(slot, e),
                 RuleKind::Rate => rate_rule.insert(slot, e),
+                RuleKind::Algebraic => None,
             };
         }
         let mut ia: HashMap<usize, Expr> = HashMap::new();
@@ -389,6 +398,22 @@ impl Model {
             }
         }
 
+        // Algebraic rules: match each to a variable nothing else determines.
+        let alg_vars = match_algebraic(&algebraic, |s| {
+            let kind = b.kinds[s];
+            let id = &b.names[s];
+            matches!(
+                kind,
+                SlotKind::Compartment
+                    | SlotKind::Parameter
+                    | SlotKind::Species
+                    | SlotKind::Stoichiometry
+            ) && !is_constant(doc, id)
+                && !assign_rule.contains_key(&s)
+                && !rate_rule.contains_key(&s)
+                && !changed.contains_key(id.as_str())
+        })?;
+
         let mut states: Vec<usize> = Vec::new();
         let mut derivs: Vec<Expr> = Vec::new();
         let mut assigned: Vec<(usize, Expr)> = Vec::new();
@@ -405,7 +430,11 @@ impl Model {
                 Some(v) => Expr::Num(v),
                 None => Expr::Num(f64::NAN),
             };
-            if c.size.is_none() && !ia.contains_key(&s) && !assign_rule.contains_key(&s) {
+            if c.size.is_none()
+                && !ia.contains_key(&s)
+                && !assign_rule.contains_key(&s)
+                && !alg_vars.contains(&s)
+            {
                 if doc.level == 2 || c.dims == 0.0 {
                     // L2: a compartment without a size has size 1 (and 0-d has none).
                     init.insert(s, Expr::Num(1.0));
@@ -457,7 +486,8 @@ impl Model {
                 compartment: comp,
                 symbol_is_amount,
             });
-            let ruled = assign_rule.contains_key(&s) || rate_rule.contains_key(&s);
+            let ruled =
+                assign_rule.contains_key(&s) || rate_rule.contains_key(&s) || alg_vars.contains(&s);
             let reacts = changed.contains_key(sp.id.as_str());
             if ruled && reacts {
                 return Err(Error::invalid(
@@ -547,6 +577,15 @@ impl Model {
             states.push(a);
             derivs.push(d);
         }
+
+        // Algebraic states last: their "derivative" is the residual, with mass 0.
+        let n_diff = states.len();
+        for (k, &s) in alg_vars.iter().enumerate() {
+            states.push(s);
+            derivs.push(algebraic[k].clone());
+        }
+        let mass: Vec<f64> =
+            (0..states.len()).map(|i| if i < n_diff { 1.0 } else { 0.0 }).collect();
 
         // rateOf: a state's derivative; an assigned value's time derivative by the chain rule
         // (through further rateOf slots); anything else is constant between events (0).
@@ -678,6 +717,7 @@ impl Model {
             assigned,
             states,
             derivs,
+            mass,
             dassigned,
             jac,
             events,
@@ -807,4 +847,53 @@ impl Model {
         self.assigned.iter().map(|(_, c)| c.len()).sum::<usize>()
             + self.derivs.iter().map(Code::len).sum::<usize>()
     }
+}
+
+/// For each algebraic rule (in order) a distinct variable it reads that `free` allows:
+/// bipartite matching by augmenting paths, deterministic (rules and slots in order).
+fn match_algebraic(rules: &[Expr], free: impl Fn(usize) -> bool) -> Result<Vec<usize>> {
+    let cands: Vec<Vec<usize>> = rules
+        .iter()
+        .map(|e| {
+            let mut v = Vec::new();
+            e.vars(&mut v);
+            v.sort_unstable();
+            v.dedup();
+            v.into_iter().filter(|&s| free(s)).collect()
+        })
+        .collect();
+    let mut owner: HashMap<usize, usize> = HashMap::new();
+    fn augment(
+        r: usize,
+        cands: &[Vec<usize>],
+        owner: &mut HashMap<usize, usize>,
+        seen: &mut Vec<usize>,
+    ) -> bool {
+        for &s in &cands[r] {
+            if seen.contains(&s) {
+                continue;
+            }
+            seen.push(s);
+            let prev = owner.get(&s).copied();
+            if prev.is_none() || augment(prev.unwrap(), cands, owner, seen) {
+                owner.insert(s, r);
+                return true;
+            }
+        }
+        false
+    }
+    for r in 0..rules.len() {
+        if !augment(r, &cands, &mut owner, &mut Vec::new()) {
+            return Err(Error::unsupported(
+                "algebraicRule",
+                &format!("algebraicRule#{r}"),
+                "no free variable left for this rule to determine (over-determined model)",
+            ));
+        }
+    }
+    let mut out = vec![0; rules.len()];
+    for (s, r) in owner {
+        out[r] = s;
+    }
+    Ok(out)
 }

@@ -342,6 +342,7 @@ impl<'m> Simulation<'m> {
             stats: Stats::default(),
         };
         s.sys.load(t0, &s.y);
+        s.consistent(t0)?;
         s.fire(t0)?;
         Ok(s)
     }
@@ -474,8 +475,62 @@ impl<'m> Simulation<'m> {
             self.stats.events += 1;
             self.y = self.sys.state();
             self.sys.load(t, &self.y);
+            self.consistent(t)?;
         }
         Ok(())
+    }
+
+    /// Solve the algebraic rules for their variables at time `t` (Newton on the algebraic
+    /// block of the analytic Jacobian), keeping the differential states.
+    fn consistent(&mut self, t: f64) -> Result<()> {
+        let model = self.sys.model;
+        let n = self.y.len();
+        let alg: Vec<usize> = (0..n).filter(|&i| model.mass[i] == 0.0).collect();
+        if alg.is_empty() {
+            return Ok(());
+        }
+        let na = alg.len();
+        let mut f = vec![0.0; n];
+        let mut jac = vec![0.0; n * n];
+        let mut dt = vec![0.0; n];
+        let mut a = vec![0.0; na * na];
+        let mut piv = vec![0; na];
+        // A variable with no value yet starts the iteration at 1.
+        for &i in &alg {
+            if !self.y[i].is_finite() {
+                self.y[i] = 1.0;
+            }
+        }
+        for _ in 0..100 {
+            self.sys.rhs(t, &self.y, &mut f);
+            let res = alg
+                .iter()
+                .map(|&i| if f[i].is_nan() { f64::INFINITY } else { f[i].abs() })
+                .fold(0.0, f64::max);
+            let scale = alg.iter().map(|&i| self.y[i].abs()).fold(1e-300, f64::max);
+            if res <= 1e-14 * scale.max(1.0) || res == 0.0 {
+                self.sys.load(t, &self.y);
+                return Ok(());
+            }
+            self.sys.jacobian(t, &self.y, &mut jac, &mut dt);
+            for (r, &i) in alg.iter().enumerate() {
+                for (c, &j) in alg.iter().enumerate() {
+                    a[r * na + c] = jac[i * n + j];
+                }
+            }
+            if !lu(&mut a, &mut piv, na) {
+                return Err(Error::Solver {
+                    t,
+                    what: "algebraic rules are singular in their variables".into(),
+                });
+            }
+            let mut dx: Vec<f64> = alg.iter().map(|&i| -f[i]).collect();
+            lu_solve(&a, &piv, na, &mut dx);
+            for (r, &i) in alg.iter().enumerate() {
+                self.y[i] += dx[r];
+            }
+        }
+        Err(Error::Solver { t, what: "algebraic rules: Newton did not converge".into() })
     }
 
     fn assignment_values(&mut self, e: usize, t: f64) -> Vec<f64> {
@@ -550,6 +605,7 @@ impl<'m> Simulation<'m> {
             }
         }
         let ghinv = 1.0 / (h * Rodas4::GAMMA);
+        let mass = &self.sys.model.mass;
         // Augmented system (y, t): J = [[J_y, df/dt], [0, 0]].
         for i in 0..m {
             for j in 0..m {
@@ -560,7 +616,8 @@ impl<'m> Simulation<'m> {
                 } else {
                     0.0
                 };
-                w.g[i * m + j] = -jv + if i == j { ghinv } else { 0.0 };
+                let mi = if i < n { mass[i] } else { 1.0 };
+                w.g[i * m + j] = -jv + if i == j { ghinv * mi } else { 0.0 };
             }
         }
         if !lu(&mut w.g, &mut w.piv, m) {
@@ -590,9 +647,11 @@ impl<'m> Simulation<'m> {
             for j in 0..s {
                 let c = Rodas4::C[s][j] * inv_h;
                 if c != 0.0 {
-                    for i in 0..m {
-                        ks[i] += c * w.k[j][i];
+                    // M (c / h) K_j: algebraic rows have mass 0.
+                    for i in 0..n {
+                        ks[i] += c * mass[i] * w.k[j][i];
                     }
+                    ks[n] += c * w.k[j][n];
                 }
             }
             lu_solve(&w.g, &w.piv, m, &mut ks);

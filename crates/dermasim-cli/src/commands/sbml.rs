@@ -255,6 +255,7 @@ fn info(file: &Path) -> Result<()> {
         let k = match r.kind {
             RuleKind::Assignment => "assignment",
             RuleKind::Rate => "rate",
+            RuleKind::Algebraic => "algebraic",
         };
         println!("  {k:<10} {}", r.variable);
     }
