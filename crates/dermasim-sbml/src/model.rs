@@ -83,6 +83,9 @@ pub struct Model {
     /// Jacobian entries (row, column, code); column `n` is the time derivative.
     pub(crate) jac: Vec<(usize, usize, Code)>,
     pub(crate) events: Vec<CEvent>,
+    /// `lhs - rhs` of every comparison in a trigger: a sign change inside a step is a place
+    /// where a trigger may switch (even when it is false at both ends of the step).
+    pub(crate) roots: Vec<Code>,
     pub(crate) species: Vec<SpeciesSlots>,
     pub(crate) depth: usize,
     pub(crate) warnings: Vec<String>,
@@ -621,11 +624,14 @@ impl Model {
         let init_order = topo(init_items, &b.names)?;
         let assigned = topo(assigned, &b.names)?;
 
-        // Events.
+        // Events, and the differences of their triggers' comparisons (root functions).
         let mut events = Vec::new();
+        let mut roots: Vec<Expr> = Vec::new();
         for ev in &doc.events {
             let owner = ("event", ev.id.as_str());
-            let trigger = Code::compile(&b.resolve(&ev.trigger, &[], owner)?);
+            let resolved = b.resolve(&ev.trigger, &[], owner)?;
+            collect_roots(&resolved, &mut roots);
+            let trigger = Code::compile(&resolved);
             let priority = match &ev.priority {
                 Some(p) => Some(Code::compile(&b.resolve(p, &[], owner)?)),
                 None => None,
@@ -721,6 +727,7 @@ impl Model {
             dassigned,
             jac,
             events,
+            roots: roots.iter().map(Code::compile).collect(),
             species: species_slots,
             depth,
             warnings,
@@ -896,4 +903,30 @@ fn match_algebraic(rules: &[Expr], free: impl Fn(usize) -> bool) -> Result<Vec<u
         out[r] = s;
     }
     Ok(out)
+}
+
+/// `a - b` for every comparison `a op b` in a trigger.
+fn collect_roots(e: &Expr, out: &mut Vec<Expr>) {
+    use crate::math::Bin;
+    match e {
+        Expr::Bin(op, a, b) => {
+            if matches!(op, Bin::Gt | Bin::Lt | Bin::Geq | Bin::Leq | Bin::Eq | Bin::Neq) {
+                let d = sub((**a).clone(), (**b).clone());
+                if !matches!(d, Expr::Num(_)) && !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+            collect_roots(a, out);
+            collect_roots(b, out);
+        }
+        Expr::Un(_, a) => collect_roots(a, out),
+        Expr::Piecewise(p, o) => {
+            for (v, c) in p {
+                collect_roots(v, out);
+                collect_roots(c, out);
+            }
+            collect_roots(o, out);
+        }
+        _ => {}
+    }
 }

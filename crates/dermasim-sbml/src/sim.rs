@@ -223,6 +223,8 @@ pub struct Simulation<'m> {
     prev: Vec<bool>,
     queue: Vec<Pending>,
     seq: u64,
+    /// Root-function values at the current time.
+    signs: Vec<f64>,
     h: f64,
     opts: Options,
     stats: Stats,
@@ -337,6 +339,7 @@ impl<'m> Simulation<'m> {
             prev,
             queue: Vec::new(),
             seq: 0,
+            signs: Vec::new(),
             h: 0.0,
             opts,
             stats: Stats::default(),
@@ -344,6 +347,7 @@ impl<'m> Simulation<'m> {
         s.sys.load(t0, &s.y);
         s.consistent(t0)?;
         s.fire(t0)?;
+        s.signs = s.root_values(t0);
         Ok(s)
     }
 
@@ -366,6 +370,7 @@ impl<'m> Simulation<'m> {
     pub fn resync(&mut self) {
         self.y = self.sys.state();
         self.sys.load(self.t, &self.y);
+        self.signs = self.root_values(self.t);
     }
 
     /// Counters so far.
@@ -552,6 +557,18 @@ impl<'m> Simulation<'m> {
         })
     }
 
+    /// Root-function values at the loaded store.
+    fn root_values(&mut self, t: f64) -> Vec<f64> {
+        let sys = &mut self.sys;
+        sys.model.roots.iter().map(|c| c.eval(&sys.vals, t, &mut sys.stack)).collect()
+    }
+
+    /// Whether some root function has strictly changed sign since `self.signs`.
+    fn any_crossing(&mut self, t: f64) -> bool {
+        let now = self.root_values(t);
+        now.iter().zip(&self.signs).any(|(a, b)| a * b < 0.0)
+    }
+
     /// Remember each trigger's value at the loaded store (after a step with no flip).
     fn note_triggers(&mut self, t: f64) {
         for e in 0..self.sys.model.events.len() {
@@ -584,6 +601,7 @@ impl<'m> Simulation<'m> {
                 self.sys.load(self.t, &self.y);
                 self.fire(self.t)?;
                 self.y = self.sys.state();
+                self.signs = self.root_values(self.t);
             }
         }
         self.t = t_out;
@@ -735,14 +753,16 @@ impl<'m> Simulation<'m> {
             let y1 = w.ynew.clone();
             // Events: does any trigger become true within (t0, t1]?
             self.sys.load(t1, &y1);
-            let flip = !self.sys.model.events.is_empty() && self.any_flip(t1);
+            let has_events = !self.sys.model.events.is_empty();
+            let flip = has_events && (self.any_flip(t1) || self.any_crossing(t1));
             self.stats.accepted += 1;
             let fac = (0.9 * err.max(1e-10).powf(-0.25)).clamp(0.2, 6.0);
             let grow = if reject_streak > 0 { fac.min(1.0) } else { fac };
             reject_streak = 0;
             if !flip {
-                if !self.sys.model.events.is_empty() {
+                if has_events {
                     self.note_triggers(t1);
+                    self.signs = self.root_values(t1);
                 }
                 self.t = t1;
                 self.y = y1;
@@ -763,7 +783,7 @@ impl<'m> Simulation<'m> {
                 self.y.copy_from_slice(&y0);
                 self.integrate_plain(&mut w, t0, mid)?;
                 self.sys.load(mid, &self.y);
-                if self.any_flip(mid) {
+                if self.any_flip(mid) || self.any_crossing(mid) {
                     hi = mid;
                 } else {
                     lo = mid;
@@ -781,8 +801,14 @@ impl<'m> Simulation<'m> {
             }
             self.sys.load(te, &self.y);
             self.t = te;
-            self.fire(te)?;
-            self.y = self.sys.state();
+            if self.any_flip(te) {
+                self.fire(te)?;
+                self.y = self.sys.state();
+            } else {
+                // A comparison crossed without switching a trigger: go on from there.
+                self.note_triggers(te);
+            }
+            self.signs = self.root_values(te);
             self.h = (h * 0.5).max(tiny * 10.0);
             return Ok(true);
         }
