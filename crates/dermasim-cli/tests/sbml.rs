@@ -105,6 +105,18 @@ fn bad_input_is_refused_naming_it() {
 }
 
 #[test]
+fn info_outlines_a_refused_file_and_says_why() {
+    let case = data("suite/01124/01124-sbml-l3v2.xml");
+    let out = dermasim(&["sbml", "info", &case]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SBML Level 3 Version"), "{text}");
+    assert!(text.contains("listOfParameters ("), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not supported") && err.contains("comp"), "{err}");
+}
+
+#[test]
 fn info_lists_the_model() {
     let out = stdout(&ok(&["sbml", "info", &data("BIOMD0000000855.xml")]));
     assert!(out.contains("SBML Level 2 Version 4"), "{out}");

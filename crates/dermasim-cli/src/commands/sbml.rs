@@ -202,10 +202,52 @@ pub fn run(action: SbmlAction) -> Result<()> {
     }
 }
 
+/// For a file the importer refuses while reading: what it holds, by element, and why.
+fn outline(file: &Path, text: &str, why: &dermasim_sbml::Error) -> Result<()> {
+    let xml = roxmltree::Document::parse(text)
+        .map_err(|e| anyhow::anyhow!("reading {}: malformed SBML: {e}", file.display()))?;
+    let root = xml.root_element();
+    println!(
+        "{}: SBML Level {} Version {}",
+        file.display(),
+        root.attribute("level").unwrap_or("?"),
+        root.attribute("version").unwrap_or("?")
+    );
+    for (list, item) in [
+        ("listOfCompartments", "compartment"),
+        ("listOfSpecies", "species"),
+        ("listOfParameters", "parameter"),
+        ("listOfRules", ""),
+        ("listOfReactions", "reaction"),
+        ("listOfEvents", "event"),
+        ("listOfFunctionDefinitions", "functionDefinition"),
+    ] {
+        let ids: Vec<String> = xml
+            .descendants()
+            .filter(|n| n.tag_name().name() == list)
+            .flat_map(|l| l.children().filter(|c| c.is_element()))
+            .filter(|c| item.is_empty() || c.tag_name().name() == item)
+            .map(|c| {
+                let id = c.attribute("id").or(c.attribute("variable")).unwrap_or("");
+                if item.is_empty() {
+                    format!("{} {id}", c.tag_name().name())
+                } else {
+                    id.to_string()
+                }
+            })
+            .collect();
+        println!("{list} ({}): {}", ids.len(), ids.join(", "));
+    }
+    bail!("not supported: {why}")
+}
+
 fn info(file: &Path) -> Result<()> {
     let text = read(file)?;
-    let d =
-        dermasim_sbml::doc::parse(&text).with_context(|| format!("reading {}", file.display()))?;
+    let d = match dermasim_sbml::doc::parse(&text) {
+        Ok(d) => d,
+        Err(e @ dermasim_sbml::Error::Unsupported { .. }) => return outline(file, &text, &e),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
     println!("{}: SBML Level {} Version {}", file.display(), d.level, d.version);
     println!(
         "model `{}`{}",
