@@ -251,7 +251,7 @@ pub fn parse(text: &str) -> Result<Document> {
     for a in root.attributes() {
         if a.name() == "required" && a.value() == "true" {
             let ns = a.namespace().unwrap_or("?");
-            return Err(Error::unsupported("sbml", "", format!("required package {ns}")));
+            return Err(Error::unsupported("package", ns, "a required SBML package"));
         }
     }
     let model =

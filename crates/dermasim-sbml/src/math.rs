@@ -246,7 +246,17 @@ fn parse_cn(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
     }
 }
 
+/// Deepest MathML nesting accepted (deeper input is refused, not a stack overflow).
+const MAX_NESTING: usize = 300;
+
 fn parse_node(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
+    if n.ancestors().count() > MAX_NESTING {
+        return Err(Error::unsupported(
+            owner.0,
+            owner.1,
+            format!("MathML nested deeper than {MAX_NESTING} levels"),
+        ));
+    }
     if n.tag_name().namespace() != Some(MATHML_NS) {
         return Err(Error::invalid(
             owner.0,
@@ -361,13 +371,29 @@ fn parse_apply(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
         arity(args.len(), 1)?;
         Ok(un(u, args.pop().unwrap()))
     };
-    let fold = |b: Bin, args: Vec<Expr>, empty: f64| -> Expr {
+    // Left to right as written; long argument lists pairwise, so trees stay shallow.
+    fn fold(b: Bin, args: Vec<Expr>, empty: f64) -> Expr {
+        if args.len() > 16 {
+            let mut v = args;
+            while v.len() > 1 {
+                let mut next = Vec::with_capacity(v.len() / 2 + 1);
+                let mut it = v.into_iter();
+                while let Some(a) = it.next() {
+                    next.push(match it.next() {
+                        Some(c) => bin(b, a, c),
+                        None => a,
+                    });
+                }
+                v = next;
+            }
+            return v.pop().unwrap_or(Expr::Num(empty));
+        }
         let mut it = args.into_iter();
         match it.next() {
             None => Expr::Num(empty),
             Some(first) => it.fold(first, |acc, x| bin(b, acc, x)),
         }
-    };
+    }
     let chain = |b: Bin, args: Vec<Expr>| -> Result<Expr> {
         if args.len() < 2 {
             return Err(Error::invalid(owner.0, owner.1, format!("<{op}> needs 2 arguments")));

@@ -161,3 +161,25 @@ fn level2_stoichiometry_math_scales_the_reaction() {
     assert!((s1 - (-1.0f64).exp()).abs() < 1e-7, "{s1}");
     assert!((s2 - 2.0 * (1.0 - s1)).abs() < 1e-7, "{s2}");
 }
+
+#[test]
+fn absurdly_deep_math_is_refused_not_a_stack_overflow() {
+    let n = 20_000;
+    let m = format!("{}<cn>1</cn>{}", "<apply><minus/>".repeat(n), "</apply>".repeat(n));
+    let text = l3(&format!(
+        r#"<listOfParameters><parameter id="x" constant="false"/></listOfParameters>
+        <listOfRules><assignmentRule variable="x"><math {MATH}>{m}</math></assignmentRule></listOfRules>"#
+    ));
+    let e = err(&text);
+    assert!(e.contains("nested deeper") && e.contains("`x`"), "{e}");
+    // A long flat sum is fine (and shallow).
+    let terms = "<cn>1</cn>".repeat(5000);
+    let text = l3(&format!(
+        r#"<listOfParameters><parameter id="x" constant="false"/></listOfParameters>
+        <listOfRules><assignmentRule variable="x"><math {MATH}><apply><plus/>{terms}</apply></math></assignmentRule></listOfRules>"#
+    ));
+    let model = load(&text, &[]).unwrap();
+    let c = [dermasim_sbml::Column::Value("x".into())];
+    let tc = dermasim_sbml::run(&model, 0.0, &[1.0], &c, Default::default()).unwrap();
+    assert_eq!(tc.rows[0][1], 5000.0);
+}
