@@ -22,6 +22,7 @@ pub const SUPPORTED_COMPONENTS: &[&str] = &[
     "CSymbolTime",
     "CSymbolAvogadro",
     "CSymbolRateOf",
+    "CSymbolDelay",
     "FunctionDefinition",
     "StoichiometryMath",
 ];

@@ -153,6 +153,9 @@ fn pow(a: Expr, b: Expr) -> Expr {
 /// The internal function name `csymbol rateOf` parses to.
 pub const RATE_OF: &str = "\u{0}rateOf";
 
+/// The internal function name `csymbol delay` parses to.
+pub const DELAY: &str = "\u{0}delay";
+
 const MATHML_NS: &str = "http://www.w3.org/1998/Math/MathML";
 
 fn elements<'a, 'i>(n: roxmltree::Node<'a, 'i>) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> {
@@ -410,6 +413,10 @@ fn parse_apply(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
     };
     Ok(match op {
         "ci" => Expr::Call(text(*head), args),
+        "csymbol" if head.attribute("definitionURL").unwrap_or("").ends_with("/delay") => {
+            arity(args.len(), 2)?;
+            Expr::Call(DELAY.into(), args)
+        }
         "csymbol" if head.attribute("definitionURL").unwrap_or("").ends_with("/rateOf") => {
             match args.as_slice() {
                 [Expr::Sym(_)] => Expr::Call(RATE_OF.into(), args),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::doc::{Document, RuleKind};
 use crate::error::{Error, Result};
-use crate::math::{add, div, mul, sub, Code, Expr, RATE_OF};
+use crate::math::{add, div, mul, sub, Code, Expr, DELAY, RATE_OF};
 
 /// What a value slot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,8 @@ pub struct Model {
     /// Jacobian entries (row, column, code); column `n` is the time derivative.
     pub(crate) jac: Vec<(usize, usize, Code)>,
     pub(crate) events: Vec<CEvent>,
+    /// `delay(x, tau)` calls: (slot, x, tau).
+    pub(crate) delays: Vec<(usize, Code, Code)>,
     /// `lhs - rhs` of every comparison in a trigger: a sign change inside a step is a place
     /// where a trigger may switch (even when it is false at both ends of the step).
     pub(crate) roots: Vec<Code>,
@@ -141,6 +143,21 @@ impl Builder<'_> {
                     None => {
                         Err(Error::invalid(owner.0, owner.1, format!("unknown id `{s}` in math")))
                     }
+                }
+            }
+            Expr::Call(f, args) if f == DELAY => {
+                if depth > 0 {
+                    return Err(Error::unsupported(
+                        owner.0,
+                        owner.1,
+                        "delay inside a function definition",
+                    ));
+                }
+                let key =
+                    delay_key(&args[0], &args[1], if locals.is_empty() { "" } else { owner.1 });
+                match self.index.get(&key) {
+                    Some(&s) => Ok(Some(Expr::Var(s))),
+                    None => Err(Error::invalid(owner.0, owner.1, "delay not found in the scan")),
                 }
             }
             Expr::Call(f, args) if f == RATE_OF => {
@@ -319,6 +336,47 @@ impl Model {
                 b.index.insert(key, s);
                 rate_targets.push((target, s));
             }
+        }
+        // delay(x, tau): one slot per distinct call, its value read from the history of x.
+        let mut delay_specs: Vec<(usize, DelayCall)> = Vec::new();
+        {
+            let mut found: Vec<DelayCall> = Vec::new();
+            let none: Vec<(String, f64)> = Vec::new();
+            let mut scan = |e: &Expr, locals: &Vec<(String, f64)>, owner: &str| {
+                let mut v = Vec::new();
+                collect_delay(e, &mut v);
+                for (x, tau) in v {
+                    found.push((x, tau, locals.clone(), owner.to_string()));
+                }
+            };
+            doc.rules.iter().for_each(|r| scan(&r.math, &none, ""));
+            doc.initial_assignments.iter().for_each(|(_, m)| scan(m, &none, ""));
+            for r in &doc.reactions {
+                if let Some(l) = &r.law {
+                    scan(l, &r.locals, if r.locals.is_empty() { "" } else { &r.id });
+                }
+            }
+            for e in &doc.events {
+                scan(&e.trigger, &none, "");
+                e.priority.iter().chain(&e.delay).for_each(|m| scan(m, &none, ""));
+                e.assignments.iter().for_each(|(_, m)| scan(m, &none, ""));
+            }
+            for (x, tau, locals, owner) in found {
+                let key = delay_key(&x, &tau, &owner);
+                if b.index.contains_key(&key) {
+                    continue;
+                }
+                let s = b.hidden(format!("delay#{}", delay_specs.len()), SlotKind::Derivative);
+                b.index.insert(key, s);
+                delay_specs.push((s, (x, tau, locals, owner)));
+            }
+        }
+        let mut delays = Vec::new();
+        for (s, (x, tau, locals, owner)) in &delay_specs {
+            let o = ("delay", if owner.is_empty() { "csymbol" } else { owner.as_str() });
+            let xr = b.resolve(x, locals, o)?;
+            let tr = b.resolve(tau, locals, o)?;
+            delays.push((*s, Code::compile(&xr), Code::compile(&tr)));
         }
         let mut warnings = Vec::new();
         if doc.constraints > 0 {
@@ -618,6 +676,9 @@ impl Model {
             assigned.push((slot, e));
         }
 
+        // A delayed value has no initial expression: the simulation takes it from the initial
+        // values evaluated at the earlier time (see `System`).
+
         // Initial values: every slot, in dependency order.
         let mut init_items: Vec<(usize, Expr)> = init.into_iter().collect();
         init_items.sort_by_key(|(s, _)| *s);
@@ -727,6 +788,7 @@ impl Model {
             dassigned,
             jac,
             events,
+            delays,
             roots: roots.iter().map(Code::compile).collect(),
             species: species_slots,
             depth,
@@ -926,6 +988,38 @@ fn collect_roots(e: &Expr, out: &mut Vec<Expr>) {
                 collect_roots(c, out);
             }
             collect_roots(o, out);
+        }
+        _ => {}
+    }
+}
+
+/// A `delay(x, tau)` call: x, tau, the local parameters in scope and their reaction.
+type DelayCall = (Expr, Expr, Vec<(String, f64)>, String);
+
+fn delay_key(x: &Expr, tau: &Expr, owner: &str) -> String {
+    format!("{DELAY}:{x:?}:{tau:?}:{owner}")
+}
+
+/// The (x, tau) of every `delay` call (inner ones too).
+fn collect_delay(e: &Expr, out: &mut Vec<(Expr, Expr)>) {
+    match e {
+        Expr::Call(f, a) => {
+            if f == DELAY && a.len() == 2 {
+                out.push((a[0].clone(), a[1].clone()));
+            }
+            a.iter().for_each(|x| collect_delay(x, out));
+        }
+        Expr::Un(_, a) => collect_delay(a, out),
+        Expr::Bin(_, a, b) => {
+            collect_delay(a, out);
+            collect_delay(b, out);
+        }
+        Expr::Piecewise(p, o) => {
+            for (v, c) in p {
+                collect_delay(v, out);
+                collect_delay(c, out);
+            }
+            collect_delay(o, out);
         }
         _ => {}
     }

@@ -5,6 +5,7 @@
 use dermasim::ode::{Method, Rodas4};
 
 use crate::error::{Error, Result};
+use crate::math::Code;
 use crate::model::{Model, SlotKind};
 
 /// A compiled model with its value store: the right-hand side and Jacobian at any state.
@@ -16,6 +17,10 @@ pub struct System<'m> {
     model: &'m Model,
     vals: Vec<f64>,
     stack: Vec<f64>,
+    /// Per `delay` call: (time, value of its expression), increasing in time.
+    history: Vec<Vec<(f64, f64)>>,
+    /// Start time (delayed values from before it come from the initial values).
+    t0: f64,
 }
 
 impl<'m> System<'m> {
@@ -26,11 +31,63 @@ impl<'m> System<'m> {
             model,
             vals: vec![f64::NAN; model.n_slots()],
             stack: Vec::with_capacity(model.depth + 1),
+            history: vec![Vec::new(); model.delays.len()],
+            t0,
         };
+        // Delayed values at the start, then the initial values that may read them.
+        let mut pre = Vec::with_capacity(model.delays.len());
+        for (_, x, tau) in &model.delays {
+            let at_start = s.initial_values(t0);
+            let d = tau.eval(&at_start, t0, &mut s.stack);
+            pre.push(s.before_start(x, t0 - d));
+        }
+        for ((slot, _, _), v) in model.delays.iter().zip(pre) {
+            s.vals[*slot] = v;
+        }
         for (slot, code) in &model.init {
             s.vals[*slot] = code.eval(&s.vals, t0, &mut s.stack);
         }
+        s.record(t0);
         s
+    }
+
+    /// Every slot's initial value as if the run started at `t` (delayed values unknown).
+    fn initial_values(&mut self, t: f64) -> Vec<f64> {
+        let mut v = vec![f64::NAN; self.vals.len()];
+        for (slot, code) in &self.model.init {
+            v[*slot] = code.eval(&v, t, &mut self.stack);
+        }
+        v
+    }
+
+    /// A delayed expression at a time before the start: the initial values (initial
+    /// assignments, rules, and so their dependence on time) evaluated at that time.
+    fn before_start(&mut self, x: &Code, t: f64) -> f64 {
+        let v = self.initial_values(t);
+        x.eval(&v, t, &mut self.stack)
+    }
+
+    /// Append the current value of every delayed expression to its history.
+    pub(crate) fn record(&mut self, t: f64) {
+        for (k, (_, x, _)) in self.model.delays.iter().enumerate() {
+            let v = x.eval(&self.vals, t, &mut self.stack);
+            let h = &mut self.history[k];
+            if h.last().is_none_or(|p| p.0 <= t) {
+                h.push((t, v));
+            }
+        }
+    }
+
+    /// The smallest positive delay (for the step-size cap), at the current values.
+    pub(crate) fn min_delay(&mut self, t: f64) -> Option<f64> {
+        let mut m: Option<f64> = None;
+        for (_, _, tau) in &self.model.delays {
+            let d = tau.eval(&self.vals, t, &mut self.stack);
+            if d > 0.0 && d.is_finite() {
+                m = Some(m.map_or(d, |x: f64| x.min(d)));
+            }
+        }
+        m
     }
 
     /// The model.
@@ -52,6 +109,12 @@ impl<'m> System<'m> {
     pub fn load(&mut self, t: f64, y: &[f64]) {
         for (i, &s) in self.model.states.iter().enumerate() {
             self.vals[s] = y[i];
+        }
+        for (k, (slot, x, tau)) in self.model.delays.iter().enumerate() {
+            let d = tau.eval(&self.vals, t, &mut self.stack);
+            let tq = t - d;
+            self.vals[*slot] =
+                if tq < self.t0 { self.before_start(x, tq) } else { lookup(&self.history[k], tq) };
         }
         for (slot, code) in &self.model.assigned {
             self.vals[*slot] = code.eval(&self.vals, t, &mut self.stack);
@@ -182,6 +245,28 @@ impl<'m> System<'m> {
 /// An event write: slot, value, and (amount slot, amount) for a concentration species.
 type Write = (usize, f64, Option<(usize, f64)>);
 
+/// Linear interpolation in a history; before its start the first value, after its end the
+/// last.
+fn lookup(h: &[(f64, f64)], t: f64) -> f64 {
+    let Some(first) = h.first() else { return f64::NAN };
+    if t.is_nan() {
+        return f64::NAN;
+    }
+    if t <= first.0 {
+        return first.1;
+    }
+    let last = h[h.len() - 1];
+    if t >= last.0 {
+        return last.1;
+    }
+    let i = h.partition_point(|p| p.0 <= t).clamp(1, h.len() - 1);
+    let (a, b) = (h[i - 1], h[i]);
+    if b.0 == a.0 {
+        return b.1;
+    }
+    a.1 + (b.1 - a.1) * (t - a.0) / (b.0 - a.0)
+}
+
 /// Integrator settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Options {
@@ -225,6 +310,8 @@ pub struct Simulation<'m> {
     seq: u64,
     /// Root-function values at the current time.
     signs: Vec<f64>,
+    /// Steps no longer than the shortest delay, so delayed values come from the history.
+    delay_cap: Option<f64>,
     h: f64,
     opts: Options,
     stats: Stats,
@@ -340,6 +427,7 @@ impl<'m> Simulation<'m> {
             queue: Vec::new(),
             seq: 0,
             signs: Vec::new(),
+            delay_cap: None,
             h: 0.0,
             opts,
             stats: Stats::default(),
@@ -348,6 +436,8 @@ impl<'m> Simulation<'m> {
         s.consistent(t0)?;
         s.fire(t0)?;
         s.signs = s.root_values(t0);
+        s.sys.record(t0);
+        s.delay_cap = s.sys.min_delay(t0);
         Ok(s)
     }
 
@@ -602,6 +692,7 @@ impl<'m> Simulation<'m> {
                 self.fire(self.t)?;
                 self.y = self.sys.state();
                 self.signs = self.root_values(self.t);
+                self.sys.record(self.t);
             }
         }
         self.t = t_out;
@@ -727,6 +818,9 @@ impl<'m> Simulation<'m> {
             if self.opts.hmax > 0.0 {
                 h = h.min(self.opts.hmax);
             }
+            if let Some(c) = self.delay_cap {
+                h = h.min(c);
+            }
             let last = self.t + h >= t_out - tiny;
             if last {
                 h = t_out - self.t;
@@ -764,6 +858,7 @@ impl<'m> Simulation<'m> {
                     self.note_triggers(t1);
                     self.signs = self.root_values(t1);
                 }
+                self.sys.record(t1);
                 self.t = t1;
                 self.y = y1;
                 if !last || grow < 1.0 {
@@ -809,6 +904,7 @@ impl<'m> Simulation<'m> {
                 self.note_triggers(te);
             }
             self.signs = self.root_values(te);
+            self.sys.record(te);
             self.h = (h * 0.5).max(tiny * 10.0);
             return Ok(true);
         }

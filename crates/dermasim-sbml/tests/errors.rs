@@ -54,10 +54,11 @@ fn unsupported_constructs_name_the_element_and_id() {
     assert!(e.contains("quick") && e.contains("fast"), "{e}");
     let csym = l3(&format!(
         r#"<listOfParameters><parameter id="x" value="0" constant="false"/></listOfParameters>
-        <listOfRules><assignmentRule variable="x"><math {MATH}><apply><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/delay">delay</csymbol><ci>x</ci><cn>1</cn></apply></math></assignmentRule></listOfRules>"#
+        <listOfFunctionDefinitions><functionDefinition id="lag"><math {MATH}><lambda><bvar><ci>a</ci></bvar><apply><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/delay">delay</csymbol><ci>a</ci><cn>1</cn></apply></lambda></math></functionDefinition></listOfFunctionDefinitions>
+        <listOfRules><assignmentRule variable="x"><math {MATH}><apply><ci>lag</ci><csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol></apply></math></assignmentRule></listOfRules>"#
     ));
     let e = err(&csym);
-    assert!(e.contains("`x`") && e.contains("delay"), "{e}");
+    assert!(e.contains("lag") && e.contains("delay inside a function"), "{e}");
     let pkg = r#"<sbml xmlns="http://www.sbml.org/sbml/level3/version1/core" xmlns:comp="http://www.sbml.org/sbml/level3/version1/comp/version1" level="3" version="1" comp:required="true"><model id="m"/></sbml>"#;
     assert!(err(pkg).contains("comp"), "{}", err(pkg));
 }
