@@ -83,6 +83,8 @@ pub struct Model {
     /// Jacobian entries (row, column, code); column `n` is the time derivative.
     pub(crate) jac: Vec<(usize, usize, Code)>,
     pub(crate) events: Vec<CEvent>,
+    /// Slots holding `rateOf` values.
+    pub(crate) rate_of_slots: Vec<usize>,
     /// `delay(x, tau)` calls: (slot, x, tau).
     pub(crate) delays: Vec<(usize, Code, Code)>,
     /// `lhs - rhs` of every comparison in a trigger: a sign change inside a step is a place
@@ -788,6 +790,7 @@ impl Model {
             dassigned,
             jac,
             events,
+            rate_of_slots: rate_targets.iter().map(|r| r.1).collect(),
             delays,
             roots: roots.iter().map(Code::compile).collect(),
             species: species_slots,

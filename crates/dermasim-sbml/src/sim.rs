@@ -52,10 +52,15 @@ impl<'m> System<'m> {
     }
 
     /// Every slot's initial value as if the run started at `t` (delayed values unknown).
+    /// Before the start nothing changes, so every `rateOf` there is 0.
     fn initial_values(&mut self, t: f64) -> Vec<f64> {
         let mut v = vec![f64::NAN; self.vals.len()];
         for (slot, code) in &self.model.init {
-            v[*slot] = code.eval(&v, t, &mut self.stack);
+            v[*slot] = if self.model.rate_of_slots.contains(slot) {
+                0.0
+            } else {
+                code.eval(&v, t, &mut self.stack)
+            };
         }
         v
     }
