@@ -272,7 +272,7 @@ fn parse_node(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
         "cn" => parse_cn(n, owner)?,
         "ci" => Expr::Sym(text(n)),
         "csymbol" => {
-            let url = n.attribute("definitionURL").unwrap_or("");
+            let url = n.attribute("definitionURL").unwrap_or("").trim();
             match url.rsplit('/').next().unwrap_or("") {
                 "time" => Expr::Time,
                 // The SBML Level 3 value (the suite tests it to all nine digits).
@@ -413,11 +413,11 @@ fn parse_apply(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
     };
     Ok(match op {
         "ci" => Expr::Call(text(*head), args),
-        "csymbol" if head.attribute("definitionURL").unwrap_or("").ends_with("/delay") => {
+        "csymbol" if head.attribute("definitionURL").unwrap_or("").trim().ends_with("/delay") => {
             arity(args.len(), 2)?;
             Expr::Call(DELAY.into(), args)
         }
-        "csymbol" if head.attribute("definitionURL").unwrap_or("").ends_with("/rateOf") => {
+        "csymbol" if head.attribute("definitionURL").unwrap_or("").trim().ends_with("/rateOf") => {
             match args.as_slice() {
                 [Expr::Sym(_)] => Expr::Call(RATE_OF.into(), args),
                 _ => {
@@ -430,7 +430,7 @@ fn parse_apply(n: roxmltree::Node, owner: &(&str, &str)) -> Result<Expr> {
             }
         }
         "csymbol" => {
-            let url = head.attribute("definitionURL").unwrap_or("");
+            let url = head.attribute("definitionURL").unwrap_or("").trim();
             return Err(Error::unsupported(
                 owner.0,
                 owner.1,
