@@ -746,6 +746,8 @@ enum Op {
     LoadBin(Bin, u32),
     /// Top `op` a number.
     NumBin(Bin, f64),
+    /// Push `v[a] op v[b]`.
+    LoadLoadBin(Bin, u32, u32),
     /// Pop; jump when zero.
     JumpIfZero(u32),
     Jump(u32),
@@ -813,6 +815,10 @@ impl Code {
                 }
                 Op::LoadBin(b, s) => st[sp - 1] = apply_bin(b, st[sp - 1], v[s as usize]),
                 Op::NumBin(b, x) => st[sp - 1] = apply_bin(b, st[sp - 1], x),
+                Op::LoadLoadBin(b, x, y) => {
+                    st[sp] = apply_bin(b, v[x as usize], v[y as usize]);
+                    sp += 1;
+                }
                 Op::JumpIfZero(to) => {
                     sp -= 1;
                     let c = st[sp];
@@ -852,6 +858,7 @@ fn emit(e: &Expr, ops: &mut Vec<Op>, level: usize, depth: &mut usize) {
         },
         Expr::Bin(b, x, y) => match (&**x, &**y) {
             (Expr::Num(p), Expr::Num(q)) => ops.push(Op::Num(apply_bin(*b, *p, *q))),
+            (Expr::Var(p), Expr::Var(q)) => ops.push(Op::LoadLoadBin(*b, *p as u32, *q as u32)),
             (_, Expr::Var(s)) => {
                 emit(x, ops, level, depth);
                 ops.push(Op::LoadBin(*b, *s as u32));
