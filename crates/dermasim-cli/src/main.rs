@@ -74,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::model::ModelAction,
     },
+    /// SBML models: run one, describe one, or run the SBML Test Suite.
+    Sbml {
+        #[command(subcommand)]
+        action: commands::sbml::SbmlAction,
+    },
     /// Screen a patient profile for contraindications: go, go with cautions, defer or do not treat.
     Screen(commands::clinic::ScreenArgs),
     /// Screen, then plan and forecast each concern and site of a patient profile.
@@ -127,6 +132,7 @@ fn main() -> ExitCode {
         }
         Command::Sites { json } => commands::sites(json),
         Command::Model { action } => commands::model::run(action),
+        Command::Sbml { action } => commands::sbml::run(action),
         Command::Validate(args) => match commands::evidence::validate(args) {
             Ok(false) => return ExitCode::from(1),
             other => other.map(|_| ()),

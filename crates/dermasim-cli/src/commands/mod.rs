@@ -4,6 +4,7 @@ pub mod deliver;
 pub mod evidence;
 pub mod model;
 pub mod run;
+pub mod sbml;
 
 use anyhow::{bail, Result};
 use dermasim::tissue::SiteTable;
