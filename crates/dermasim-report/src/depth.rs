@@ -103,52 +103,46 @@ impl DepthTable {
         out
     }
 
-    /// Read a table written by [`DepthTable::to_csv`].
+    /// Read a table written by [`DepthTable::to_csv`] (with the `csv` crate: quoting, line
+    /// endings and ragged rows handled by a well-kept reader).
     pub fn from_csv(text: &str) -> Result<DepthTable, String> {
-        let mut lines = text.lines();
-        let head = lines.next().ok_or("empty file")?;
-        let has_x = head.split(',').nth(1) == Some("x_um");
-        if head != Self::header(has_x).join(",") {
-            return Err(format!("unexpected columns `{head}`"));
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+        let head: Vec<String> =
+            reader.headers().map_err(|e| e.to_string())?.iter().map(str::to_string).collect();
+        if head.is_empty() || head.iter().all(|h| h.is_empty()) {
+            return Err("empty file".into());
+        }
+        let has_x = head.get(1).map(String::as_str) == Some("x_um");
+        if head != Self::header(has_x) {
+            return Err(format!("unexpected columns `{}`", head.join(",")));
         }
         let mut rows = Vec::new();
-        for (n, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
-            let bad = |what: &str| format!("line {}: {what}", n + 2);
-            let cells: Vec<&str> = line.split(',').collect();
-            let mut c = cells.iter();
-            let mut num = || -> Result<f64, String> {
-                let s = c.next().ok_or_else(|| bad("too few cells"))?;
+        for record in reader.records() {
+            let record = record.map_err(|e| e.to_string())?;
+            let line = record.position().map_or(0, |p| p.line());
+            let bad = |what: &str| format!("line {line}: {what}");
+            if record.len() != head.len() {
+                return Err(bad(&format!("{} cells; expected {}", record.len(), head.len())));
+            }
+            let num = |k: usize| -> Result<f64, String> {
+                let s = &record[k];
                 s.parse::<f64>().map_err(|_| bad(&format!("`{s}` is not a number")))
             };
-            let t_day = num()?;
-            let x_um = if has_x { Some(num()?) } else { None };
-            let (depth_um, thickness_um) = (num()?, num()?);
-            let layer_name =
-                cells.get(if has_x { 4 } else { 3 }).ok_or_else(|| bad("too few cells"))?;
+            let off = usize::from(has_x);
+            let layer_name = &record[3 + off];
             let layer = Layer::ALL
                 .into_iter()
-                .find(|l| l.name() == *layer_name)
+                .find(|l| l.name() == layer_name)
                 .ok_or_else(|| bad(&format!("unknown layer `{layer_name}`")))?;
-            let rest: Result<Vec<f64>, String> = cells[if has_x { 5 } else { 4 }..]
-                .iter()
-                .map(|s| s.parse::<f64>().map_err(|_| bad(&format!("`{s}` is not a number"))))
-                .collect();
-            let rest = rest?;
-            if rest.len() != RELATIVE.len() + COUNT {
-                return Err(bad(&format!(
-                    "{} cells; expected {}",
-                    cells.len(),
-                    Self::header(has_x).len()
-                )));
-            }
+            let values: Vec<f64> = (4 + off..record.len()).map(num).collect::<Result<_, _>>()?;
             rows.push(DepthRow {
-                t_day,
-                x_um,
-                depth_um,
-                thickness_um,
+                t_day: num(0)?,
+                x_um: if has_x { Some(num(1)?) } else { None },
+                depth_um: num(1 + off)?,
+                thickness_um: num(2 + off)?,
                 layer,
-                relative: std::array::from_fn(|i| rest[i]),
-                species: std::array::from_fn(|i| rest[RELATIVE.len() + i]),
+                relative: std::array::from_fn(|i| values[i]),
+                species: std::array::from_fn(|i| values[RELATIVE.len() + i]),
             });
         }
         Ok(DepthTable { rows })
