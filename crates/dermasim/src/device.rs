@@ -368,7 +368,7 @@ impl Device {
                 check_range(&f("drum_diameter_mm"), r.drum_diameter_mm, 5.0, 100.0, "mm")?;
                 check_range(&f("drum_width_mm"), r.drum_width_mm, 2.0, 100.0, "mm")?;
                 count("needles", r.needles, 1, 2000)?;
-                count("passes", r.passes, 1, 50)?;
+                count("passes", r.passes, 0, 50)?;
                 count("directions", r.directions, 1, 8)?;
             }
             Device::Pen(p) => {
@@ -386,7 +386,7 @@ impl Device {
                     ));
                 }
                 count("needles", p.needles, 1, 100)?;
-                count("passes", p.passes, 1, 20)?;
+                count("passes", p.passes, 0, 20)?;
                 check_range(&f("stroke_rate_hz"), p.stroke_rate_hz, 1.0, 1000.0, "Hz")?;
                 check_range(&f("glide_speed_mm_s"), p.glide_speed_mm_s, 0.5, 200.0, "mm/s")?;
                 check_range(&f("footprint_mm"), p.footprint_mm, 1.0, 30.0, "mm")?;

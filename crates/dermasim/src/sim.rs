@@ -377,9 +377,27 @@ impl Simulation {
         Ok(())
     }
 
+    /// Diffuse every species' departure from its resting profile. Only fibroblasts have a
+    /// resting density that changes with depth (papillary vs reticular); moving the departure
+    /// `f - f_rest` instead of `f` keeps the resting profile an exact fixed point (an absolute
+    /// density would be pushed across the layer step for ever, issue 15 point 1), and what moves
+    /// is the wound-driven excess. The other diffusing species rest at zero.
     fn transport(&mut self, dt: f64) {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let shift = |fields: &mut [f64], base: &[Baseline], sign: f64| {
+            let row = &mut fields[F * len..(F + 1) * len];
+            for (k, b) in base.iter().enumerate() {
+                if b.fibroblasts != 0.0 {
+                    for v in &mut row[k * plane..(k + 1) * plane] {
+                        *v += sign * b.fibroblasts;
+                    }
+                }
+            }
+        };
+        shift(&mut self.fields, &self.base, -1.0);
         let d: Vec<&[f64]> = self.diffusion.iter().map(Vec::as_slice).collect();
         diffuse_fields(&self.grid, &mut self.fields, &d, 0.0, dt);
+        shift(&mut self.fields, &self.base, 1.0);
     }
 
     fn advance(&mut self, dt: f64) -> Result<(), Error> {
@@ -586,7 +604,7 @@ impl Simulation {
             sessions: self.session_outcomes.clone(),
             endpoints: endpoints(
                 &self.timeline,
-                self.scenario.protocol.sessions[0].day,
+                self.scenario.protocol.sessions.first().map_or(0.0, |s| s.day),
                 self.scenario.protocol.sessions.get(1).map(|s| s.day),
             ),
             timeline: self.timeline.clone(),
