@@ -15,14 +15,13 @@ use dermasim::rng::Stream;
 use dermasim::validation::{self, Target};
 
 /// The parameters with no published value that the targets constrain.
-pub const FREE: [&str; 7] = [
+pub const FREE: [&str; 6] = [
     "penetration_efficiency_roller",
     "collagen_synthesis_per_day",
     "collagen_maturation_per_day",
     "fibroblast_capacity_rel",
-    "tgf_half_activation",
     "epidermis_growth_per_day",
-    "epidermis_relax_per_day",
+    "epidermis_dermal_coupling",
 ];
 
 /// Weight of the pull towards the prior value, per parameter (in units of the search scale).
