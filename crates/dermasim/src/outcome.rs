@@ -19,7 +19,19 @@ pub struct TimelinePoint {
     pub collagen_total_rel: f64,
     /// Collagen in the papillary dermis only (where biopsies like Lotfi 2013 measure).
     pub collagen_papillary_rel: f64,
+    /// Functional elastin (the fibres that work), as before issue 15; same as
+    /// `elastin_functional_rel`.
     pub elastin_rel: f64,
+    /// Total elastin, functional plus damaged (elastotic): what total-elastin stains measure.
+    #[serde(default)]
+    pub elastin_total_rel: f64,
+    /// Functional elastin over its resting value.
+    #[serde(default)]
+    pub elastin_functional_rel: f64,
+    /// Newly made elastin (tropoelastin and the fibres formed since day 0) as a share of the
+    /// resting functional elastin: 0 before any session (not a ratio to rest, hence no `_rel`).
+    #[serde(default)]
+    pub elastin_new_fraction: f64,
     pub epidermis_thickness_rel: f64,
     pub fibroblasts_rel: f64,
     /// Dermis averages in the units of Cooper et al. 2015.
@@ -43,6 +55,9 @@ impl TimelinePoint {
             ("collagen_total_rel", self.collagen_total_rel),
             ("collagen_papillary_rel", self.collagen_papillary_rel),
             ("elastin_rel", self.elastin_rel),
+            ("elastin_total_rel", self.elastin_total_rel),
+            ("elastin_functional_rel", self.elastin_functional_rel),
+            ("elastin_new_fraction", self.elastin_new_fraction),
             ("epidermis_thickness_rel", self.epidermis_thickness_rel),
             ("fibroblasts_rel", self.fibroblasts_rel),
             ("neutrophils", self.neutrophils),

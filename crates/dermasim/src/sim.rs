@@ -75,6 +75,8 @@ struct Sums {
     c3: f64,
     papillary_collagen: f64,
     elastin: f64,
+    damaged_elastin: f64,
+    new_elastin: f64,
     fibroblasts: f64,
     neutrophils: f64,
     macrophages: f64,
@@ -415,7 +417,7 @@ impl Simulation {
                 self.refill[m * len + v] = f[s * len + v].max(r);
             }
             let keep = 1.0 - inj.matrix_loss_per_injury * phi;
-            for s in [C1, C3, EF, ED] {
+            for s in [C1, C3, EF, ED, EN] {
                 f[s * len + v] *= keep;
             }
         }
@@ -612,6 +614,8 @@ impl Simulation {
                 s.papillary_collagen += c1 + c3;
             }
             s.elastin += row(EF);
+            s.damaged_elastin += row(ED);
+            s.new_elastin += row(EN);
             s.fibroblasts += row(F);
             s.neutrophils += row(N);
             s.macrophages += row(M);
@@ -632,6 +636,9 @@ impl Simulation {
             collagen_total_rel: ratio(s.c1 + s.c3, r.c1 + r.c3),
             collagen_papillary_rel: ratio(s.papillary_collagen, r.papillary_collagen),
             elastin_rel: ratio(s.elastin, r.elastin),
+            elastin_total_rel: ratio(s.elastin + s.damaged_elastin, r.elastin + r.damaged_elastin),
+            elastin_functional_rel: ratio(s.elastin, r.elastin),
+            elastin_new_fraction: if r.elastin > 0.0 { s.new_elastin / r.elastin } else { 0.0 },
             epidermis_thickness_rel: self
                 .epidermis
                 .iter()

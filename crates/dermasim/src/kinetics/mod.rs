@@ -24,7 +24,10 @@ pub mod species {
     pub const C3: usize = 8;
     pub const EF: usize = 9;
     pub const ED: usize = 10;
-    pub const COUNT: usize = 11;
+    /// Elastin made since the start of the run (tropoelastin and the fibres it forms): a
+    /// share of `EF`, tracked so outputs can separate new from old elastin.
+    pub const EN: usize = 11;
+    pub const COUNT: usize = 12;
     pub const NAMES: [&str; COUNT] = [
         "pathogen",
         "debris",
@@ -37,6 +40,7 @@ pub mod species {
         "collagen_iii",
         "elastin",
         "damaged_elastin",
+        "new_elastin",
     ];
 }
 use species::*;
@@ -163,6 +167,11 @@ impl OdeSystem<COUNT> for Voxel<'_> {
         dy[EF] = r.elastin_synthesis_per_day * active - r.elastin_mmp_per_macrophage * mmp * y[EF]
             + r.elastin_turnover_per_day * (b.elastin - y[EF])
             + refill * (self.refill_to[2] - y[EF]).max(0.0);
+        // New elastin: everything synthesised or refilled, lost like the functional pool.
+        dy[EN] = r.elastin_synthesis_per_day * active
+            + refill * (self.refill_to[2] - y[EF]).max(0.0)
+            - r.elastin_mmp_per_macrophage * mmp * y[EN]
+            - r.elastin_turnover_per_day * y[EN];
         dy[ED] = -r.damaged_elastin_clearance_per_macrophage * mmp * y[ED]
             + r.elastin_turnover_per_day * (b.damaged_elastin - y[ED]);
     }
@@ -201,6 +210,7 @@ pub const TAIL: [(usize, &[usize]); COUNT - 4] = [
     (C1, &[F, M, C3]),
     (EF, &[F, M]),
     (ED, &[M]),
+    (EN, &[F, M, EF]),
 ];
 
 impl Voxel<'_> {
@@ -259,6 +269,10 @@ impl Voxel<'_> {
         jac[EF][M] = -r.elastin_mmp_per_macrophage * y[EF] * mmp_m;
         jac[EF][EF] =
             -r.elastin_mmp_per_macrophage * mmp - r.elastin_turnover_per_day + refill * de_y;
+        jac[EN][F] = r.elastin_synthesis_per_day * active_f + refill_f * de;
+        jac[EN][M] = -r.elastin_mmp_per_macrophage * y[EN] * mmp_m;
+        jac[EN][EF] = refill * de_y;
+        jac[EN][EN] = -r.elastin_mmp_per_macrophage * mmp - r.elastin_turnover_per_day;
         jac[ED][M] = -r.damaged_elastin_clearance_per_macrophage * y[ED] * mmp_m;
         jac[ED][ED] =
             -r.damaged_elastin_clearance_per_macrophage * mmp - r.elastin_turnover_per_day;
@@ -289,6 +303,7 @@ pub fn at_rest(y: &[f64; COUNT], b: &Baseline) -> bool {
         && (y[C1] - b.collagen_i).abs() < EPS
         && (y[EF] - b.elastin).abs() < EPS
         && (y[ED] - b.damaged_elastin).abs() < EPS
+        && y[EN] < EPS
 }
 
 #[cfg(test)]
@@ -317,9 +332,9 @@ mod tests {
     /// States away from the kinks of `max(., 0)`: early inflammation, peak, resolution.
     fn states() -> Vec<[f64; COUNT]> {
         vec![
-            [0.02, 1.8, 0.09, 0.01, 0.001, 0.002, 0.81, 0.55, 0.12, 0.04, 0.008],
-            [0.3, 0.9, 0.25, 0.6, 0.3, 0.4, 2.1, 0.68, 0.22, 0.05, 0.006],
-            [1e-4, 0.05, 0.01, 0.2, 0.18, 0.05, 1.4, 0.74, 0.19, 0.052, 0.004],
+            [0.02, 1.8, 0.09, 0.01, 0.001, 0.002, 0.81, 0.55, 0.12, 0.04, 0.008, 0.001],
+            [0.3, 0.9, 0.25, 0.6, 0.3, 0.4, 2.1, 0.68, 0.22, 0.05, 0.006, 0.004],
+            [1e-4, 0.05, 0.01, 0.2, 0.18, 0.05, 1.4, 0.74, 0.19, 0.052, 0.004, 0.01],
         ]
     }
 
