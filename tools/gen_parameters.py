@@ -107,7 +107,9 @@ add("neutrophils_per_injury", 0.1, 0.0, 0.2, "Cooper neutrophil units per injure
 add("pathogen_per_injury", 0.0, 0.0, 0.1, "Cooper pathogen units per injured fraction", A, "A", "Sterile needling: 0 by default; an infection scenario raises it.")
 add("matrix_loss_per_injury", 0.2, 0.05, 0.5, "fraction of matrix destroyed per injured fraction", A, "A")
 add("matrix_refill_per_day", 1.0, 0.2, 5.0, "1/day per activated fibroblast unit", A, "A",
-    "Wound filling: activated fibroblasts replace matrix lost in the channels (each collagen type and elastin back towards its resting level), as granulation tissue fills a wound within weeks; the rate is an assumption.")
+    "Wound filling: activated fibroblasts replace matrix lost in the channels (each collagen type and elastin back towards the level the tissue held before the injury), as granulation tissue fills a wound within weeks; the rate is an assumption.")
+add("matrix_refill_resting_share", 0.1, 0.01, 0.5, "x resting fibroblast density", A, "A",
+    "Resting fibroblasts also fill a matrix defect, more slowly (this share of the resting density counts as active for wound filling), so lightly injured tissue that hardly activates still heals instead of keeping its loss for decades.")
 
 # Transport (um^2/day).
 add("d_pathogen", 1.0e3, 1.0e2, 1.0e4, "um^2/day", A, "A")

@@ -412,9 +412,11 @@ impl Simulation {
             f[PT * len + v] += inj.debris_per_injury * phi;
             f[N * len + v] += inj.neutrophils_per_injury * phi;
             f[P * len + v] += inj.pathogen_per_injury * phi;
-            // Wound filling later restores what the voxel held now (at least its rest).
+            // Wound filling later restores what the voxel held before this injury (at least
+            // its rest, and what an earlier injury left still to be filled).
             for (m, (s, r)) in [C3, C1, EF].into_iter().zip(self.base[k].matrix()).enumerate() {
-                self.refill[m * len + v] = f[s * len + v].max(r);
+                let t = &mut self.refill[m * len + v];
+                *t = f[s * len + v].max(r).max(*t);
             }
             let keep = 1.0 - inj.matrix_loss_per_injury * phi;
             for s in [C1, C3, EF, ED, EN] {

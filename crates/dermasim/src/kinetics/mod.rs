@@ -67,6 +67,7 @@ typed_params! {
         damaged_elastin_clearance_per_macrophage,
         elastin_turnover_per_day,
         matrix_refill_per_day,
+        matrix_refill_resting_share,
     }
 }
 
@@ -152,8 +153,10 @@ impl OdeSystem<COUNT> for Voxel<'_> {
         let excess_iii = (y[C3] - b.collagen_iii).max(0.0);
         let maturation = r.collagen_maturation_per_day * excess_iii;
         let mmp = y[M].max(0.0);
-        // Wound filling: activated fibroblasts replace matrix lost below its resting level.
-        let refill = r.matrix_refill_per_day * active;
+        // Wound filling: fibroblasts replace matrix lost in the injury, fast while activated and
+        // slowly at rest (so a lightly injured voxel that hardly activates still heals).
+        let refill = r.matrix_refill_per_day
+            * (active + r.matrix_refill_resting_share * b.fibroblasts * b.response);
         dy[C3] = synth * r.collagen_iii_share_new
             - maturation
             - r.collagen_mmp_per_macrophage * mmp * y[C3]
@@ -251,7 +254,8 @@ impl Voxel<'_> {
         let mmp_m = if y[M] >= 0.0 { 1.0 } else { 0.0 };
         let cm = r.collagen_mmp_per_macrophage;
         let active = (f - b.fibroblasts).max(0.0) * b.response;
-        let refill = r.matrix_refill_per_day * active;
+        let refill = r.matrix_refill_per_day
+            * (active + r.matrix_refill_resting_share * b.fibroblasts * b.response);
         let refill_f = r.matrix_refill_per_day * active_f;
         // Deficit below rest and its right-hand derivative (0 at the kink).
         let deficit = |y: f64, rest: f64| ((rest - y).max(0.0), if y < rest { -1.0 } else { 0.0 });
