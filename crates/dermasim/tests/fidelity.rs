@@ -161,7 +161,7 @@ fn collagen_gain_grows_with_depth_and_shallow_channels_stay_out_of_the_dermis() 
     );
     // A channel that ends in the epidermis: epidermal effects only.
     let mut s = default.clone();
-    pen(&mut s).depth_mm = 0.2;
+    pen(&mut s).depth_mm = 0.15;
     let r = run(&s);
     let ch = &r.sessions[0];
     assert!(ch.effective_depth_um < r.layers_um.stratum_corneum + r.layers_um.epidermis);
@@ -175,7 +175,7 @@ fn collagen_gain_grows_with_depth_and_shallow_channels_stay_out_of_the_dermis() 
 fn a_needle_shorter_than_the_insertion_offset_makes_no_dermal_change() {
     for f in [Fidelity::Zero, Fidelity::One, Fidelity::Three] {
         let mut s = scenario(f);
-        pen(&mut s).depth_mm = 0.1;
+        pen(&mut s).depth_mm = 0.05;
         s.protocol.follow_up_days = 365.0;
         let r = run(&s);
         assert_eq!(r.sessions[0].effective_depth_um, 0.0);
