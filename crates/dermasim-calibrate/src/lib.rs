@@ -15,14 +15,14 @@ use dermasim::rng::Stream;
 use dermasim::validation::{self, Target};
 
 /// The parameters with no published value that the targets constrain.
-pub const FREE: [&str; 7] = [
-    "penetration_efficiency_roller",
+/// The roller's penetration efficiency is no longer fitted (issue 15): it comes from Kalluri
+/// 2011's measured channel depth through the insertion offset.
+pub const FREE: [&str; 5] = [
     "collagen_synthesis_per_day",
     "collagen_maturation_per_day",
     "fibroblast_capacity_rel",
-    "tgf_half_activation",
     "epidermis_growth_per_day",
-    "epidermis_relax_per_day",
+    "epidermis_dermal_coupling",
 ];
 
 /// Weight of the pull towards the prior value, per parameter (in units of the search scale).
@@ -238,7 +238,17 @@ pub fn posterior(
     use rayon::prelude::*;
     let base = ParameterSet::default_set();
     let targets: Vec<Target> = validation::targets().into_iter().filter(|t| t.calibrate).collect();
-    let sets = dermasim::ensemble::latin_hypercube(&base, draws, seed);
+    // Sets whose sterile healed state does not heal are rejected before scoring.
+    let (sets, rejected) = dermasim::ensemble::latin_hypercube(&base, draws, seed)
+        .into_iter()
+        .fold((Vec::new(), 0), |(mut ok, bad), s| {
+            if dermasim::ensemble::heals(&s).is_ok() {
+                ok.push(s);
+                (ok, bad)
+            } else {
+                (ok, bad + 1)
+            }
+        });
     let problem =
         Problem { base: base.clone(), axes: vec![], prior: vec![], targets: targets.clone() };
     let names = dermasim::ensemble::varied_names(&base);
@@ -259,6 +269,7 @@ pub fn posterior(
         targets: targets.iter().map(|t| t.id.clone()).collect(),
         weights: kept.iter().map(|k| k.0).collect(),
         draws: kept.into_iter().map(|k| k.1).collect(),
+        rejected_non_healing: rejected,
     })
 }
 

@@ -283,7 +283,12 @@ pub fn kinetics(work: &KineticsWorkload, reference: bool) -> Result<KineticsResu
     let mut stats = Stats::default();
     let clock = Instant::now();
     for c in &work.calls {
-        let sys = Voxel { cooper: &work.cooper, remodel: &work.remodel, base: c.base };
+        let sys = Voxel {
+            cooper: &work.cooper,
+            remodel: &work.remodel,
+            base: c.base,
+            refill_to: c.base.matrix(),
+        };
         let mut y = c.y;
         let hv = &mut h[c.voxel];
         if *hv <= 0.0 {

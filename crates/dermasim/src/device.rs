@@ -145,7 +145,17 @@ typed_params! {
         penetration_efficiency_stamp,
         channel_width_ratio,
         injury_halo_um,
+        insertion_offset_um,
+        needle_tip_length_um,
+        closure_reach_um,
     }
+}
+
+/// Channel depth of a needle of nominal length (or depth setting) `nominal_um`: the skin first
+/// deflects by the insertion offset without being pierced, then the needle advances with the
+/// penetration efficiency. A needle no longer than the offset makes no channel.
+pub fn channel_depth_um(nominal_um: f64, efficiency: f64, p: &DeviceParams) -> f64 {
+    efficiency * (nominal_um - p.insertion_offset_um).max(0.0)
 }
 
 /// How deep the needles really went and what they hit.
@@ -176,22 +186,56 @@ pub struct Channels {
     /// Largest tilt of the channel from the surface normal.
     pub angle_deg: f64,
     pub bleeding: Bleeding,
+    /// Length of the tapered tip at the bottom of the channel (the shaft above it is a
+    /// cylinder), micrometres; never more than the channel depth.
+    pub tip_length_um: f64,
+    /// Lateral reach of one channel's wound signals beyond its injured radius, used by the
+    /// 0d/1d closure ([`Channels::wound_zone_fraction`]); micrometres.
+    pub closure_reach_um: f64,
 }
 
 impl Channels {
-    /// Radius of injured tissue at depth `z` (cone from the surface to the channel tip).
+    /// Radius of injured tissue at depth `z`: a cylinder (channel plus crushed halo) down the
+    /// shaft, narrowing linearly to nothing over the needle's tip.
     #[inline]
     pub fn injury_radius_at(&self, z_um: f64) -> f64 {
-        if z_um >= self.effective_depth_um {
-            0.0
+        let d = self.effective_depth_um;
+        if z_um >= d || d <= 0.0 {
+            return 0.0;
+        }
+        let tip = self.tip_length_um.min(d);
+        let shaft_end = d - tip;
+        if z_um <= shaft_end || tip <= 0.0 {
+            self.injury_radius_um
         } else {
-            self.injury_radius_um * (1.0 - z_um / self.effective_depth_um)
+            self.injury_radius_um * (d - z_um) / tip
         }
     }
 
     /// Expected injured fraction at depth `z` for randomly placed punctures (Poisson overlap).
     pub fn mean_injured_fraction_at(&self, z_um: f64) -> f64 {
         let r = self.injury_radius_at(z_um);
+        let n_per_um2 = self.punctures_per_cm2 * 1e-8;
+        1.0 - (-n_per_um2 * std::f64::consts::PI * r * r).exp()
+    }
+
+    /// Injured volume of one channel, cubic micrometres (cylinder plus cone).
+    pub fn channel_volume_um3(&self) -> f64 {
+        let d = self.effective_depth_um.max(0.0);
+        let tip = self.tip_length_um.min(d);
+        std::f64::consts::PI * self.injury_radius_um.powi(2) * ((d - tip) + tip / 3.0)
+    }
+
+    /// Fraction of the surface within reach of at least one channel's wound signals: the
+    /// Poisson coverage of discs of radius `injury radius + closure reach`. The 0d/1d closure
+    /// integrates the kinetics of this wound zone and mixes it with resting tissue, so the
+    /// response grows with the number of channels and saturates as their zones overlap, as
+    /// the resolved 3d field does. 0 when the channels make no injury.
+    pub fn wound_zone_fraction(&self) -> f64 {
+        if self.effective_depth_um <= 0.0 || self.injury_radius_um <= 0.0 {
+            return 0.0;
+        }
+        let r = self.injury_radius_um + self.closure_reach_um;
         let n_per_um2 = self.punctures_per_cm2 * 1e-8;
         1.0 - (-n_per_um2 * std::f64::consts::PI * r * r).exp()
     }
@@ -279,7 +323,7 @@ impl Device {
         let p = DeviceParams::from_set(set)?;
         let nominal = self.nominal_depth_mm() * 1000.0;
         let eff = self.penetration_efficiency(&p);
-        let depth = (nominal * eff).min(column.total_um());
+        let depth = channel_depth_um(nominal, eff, &p).min(column.total_um());
         let radius = 0.5 * self.needle_diameter_mm() * 1000.0 * p.channel_width_ratio;
         let bleeding = if depth >= column.plexus_depth_um {
             Bleeding::Confluent
@@ -297,6 +341,8 @@ impl Device {
             injury_radius_um: radius + p.injury_halo_um,
             angle_deg: self.angle_deg(depth),
             bleeding,
+            tip_length_um: p.needle_tip_length_um.min(depth),
+            closure_reach_um: p.closure_reach_um,
         })
     }
 
@@ -368,7 +414,7 @@ impl Device {
                 check_range(&f("drum_diameter_mm"), r.drum_diameter_mm, 5.0, 100.0, "mm")?;
                 check_range(&f("drum_width_mm"), r.drum_width_mm, 2.0, 100.0, "mm")?;
                 count("needles", r.needles, 1, 2000)?;
-                count("passes", r.passes, 1, 50)?;
+                count("passes", r.passes, 0, 50)?;
                 count("directions", r.directions, 1, 8)?;
             }
             Device::Pen(p) => {
@@ -386,7 +432,7 @@ impl Device {
                     ));
                 }
                 count("needles", p.needles, 1, 100)?;
-                count("passes", p.passes, 1, 20)?;
+                count("passes", p.passes, 0, 20)?;
                 check_range(&f("stroke_rate_hz"), p.stroke_rate_hz, 1.0, 1000.0, "Hz")?;
                 check_range(&f("glide_speed_mm_s"), p.glide_speed_mm_s, 0.5, 200.0, "mm/s")?;
                 check_range(&f("footprint_mm"), p.footprint_mm, 1.0, 30.0, "mm")?;
@@ -411,7 +457,7 @@ impl Device {
         }
         // Skin deforms, so the needle may be longer than the skin is thick; the channel may not.
         let eff = self.penetration_efficiency(dp);
-        let depth = self.nominal_depth_mm() * 1000.0 * eff;
+        let depth = channel_depth_um(self.nominal_depth_mm() * 1000.0, eff, dp);
         let field = match self {
             Device::Pen(_) => "depth_mm",
             _ => "needle_length_mm",

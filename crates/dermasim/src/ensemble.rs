@@ -43,6 +43,34 @@ pub struct Posterior {
     /// Kernel weight of each draw, `exp(-chi2 / 2)`.
     pub weights: Vec<f64>,
     pub draws: Vec<Vec<f64>>,
+    /// Prior draws rejected before scoring because their sterile healed state does not heal
+    /// ([`heals`]); 0 in posteriors written before the check existed.
+    #[serde(default)]
+    pub rejected_non_healing: usize,
+}
+
+/// `Ok` when the set's inflammation resolves after a sterile wound: the healed state of the
+/// Cooper subsystem is stable with margin (see `CooperParams::healing`). Sets that fail are
+/// left out of priors, posteriors and ensembles (Cooper et al. screened their family the same
+/// way).
+pub fn heals(set: &ParameterSet) -> Result<(), String> {
+    crate::kinetics::CooperParams::from_set(set).map_err(|e| e.to_string())?.healing()
+}
+
+/// Draws of `names` (values in that order) that heal, and how many did not.
+fn healing_draws(names: &[String], draws: &[Vec<f64>], base: &ParameterSet) -> Vec<bool> {
+    draws
+        .iter()
+        .map(|d| {
+            let mut set = base.clone();
+            for (name, &v) in names.iter().zip(d) {
+                if let Some(p) = set.param.get_mut(name) {
+                    p.value = v;
+                }
+            }
+            heals(&set).is_ok()
+        })
+        .collect()
 }
 
 pub const POSTERIOR_JSON: &str = include_str!("../../../data/posterior.json");
@@ -51,6 +79,14 @@ impl Posterior {
     /// The embedded posterior, when it has enough weight spread to be worth using.
     pub fn embedded() -> Option<Posterior> {
         serde_json::from_str::<Posterior>(POSTERIOR_JSON).ok().filter(|p| p.effective_size() >= 8.0)
+    }
+
+    /// Draws (and their share of the weight) whose healed state does not heal under `base`.
+    pub fn non_healing(&self, base: &ParameterSet) -> (usize, f64) {
+        let ok = healing_draws(&self.names, &self.draws, base);
+        let total: f64 = self.weights.iter().sum();
+        let bad: f64 = self.weights.iter().zip(&ok).filter(|(_, &h)| !h).map(|(w, _)| w).sum();
+        (ok.iter().filter(|&&h| !h).count(), if total > 0.0 { bad / total } else { 0.0 })
     }
 
     /// Kish's effective sample size of the weights.
@@ -65,16 +101,23 @@ impl Posterior {
 
     /// `n` parameter sets: `base` with the values of draws picked by systematic resampling in
     /// proportion to their weights, the offset seeded.
+    /// Draws whose sterile healed state does not heal get no weight.
     pub fn sets(&self, base: &ParameterSet, n: usize, seed: u64) -> Vec<ParameterSet> {
-        let total: f64 = self.weights.iter().sum();
+        let ok = healing_draws(&self.names, &self.draws, base);
+        let weights: Vec<f64> =
+            self.weights.iter().zip(&ok).map(|(&w, &h)| if h { w } else { 0.0 }).collect();
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return healing_hypercube(base, n, seed).0;
+        }
         let offset = Stream::new(seed, 0x9057).uniform(0);
         let mut picks = Vec::with_capacity(n);
-        let (mut i, mut acc) = (0, self.weights[0] / total);
+        let (mut i, mut acc) = (0, weights[0] / total);
         for m in 0..n {
             let u = (m as f64 + offset) / n as f64;
-            while u > acc && i + 1 < self.weights.len() {
+            while (u > acc || weights[i] == 0.0) && i + 1 < weights.len() {
                 i += 1;
-                acc += self.weights[i] / total;
+                acc += weights[i] / total;
             }
             picks.push(i);
         }
@@ -119,6 +162,27 @@ pub fn latin_hypercube(base: &ParameterSet, n: usize, seed: u64) -> Vec<Paramete
         }
     }
     sets
+}
+
+/// `n` healing parameter sets: Latin-hypercube draws (over a doubled hypercube, then more if
+/// needed) with those that do not heal ([`heals`]) rejected; returns the sets and how many
+/// draws were rejected on the way.
+pub fn healing_hypercube(base: &ParameterSet, n: usize, seed: u64) -> (Vec<ParameterSet>, usize) {
+    let (mut out, mut rejected, mut round) = (Vec::with_capacity(n), 0, 0u64);
+    while out.len() < n && round < 16 {
+        for set in latin_hypercube(base, 2 * n.max(1), seed.wrapping_add(round)) {
+            if out.len() == n {
+                break;
+            }
+            if heals(&set).is_ok() {
+                out.push(set);
+            } else {
+                rejected += 1;
+            }
+        }
+        round += 1;
+    }
+    (out, rejected)
 }
 
 /// Linear-interpolated percentile of sorted values.
@@ -197,11 +261,19 @@ pub fn add_bands(
                 post.targets.join(", "),
                 post.effective_size()
             ));
+            let (bad, share) = post.non_healing(base);
+            if bad > 0 {
+                summary.notes.push(format!(
+                    "{bad} posterior draws ({:.1} % of the weight) left out: their sterile healed state does not heal",
+                    100.0 * share
+                ));
+            }
             post.sets(base, members, scenario.simulation.seed)
         }
         None => {
-            summary.notes.push(format!("bands: 5-95 % of {members} Latin-hypercube draws over every parameter's range (prior, no posterior embedded)"));
-            latin_hypercube(base, members, scenario.simulation.seed)
+            let (sets, rejected) = healing_hypercube(base, members, scenario.simulation.seed);
+            summary.notes.push(format!("bands: 5-95 % of {members} Latin-hypercube draws over every parameter's range (prior, no posterior embedded); {rejected} draws rejected because their sterile healed state does not heal"));
+            sets
         }
     };
     let sets: Vec<ParameterSet> =
@@ -277,5 +349,18 @@ mod tests {
         strata.sort();
         assert_eq!(strata, (0..n).collect::<Vec<_>>());
         assert_eq!(sets, latin_hypercube(&base, n, 9), "same seed, same draws");
+    }
+
+    #[test]
+    fn healing_hypercube_rejects_sets_that_never_heal() {
+        let base = ParameterSet::literature();
+        let plain = latin_hypercube(&base, 200, 4);
+        let bad = plain.iter().filter(|s| heals(s).is_err()).count();
+        // The +/-25 % box around the curated set crosses the stability boundary often.
+        assert!(bad > 10, "only {bad} of 200 prior draws fail to heal");
+        let (sets, rejected) = healing_hypercube(&base, 50, 4);
+        assert_eq!(sets.len(), 50);
+        assert!(rejected > 0);
+        assert!(sets.iter().all(|s| heals(s).is_ok()));
     }
 }

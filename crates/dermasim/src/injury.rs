@@ -8,7 +8,7 @@ const SUB: usize = 4;
 
 /// Injured fraction of every voxel, in [0, 1].
 ///
-/// With `positions` (3d) each puncture is a cone of injured tissue around its centre, placed in
+/// With `positions` (3d) each puncture is a cylinder with a tapered tip of injured tissue around its centre, placed in
 /// the periodic patch; overlapping punctures combine as independent events. Without positions
 /// (0d, 1d) the expected fraction of randomly placed punctures is used, which is the lateral
 /// average of the 3d field.
@@ -87,6 +87,8 @@ mod tests {
             injury_radius_um: 55.0,
             angle_deg: 0.0,
             bleeding: Bleeding::Pinpoint,
+            tip_length_um: 150.0,
+            closure_reach_um: 80.0,
         }
     }
 

@@ -43,7 +43,7 @@ pub struct Observable {
 /// entry here (plus computing it in the simulator).
 macro_rules! observables {
     ($(
-        $(#[doc = $doc:literal])*
+        $(#[$attr:meta])*
         $name:ident: $label:literal, $short:literal, $unit:literal, $panel:ident, $decimals:literal;
     )*) => {
         /// One point of the timeline. `*_rel` are averages over the dermis (epidermis for
@@ -52,7 +52,7 @@ macro_rules! observables {
         pub struct TimelinePoint {
             /// Time in days from day 0 of the protocol.
             pub t_day: f64,
-            $($(#[doc = $doc])* pub $name: f64,)*
+            $($(#[$attr])* pub $name: f64,)*
             /// 5th, 50th and 95th percentiles of ensemble members (`--ensemble N`), keyed
             /// `<field>_p05` / `_p50` / `_p95`.
             #[serde(flatten, default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -87,8 +87,19 @@ observables! {
     collagen_total_rel: "total collagen", "coll tot", "relative to before treatment", Matrix, 3;
     /// Collagen in the papillary dermis only (where biopsies like Lotfi 2013 measure).
     collagen_papillary_rel: "papillary collagen", "", "relative to before treatment", None, 3;
-    /// Elastin in the dermis, relative to its pre-treatment amount.
-    elastin_rel: "elastin", "elastin", "relative to before treatment", Matrix, 3;
+    /// Functional elastin (the fibres that work) in the dermis, relative to its pre-treatment
+    /// amount: the same as `elastin_functional_rel`, kept under its first name.
+    elastin_rel: "functional elastin", "elastin", "relative to before treatment", Matrix, 3;
+    /// Total elastin, functional plus damaged (elastotic): what total-elastin stains measure.
+    #[serde(default)]
+    elastin_total_rel: "total elastin", "", "relative to before treatment", None, 3;
+    /// Functional elastin over its resting value (the same as `elastin_rel`).
+    #[serde(default)]
+    elastin_functional_rel: "functional elastin", "", "relative to before treatment", None, 3;
+    /// Newly made elastin (tropoelastin and the fibres formed since day 0) as a share of the
+    /// resting functional elastin: 0 before any session (not a ratio to rest, hence no `_rel`).
+    #[serde(default)]
+    elastin_new_fraction: "new elastin", "", "share of resting functional elastin", None, 4;
     /// Epidermal thickness averaged over the patch, relative to the resting thickness.
     epidermis_thickness_rel: "epidermal thickness", "epiderm", "relative to before treatment", Matrix, 3;
     /// Fibroblasts in the dermis, relative to their pre-treatment number.

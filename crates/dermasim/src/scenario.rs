@@ -228,9 +228,7 @@ impl Scenario {
         self.device.validate("device", &column, &dp)?;
         let pr = &self.protocol;
         check_range("protocol.follow_up_days", pr.follow_up_days, 1.0, 3650.0, "days")?;
-        if pr.sessions.is_empty() {
-            return Err(FieldError::new("protocol.sessions", "at least one session is needed"));
-        }
+        // No session at all is the untreated control arm: a valid scenario (issue 15).
         if pr.sessions.len() > 100 {
             return Err(FieldError::new(
                 "protocol.sessions",

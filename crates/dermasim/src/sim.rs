@@ -48,6 +48,7 @@ typed_params! {
         epidermis_max_rel,
         epidermis_relax_per_day,
         epidermis_injury_signal_weight,
+        epidermis_dermal_coupling,
     }
 }
 
@@ -75,6 +76,8 @@ struct Sums {
     c3: f64,
     papillary_collagen: f64,
     elastin: f64,
+    damaged_elastin: f64,
+    new_elastin: f64,
     fibroblasts: f64,
     neutrophils: f64,
     macrophages: f64,
@@ -114,6 +117,14 @@ pub struct Simulation {
     step: Vec<f64>,
     /// Relative epidermal thickness per lateral column.
     epidermis: Vec<f64>,
+    /// 0d/1d closure: share of each lateral column inside some channel's wound zone. The fields
+    /// of a 0d/1d column hold the state of that zone; the rest of the column is at rest, so
+    /// column means are `rest + zone * (field - rest)`. Always 1 at 3d, where every channel is
+    /// resolved.
+    zone: Vec<f64>,
+    /// Wound-filling targets `[collagen III, collagen I, elastin]` per voxel (species-major, 3 x
+    /// len): the matrix each voxel held before its last injury, never below rest.
+    refill: Vec<f64>,
     t: f64,
     reference: Sums,
     sessions_done: usize,
@@ -193,13 +204,21 @@ impl Simulation {
                 fields[s * len + k * grid.plane()..s * len + (k + 1) * grid.plane()].fill(y[s]);
             }
         }
+        let mut refill = vec![0.0; 3 * len];
+        for (k, b) in base.iter().enumerate() {
+            for (m, level) in b.matrix().iter().enumerate() {
+                refill[m * len + k * grid.plane()..m * len + (k + 1) * grid.plane()].fill(*level);
+            }
+        }
         let mut me = Simulation {
+            refill,
             cooper: CooperParams::from_set(&set)?,
             remodel: RemodelParams::from_set(&set)?,
             injury: InjuryParams::from_set(&set)?,
             epi: EpidermisParams::from_set(&set)?,
             scenario: scenario.clone(),
             epidermis: vec![1.0; grid.plane()],
+            zone: vec![if sim.fidelity == Fidelity::Three { 1.0 } else { 0.0 }; grid.plane()],
             step: vec![0.0; len],
             column,
             grid,
@@ -247,9 +266,15 @@ impl Simulation {
         &self.base
     }
 
-    /// Relative epidermal thickness per lateral column.
+    /// Relative epidermal thickness per lateral column (at 0d/1d: of the wound zone).
     pub fn epidermis(&self) -> &[f64] {
         &self.epidermis
+    }
+
+    /// Share of each lateral column inside a channel's wound zone: 1 at 3d; at 0d/1d the fields
+    /// hold the zone's state and the column mean is `rest + zone * (field - rest)`.
+    pub fn wound_zone(&self) -> &[f64] {
+        &self.zone
     }
 
     pub fn solver_stats(&self) -> Stats {
@@ -363,6 +388,41 @@ impl Simulation {
         let len = self.grid.len();
         let plane = self.grid.plane();
         let inj = self.injury;
+        // 0d/1d closure: the new channels' wound zones join the existing zone; the union's state
+        // is the volume-weighted mix of the old zone and newly reached resting tissue, and the
+        // injury is concentrated in the zone (its injured share is phi / zone).
+        let concentration: Vec<f64> = if self.scenario.simulation.fidelity == Fidelity::Three {
+            vec![1.0; plane]
+        } else {
+            let added = ch.wound_zone_fraction();
+            (0..plane)
+                .map(|c| {
+                    let old = self.zone[c];
+                    let new = 1.0 - (1.0 - old) * (1.0 - added);
+                    if new <= 0.0 {
+                        return 0.0;
+                    }
+                    let keep = old / new;
+                    if keep < 1.0 {
+                        for k in 0..self.grid.nz {
+                            let v = k * plane + c;
+                            let rest = self.base[k].state();
+                            for (sp, r) in rest.iter().enumerate() {
+                                let x = &mut self.fields[sp * len + v];
+                                *x = r + keep * (*x - r);
+                            }
+                            for (m, r) in self.base[k].matrix().iter().enumerate() {
+                                let x = &mut self.refill[m * len + v];
+                                *x = r + keep * (*x - r);
+                            }
+                        }
+                        self.epidermis[c] = 1.0 + keep * (self.epidermis[c] - 1.0);
+                    }
+                    self.zone[c] = new;
+                    1.0 / new
+                })
+                .collect()
+        };
         let (mut injured_volume, mut dermis_volume) = (0.0, 0.0);
         for (v, &phi) in frac.iter().enumerate() {
             let k = v / plane;
@@ -374,12 +434,19 @@ impl Simulation {
             if phi <= 0.0 || !layer.is_viable() {
                 continue;
             }
+            let phi = (phi * concentration[v % plane]).min(1.0);
             let f = &mut self.fields;
             f[PT * len + v] += inj.debris_per_injury * phi;
             f[N * len + v] += inj.neutrophils_per_injury * phi;
             f[P * len + v] += inj.pathogen_per_injury * phi;
+            // Wound filling later restores what the voxel held before this injury (at least
+            // its rest, and what an earlier injury left still to be filled).
+            for (m, (s, r)) in [C3, C1, EF].into_iter().zip(self.base[k].matrix()).enumerate() {
+                let t = &mut self.refill[m * len + v];
+                *t = f[s * len + v].max(r).max(*t);
+            }
             let keep = 1.0 - inj.matrix_loss_per_injury * phi;
-            for s in [C1, C3, EF, ED] {
+            for s in [C1, C3, EF, ED, EN] {
                 f[s * len + v] *= keep;
             }
         }
@@ -404,9 +471,27 @@ impl Simulation {
         Ok(())
     }
 
+    /// Diffuse every species' departure from its resting profile. Only fibroblasts have a
+    /// resting density that changes with depth (papillary vs reticular); moving the departure
+    /// `f - f_rest` instead of `f` keeps the resting profile an exact fixed point (an absolute
+    /// density would be pushed across the layer step for ever, issue 15 point 1), and what moves
+    /// is the wound-driven excess. The other diffusing species rest at zero.
     fn transport(&mut self, dt: f64) {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let shift = |fields: &mut [f64], base: &[Baseline], sign: f64| {
+            let row = &mut fields[F * len..(F + 1) * len];
+            for (k, b) in base.iter().enumerate() {
+                if b.fibroblasts != 0.0 {
+                    for v in &mut row[k * plane..(k + 1) * plane] {
+                        *v += sign * b.fibroblasts;
+                    }
+                }
+            }
+        };
+        shift(&mut self.fields, &self.base, -1.0);
         let d: Vec<&[f64]> = self.diffusion.iter().map(Vec::as_slice).collect();
         diffuse_fields(&self.grid, &mut self.fields, &d, 0.0, dt);
+        shift(&mut self.fields, &self.base, 1.0);
     }
 
     fn advance(&mut self, dt: f64) -> Result<(), Error> {
@@ -433,8 +518,8 @@ impl Simulation {
         } else {
             Tolerance::SIMULATION
         });
-        let (cooper, remodel, base, layers) =
-            (&self.cooper, &self.remodel, &self.base, &self.grid.layer);
+        let (cooper, remodel, base, layers, refill) =
+            (&self.cooper, &self.remodel, &self.base, &self.grid.layer, &self.refill);
         const CHUNK: usize = 256;
         let fields = Shared(self.fields.as_mut_ptr());
         let results: Vec<Result<(Stats, u64, u64), ode::OdeError>> = self
@@ -461,7 +546,8 @@ impl Simulation {
                         continue;
                     }
                     integrated += 1;
-                    let sys = Voxel { cooper, remodel, base: base[k] };
+                    let refill_to = [refill[v], refill[len + v], refill[2 * len + v]];
+                    let sys = Voxel { cooper, remodel, base: base[k], refill_to };
                     if *h <= 0.0 {
                         *h = dt;
                     }
@@ -497,6 +583,7 @@ impl Simulation {
         let e = self.epi;
         for c in 0..plane {
             let (mut pap, mut pap_w, mut epi, mut epi_w) = (0.0, 0.0, 0.0, 0.0);
+            let (mut coll, mut coll_rest) = (0.0, 0.0);
             for k in 0..self.grid.nz {
                 let v = k * plane + c;
                 let h = self.grid.hz[k];
@@ -505,6 +592,8 @@ impl Simulation {
                         let b = &self.base[k];
                         pap += (self.fields[F * len + v] - b.fibroblasts).max(0.0) * b.response * h;
                         pap_w += h;
+                        coll += (self.fields[C1 * len + v] + self.fields[C3 * len + v]) * h;
+                        coll_rest += (b.collagen_i + b.collagen_iii) * h;
                     }
                     Layer::Epidermis => {
                         epi += self.fields[PT * len + v] * h;
@@ -513,8 +602,11 @@ impl Simulation {
                     _ => {}
                 }
             }
-            let drive =
-                pap / pap_w.max(1e-30) + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30);
+            // Lasting thickening only while the papillary dermis itself stays changed.
+            let dermal = if coll_rest > 0.0 { (coll / coll_rest - 1.0).max(0.0) } else { 0.0 };
+            let drive = pap / pap_w.max(1e-30)
+                + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30)
+                + e.epidermis_dermal_coupling * dermal;
             let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel
                 + e.epidermis_relax_per_day;
             let b = e.epidermis_growth_per_day * drive + e.epidermis_relax_per_day;
@@ -532,8 +624,14 @@ impl Simulation {
                 continue;
             }
             let h = self.grid.hz[k];
+            let rest = self.base[k].state();
+            // Column means: the wound zone's state mixed with resting tissue (3d: zone = 1).
             let row = |sp: usize| {
-                self.fields[sp * len + k * plane..sp * len + (k + 1) * plane].iter().sum::<f64>()
+                self.fields[sp * len + k * plane..sp * len + (k + 1) * plane]
+                    .iter()
+                    .zip(&self.zone)
+                    .map(|(&x, &w)| if w == 1.0 { x } else { rest[sp] + w * (x - rest[sp]) })
+                    .sum::<f64>()
                     * h
             };
             let (c1, c3) = (row(C1), row(C3));
@@ -545,6 +643,8 @@ impl Simulation {
                 s.papillary_collagen += c1 + c3;
             }
             s.elastin += row(EF);
+            s.damaged_elastin += row(ED);
+            s.new_elastin += row(EN);
             s.fibroblasts += row(F);
             s.neutrophils += row(N);
             s.macrophages += row(M);
@@ -565,7 +665,15 @@ impl Simulation {
             collagen_total_rel: ratio(s.c1 + s.c3, r.c1 + r.c3),
             collagen_papillary_rel: ratio(s.papillary_collagen, r.papillary_collagen),
             elastin_rel: ratio(s.elastin, r.elastin),
-            epidermis_thickness_rel: self.epidermis.iter().sum::<f64>()
+            elastin_total_rel: ratio(s.elastin + s.damaged_elastin, r.elastin + r.damaged_elastin),
+            elastin_functional_rel: ratio(s.elastin, r.elastin),
+            elastin_new_fraction: if r.elastin > 0.0 { s.new_elastin / r.elastin } else { 0.0 },
+            epidermis_thickness_rel: self
+                .epidermis
+                .iter()
+                .zip(&self.zone)
+                .map(|(&x, &w)| if w == 1.0 { x } else { 1.0 + w * (x - 1.0) })
+                .sum::<f64>()
                 / self.epidermis.len() as f64,
             fibroblasts_rel: ratio(s.fibroblasts, r.fibroblasts),
             neutrophils: s.neutrophils / s.volume,
@@ -613,7 +721,7 @@ impl Simulation {
             sessions: self.session_outcomes.clone(),
             endpoints: endpoints(
                 &self.timeline,
-                self.scenario.protocol.sessions[0].day,
+                self.scenario.protocol.sessions.first().map_or(0.0, |s| s.day),
                 self.scenario.protocol.sessions.get(1).map(|s| s.day),
             ),
             timeline: self.timeline.clone(),
@@ -655,6 +763,11 @@ struct CheckpointHeader {
     accepted: u64,
     rejected: u64,
     lengths: [usize; 3],
+    #[serde(default)]
+    zone: Vec<f64>,
+    /// Length of the wound-filling targets appended after the epidermis.
+    #[serde(default)]
+    refill_len: usize,
 }
 
 const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-2";
@@ -696,6 +809,8 @@ impl Simulation {
             accepted: self.stats.accepted,
             rejected: self.stats.rejected,
             lengths: [self.fields.len(), self.step.len(), self.epidermis.len()],
+            zone: self.zone.clone(),
+            refill_len: self.refill.len(),
         };
         let json = serde_json::to_vec(&header).expect("header serialises");
         let mut out = Vec::with_capacity(
@@ -706,6 +821,7 @@ impl Simulation {
         push_f64s(&mut out, &self.fields);
         push_f64s(&mut out, &self.step);
         push_f64s(&mut out, &self.epidermis);
+        push_f64s(&mut out, &self.refill);
         let sum = checksum(&out);
         out.extend_from_slice(&sum.to_le_bytes());
         out
@@ -747,6 +863,11 @@ impl Simulation {
             read_f64s(bytes, h.lengths[1], &mut at).ok_or_else(|| bad("file is truncated"))?;
         let epidermis =
             read_f64s(bytes, h.lengths[2], &mut at).ok_or_else(|| bad("file is truncated"))?;
+        let refill = if h.refill_len == self.refill.len() {
+            read_f64s(bytes, h.refill_len, &mut at).ok_or_else(|| bad("file is truncated"))?
+        } else {
+            return Err(bad("its wound-filling state does not match the scenario's grid"));
+        };
         if at != bytes.len() {
             return Err(bad("trailing bytes after the fields"));
         }
@@ -766,12 +887,16 @@ impl Simulation {
         if h.session_outcomes.len() != h.sessions_done {
             return Err(bad("session outcomes do not match the sessions done"));
         }
-        if fields.iter().chain(&step).chain(&epidermis).any(|v| !v.is_finite()) {
+        if fields.iter().chain(&step).chain(&epidermis).chain(&refill).any(|v| !v.is_finite()) {
             return Err(bad("a field holds a value that is not a finite number"));
         }
         self.fields = fields;
         self.step = step;
         self.epidermis = epidermis;
+        self.refill = refill;
+        if h.zone.len() == self.zone.len() {
+            self.zone = h.zone;
+        }
         self.t = h.t;
         self.sessions_done = h.sessions_done;
         self.session_outcomes = h.session_outcomes;

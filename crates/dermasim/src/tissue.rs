@@ -102,6 +102,7 @@ typed_params! {
         epidermis_thinning_per_decade_female,
         epidermis_thinning_per_decade_male,
         male_thickness_factor,
+        male_epidermis_factor,
         collagen_loss_per_year,
         fibroblast_response_loss_per_year,
         elastin_damage_per_year,
@@ -110,7 +111,7 @@ typed_params! {
         reticular_collagen_iii_share,
         reticular_fibroblasts_rel,
         capillary_loop_depth_below_dej_um,
-        upper_plexus_depth_um,
+        upper_plexus_below_papillary_um,
     }
 }
 
@@ -140,8 +141,9 @@ impl Column {
     ) -> Result<Column, Error> {
         let p = TissueParams::from_set(set)?;
         let decades = (age_years - p.site_reference_age_years) / 10.0;
-        let sex_factor = {
-            let f = p.male_thickness_factor;
+        // Men's over women's thickness, centred so that `Unspecified` is the table value; the
+        // dermis and the epidermis have their own factors (Meng 2022).
+        let sex_factor_of = |f: f64| {
             let mid = 1.0 + (f - 1.0) / 2.0;
             match sex {
                 Sex::Male => f / mid,
@@ -149,6 +151,8 @@ impl Column {
                 Sex::Unspecified => 1.0,
             }
         };
+        let sex_factor = sex_factor_of(p.male_thickness_factor);
+        let epi_sex_factor = sex_factor_of(p.male_epidermis_factor);
         let epi_rate = match sex {
             Sex::Male => p.epidermis_thinning_per_decade_male,
             Sex::Female => p.epidermis_thinning_per_decade_female,
@@ -159,7 +163,7 @@ impl Column {
         };
         let age_scale = |rate: f64| (1.0 - rate * decades).clamp(0.5, 1.5);
         let sc = site.stratum_corneum_um.value;
-        let epi = site.epidermis_um.value * age_scale(epi_rate) * sex_factor;
+        let epi = site.epidermis_um.value * age_scale(epi_rate) * epi_sex_factor;
         let dermis = site.dermis_um.value * age_scale(p.dermis_thinning_per_decade) * sex_factor;
         let pap = dermis * p.papillary_fraction_of_dermis;
         let ret = dermis - pap;
@@ -188,7 +192,9 @@ impl Column {
             thickness_um: [sc, epi, pap, ret],
             baseline,
             pinpoint_bleeding_depth_um: sc + epi + p.capillary_loop_depth_below_dej_um,
-            plexus_depth_um: p.upper_plexus_depth_um.min(sc + epi + dermis),
+            // The upper horizontal plexus at the papillary-reticular junction (Yen & Braverman).
+            plexus_depth_um: (sc + epi + pap + p.upper_plexus_below_papillary_um)
+                .clamp(sc + epi, sc + epi + dermis),
         })
     }
 

@@ -101,6 +101,114 @@ impl CooperParams {
     }
 }
 
+/// Slowest decay rate (1/day) below which a parameter set's sterile healed state counts as
+/// non-healing. Labelled assumption: inflammation after a sterile puncture resolves within
+/// months, so every mode of the linearised healed state must decay with an e-folding time of at
+/// most 100 days (the curated Cooper 2015 set decays at 0.021 /day, e-folding 48 days).
+pub const MIN_HEALING_RATE_PER_DAY: f64 = 0.01;
+
+impl CooperParams {
+    /// Jacobian at the sterile healed state `P = Pt = N = M = 0`.
+    pub fn healed_jacobian(&self) -> [[f64; 4]; 4] {
+        self.jacobian(0.0, 0.0, 0.0, 0.0)
+    }
+
+    /// Slowest decay rate of the healed state: `-max Re(lambda)` over the eigenvalues of
+    /// [`CooperParams::healed_jacobian`], found by bisection on the shift `s` for which
+    /// `J + s I` stays Routh-Hurwitz stable. Negative when the healed state is unstable.
+    pub fn healed_decay_rate(&self) -> f64 {
+        let j = self.healed_jacobian();
+        let stable_with_shift = |s: f64| {
+            let mut a = j;
+            for (i, row) in a.iter_mut().enumerate() {
+                row[i] += s;
+            }
+            hurwitz_stable(&char_poly(&a))
+        };
+        // Eigenvalues are bounded by the largest absolute row sum.
+        let bound = j.iter().map(|r| r.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
+        let (mut lo, mut hi) = (-bound - 1.0, bound + 1.0);
+        if !stable_with_shift(lo) {
+            return lo;
+        }
+        // Invariant: stable at shift `lo`, not at `hi`.
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if stable_with_shift(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+            if hi - lo < 1e-12 * (1.0 + lo.abs()) {
+                break;
+            }
+        }
+        lo
+    }
+
+    /// `Ok` when the sterile healed state is stable with at least
+    /// [`MIN_HEALING_RATE_PER_DAY`] of margin; otherwise the reason, for the record.
+    ///
+    /// For `E = C = 0` the linearisation is block triangular: the pathogen decouples
+    /// (`kpg - kpb sb / mub`), macrophages follow (`smr kmm / mumr - mum`), and debris and
+    /// neutrophils form the block `[[-mupt, mun], [snr knpt / munr, -mun]]`, stable exactly when
+    /// `mupt munr > snr knpt`. The general check does not rely on that structure.
+    pub fn healing(&self) -> Result<(), String> {
+        let rate = self.healed_decay_rate();
+        if rate >= MIN_HEALING_RATE_PER_DAY {
+            Ok(())
+        } else if rate <= 0.0 {
+            Err(format!(
+                "sterile healed state unstable (slowest mode grows at {:.4} /day; mupt*munr = {:.4} vs snr*knpt = {:.4})",
+                -rate,
+                self.mupt * self.munr,
+                self.snr * self.knpt
+            ))
+        } else {
+            Err(format!(
+                "inflammation resolves too slowly (slowest mode decays at {rate:.4} /day, below {MIN_HEALING_RATE_PER_DAY} /day)"
+            ))
+        }
+    }
+}
+
+/// Coefficients `[1, a1, a2, a3, a4]` of `det(lambda I - A)` (Faddeev-LeVerrier).
+fn char_poly(a: &[[f64; 4]; 4]) -> [f64; 5] {
+    let mul = |x: &[[f64; 4]; 4], y: &[[f64; 4]; 4]| {
+        let mut z = [[0.0; 4]; 4];
+        for i in 0..4 {
+            for j in 0..4 {
+                z[i][j] = (0..4).map(|k| x[i][k] * y[k][j]).sum();
+            }
+        }
+        z
+    };
+    let mut c = [1.0, 0.0, 0.0, 0.0, 0.0];
+    let mut m = [[0.0; 4]; 4];
+    for k in 1..=4 {
+        // M_k = A M_{k-1} + c_{k-1} I; c_k = -tr(A M_k) / k.
+        let mut mk = mul(a, &m);
+        for (i, row) in mk.iter_mut().enumerate() {
+            row[i] += c[k - 1];
+        }
+        let am = mul(a, &mk);
+        c[k] = -(0..4).map(|i| am[i][i]).sum::<f64>() / k as f64;
+        m = mk;
+    }
+    c
+}
+
+/// Routh-Hurwitz for a monic quartic: every root has a negative real part.
+fn hurwitz_stable(c: &[f64; 5]) -> bool {
+    let [_, a1, a2, a3, a4] = *c;
+    a1 > 0.0
+        && a2 > 0.0
+        && a3 > 0.0
+        && a4 > 0.0
+        && a1 * a2 > a3
+        && a1 * a2 * a3 > a3 * a3 + a1 * a1 * a4
+}
+
 /// `(x / s)^2` of a systemic input, exactly 0 without the division when the input is absent
 /// (the curated model has estrogen = cortisol = 0, and the right-hand side runs billions of times).
 #[inline(always)]
@@ -128,5 +236,50 @@ pub struct Cooper2015(pub CooperParams);
 impl OdeSystem<4> for Cooper2015 {
     fn rhs(&self, y: &[f64; 4], dy: &mut [f64; 4]) {
         *dy = self.0.rates(y[P], y[PT], y[N], y[M]);
+    }
+}
+
+#[cfg(test)]
+mod healing_tests {
+    use super::*;
+    use crate::params::ParameterSet;
+
+    fn curated() -> CooperParams {
+        CooperParams::from_set(&ParameterSet::literature()).unwrap()
+    }
+
+    #[test]
+    fn healed_state_rate_matches_the_closed_form_blocks() {
+        // E = C = 0: eigenvalues are the pathogen and macrophage diagonals and the two roots of
+        // the debris-neutrophil block (audit: -1.37 and -0.021 /day for the curated set).
+        for scale in [0.8, 1.0, 1.2] {
+            let mut c = curated();
+            c.mupt *= scale;
+            let p = c.kpg - c.kpb * c.sb / c.mub;
+            let m = c.smr * c.kmm / c.mumr - c.mum;
+            let (a, b, cc, d) = (-c.mupt, c.mun, c.snr * c.knpt / c.munr, -c.mun);
+            let (tr, det) = (a + d, a * d - b * cc);
+            let disc = (tr * tr / 4.0 - det).max(0.0).sqrt();
+            let slowest =
+                [p, m, tr / 2.0 + disc, tr / 2.0 - disc].into_iter().fold(f64::MIN, f64::max);
+            let got = c.healed_decay_rate();
+            assert!((got + slowest).abs() < 1e-9, "scale {scale}: {got} vs {}", -slowest);
+        }
+        let r = curated().healed_decay_rate();
+        assert!((r - 0.021).abs() < 0.002, "curated slowest rate {r}");
+    }
+
+    #[test]
+    fn the_debris_neutrophil_condition_decides_stability() {
+        let mut c = curated();
+        assert!(c.healing().is_ok());
+        // Just inside mupt * munr = snr * knpt: stable but far too slow to heal.
+        c.mupt = 1.001 * c.snr * c.knpt / c.munr;
+        let r = c.healed_decay_rate();
+        assert!(r > 0.0 && r < 1e-3 && c.healing().unwrap_err().contains("slowly"), "{r}");
+        // Just across: unstable.
+        c.mupt = 0.999 * c.snr * c.knpt / c.munr;
+        let e = c.healing().unwrap_err();
+        assert!(c.healed_decay_rate() < 0.0 && e.contains("unstable"), "{e}");
     }
 }

@@ -24,7 +24,10 @@ pub mod species {
     pub const C3: usize = 8;
     pub const EF: usize = 9;
     pub const ED: usize = 10;
-    pub const COUNT: usize = 11;
+    /// Elastin made since the start of the run (tropoelastin and the fibres it forms): a
+    /// share of `EF`, tracked so outputs can separate new from old elastin.
+    pub const EN: usize = 11;
+    pub const COUNT: usize = 12;
     pub const NAMES: [&str; COUNT] = [
         "pathogen",
         "debris",
@@ -37,6 +40,7 @@ pub mod species {
         "collagen_iii",
         "elastin",
         "damaged_elastin",
+        "new_elastin",
     ];
 }
 use species::*;
@@ -62,6 +66,8 @@ typed_params! {
         elastin_mmp_per_macrophage,
         damaged_elastin_clearance_per_macrophage,
         elastin_turnover_per_day,
+        matrix_refill_per_day,
+        matrix_refill_resting_share,
     }
 }
 
@@ -88,6 +94,11 @@ impl Baseline {
         response: 0.0,
     };
 
+    /// Resting `[collagen III, collagen I, elastin]`, the order of [`Voxel::refill_to`].
+    pub fn matrix(&self) -> [f64; 3] {
+        [self.collagen_iii, self.collagen_i, self.elastin]
+    }
+
     /// The resting state vector of a voxel with this baseline.
     pub fn state(&self) -> [f64; COUNT] {
         let mut y = [0.0; COUNT];
@@ -105,6 +116,9 @@ pub struct Voxel<'a> {
     pub cooper: &'a CooperParams,
     pub remodel: &'a RemodelParams,
     pub base: Baseline,
+    /// Levels `[collagen III, collagen I, elastin]` that wound filling restores: the matrix the
+    /// voxel held before its last injury (never below rest); `base.matrix()` when uninjured.
+    pub refill_to: [f64; 3],
 }
 
 impl OdeSystem<COUNT> for Voxel<'_> {
@@ -139,16 +153,28 @@ impl OdeSystem<COUNT> for Voxel<'_> {
         let excess_iii = (y[C3] - b.collagen_iii).max(0.0);
         let maturation = r.collagen_maturation_per_day * excess_iii;
         let mmp = y[M].max(0.0);
+        // Wound filling: fibroblasts replace matrix lost in the injury, fast while activated and
+        // slowly at rest (so a lightly injured voxel that hardly activates still heals).
+        let refill = r.matrix_refill_per_day
+            * (active + r.matrix_refill_resting_share * b.fibroblasts * b.response);
         dy[C3] = synth * r.collagen_iii_share_new
             - maturation
             - r.collagen_mmp_per_macrophage * mmp * y[C3]
-            + r.collagen_turnover_per_day * (b.collagen_iii - y[C3]);
+            + r.collagen_turnover_per_day * (b.collagen_iii - y[C3])
+            + refill * (self.refill_to[0] - y[C3]).max(0.0);
         dy[C1] = synth * (1.0 - r.collagen_iii_share_new)
             + r.collagen_maturation_yield * maturation
             - r.collagen_mmp_per_macrophage * mmp * y[C1]
-            + r.collagen_turnover_per_day * (b.collagen_i - y[C1]);
+            + r.collagen_turnover_per_day * (b.collagen_i - y[C1])
+            + refill * (self.refill_to[1] - y[C1]).max(0.0);
         dy[EF] = r.elastin_synthesis_per_day * active - r.elastin_mmp_per_macrophage * mmp * y[EF]
-            + r.elastin_turnover_per_day * (b.elastin - y[EF]);
+            + r.elastin_turnover_per_day * (b.elastin - y[EF])
+            + refill * (self.refill_to[2] - y[EF]).max(0.0);
+        // New elastin: everything synthesised or refilled, lost like the functional pool.
+        dy[EN] = r.elastin_synthesis_per_day * active
+            + refill * (self.refill_to[2] - y[EF]).max(0.0)
+            - r.elastin_mmp_per_macrophage * mmp * y[EN]
+            - r.elastin_turnover_per_day * y[EN];
         dy[ED] = -r.damaged_elastin_clearance_per_macrophage * mmp * y[ED]
             + r.elastin_turnover_per_day * (b.damaged_elastin - y[ED]);
     }
@@ -187,6 +213,7 @@ pub const TAIL: [(usize, &[usize]); COUNT - 4] = [
     (C1, &[F, M, C3]),
     (EF, &[F, M]),
     (ED, &[M]),
+    (EN, &[F, M, EF]),
 ];
 
 impl Voxel<'_> {
@@ -226,16 +253,30 @@ impl Voxel<'_> {
         let mmp = y[M].max(0.0);
         let mmp_m = if y[M] >= 0.0 { 1.0 } else { 0.0 };
         let cm = r.collagen_mmp_per_macrophage;
-        jac[C3][F] = synth_f * r.collagen_iii_share_new;
+        let active = (f - b.fibroblasts).max(0.0) * b.response;
+        let refill = r.matrix_refill_per_day
+            * (active + r.matrix_refill_resting_share * b.fibroblasts * b.response);
+        let refill_f = r.matrix_refill_per_day * active_f;
+        // Deficit below rest and its right-hand derivative (0 at the kink).
+        let deficit = |y: f64, rest: f64| ((rest - y).max(0.0), if y < rest { -1.0 } else { 0.0 });
+        let (d3, d3_y) = deficit(y[C3], self.refill_to[0]);
+        let (d1, d1_y) = deficit(y[C1], self.refill_to[1]);
+        let (de, de_y) = deficit(y[EF], self.refill_to[2]);
+        jac[C3][F] = synth_f * r.collagen_iii_share_new + refill_f * d3;
         jac[C3][M] = -cm * y[C3] * mmp_m;
-        jac[C3][C3] = -maturation_c3 - cm * mmp - r.collagen_turnover_per_day;
-        jac[C1][F] = synth_f * (1.0 - r.collagen_iii_share_new);
+        jac[C3][C3] = -maturation_c3 - cm * mmp - r.collagen_turnover_per_day + refill * d3_y;
+        jac[C1][F] = synth_f * (1.0 - r.collagen_iii_share_new) + refill_f * d1;
         jac[C1][M] = -cm * y[C1] * mmp_m;
         jac[C1][C3] = r.collagen_maturation_yield * maturation_c3;
-        jac[C1][C1] = -cm * mmp - r.collagen_turnover_per_day;
-        jac[EF][F] = r.elastin_synthesis_per_day * active_f;
+        jac[C1][C1] = -cm * mmp - r.collagen_turnover_per_day + refill * d1_y;
+        jac[EF][F] = r.elastin_synthesis_per_day * active_f + refill_f * de;
         jac[EF][M] = -r.elastin_mmp_per_macrophage * y[EF] * mmp_m;
-        jac[EF][EF] = -r.elastin_mmp_per_macrophage * mmp - r.elastin_turnover_per_day;
+        jac[EF][EF] =
+            -r.elastin_mmp_per_macrophage * mmp - r.elastin_turnover_per_day + refill * de_y;
+        jac[EN][F] = r.elastin_synthesis_per_day * active_f + refill_f * de;
+        jac[EN][M] = -r.elastin_mmp_per_macrophage * y[EN] * mmp_m;
+        jac[EN][EF] = refill * de_y;
+        jac[EN][EN] = -r.elastin_mmp_per_macrophage * mmp - r.elastin_turnover_per_day;
         jac[ED][M] = -r.damaged_elastin_clearance_per_macrophage * y[ED] * mmp_m;
         jac[ED][ED] =
             -r.damaged_elastin_clearance_per_macrophage * mmp - r.elastin_turnover_per_day;
@@ -266,6 +307,7 @@ pub fn at_rest(y: &[f64; COUNT], b: &Baseline) -> bool {
         && (y[C1] - b.collagen_i).abs() < EPS
         && (y[EF] - b.elastin).abs() < EPS
         && (y[ED] - b.damaged_elastin).abs() < EPS
+        && y[EN] < EPS
 }
 
 #[cfg(test)]
@@ -288,19 +330,22 @@ mod tests {
         response: 0.9,
     };
 
+    /// Pre-injury matrix above rest, so wound filling is exercised away from the baseline.
+    const REFILL: [f64; 3] = [0.16, 0.72, 0.051];
+
     /// States away from the kinks of `max(., 0)`: early inflammation, peak, resolution.
     fn states() -> Vec<[f64; COUNT]> {
         vec![
-            [0.02, 1.8, 0.09, 0.01, 0.001, 0.002, 0.81, 0.55, 0.12, 0.04, 0.008],
-            [0.3, 0.9, 0.25, 0.6, 0.3, 0.4, 2.1, 0.68, 0.22, 0.05, 0.006],
-            [1e-4, 0.05, 0.01, 0.2, 0.18, 0.05, 1.4, 0.74, 0.19, 0.052, 0.004],
+            [0.02, 1.8, 0.09, 0.01, 0.001, 0.002, 0.81, 0.55, 0.12, 0.04, 0.008, 0.001],
+            [0.3, 0.9, 0.25, 0.6, 0.3, 0.4, 2.1, 0.68, 0.22, 0.05, 0.006, 0.004],
+            [1e-4, 0.05, 0.01, 0.2, 0.18, 0.05, 1.4, 0.74, 0.19, 0.052, 0.004, 0.01],
         ]
     }
 
     #[test]
     fn analytic_jacobian_matches_central_differences() {
         let (cooper, remodel) = params();
-        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE };
+        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL };
         for y in states() {
             let mut jac = [[0.0; COUNT]; COUNT];
             sys.analytic_jacobian(&y, &mut jac);
@@ -331,12 +376,12 @@ mod tests {
         // Every entry the structured solve treats as zero must be zero in the right-hand side
         // itself (forward differences are exactly zero where f_i does not read y_j).
         let (cooper, remodel) = params();
-        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE };
+        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL };
         for y in states() {
             let mut f0 = [0.0; COUNT];
             sys.rhs(&y, &mut f0);
             let mut fd = [[0.0; COUNT]; COUNT];
-            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE })
+            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL })
                 .jacobian(&y, &f0, &mut fd);
             for i in 0..COUNT {
                 for j in 0..COUNT {
@@ -356,8 +401,9 @@ mod tests {
     #[allow(clippy::needless_range_loop)]
     fn structured_solve_matches_dense_lu() {
         let (cooper, remodel) = params();
-        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE };
-        let dense = Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE });
+        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL };
+        let dense =
+            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL });
         for y in states() {
             for h in [1e-3, 0.1, 1.0, 5.0] {
                 let mut jac = [[0.0; COUNT]; COUNT];
@@ -407,8 +453,9 @@ mod tests {
         let tol = Tolerance { rtol: 1e-10, atol: 1e-13 };
         let (mut a, mut b, mut c, mut d) = (y0, y0, y0, y0);
         let (mut ha, mut hb, mut hc, mut hd) = (1e-3, 1e-3, 1e-3, 1e-3);
-        let fast = Voxel { cooper: &cooper, remodel: &remodel, base: BASE };
-        let dense = Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE });
+        let fast = Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL };
+        let dense =
+            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL });
         for day in 0..60 {
             let t = day as f64;
             integrate(&fast, t, t + 1.0, &mut a, &mut ha, tol).unwrap();
