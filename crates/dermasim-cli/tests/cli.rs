@@ -158,7 +158,7 @@ fn bad_input_names_the_field_and_leaves_nothing() {
     fails_naming(&["run", "--set", "patient.site=elbow"], "patient.site", t);
     fails_naming(&["run", "--set", "patient.age_years=-3"], "patient.age_years", t);
     fails_naming(&["run", "--set", "device.depth_mm=4.0"], "device.depth_mm", t);
-    fails_naming(&["run", "--set", "device.passes=0"], "device.passes", t);
+    fails_naming(&["run", "--set", "device.passes=-1"], "device.passes", t);
     fails_naming(&["run", "--set", "protocol.sessions.2.day=400"], "protocol.sessions.2.day", t);
     fails_naming(
         &[

@@ -142,7 +142,7 @@ fn parameter_overrides_outside_their_ranges_are_refused_unless_allowed() {
     for bad in [
         "parameters.papillary_collagen_iii_share=1e308",
         "parameters.papillary_fraction_of_dermis=1e308",
-        "parameters.collagen_synthesis_per_day=0.5",
+        "parameters.collagen_synthesis_per_day=5",
     ] {
         let o = dermasim(&["run", "--fidelity", "0d", "--set", bad]);
         let name = bad.split('=').next().unwrap();
@@ -157,10 +157,10 @@ fn parameter_overrides_outside_their_ranges_are_refused_unless_allowed() {
         "0d",
         "--allow-outside-range",
         "--set",
-        "parameters.collagen_synthesis_per_day=0.05",
+        "parameters.collagen_synthesis_per_day=0.5",
     ]);
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(s["notes"].to_string().contains("collagen_synthesis_per_day = 0.05"), "{}", s["notes"]);
+    assert!(s["notes"].to_string().contains("collagen_synthesis_per_day = 0.5"), "{}", s["notes"]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("NaN"));
 }
 

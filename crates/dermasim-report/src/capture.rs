@@ -113,15 +113,7 @@ impl Capture {
 
 /// Mean of every species over each depth plane.
 fn lateral_means(sim: &Simulation) -> Vec<[f64; COUNT]> {
-    let g = sim.grid();
-    let plane = g.plane();
-    (0..g.nz)
-        .map(|k| {
-            std::array::from_fn(|s| {
-                sim.field(s)[k * plane..(k + 1) * plane].iter().sum::<f64>() / plane as f64
-            })
-        })
-        .collect()
+    (0..sim.grid().nz).map(|k| sim.lateral_mean(k)).collect()
 }
 
 #[cfg(test)]

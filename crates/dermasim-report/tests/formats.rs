@@ -65,11 +65,10 @@ fn parquet_reads_back_with_the_arrow_reader() {
         // The same columns as the CSV, in the same order.
         let csv = dermasim_io::timeseries_csv(&s);
         assert_eq!(names.join(","), csv.lines().next().unwrap());
-        assert!(names.iter().all(|n| *n == "t_day"
-            || n.contains("_rel")
-            || ["neutrophils", "macrophages", "debris", "tgf_beta"]
-                .iter()
-                .any(|b| n.starts_with(b))));
+        // Every column is a quantity of the observables table or its band.
+        assert!(names
+            .iter()
+            .all(|n| *n == "t_day" || dermasim::OBSERVABLES.iter().any(|o| n.starts_with(o.name))));
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, s.timeline.len());
         for (c, name) in names.iter().enumerate() {

@@ -277,6 +277,21 @@ impl Simulation {
         &self.zone
     }
 
+    /// Lateral mean of every species in depth cell `k`, the 0d/1d wound zone mixed with
+    /// resting tissue exactly as the timeline does (what depth profiles show).
+    pub fn lateral_mean(&self, k: usize) -> [f64; crate::kinetics::species::COUNT] {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let rest = self.base[k].state();
+        std::array::from_fn(|sp| {
+            self.fields[sp * len + k * plane..sp * len + (k + 1) * plane]
+                .iter()
+                .zip(&self.zone)
+                .map(|(&x, &w)| if w == 1.0 { x } else { rest[sp] + w * (x - rest[sp]) })
+                .sum::<f64>()
+                / plane as f64
+        })
+    }
+
     pub fn solver_stats(&self) -> Stats {
         self.stats
     }
