@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_array::{
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema};
 use dermasim::rng::Stream;
 use dermasim::tissue::SiteTable;
@@ -245,7 +247,10 @@ impl Cohort {
         let mut file_texts = Vec::new();
         for (i, p) in spec.protocol.iter().enumerate() {
             if protocols.iter().any(|(n, _): &(String, Value)| *n == p.name) {
-                return Err(field_err(format!("protocol.{i}.name"), format!("`{}` is used twice", p.name)));
+                return Err(field_err(
+                    format!("protocol.{i}.name"),
+                    format!("`{}` is used twice", p.name),
+                ));
             }
             let mut tree = match &p.scenario {
                 Some(f) => {
@@ -299,7 +304,11 @@ impl Cohort {
         if !COHORT_MEMBERS.contains(&members) {
             return Err(field_err(
                 "members",
-                format!("{members} is outside {} to {}", COHORT_MEMBERS.start(), COHORT_MEMBERS.end()),
+                format!(
+                    "{members} is outside {} to {}",
+                    COHORT_MEMBERS.start(),
+                    COHORT_MEMBERS.end()
+                ),
             ));
         }
         let shard_size = spec.shard_size.unwrap_or(DEFAULT_SHARD_SIZE);
@@ -335,8 +344,10 @@ impl Cohort {
         cohort.columns = names
             .iter()
             .map(|n| {
-                let vs: Vec<&Value> =
-                    values.iter().flat_map(|row| row.iter().filter(|(k, _)| k == n).map(|(_, v)| v)).collect();
+                let vs: Vec<&Value> = values
+                    .iter()
+                    .flat_map(|row| row.iter().filter(|(k, _)| k == n).map(|(_, v)| v))
+                    .collect();
                 (n.clone(), column_type(&vs))
             })
             .collect();
@@ -344,7 +355,8 @@ impl Cohort {
         let sites = SiteTable::embedded();
         for i in 0..members {
             for p in 0..cohort.protocols.len() {
-                let s = cohort.scenario_unchecked(i, p).map_err(|e| cohort.member_error(i, p, e))?;
+                let s =
+                    cohort.scenario_unchecked(i, p).map_err(|e| cohort.member_error(i, p, e))?;
                 s.validate(&sites, &base).map_err(|e| cohort.member_error(i, p, e.into()))?;
             }
         }
@@ -363,11 +375,17 @@ impl Cohort {
         match e {
             AppError::Field(f) => field_err(
                 f.path.clone(),
-                format!("{} (member {member}, protocol `{}`)", f.message, self.protocols[protocol].0),
+                format!(
+                    "{} (member {member}, protocol `{}`)",
+                    f.message, self.protocols[protocol].0
+                ),
             ),
             AppError::Io(IoError::Field(f)) => field_err(
                 f.path.clone(),
-                format!("{} (member {member}, protocol `{}`)", f.message, self.protocols[protocol].0),
+                format!(
+                    "{} (member {member}, protocol `{}`)",
+                    f.message, self.protocols[protocol].0
+                ),
             ),
             other => other,
         }
@@ -431,11 +449,8 @@ impl Cohort {
     /// protocol's own `set`) runs exactly this member.
     pub fn member_overrides(&self, member: usize, protocol: usize) -> Vec<String> {
         let _ = protocol;
-        let mut o: Vec<String> = self
-            .population_values(member)
-            .into_iter()
-            .map(|(p, v)| format!("{p}={v}"))
-            .collect();
+        let mut o: Vec<String> =
+            self.population_values(member).into_iter().map(|(p, v)| format!("{p}={v}")).collect();
         o.push(format!("simulation.seed={}", self.member_seed(member)));
         if let Some(f) = &self.spec.fidelity {
             o.push(format!("simulation.fidelity={f}"));
@@ -544,7 +559,9 @@ impl Cohort {
         let Ok(m) = serde_json::from_str::<ShardMarker>(&text) else { return false };
         m.spec_hash == self.hash
             && m.shard == shard
-            && m.files.iter().all(|(p, h)| std::fs::read(out.join(p)).is_ok_and(|b| sha_hex(&b) == *h))
+            && m.files
+                .iter()
+                .all(|(p, h)| std::fs::read(out.join(p)).is_ok_and(|b| sha_hex(&b) == *h))
     }
 
     /// Run one shard's members (in parallel on the current rayon pool, results in member
@@ -564,7 +581,8 @@ impl Cohort {
         }
         let range = self.shard_range(shard);
         let np = self.protocols.len();
-        let jobs: Vec<(usize, usize)> = range.clone().flat_map(|i| (0..np).map(move |p| (i, p))).collect();
+        let jobs: Vec<(usize, usize)> =
+            range.clone().flat_map(|i| (0..np).map(move |p| (i, p))).collect();
         let done = AtomicUsize::new(0);
         let total = jobs.len();
         let quiet = CancelOnly(observer);
@@ -613,7 +631,11 @@ impl Cohort {
         (0..self.shards()).filter(|&s| self.shard_done(out, s)).count()
     }
 
-    fn members_batch(&self, jobs: &[(usize, usize)], results: &[Summary]) -> Result<RecordBatch, AppError> {
+    fn members_batch(
+        &self,
+        jobs: &[(usize, usize)],
+        results: &[Summary],
+    ) -> Result<RecordBatch, AppError> {
         let mut fields = vec![
             Field::new("member", DataType::UInt32, false),
             Field::new("protocol", DataType::Utf8, false),
@@ -621,26 +643,39 @@ impl Cohort {
         ];
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(UInt32Array::from_iter_values(jobs.iter().map(|j| j.0 as u32))),
-            Arc::new(StringArray::from_iter_values(jobs.iter().map(|j| self.protocols[j.1].0.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                jobs.iter().map(|j| self.protocols[j.1].0.as_str()),
+            )),
             Arc::new(UInt64Array::from_iter_values(jobs.iter().map(|j| self.member_seed(j.0)))),
         ];
-        let pops: Vec<Vec<(String, Value)>> = jobs.iter().map(|j| self.population_values(j.0)).collect();
+        let pops: Vec<Vec<(String, Value)>> =
+            jobs.iter().map(|j| self.population_values(j.0)).collect();
         for (name, ty) in &self.columns {
-            let get = |row: &Vec<(String, Value)>| row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let get = |row: &Vec<(String, Value)>| {
+                row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            };
             match ty {
                 ColumnType::Int => {
                     fields.push(Field::new(name, DataType::Int64, true));
-                    cols.push(Arc::new(Int64Array::from(pops.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect::<Vec<_>>())));
+                    cols.push(Arc::new(Int64Array::from(
+                        pops.iter().map(|r| get(r).and_then(|v| v.as_i64())).collect::<Vec<_>>(),
+                    )));
                 }
                 ColumnType::Float => {
                     fields.push(Field::new(name, DataType::Float64, true));
-                    cols.push(Arc::new(Float64Array::from(pops.iter().map(|r| get(r).and_then(|v| v.as_f64())).collect::<Vec<_>>())));
+                    cols.push(Arc::new(Float64Array::from(
+                        pops.iter().map(|r| get(r).and_then(|v| v.as_f64())).collect::<Vec<_>>(),
+                    )));
                 }
                 ColumnType::Text => {
                     fields.push(Field::new(name, DataType::Utf8, true));
                     cols.push(Arc::new(StringArray::from(
                         pops.iter()
-                            .map(|r| get(r).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                            .map(|r| {
+                                get(r).map(|v| {
+                                    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+                                })
+                            })
                             .collect::<Vec<_>>(),
                     )));
                 }
@@ -668,11 +703,19 @@ impl Cohort {
             .map_err(|e| io_other(Path::new("members"), e))
     }
 
-    fn timeline_batch(&self, jobs: &[(usize, usize)], results: &[Summary]) -> Result<RecordBatch, AppError> {
+    fn timeline_batch(
+        &self,
+        jobs: &[(usize, usize)],
+        results: &[Summary],
+    ) -> Result<RecordBatch, AppError> {
         let n: Vec<usize> = results.iter().map(|s| s.timeline.len()).collect();
-        let member = UInt32Array::from_iter_values(jobs.iter().zip(&n).flat_map(|(j, &k)| std::iter::repeat_n(j.0 as u32, k)));
+        let member = UInt32Array::from_iter_values(
+            jobs.iter().zip(&n).flat_map(|(j, &k)| std::iter::repeat_n(j.0 as u32, k)),
+        );
         let protocol = StringArray::from_iter_values(
-            jobs.iter().zip(&n).flat_map(|(j, &k)| std::iter::repeat_n(self.protocols[j.1].0.as_str(), k)),
+            jobs.iter()
+                .zip(&n)
+                .flat_map(|(j, &k)| std::iter::repeat_n(self.protocols[j.1].0.as_str(), k)),
         );
         let mut fields = vec![
             Field::new("member", DataType::UInt32, false),
@@ -683,7 +726,9 @@ impl Cohort {
         for name in &names {
             fields.push(Field::new(name, DataType::Float64, false));
             cols.push(Arc::new(Float64Array::from_iter_values(
-                results.iter().flat_map(|s| s.timeline.iter().map(|p| p.get(name).unwrap_or(f64::NAN))),
+                results
+                    .iter()
+                    .flat_map(|s| s.timeline.iter().map(|p| p.get(name).unwrap_or(f64::NAN))),
             )));
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
@@ -726,10 +771,11 @@ fn parse_spec(tree: Value) -> Result<CohortSpec, AppError> {
     serde_json::from_value::<CohortSpec>(tree.clone()).map_err(|e| {
         // Name the top-level key when serde does not give a path.
         let msg = e.to_string();
-        let path = ["protocol", "population", "members", "seed", "shard_size", "fidelity", "timeline"]
-            .into_iter()
-            .find(|k| msg.contains(&format!("`{k}`")))
-            .unwrap_or("cohort");
+        let path =
+            ["protocol", "population", "members", "seed", "shard_size", "fidelity", "timeline"]
+                .into_iter()
+                .find(|k| msg.contains(&format!("`{k}`")))
+                .unwrap_or("cohort");
         field_err(path, msg)
     })
 }
@@ -738,8 +784,12 @@ fn check_distribution(path: &str, d: &Distribution) -> Result<(), AppError> {
     let p = format!("population.{path}");
     match d {
         Distribution::Value { .. } => Ok(()),
-        Distribution::Uniform { uniform: [a, b] } if a.is_finite() && b.is_finite() && a <= b => Ok(()),
-        Distribution::Uniform { .. } => Err(field_err(p, "uniform = [LOW, HIGH] needs finite LOW <= HIGH")),
+        Distribution::Uniform { uniform: [a, b] } if a.is_finite() && b.is_finite() && a <= b => {
+            Ok(())
+        }
+        Distribution::Uniform { .. } => {
+            Err(field_err(p, "uniform = [LOW, HIGH] needs finite LOW <= HIGH"))
+        }
         Distribution::Normal { normal: [m, s], clip } => {
             if !(m.is_finite() && s.is_finite() && *s >= 0.0) {
                 return Err(field_err(p, "normal = [MEAN, SD] needs a finite mean and SD >= 0"));
@@ -756,8 +806,14 @@ fn check_distribution(path: &str, d: &Distribution) -> Result<(), AppError> {
                 return Err(field_err(p, "choice needs at least one value"));
             }
             if let Some(w) = weights {
-                if w.len() != choice.len() || w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f64>() <= 0.0 {
-                    return Err(field_err(p, "weights: one non-negative weight per choice, not all zero"));
+                if w.len() != choice.len()
+                    || w.iter().any(|x| !(x.is_finite() && *x >= 0.0))
+                    || w.iter().sum::<f64>() <= 0.0
+                {
+                    return Err(field_err(
+                        p,
+                        "weights: one non-negative weight per choice, not all zero",
+                    ));
                 }
             }
             Ok(())
@@ -812,7 +868,8 @@ fn parquet_bytes(batch: &RecordBatch, path: &Path) -> Result<Vec<u8>, AppError> 
         .set_created_by(format!("dermasim {VERSION}"))
         .build();
     let mut buf = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(|e| io_other(path, e))?;
+    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))
+        .map_err(|e| io_other(path, e))?;
     w.write(batch).map_err(|e| io_other(path, e))?;
     w.close().map_err(|e| io_other(path, e))?;
     Ok(buf)
@@ -822,7 +879,8 @@ fn parquet_bytes(batch: &RecordBatch, path: &Path) -> Result<Vec<u8>, AppError> 
 /// ([`dermasim_io::timeline_columns`]), all `f64`.
 pub fn timeline_record_batch(summary: &Summary) -> RecordBatch {
     let names = dermasim_io::timeline_columns(summary);
-    let fields: Vec<Field> = names.iter().map(|n| Field::new(n, DataType::Float64, false)).collect();
+    let fields: Vec<Field> =
+        names.iter().map(|n| Field::new(n, DataType::Float64, false)).collect();
     let cols: Vec<ArrayRef> = names
         .iter()
         .map(|n| {
@@ -885,14 +943,16 @@ patient.fitzpatrick = { choice = [1, 2, 3, 4, 5, 6] }
             .unwrap_err()
             .to_string();
         assert!(e.contains("patient.age_years") && e.contains("member 0"), "{e}");
-        let e = Cohort::from_toml(&SPEC.replace("choice = [1,", "choise = [1,"), "s", Path::new("."));
+        let e =
+            Cohort::from_toml(&SPEC.replace("choice = [1,", "choise = [1,"), "s", Path::new("."));
         assert!(e.is_err());
         let c = Cohort::from_toml(SPEC, "spec", Path::new(".")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("thesis.txt"), "x").unwrap();
         assert!(c.prepare(dir.path(), "--out").is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let other = Cohort::from_toml(&SPEC.replace("seed = 7", "seed = 8"), "s", Path::new(".")).unwrap();
+        let other =
+            Cohort::from_toml(&SPEC.replace("seed = 7", "seed = 8"), "s", Path::new(".")).unwrap();
         let out = dir.path().join("c");
         other.prepare(&out, "--out").unwrap();
         let e = c.prepare(&out, "--out").unwrap_err().to_string();

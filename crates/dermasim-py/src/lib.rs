@@ -474,7 +474,7 @@ fn model_run(
         if info.species.contains(&k.as_str()) {
             initial.push((k, v));
         } else if params.param.contains_key(&pname) {
-            params.set(&pname, v).map_err(|e| py_err(py, AppError::Core(e)))?;
+            params.set(&pname, v).map_err(|e| py_err(py, AppError::Core(e.into())))?;
         } else {
             let err = ScenarioError::new_err(format!("{k}: not a parameter or species of {name}"));
             let _ = err.value(py).setattr("path", k);
@@ -533,7 +533,12 @@ impl PyCohort {
     }
 
     /// Member `member` under protocol `protocol` as a scenario.
-    fn member_scenario(&self, py: Python<'_>, member: usize, protocol: usize) -> PyResult<PyScenario> {
+    fn member_scenario(
+        &self,
+        py: Python<'_>,
+        member: usize,
+        protocol: usize,
+    ) -> PyResult<PyScenario> {
         self.inner
             .member_scenario(member, protocol)
             .map(|inner| PyScenario { inner })

@@ -67,11 +67,8 @@ pub fn run(args: CohortArgs) -> Result<()> {
     let Some(out) = &args.out else { bail!("--out DIR is required to run a cohort") };
     let slice = args.shard.as_deref().map(parse_slice).transpose()?;
     let pending = cohort.prepare(out, "--out")?;
-    let mine: Vec<usize> = pending
-        .iter()
-        .copied()
-        .filter(|s| slice.is_none_or(|(i, n)| s % n == i))
-        .collect();
+    let mine: Vec<usize> =
+        pending.iter().copied().filter(|s| slice.is_none_or(|(i, n)| s % n == i)).collect();
     if args.dry_run {
         let plan = serde_json::json!({
             "members": cohort.members(),
