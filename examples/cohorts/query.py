@@ -39,7 +39,7 @@ if duckdb is not None:
             SELECT floor(a."patient.age_years" / 10) * 10 AS decade, count(*) AS n,
                    median(a.collagen_total_rel_end - b.collagen_total_rel_end) AS median_gain
             FROM m a JOIN m b USING (member)
-            WHERE a.protocol = 'pen_1.5mm' AND b.protocol = 'pen_0.5mm'
+            WHERE a.protocol = 'pen_1.0mm' AND b.protocol = 'pen_0.5mm'
             GROUP BY ALL ORDER BY ALL
             """
         )

@@ -23,7 +23,7 @@ fidelity = "0d"
 
 [[protocol]]
 name = "deep"
-set = ["device.depth_mm=1.5", "protocol.sessions=[{day=0}]", "protocol.follow_up_days=30"]
+set = ["device.depth_mm=1.0", "protocol.sessions=[{day=0}]", "protocol.follow_up_days=30"]
 
 [[protocol]]
 name = "shallow"
@@ -33,7 +33,6 @@ set = ["device.depth_mm=0.5", "protocol.sessions=[{day=0}]", "protocol.follow_up
 "patient.age_years" = { normal = [48, 12], clip = [20, 80] }
 "patient.sex" = { choice = ["female", "male"], weights = [0.7, 0.3] }
 "patient.fitzpatrick" = { choice = [1, 2, 3, 4, 5, 6] }
-"patient.site" = { choice = ["cheek", "forehead"] }
 """
 
 
