@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod clinic;
+pub mod cohort;
 pub mod deliver;
 mod error;
 pub mod evidence;

@@ -85,6 +85,8 @@ enum Command {
     Plan(commands::clinic::PlanArgs),
     /// Measure memory bandwidth, transport, kinetics and whole runs on this machine.
     Bench(commands::bench::BenchArgs),
+    /// Run a virtual cohort (protocols x a population) into a Parquet dataset, shard by shard.
+    Cohort(commands::cohort::CohortArgs),
 }
 
 /// Write to stdout; a closed pipe ends the program with success (the reader has what it
@@ -147,6 +149,7 @@ fn main() -> ExitCode {
         },
         Command::Report { dir } => commands::report(&dir),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Cohort(args) => commands::cohort::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod clinic;
+pub mod cohort;
 pub mod deliver;
 pub mod evidence;
 pub mod model;
