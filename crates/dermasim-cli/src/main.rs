@@ -85,6 +85,8 @@ enum Command {
     Plan(commands::clinic::PlanArgs),
     /// Measure memory bandwidth, transport, kinetics and whole runs on this machine.
     Bench(commands::bench::BenchArgs),
+    /// The clinic web app: patients, screening, plans, audit trail, on an embedded database.
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Write to stdout; a closed pipe ends the program with success (the reader has what it
@@ -147,6 +149,7 @@ fn main() -> ExitCode {
         },
         Command::Report { dir } => commands::report(&dir),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
