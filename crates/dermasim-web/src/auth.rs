@@ -196,18 +196,20 @@ impl Limiter {
 }
 
 /// The session behind the request's cookie, if valid.
-pub(crate) async fn session(app: &App, parts: &Parts) -> Result<Option<Auth>, sqlx::Error> {
+pub(crate) fn session(app: &App, parts: &Parts) -> rusqlite::Result<Option<Auth>> {
+    use rusqlite::OptionalExtension;
     let Some(token) = cookie(parts, SESSION_COOKIE) else { return Ok(None) };
     let token_hash = sha256_hex(&token);
-    let row: Option<(i64, i64, String, String, String, i64)> = sqlx::query_as(
-        "SELECT u.id, u.clinic_id, u.username, u.role, s.csrf, u.must_change_password
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ? AND s.expires_at > ?",
-    )
-    .bind(&token_hash)
-    .bind(crate::db::now_secs())
-    .fetch_optional(&app.pool)
-    .await?;
+    let row: Option<(i64, i64, String, String, String, i64)> = app
+        .connection()
+        .query_row(
+            "SELECT u.id, u.clinic_id, u.username, u.role, s.csrf, u.must_change_password
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+            rusqlite::params![token_hash, crate::db::now_secs()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?;
     Ok(row.and_then(|(user_id, clinic_id, username, role, csrf, must)| {
         Some(Auth {
             user_id,
@@ -222,19 +224,13 @@ pub(crate) async fn session(app: &App, parts: &Parts) -> Result<Option<Auth>, sq
 }
 
 /// A new session for `user_id`; returns the cookie token.
-pub(crate) async fn start_session(app: &App, user_id: i64) -> Result<String, sqlx::Error> {
+pub(crate) fn start_session(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<String> {
     let token = random_hex(32);
     let now = crate::db::now_secs();
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(now).execute(&app.pool).await?;
-    sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(sha256_hex(&token))
-    .bind(user_id)
-    .bind(random_hex(32))
-    .bind(now)
-    .bind(now + SESSION_SECS)
-    .execute(&app.pool)
-    .await?;
+    conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+    conn.execute(
+        "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![sha256_hex(&token), user_id, random_hex(32), now, now + SESSION_SECS],
+    )?;
     Ok(token)
 }

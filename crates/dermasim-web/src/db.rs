@@ -3,34 +3,34 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// Migrations in order; `PRAGMA user_version` holds how many are applied.
 const MIGRATIONS: [&str; 1] = [include_str!("../migrations/0001_init.sql")];
 
-pub(crate) async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // FULL: an acknowledged write survives a power cut, not only a killed process.
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-    migrate(&pool).await?;
-    Ok(pool)
+pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "the database would not switch to WAL mode (it says {mode})"
+        )));
+    }
+    // FULL: an acknowledged write survives a power cut, not only a killed process.
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    migrate(&mut conn)?;
+    Ok(conn)
 }
 
-async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let applied: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut *tx).await?;
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let applied: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
-        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::raw_sql(&format!("PRAGMA user_version = {}", i + 1)).execute(&mut *tx).await?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }
-    tx.commit().await
+    tx.commit()
 }
 
 /// Now as RFC 3339 UTC text.
@@ -45,49 +45,42 @@ pub(crate) fn now_secs() -> i64 {
 
 /// The id of clinic `name` (created when missing), or of the first clinic (created as
 /// "Main clinic" when there is none).
-pub(crate) async fn clinic_id(pool: &SqlitePool, name: Option<&str>) -> Result<i64, sqlx::Error> {
+pub(crate) fn clinic_id(conn: &Connection, name: Option<&str>) -> rusqlite::Result<i64> {
     match name {
         Some(n) => {
-            sqlx::query("INSERT OR IGNORE INTO clinics (name) VALUES (?)").bind(n).execute(pool).await?;
-            sqlx::query_scalar("SELECT id FROM clinics WHERE name = ?").bind(n).fetch_one(pool).await
+            conn.execute("INSERT OR IGNORE INTO clinics (name) VALUES (?1)", [n])?;
+            conn.query_row("SELECT id FROM clinics WHERE name = ?1", [n], |r| r.get(0))
         }
         None => {
-            let first: Option<i64> = sqlx::query_scalar("SELECT MIN(id) FROM clinics")
-                .fetch_one(pool)
-                .await?;
+            let first: Option<i64> = conn
+                .query_row("SELECT MIN(id) FROM clinics", [], |r| r.get(0))
+                .optional()?
+                .flatten();
             match first {
                 Some(id) => Ok(id),
-                None => Ok(sqlx::query("INSERT INTO clinics (name) VALUES ('Main clinic')")
-                    .execute(pool)
-                    .await?
-                    .last_insert_rowid()),
+                None => {
+                    conn.execute("INSERT INTO clinics (name) VALUES ('Main clinic')", [])?;
+                    Ok(conn.last_insert_rowid())
+                }
             }
         }
     }
 }
 
 /// Append one row to the audit trail (the table refuses updates and deletes).
-pub(crate) async fn audit(
-    pool: &SqlitePool,
+pub(crate) fn audit(
+    conn: &Connection,
     user_id: Option<i64>,
     clinic_id: Option<i64>,
     action: &str,
     entity: &str,
     entity_id: Option<i64>,
     detail: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> rusqlite::Result<()> {
+    conn.execute(
         "INSERT INTO audit (at, user_id, clinic_id, action, entity, entity_id, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(now_text())
-    .bind(user_id)
-    .bind(clinic_id)
-    .bind(action)
-    .bind(entity)
-    .bind(entity_id)
-    .bind(detail)
-    .execute(pool)
-    .await?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![now_text(), user_id, clinic_id, action, entity, entity_id, detail],
+    )?;
     Ok(())
 }

@@ -33,7 +33,7 @@ pub use auth::{Role, MAX_FAILED_LOGINS};
 pub enum WebError {
     /// The database (open, migrate, query).
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(#[from] rusqlite::Error),
     /// Listening or serving.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -49,10 +49,10 @@ pub struct Config {
     pub secure_cookies: bool,
 }
 
-/// The shared state of the server: the database pool and settings.
+/// The shared state of the server: the database and settings.
 #[derive(Clone)]
 pub struct App {
-    pub(crate) pool: sqlx::SqlitePool,
+    pub(crate) db: Arc<Mutex<rusqlite::Connection>>,
     pub(crate) config: Config,
     pub(crate) limiter: Arc<Mutex<auth::Limiter>>,
 }
@@ -82,28 +82,38 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, WebError> {
 impl App {
     /// Open the SQLite database at `path` (created with its folder when missing), in WAL mode
     /// with foreign keys on, and apply the migrations it lacks.
-    pub async fn open(path: &Path, config: Config) -> Result<App, WebError> {
+    pub fn open(path: &Path, config: Config) -> Result<App, WebError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let pool = db::open(path).await?;
-        Ok(App { pool, config, limiter: Arc::new(Mutex::new(auth::Limiter::default())) })
+        let conn = db::open(path)?;
+        Ok(App {
+            db: Arc::new(Mutex::new(conn)),
+            config,
+            limiter: Arc::new(Mutex::new(auth::Limiter::default())),
+        })
+    }
+
+    /// The database connection (one, shared; statements are short). Never hold it across an
+    /// `.await`.
+    pub fn connection(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// On an empty database: create the first clinic and an `admin` administrator, and return
     /// the one-time password (to be changed at first login). `None` when accounts exist.
-    pub async fn bootstrap(&self) -> Result<Option<String>, WebError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?;
+    pub fn bootstrap(&self) -> Result<Option<String>, WebError> {
+        let n: i64 = self.connection().query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
         if n > 0 {
             return Ok(None);
         }
-        let password = self.create_user("admin", "administrator", None).await?;
+        let password = self.create_user("admin", "administrator", None)?;
         Ok(Some(password))
     }
 
     /// Create account `name` with `role` in `clinic` (created when missing; the first clinic
     /// when `None`), and return its one-time password.
-    pub async fn create_user(
+    pub fn create_user(
         &self,
         name: &str,
         role: &str,
@@ -120,47 +130,38 @@ impl App {
                 "--create-user: a user name is 1 to 64 characters without spaces".into(),
             ));
         }
-        let clinic_id = db::clinic_id(&self.pool, clinic).await?;
         let password = auth::random_password();
         let hash = auth::hash_password(&password);
-        let res = sqlx::query(
+        let conn = self.connection();
+        let clinic_id = db::clinic_id(&conn, clinic)?;
+        let res = conn.execute(
             "INSERT INTO users (clinic_id, username, role, password_hash, must_change_password, created_at)
-             VALUES (?, ?, ?, ?, 1, ?)",
-        )
-        .bind(clinic_id)
-        .bind(name)
-        .bind(role.as_str())
-        .bind(hash)
-        .bind(db::now_text())
-        .execute(&self.pool)
-        .await;
+             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+            rusqlite::params![clinic_id, name, role.as_str(), hash, db::now_text()],
+        );
         match res {
-            Ok(r) => {
+            Ok(_) => {
+                let id = conn.last_insert_rowid();
                 db::audit(
-                    &self.pool,
+                    &conn,
                     None,
                     Some(clinic_id),
                     "create",
                     "user",
-                    Some(r.last_insert_rowid()),
+                    Some(id),
                     &format!("{name} ({})", role.as_str()),
-                )
-                .await?;
+                )?;
                 Ok(password)
             }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+            {
                 Err(WebError::Request(format!("--create-user: user `{name}` exists already")))
             }
             Err(e) => Err(e.into()),
         }
     }
-
-    /// The database pool (for tests and tools).
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        &self.pool
-    }
 }
-
 /// The whole HTTP surface.
 pub fn router(app: App) -> axum::Router {
     pages::router(app)

@@ -9,11 +9,12 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use maud::{html, Markup, DOCTYPE};
+use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{self, Auth, MaybeAuth, Role, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::db::{self, now_secs, now_text};
+
 use crate::App;
 
 /// Largest form body accepted (a clinical profile with notes fits many times over).
@@ -71,7 +72,7 @@ async fn guarded(app: App, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     parts.extensions.insert(ClientIp(ip));
-    let session = match auth::session(&app, &parts).await {
+    let session = match auth::session(&app, &parts) {
         Ok(s) => s,
         Err(e) => return Fail::Db(e).into_response(),
     };
@@ -107,12 +108,12 @@ pub(crate) enum Fail {
     NotFound,
     Forbidden(String),
     Conflict(String),
-    Db(sqlx::Error),
+    Db(rusqlite::Error),
     Internal(String),
 }
 
-impl From<sqlx::Error> for Fail {
-    fn from(e: sqlx::Error) -> Fail {
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Fail {
         Fail::Db(e)
     }
 }
@@ -130,44 +131,70 @@ impl IntoResponse for Fail {
             Fail::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
         };
         let title = status.canonical_reason().unwrap_or("Error");
-        let page = layout(None, title, html! { h1 { (title) } p.error { (msg) } p { a href="/patients" { "Back to patients" } } });
-        (status, page).into_response()
+        let body = format!(
+            "<h1>{t}</h1><p class=\"error\">{m}</p><p><a href=\"/patients\">Back to patients</a></p>",
+            t = esc(title),
+            m = esc(&msg)
+        );
+        (status, layout(None, title, &body)).into_response()
     }
 }
 
 type Page = Result<Response, Fail>;
 
-fn layout(auth: Option<&Auth>, title: &str, body: Markup) -> Html<String> {
-    Html(
-        html! {
-            (DOCTYPE)
-            html lang="en" {
-                head {
-                    meta charset="utf-8";
-                    meta name="viewport" content="width=device-width, initial-scale=1";
-                    title { (title) " - dermasim" }
-                    link rel="stylesheet" href="/static/app.css";
-                    script src="/static/htmx.min.js" defer {}
-                }
-                body {
-                    header {
-                        strong { "dermasim" }
-                        @if let Some(a) = auth {
-                            a href="/patients" { "Patients" }
-                            @if a.role == Role::Administrator { a href="/audit" { "Audit" } }
-                            a href="/account" { (a.username) " (" (a.role.as_str()) ")" }
-                            form method="post" action="/logout" {
-                                input type="hidden" name="csrf" value=(a.csrf);
-                                button { "Sign out" }
-                            }
-                        }
-                    }
-                    main { (body) }
-                }
-            }
+/// Text escaped for HTML content and double-quoted attribute values.
+pub(crate) fn esc(s: impl std::fmt::Display) -> String {
+    let s = s.to_string();
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
         }
-        .into_string(),
-    )
+    }
+    out
+}
+
+fn hidden_csrf(a: &Auth) -> String {
+    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(&a.csrf))
+}
+
+/// The page frame; `body` is HTML built with [`esc`] around every value.
+fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
+    let nav = match auth {
+        Some(a) => format!(
+            "<a href=\"/patients\">Patients</a>{audit}<a href=\"/account\">{user} ({role})</a>\
+             <form method=\"post\" action=\"/logout\">{csrf}<button>Sign out</button></form>",
+            audit = if a.role == Role::Administrator { "<a href=\"/audit\">Audit</a>" } else { "" },
+            user = esc(&a.username),
+            role = a.role.as_str(),
+            csrf = hidden_csrf(a)
+        ),
+        None => String::new(),
+    };
+    Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} - dermasim</title><link rel=\"stylesheet\" href=\"/static/app.css\">\
+         <script src=\"/static/htmx.min.js\" defer></script></head>\
+         <body><header><strong>dermasim</strong>{nav}</header><main>{body}</main></body></html>",
+        title = esc(title)
+    ))
+}
+
+impl App {
+    /// Run `f` on the connection (locked for the call only; never across an `.await`).
+    fn db<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T, Fail> {
+        Ok(f(&self.connection())?)
+    }
+
+    fn audit(&self, a: Option<&Auth>, action: &str, entity: &str, id: Option<i64>, detail: &str) -> Result<(), Fail> {
+        self.db(|c| db::audit(c, a.map(|a| a.user_id), a.map(|a| a.clinic_id), action, entity, id, detail))
+    }
 }
 
 // ---------------------------------------------------------------- accounts
@@ -189,22 +216,16 @@ async fn login_page(State(app): State<App>, Extension(m): Extension<MaybeAuth>) 
 
 fn login_form(app: &App, status: StatusCode, error: Option<&str>) -> Response {
     let token = auth::random_hex(32);
-    let page = layout(
-        None,
-        "Sign in",
-        html! {
-            h1 { "Sign in" }
-            @if let Some(e) = error { p.error { (e) } }
-            form method="post" action="/login" {
-                input type="hidden" name="csrf" value=(token);
-                label { "User name " input name="username" autocomplete="username" required; }
-                label { "Password " input type="password" name="password" autocomplete="current-password" required; }
-                button { "Sign in" }
-            }
-        },
+    let body = format!(
+        "<h1>Sign in</h1>{err}<form method=\"post\" action=\"/login\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{token}\">\
+         <label>User name <input name=\"username\" autocomplete=\"username\" required></label>\
+         <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\
+         <button>Sign in</button></form>",
+        err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default()
     );
     let cookie = auth::set_cookie(app, LOGIN_COOKIE, &token, 3600);
-    (status, [(header::SET_COOKIE, cookie)], page).into_response()
+    (status, [(header::SET_COOKIE, cookie)], layout(None, "Sign in", &body)).into_response()
 }
 
 async fn login(
@@ -212,26 +233,32 @@ async fn login(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     Form(f): Form<LoginForm>,
 ) -> Page {
-    if !app.limiter.lock().expect("limiter").allow(ip) {
-        db::audit(&app.pool, None, None, "login_rate_limited", "user", None, &f.username).await?;
+    let allowed = app.limiter.lock().unwrap_or_else(|e| e.into_inner()).allow(ip);
+    if !allowed {
+        app.audit(None, "login_rate_limited", "user", None, &f.username)?;
         return Ok(login_form(&app, StatusCode::TOO_MANY_REQUESTS, Some("Too many sign-in attempts from this address; wait a few minutes.")));
     }
-    let row: Option<(i64, i64, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, clinic_id, password_hash, failed_logins, locked_until FROM users WHERE username = ?",
-    )
-    .bind(&f.username)
-    .fetch_optional(&app.pool)
-    .await?;
+    let row: Option<(i64, i64, String, i64, Option<i64>)> = app.db(|c| {
+        c.query_row(
+            "SELECT id, clinic_id, password_hash, failed_logins, locked_until FROM users WHERE username = ?1",
+            [&f.username],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()
+    })?;
     let wrong = "Wrong user name or password.";
     let now = now_secs();
     let Some((id, clinic, hash, failed, locked_until)) = row else {
         let pw = f.password.clone();
         let _ = tokio::task::spawn_blocking(move || auth::verify_password(&pw, auth::dummy_hash())).await;
-        db::audit(&app.pool, None, None, "login_failed", "user", None, &format!("unknown user {}", f.username)).await?;
+        app.audit(None, "login_failed", "user", None, &format!("unknown user {}", f.username))?;
         return Ok(login_form(&app, StatusCode::UNAUTHORIZED, Some(wrong)));
     };
+    let audit = |action: &str, detail: &str| {
+        app.db(|c| db::audit(c, Some(id), Some(clinic), action, "user", Some(id), detail))
+    };
     if locked_until.is_some_and(|t| t > now) {
-        db::audit(&app.pool, Some(id), Some(clinic), "login_refused_locked", "user", Some(id), "").await?;
+        audit("login_refused_locked", "")?;
         return Ok(login_form(&app, StatusCode::TOO_MANY_REQUESTS, Some("This account is locked after too many failed sign-ins; try again in 15 minutes or ask an administrator.")));
     }
     let pw = f.password.clone();
@@ -241,19 +268,20 @@ async fn login(
     if !ok {
         let failed = failed + 1;
         let lock = (failed >= auth::MAX_FAILED_LOGINS).then_some(now + auth::LOCK_SECS);
-        sqlx::query("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?")
-            .bind(if lock.is_some() { 0 } else { failed })
-            .bind(lock)
-            .bind(id)
-            .execute(&app.pool)
-            .await?;
-        let action = if lock.is_some() { "locked" } else { "login_failed" };
-        db::audit(&app.pool, Some(id), Some(clinic), action, "user", Some(id), &format!("{failed} failed in a row")).await?;
+        app.db(|c| {
+            c.execute(
+                "UPDATE users SET failed_logins = ?1, locked_until = ?2 WHERE id = ?3",
+                params![if lock.is_some() { 0 } else { failed }, lock, id],
+            )
+        })?;
+        audit(if lock.is_some() { "locked" } else { "login_failed" }, &format!("{failed} failed in a row"))?;
         return Ok(login_form(&app, StatusCode::UNAUTHORIZED, Some(wrong)));
     }
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?").bind(id).execute(&app.pool).await?;
-    let token = auth::start_session(&app, id).await?;
-    db::audit(&app.pool, Some(id), Some(clinic), "login", "user", Some(id), "").await?;
+    let token = app.db(|c| {
+        c.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?1", [id])?;
+        auth::start_session(c, id)
+    })?;
+    audit("login", "")?;
     let mut resp = Redirect::to("/patients").into_response();
     let h = resp.headers_mut();
     h.append(header::SET_COOKIE, cookie_value(&auth::set_cookie(&app, SESSION_COOKIE, &token, auth::SESSION_SECS)));
@@ -266,8 +294,8 @@ fn cookie_value(s: &str) -> HeaderValue {
 }
 
 async fn logout(State(app): State<App>, a: Auth) -> Page {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(&a.token_hash).execute(&app.pool).await?;
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "logout", "user", Some(a.user_id), "").await?;
+    app.db(|c| c.execute("DELETE FROM sessions WHERE token_hash = ?1", [&a.token_hash]))?;
+    app.audit(Some(&a), "logout", "user", Some(a.user_id), "")?;
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie_value(&auth::set_cookie(&app, SESSION_COOKIE, "", 0)));
     Ok(resp)
@@ -278,23 +306,22 @@ async fn account_page(a: Auth) -> Response {
 }
 
 fn account_form(a: &Auth, status: StatusCode, msg: Option<&str>) -> Response {
-    let page = layout(
-        Some(a),
-        "Account",
-        html! {
-            h1 { "Account: " (a.username) }
-            @if a.must_change_password { p.notice { "Choose your own password before going on (the one you were given works only once)." } }
-            @if let Some(m) = msg { p.error { (m) } }
-            form method="post" action="/account/password" {
-                input type="hidden" name="csrf" value=(a.csrf);
-                label { "Current password " input type="password" name="current" autocomplete="current-password" required; }
-                label { "New password (12 characters or more) " input type="password" name="new" autocomplete="new-password" required; }
-                label { "New password again " input type="password" name="repeat" autocomplete="new-password" required; }
-                button { "Change password" }
-            }
+    let body = format!(
+        "<h1>Account: {user}</h1>{notice}{err}<form method=\"post\" action=\"/account/password\">{csrf}\
+         <label>Current password <input type=\"password\" name=\"current\" autocomplete=\"current-password\" required></label>\
+         <label>New password (12 characters or more) <input type=\"password\" name=\"new\" autocomplete=\"new-password\" required></label>\
+         <label>New password again <input type=\"password\" name=\"repeat\" autocomplete=\"new-password\" required></label>\
+         <button>Change password</button></form>",
+        user = esc(&a.username),
+        notice = if a.must_change_password {
+            "<p class=\"notice\">Choose your own password before going on (the one you were given works only once).</p>"
+        } else {
+            ""
         },
+        err = msg.map(|m| format!("<p class=\"error\">{}</p>", esc(m))).unwrap_or_default(),
+        csrf = hidden_csrf(a)
     );
-    (status, page).into_response()
+    (status, layout(Some(a), "Account", &body)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -308,10 +335,7 @@ struct PasswordForm {
 }
 
 async fn change_password(State(app): State<App>, a: Auth, Form(f): Form<PasswordForm>) -> Page {
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
-        .bind(a.user_id)
-        .fetch_one(&app.pool)
-        .await?;
+    let hash: String = app.db(|c| c.query_row("SELECT password_hash FROM users WHERE id = ?1", [a.user_id], |r| r.get(0)))?;
     let current = f.current.clone();
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
         .await
@@ -334,18 +358,12 @@ async fn change_password(State(app): State<App>, a: Auth, Form(f): Form<Password
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&new))
         .await
         .map_err(|e| Fail::Internal(e.to_string()))?;
-    sqlx::query("UPDATE users SET password_hash = ?, must_change_password = 0 WHERE id = ?")
-        .bind(hash)
-        .bind(a.user_id)
-        .execute(&app.pool)
-        .await?;
-    // Other sessions of this account end.
-    sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?")
-        .bind(a.user_id)
-        .bind(&a.token_hash)
-        .execute(&app.pool)
-        .await?;
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "change_password", "user", Some(a.user_id), "").await?;
+    app.db(|c| {
+        c.execute("UPDATE users SET password_hash = ?1, must_change_password = 0 WHERE id = ?2", params![hash, a.user_id])?;
+        // Other sessions of this account end.
+        c.execute("DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2", params![a.user_id, a.token_hash])
+    })?;
+    app.audit(Some(&a), "change_password", "user", Some(a.user_id), "")?;
     Ok(Redirect::to("/patients").into_response())
 }
 
@@ -363,20 +381,27 @@ struct PatientRow {
     updated_at: String,
 }
 
-type PatientTuple = (i64, String, Option<String>, String, String, String, i64, String);
-
-async fn load_patient(app: &App, a: &Auth, id: i64) -> Result<PatientRow, Fail> {
-    let row: Option<PatientTuple> = sqlx::query_as(
-        "SELECT id, full_name, date_of_birth, phone, profile_toml, clinical_notes, version, updated_at
-         FROM patients WHERE id = ? AND clinic_id = ?",
-    )
-    .bind(id)
-    .bind(a.clinic_id)
-    .fetch_optional(&app.pool)
-    .await?;
-    let (_, full_name, date_of_birth, phone, profile_toml, clinical_notes, version, updated_at) =
-        row.ok_or(Fail::NotFound)?;
-    Ok(PatientRow { full_name, date_of_birth, phone, profile_toml, clinical_notes, version, updated_at })
+fn load_patient(app: &App, a: &Auth, id: i64) -> Result<PatientRow, Fail> {
+    app.db(|c| {
+        c.query_row(
+            "SELECT full_name, date_of_birth, phone, profile_toml, clinical_notes, version, updated_at
+             FROM patients WHERE id = ?1 AND clinic_id = ?2",
+            [id, a.clinic_id],
+            |r| {
+                Ok(PatientRow {
+                    full_name: r.get(0)?,
+                    date_of_birth: r.get(1)?,
+                    phone: r.get(2)?,
+                    profile_toml: r.get(3)?,
+                    clinical_notes: r.get(4)?,
+                    version: r.get(5)?,
+                    updated_at: r.get(6)?,
+                })
+            },
+        )
+        .optional()
+    })?
+    .ok_or(Fail::NotFound)
 }
 
 /// How a researcher sees a patient.
@@ -385,34 +410,45 @@ fn pseudonym(id: i64) -> String {
 }
 
 async fn patients(State(app): State<App>, a: Auth) -> Page {
-    let rows: Vec<(i64, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT id, full_name, date_of_birth, updated_at FROM patients WHERE clinic_id = ? ORDER BY full_name, id",
-    )
-    .bind(a.clinic_id)
-    .fetch_all(&app.pool)
-    .await?;
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "list", "patients", None, &format!("{} rows", rows.len())).await?;
+    let rows: Vec<(i64, String, Option<String>, String)> = app.db(|c| {
+        let mut st = c.prepare(
+            "SELECT id, full_name, date_of_birth, updated_at FROM patients WHERE clinic_id = ?1 ORDER BY full_name, id",
+        )?;
+        let rows = st.query_map([a.clinic_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect()
+    })?;
+    app.audit(Some(&a), "list", "patients", None, &format!("{} rows", rows.len()))?;
     let names = a.role.sees_names();
-    Ok(layout(
-        Some(&a),
-        "Patients",
-        html! {
-            h1 { "Patients" }
-            @if a.role.edits_demographics() { p { a href="/patients/new" { "New patient" } } }
-            table {
-                tr { th { "Patient" } @if names { th { "Date of birth" } } th { "Last change" } }
-                @for (id, name, dob, updated) in &rows {
-                    tr {
-                        td { a href={ "/patients/" (id) } { @if names { (name) } @else { (pseudonym(*id)) } } }
-                        @if names { td { (dob.as_deref().unwrap_or("")) } }
-                        td { (updated) }
-                    }
-                }
-            }
-            @if rows.is_empty() { p { "No patients yet." } }
-        },
-    )
-    .into_response())
+    let mut body = String::from("<h1>Patients</h1>");
+    if a.role.edits_demographics() {
+        body.push_str("<p><a href=\"/patients/new\">New patient</a></p>");
+    }
+    body.push_str(if names {
+        "<table><tr><th>Patient</th><th>Date of birth</th><th>Last change</th></tr>"
+    } else {
+        "<table><tr><th>Patient</th><th>Last change</th></tr>"
+    });
+    for (id, name, dob, updated) in &rows {
+        if names {
+            body.push_str(&format!(
+                "<tr><td><a href=\"/patients/{id}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+                esc(name),
+                esc(dob.as_deref().unwrap_or("")),
+                esc(updated)
+            ));
+        } else {
+            body.push_str(&format!(
+                "<tr><td><a href=\"/patients/{id}\">{}</a></td><td>{}</td></tr>",
+                pseudonym(*id),
+                esc(updated)
+            ));
+        }
+    }
+    body.push_str("</table>");
+    if rows.is_empty() {
+        body.push_str("<p>No patients yet.</p>");
+    }
+    Ok(layout(Some(&a), "Patients", &body).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -434,20 +470,20 @@ struct PatientForm {
 /// A starting profile: the fields `dermasim screen` reads.
 const PROFILE_TEMPLATE: &str = r#"# The clinical profile, in the format `dermasim screen` reads (examples/patients/).
 age_years = 35
-sex = "female"          # female | male | unspecified
-fitzpatrick = 3         # 1 to 6
-skin = "thin"           # thin | thick
+sex = "female"           # female | male | unspecified
+fitzpatrick = 3          # 1 to 6
+skin = "thin"            # thin | thick
 setting = "professional" # professional | home
 pregnant = false
 breastfeeding = false
 
 [[concerns]]
-kind = "fine_lines"     # acne_scars (with scar_type) | fine_lines | ... (docs/clinic.md)
-sites = ["forehead"]    # dermasim sites
+kind = "fine_lines"      # acne_scars (with scar_type) | fine_lines | ... (docs/clinic.md)
+sites = ["forehead"]     # dermasim sites
 
-# [[conditions]]
+# [[conditions]]         # medical history, allergies
 # name = "inflammatory_acne"
-# status = "past"       # active | controlled | past
+# status = "past"        # active | controlled | past
 
 # [[medications]]
 # name = "isotretinoin"
@@ -460,23 +496,32 @@ sites = ["forehead"]    # dermasim sites
 # sites = ["cheek"]
 "#;
 
-fn patient_form(a: &Auth, action: &str, f: &PatientForm, error: Option<&str>) -> Markup {
-    html! {
-        @if let Some(e) = error { p.error { (e) } }
-        form method="post" action=(action) {
-            input type="hidden" name="csrf" value=(a.csrf);
-            input type="hidden" name="version" value=(f.version);
-            label { "Full name " input name="full_name" value=(f.full_name) required maxlength="200"; }
-            label { "Date of birth " input type="date" name="date_of_birth" value=(f.date_of_birth); }
-            label { "Phone " input name="phone" value=(f.phone) maxlength="50"; }
-            @if a.role.edits_clinical() {
-                label { "Clinical profile: demographics for screening, Fitzpatrick type, concerns and sites, medical history, medications with dates, allergies and other conditions, prior procedures (TOML, the same format and checks as " code { "dermasim screen" } ")"
-                    textarea name="profile_toml" rows="24" { (f.profile_toml) } }
-                label { "Clinical notes" textarea name="clinical_notes" rows="6" { (f.clinical_notes) } }
-            }
-            button { "Save" }
-        }
-    }
+fn patient_form(a: &Auth, action: &str, f: &PatientForm, error: Option<&str>) -> String {
+    let clinical = if a.role.edits_clinical() {
+        format!(
+            "<label>Clinical profile: age, sex, Fitzpatrick type, concerns and sites, medical history and allergies \
+             (conditions), medications with dates, prior procedures (TOML, the same format and checks as \
+             <code>dermasim screen</code>)<textarea name=\"profile_toml\" rows=\"26\">{}</textarea></label>\
+             <label>Clinical notes<textarea name=\"clinical_notes\" rows=\"6\">{}</textarea></label>",
+            esc(&f.profile_toml),
+            esc(&f.clinical_notes)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{err}<form method=\"post\" action=\"{action}\">{csrf}<input type=\"hidden\" name=\"version\" value=\"{version}\">\
+         <label>Full name <input name=\"full_name\" value=\"{name}\" required maxlength=\"200\"></label>\
+         <label>Date of birth <input type=\"date\" name=\"date_of_birth\" value=\"{dob}\"></label>\
+         <label>Phone <input name=\"phone\" value=\"{phone}\" maxlength=\"50\"></label>{clinical}<button>Save</button></form>",
+        err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default(),
+        action = esc(action),
+        csrf = hidden_csrf(a),
+        version = f.version,
+        name = esc(&f.full_name),
+        dob = esc(&f.date_of_birth),
+        phone = esc(&f.phone),
+    )
 }
 
 async fn new_patient(a: Auth) -> Page {
@@ -484,7 +529,8 @@ async fn new_patient(a: Auth) -> Page {
         return Err(Fail::Forbidden("Your role cannot create patients.".into()));
     }
     let f = PatientForm { profile_toml: PROFILE_TEMPLATE.into(), ..Default::default() };
-    Ok(layout(Some(&a), "New patient", html! { h1 { "New patient" } (patient_form(&a, "/patients", &f, None)) }).into_response())
+    let body = format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, None));
+    Ok(layout(Some(&a), "New patient", &body).into_response())
 }
 
 /// The form's fields checked: a name, a real past date of birth, and a clinical profile that
@@ -498,17 +544,15 @@ fn check_patient(f: &PatientForm) -> Result<Option<String>, String> {
     let dob = if dob.is_empty() {
         None
     } else {
-        let d: jiff::civil::Date = dob
-            .parse()
-            .map_err(|_| format!("date_of_birth: `{dob}` is not a date (YYYY-MM-DD)"))?;
+        let d: jiff::civil::Date =
+            dob.parse().map_err(|_| format!("date_of_birth: `{dob}` is not a date (YYYY-MM-DD)"))?;
         if d > jiff::Zoned::now().date() {
             return Err(format!("date_of_birth: {d} is in the future"));
         }
         Some(d.to_string())
     };
     if !f.profile_toml.trim().is_empty() {
-        let profile = dermasim_clinic::parse_profile(&f.profile_toml, false, "profile")
-            .map_err(|e| e.to_string())?;
+        let profile = dermasim_clinic::parse_profile(&f.profile_toml, false, "profile").map_err(|e| e.to_string())?;
         dermasim_app::clinic::screen(&profile, None).map_err(|e| e.to_string())?;
     }
     Ok(dob)
@@ -525,28 +569,21 @@ async fn create_patient(State(app): State<App>, a: Auth, Form(mut f): Form<Patie
     let dob = match check_patient(&f) {
         Ok(d) => d,
         Err(e) => {
-            let page = layout(Some(&a), "New patient", html! { h1 { "New patient" } (patient_form(&a, "/patients", &f, Some(&e))) });
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            let body = format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, Some(&e)));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "New patient", &body)).into_response());
         }
     };
     let now = now_text();
-    let id = sqlx::query(
-        "INSERT INTO patients (clinic_id, full_name, date_of_birth, phone, profile_toml, clinical_notes, created_by, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(a.clinic_id)
-    .bind(f.full_name.trim())
-    .bind(dob)
-    .bind(f.phone.trim())
-    .bind(&f.profile_toml)
-    .bind(&f.clinical_notes)
-    .bind(a.user_id)
-    .bind(&now)
-    .bind(&now)
-    .execute(&app.pool)
-    .await?
-    .last_insert_rowid();
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "create", "patient", Some(id), "").await?;
+    let id = app.db(|c| {
+        c.execute(
+            "INSERT INTO patients (clinic_id, full_name, date_of_birth, phone, profile_toml, clinical_notes, created_by, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![a.clinic_id, f.full_name.trim(), dob, f.phone.trim(), f.profile_toml, f.clinical_notes, a.user_id, now],
+        )?;
+        let id = c.last_insert_rowid();
+        db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "patient", Some(id), "")?;
+        Ok(id)
+    })?;
     Ok(Redirect::to(&format!("/patients/{id}")).into_response())
 }
 
@@ -554,34 +591,31 @@ async fn edit_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> P
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot change patients.".into()));
     }
-    let p = load_patient(&app, &a, id).await?;
+    let p = load_patient(&app, &a, id)?;
+    let clinical = a.role.edits_clinical();
     let f = PatientForm {
         full_name: p.full_name,
         date_of_birth: p.date_of_birth.unwrap_or_default(),
         phone: p.phone,
-        profile_toml: if a.role.edits_clinical() { p.profile_toml } else { String::new() },
-        clinical_notes: if a.role.edits_clinical() { p.clinical_notes } else { String::new() },
+        profile_toml: if clinical { p.profile_toml } else { String::new() },
+        clinical_notes: if clinical { p.clinical_notes } else { String::new() },
         version: p.version,
     };
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "view", "patient", Some(id), "edit form").await?;
-    Ok(layout(Some(&a), "Edit patient", html! { h1 { "Edit patient" } (patient_form(&a, &format!("/patients/{id}"), &f, None)) }).into_response())
+    app.audit(Some(&a), "view", "patient", Some(id), "edit form")?;
+    let body = format!("<h1>Edit patient</h1>{}", patient_form(&a, &format!("/patients/{id}"), &f, None));
+    Ok(layout(Some(&a), "Edit patient", &body).into_response())
 }
 
-async fn update_patient(
-    State(app): State<App>,
-    a: Auth,
-    Path(id): Path<i64>,
-    Form(f): Form<PatientForm>,
-) -> Page {
+async fn update_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form(f): Form<PatientForm>) -> Page {
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot change patients.".into()));
     }
-    let current = load_patient(&app, &a, id).await?;
+    let current = load_patient(&app, &a, id)?;
     let dob = match check_patient(&f) {
         Ok(d) => d,
         Err(e) => {
-            let page = layout(Some(&a), "Edit patient", html! { h1 { "Edit patient" } (patient_form(&a, &format!("/patients/{id}"), &f, Some(&e))) });
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            let body = format!("<h1>Edit patient</h1>{}", patient_form(&a, &format!("/patients/{id}"), &f, Some(&e)));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "Edit patient", &body)).into_response());
         }
     };
     // Reception changes demographics only; the clinical fields keep their stored values.
@@ -590,122 +624,161 @@ async fn update_patient(
     } else {
         (current.profile_toml.clone(), current.clinical_notes.clone())
     };
-    let done = sqlx::query(
-        "UPDATE patients SET full_name = ?, date_of_birth = ?, phone = ?, profile_toml = ?, clinical_notes = ?,
-             version = version + 1, updated_at = ?
-         WHERE id = ? AND clinic_id = ? AND version = ?",
-    )
-    .bind(f.full_name.trim())
-    .bind(dob)
-    .bind(f.phone.trim())
-    .bind(&profile)
-    .bind(&notes)
-    .bind(now_text())
-    .bind(id)
-    .bind(a.clinic_id)
-    .bind(f.version)
-    .execute(&app.pool)
-    .await?
-    .rows_affected();
+    let mut changed = Vec::new();
+    if current.full_name != f.full_name.trim() {
+        changed.push("full_name");
+    }
+    if current.date_of_birth != dob {
+        changed.push("date_of_birth");
+    }
+    if current.phone != f.phone.trim() {
+        changed.push("phone");
+    }
+    if current.profile_toml != profile {
+        changed.push("profile");
+    }
+    if current.clinical_notes != notes {
+        changed.push("clinical_notes");
+    }
+    let done = app.db(|c| {
+        let tx = c.unchecked_transaction()?;
+        let n = tx.execute(
+            "UPDATE patients SET full_name = ?1, date_of_birth = ?2, phone = ?3, profile_toml = ?4, clinical_notes = ?5,
+                 version = version + 1, updated_at = ?6
+             WHERE id = ?7 AND clinic_id = ?8 AND version = ?9",
+            params![f.full_name.trim(), dob, f.phone.trim(), profile, notes, now_text(), id, a.clinic_id, f.version],
+        )?;
+        let (action, detail) = if n == 0 {
+            ("update_conflict", format!("sent version {}, stored {}", f.version, current.version))
+        } else {
+            ("update", format!("version {} -> {}; {}", f.version, f.version + 1, changed.join(", ")))
+        };
+        db::audit(&tx, Some(a.user_id), Some(a.clinic_id), action, "patient", Some(id), &detail)?;
+        tx.commit()?;
+        Ok(n)
+    })?;
     if done == 0 {
-        db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "update_conflict", "patient", Some(id), &format!("sent version {}, stored {}", f.version, current.version)).await?;
         return Err(Fail::Conflict(format!(
-            "Someone else changed this record since you opened it (your version {}, now {}). Nothing was saved: reload the record, then make your change again.",
+            "Someone else changed this record since you opened it (your version {}, now {}). Nothing was saved: \
+             reload the record, then make your change again.",
             f.version, current.version
         )));
     }
-    let mut changed = Vec::new();
-    if current.full_name != f.full_name.trim() { changed.push("full_name"); }
-    if current.date_of_birth != dob { changed.push("date_of_birth"); }
-    if current.phone != f.phone.trim() { changed.push("phone"); }
-    if current.profile_toml != profile { changed.push("profile"); }
-    if current.clinical_notes != notes { changed.push("clinical_notes"); }
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "update", "patient", Some(id), &format!("version {} -> {}; {}", f.version, f.version + 1, changed.join(", "))).await?;
     Ok(Redirect::to(&format!("/patients/{id}")).into_response())
 }
 
+type ScreeningRow = (String, String, String, String, String);
+
 async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
-    let p = load_patient(&app, &a, id).await?;
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "view", "patient", Some(id), "").await?;
-    let screenings: Vec<(String, String, String, String, String)> = if a.role.reads_clinical() {
-        sqlx::query_as(
-            "SELECT kind, assessment_date, verdict, result_json, created_at FROM screenings
-             WHERE patient_id = ? AND clinic_id = ? ORDER BY id DESC",
-        )
-        .bind(id)
-        .bind(a.clinic_id)
-        .fetch_all(&app.pool)
-        .await?
+    let p = load_patient(&app, &a, id)?;
+    app.audit(Some(&a), "view", "patient", Some(id), "")?;
+    let (screenings, plans): (Vec<ScreeningRow>, Vec<(i64, String, String, String)>) = if a.role.reads_clinical() {
+        app.db(|c| {
+            let mut st = c.prepare(
+                "SELECT kind, assessment_date, verdict, result_json, created_at FROM screenings
+                 WHERE patient_id = ?1 AND clinic_id = ?2 ORDER BY id DESC",
+            )?;
+            let s = st
+                .query_map([id, a.clinic_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut st = c.prepare(
+                "SELECT id, assessment_date, outcome, created_at FROM plans WHERE patient_id = ?1 AND clinic_id = ?2 ORDER BY id DESC",
+            )?;
+            let p = st
+                .query_map([id, a.clinic_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((s, p))
+        })?
     } else {
-        Vec::new()
-    };
-    let plans: Vec<(i64, String, String, String)> = if a.role.reads_clinical() {
-        sqlx::query_as(
-            "SELECT id, assessment_date, outcome, created_at FROM plans WHERE patient_id = ? AND clinic_id = ? ORDER BY id DESC",
-        )
-        .bind(id)
-        .bind(a.clinic_id)
-        .fetch_all(&app.pool)
-        .await?
-    } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let profile = dermasim_clinic::parse_profile(&p.profile_toml, false, "profile").ok();
     let title = if a.role.sees_names() { p.full_name.clone() } else { pseudonym(id) };
-    Ok(layout(
-        Some(&a),
-        &title,
-        html! {
-            h1 { (title) }
-            @if a.role.sees_names() {
-                p { "Date of birth: " (p.date_of_birth.as_deref().unwrap_or("not recorded")) " · Phone: " (p.phone) }
+    let mut b = format!("<h1>{}</h1>", esc(&title));
+    if a.role.sees_names() {
+        b += &format!(
+            "<p>Date of birth: {} · Phone: {}</p>",
+            esc(p.date_of_birth.as_deref().unwrap_or("not recorded")),
+            esc(&p.phone)
+        );
+    }
+    b += &format!("<p>Record version {}, last changed {}</p>", p.version, esc(&p.updated_at));
+    if a.role.edits_demographics() {
+        b += &format!("<p><a href=\"/patients/{id}/edit\">Edit</a></p>");
+    }
+    if a.role.reads_clinical() {
+        b += "<h2>Clinical profile</h2>";
+        match &profile {
+            Some(pr) => {
+                b += &format!(
+                    "<p>Age {}, sex {}, Fitzpatrick {}</p><ul>",
+                    pr.age_years,
+                    esc(format!("{:?}", pr.sex).to_lowercase()),
+                    pr.fitzpatrick
+                );
+                for c in &pr.concerns {
+                    b += &format!("<li>{} at {}</li>", esc(c.kind.label()), esc(c.sites.join(", ")));
+                }
+                b += &format!(
+                    "</ul><p>{} conditions, {} medications, {} prior procedures recorded.</p>",
+                    pr.conditions.len(),
+                    pr.medications.len(),
+                    pr.procedures.len()
+                );
             }
-            p { "Record version " (p.version) ", last changed " (p.updated_at) }
-            @if a.role.edits_demographics() { p { a href={ "/patients/" (id) "/edit" } { "Edit" } } }
-            @if a.role.reads_clinical() {
-                h2 { "Clinical profile" }
-                @if let Some(pr) = &profile {
-                    p { "Age " (pr.age_years) ", sex " (format!("{:?}", pr.sex).to_lowercase()) ", Fitzpatrick " (pr.fitzpatrick) }
-                    ul { @for c in &pr.concerns { li { (c.kind.label()) " at " (c.sites.join(", ")) } } }
-                    p { (pr.conditions.len()) " conditions, " (pr.medications.len()) " medications, " (pr.procedures.len()) " prior procedures recorded." }
-                } @else { p { "No clinical profile recorded yet." } }
-                @if a.role.edits_clinical() {
-                    details { summary { "Profile as recorded" } pre { (p.profile_toml) } }
-                    h2 { "Clinical notes" }
-                    pre { (p.clinical_notes) }
-                }
-                h2 id="screenings" { "Screening" }
-                @if a.role.edits_clinical() && profile.is_some() {
-                    form method="post" action={ "/patients/" (id) "/screenings" } {
-                        input type="hidden" name="csrf" value=(a.csrf);
-                        select name="kind" { option value="intake" { "At intake" } option value="pre_session" { "Before a session" } }
-                        " on " input type="date" name="date";
-                        " " button { "Screen" }
+            None => b += "<p>No clinical profile recorded yet.</p>",
+        }
+        if a.role.edits_clinical() {
+            b += &format!(
+                "<details><summary>Profile as recorded</summary><pre>{}</pre></details><h2>Clinical notes</h2><pre>{}</pre>",
+                esc(&p.profile_toml),
+                esc(&p.clinical_notes)
+            );
+        }
+        b += "<h2 id=\"screenings\">Screening</h2>";
+        if a.role.edits_clinical() && profile.is_some() {
+            b += &format!(
+                "<form method=\"post\" action=\"/patients/{id}/screenings\">{}\
+                 <select name=\"kind\"><option value=\"intake\">At intake</option><option value=\"pre_session\">Before a session</option></select>\
+                 on <input type=\"date\" name=\"date\"> <button>Screen</button></form>",
+                hidden_csrf(&a)
+            );
+        }
+        for (kind, date, verdict, json, at) in &screenings {
+            b += &format!(
+                "<div><p>{} ({}): <span class=\"verdict\">{}</span> · recorded {}</p><ul>",
+                esc(date),
+                esc(kind.replace('_', " ")),
+                esc(verdict),
+                esc(at)
+            );
+            if let Ok(s) = serde_json::from_str::<dermasim_clinic::Screening>(json) {
+                for f in &s.findings {
+                    b += &format!("<li>{}", esc(&f.reason));
+                    if !f.detail.is_empty() {
+                        b += &format!(" ({})", esc(&f.detail));
                     }
+                    b += "</li>";
                 }
-                @for (kind, date, verdict, json, at) in &screenings {
-                    @let s: Option<dermasim_clinic::Screening> = serde_json::from_str(json).ok();
-                    div {
-                        p { (date) " (" (kind.replace('_', " ")) "): " span.verdict { (verdict) } " · recorded " (at) }
-                        @if let Some(s) = &s {
-                            ul { @for f in &s.findings { li { (f.reason) @if !f.detail.is_empty() { " (" (f.detail) ")" } } } }
-                        }
-                    }
-                }
-                h2 { "Treatment plans" }
-                @if a.role.edits_clinical() && profile.is_some() {
-                    form method="post" action={ "/patients/" (id) "/plans" } {
-                        input type="hidden" name="csrf" value=(a.csrf);
-                        "Assessment date " input type="date" name="date";
-                        " forecast members " input type="number" name="members" value="8" min="2" max="256";
-                        " " button { "Plan and forecast" }
-                    }
-                }
-                ul { @for (pid, date, outcome, at) in &plans { li { a href={ "/plans/" (pid) } { (date) ": " (outcome) } " · " (at) } } }
             }
-        },
-    )
-    .into_response())
+            b += "</ul></div>";
+        }
+        b += "<h2>Treatment plans</h2>";
+        if a.role.edits_clinical() && profile.is_some() {
+            b += &format!(
+                "<form method=\"post\" action=\"/patients/{id}/plans\">{}Assessment date <input type=\"date\" name=\"date\"> \
+                 forecast members <input type=\"number\" name=\"members\" value=\"8\" min=\"2\" max=\"256\"> \
+                 <button>Plan and forecast</button></form>",
+                hidden_csrf(&a)
+            );
+        }
+        b += "<ul>";
+        for (pid, date, outcome, at) in &plans {
+            b += &format!("<li><a href=\"/plans/{pid}\">{}: {}</a> · {}</li>", esc(date), esc(outcome), esc(at));
+        }
+        b += "</ul>";
+    }
+    Ok(layout(Some(&a), &title, &b).into_response())
 }
 
 // ---------------------------------------------------------------- screening and plans
@@ -726,21 +799,22 @@ fn parse_date(s: &str) -> Result<Option<dermasim_clinic::Date>, String> {
     dermasim_clinic::Date::parse(s).map(Some).map_err(|e| format!("date: {e}"))
 }
 
-async fn clinical_profile(app: &App, a: &Auth, id: i64) -> Result<dermasim_clinic::Profile, Fail> {
+fn clinical_profile(app: &App, a: &Auth, id: i64) -> Result<dermasim_clinic::Profile, Fail> {
+    let p = load_patient(app, a, id)?;
     if !a.role.edits_clinical() {
         return Err(Fail::Forbidden("Your role cannot screen or plan.".into()));
     }
-    let p = load_patient(app, a, id).await?;
     dermasim_clinic::parse_profile(&p.profile_toml, false, "profile")
         .map_err(|e| Fail::Conflict(format!("The recorded profile is not usable: {e}")))
 }
 
 fn bad_request(a: &Auth, msg: &str) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, layout(Some(a), "Not done", html! { h1 { "Not done" } p.error { (msg) } })).into_response()
+    let body = format!("<h1>Not done</h1><p class=\"error\">{}</p>", esc(msg));
+    (StatusCode::UNPROCESSABLE_ENTITY, layout(Some(a), "Not done", &body)).into_response()
 }
 
 async fn screen_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form(f): Form<ScreenForm>) -> Page {
-    let profile = clinical_profile(&app, &a, id).await?;
+    let profile = clinical_profile(&app, &a, id)?;
     if f.kind != "intake" && f.kind != "pre_session" {
         return Ok(bad_request(&a, "kind: use intake or pre_session"));
     }
@@ -753,22 +827,15 @@ async fn screen_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Fo
         Err(e) => return Ok(bad_request(&a, &e.to_string())),
     };
     let json = serde_json::to_string(&s).map_err(|e| Fail::Internal(e.to_string()))?;
-    let sid = sqlx::query(
-        "INSERT INTO screenings (patient_id, clinic_id, kind, assessment_date, verdict, result_json, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(a.clinic_id)
-    .bind(&f.kind)
-    .bind(s.assessment_date.to_string())
-    .bind(s.verdict.as_str())
-    .bind(json)
-    .bind(a.user_id)
-    .bind(now_text())
-    .execute(&app.pool)
-    .await?
-    .last_insert_rowid();
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "create", "screening", Some(sid), &format!("patient {id}: {}", s.verdict.as_str())).await?;
+    app.db(|c| {
+        c.execute(
+            "INSERT INTO screenings (patient_id, clinic_id, kind, assessment_date, verdict, result_json, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![id, a.clinic_id, f.kind, s.assessment_date.to_string(), s.verdict.as_str(), json, a.user_id, now_text()],
+        )?;
+        let sid = c.last_insert_rowid();
+        db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "screening", Some(sid), &format!("patient {id}: {}", s.verdict.as_str()))
+    })?;
     Ok(Redirect::to(&format!("/patients/{id}#screenings")).into_response())
 }
 
@@ -781,7 +848,8 @@ struct PlanForm {
 }
 
 async fn plan_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form(f): Form<PlanForm>) -> Page {
-    let profile = clinical_profile(&app, &a, id).await?;
+    use dermasim_app::clinic::PlanOutcome;
+    let profile = clinical_profile(&app, &a, id)?;
     let date = match parse_date(&f.date) {
         Ok(d) => d,
         Err(e) => return Ok(bad_request(&a, &e)),
@@ -797,8 +865,8 @@ async fn plan_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form
     let outcome = tokio::task::spawn_blocking(move || {
         let outcome = dermasim_app::clinic::plan(&profile, date, members)?;
         let chart = match &outcome {
-            dermasim_app::clinic::PlanOutcome::Planned(r) => Some(dermasim_app::clinic::forecast_chart(r, false)?),
-            dermasim_app::clinic::PlanOutcome::Refused(_) => None,
+            PlanOutcome::Planned(r) => Some(dermasim_app::clinic::forecast_chart(r, false)?),
+            PlanOutcome::Refused(_) => None,
         };
         Ok::<_, dermasim_app::AppError>((outcome, chart))
     })
@@ -809,120 +877,134 @@ async fn plan_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form
         Err(e) => return Ok(bad_request(&a, &e.to_string())),
     };
     let (kind, date, json) = match &outcome {
-        dermasim_app::clinic::PlanOutcome::Planned(r) => ("planned", r.assessment_date.to_string(), serde_json::to_string(r)),
-        dermasim_app::clinic::PlanOutcome::Refused(s) => ("refused", s.assessment_date.to_string(), serde_json::to_string(s)),
+        PlanOutcome::Planned(r) => ("planned", r.assessment_date.to_string(), serde_json::to_string(r)),
+        PlanOutcome::Refused(s) => ("refused", s.assessment_date.to_string(), serde_json::to_string(s)),
     };
     let json = json.map_err(|e| Fail::Internal(e.to_string()))?;
     let chart = chart.map(|c| String::from_utf8_lossy(&c).into_owned());
-    let pid = sqlx::query(
-        "INSERT INTO plans (patient_id, clinic_id, assessment_date, outcome, report_json, chart_svg, created_by, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(a.clinic_id)
-    .bind(date)
-    .bind(kind)
-    .bind(json)
-    .bind(chart)
-    .bind(a.user_id)
-    .bind(now_text())
-    .execute(&app.pool)
-    .await?
-    .last_insert_rowid();
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "create", "plan", Some(pid), &format!("patient {id}: {kind}")).await?;
+    let pid = app.db(|c| {
+        c.execute(
+            "INSERT INTO plans (patient_id, clinic_id, assessment_date, outcome, report_json, chart_svg, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![id, a.clinic_id, date, kind, json, chart, a.user_id, now_text()],
+        )?;
+        let pid = c.last_insert_rowid();
+        db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "plan", Some(pid), &format!("patient {id}: {kind}"))?;
+        Ok(pid)
+    })?;
     Ok(Redirect::to(&format!("/plans/{pid}")).into_response())
 }
 
-async fn load_plan(app: &App, a: &Auth, id: i64) -> Result<(i64, String, String, Option<String>), Fail> {
+fn load_plan(app: &App, a: &Auth, id: i64) -> Result<(i64, String, String, Option<String>), Fail> {
+    let row = app.db(|c| {
+        c.query_row(
+            "SELECT patient_id, outcome, report_json, chart_svg FROM plans WHERE id = ?1 AND clinic_id = ?2",
+            [id, a.clinic_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+    })?;
+    let row = row.ok_or(Fail::NotFound)?;
     if !a.role.reads_clinical() {
         return Err(Fail::Forbidden("Your role cannot read clinical records.".into()));
     }
-    sqlx::query_as("SELECT patient_id, outcome, report_json, chart_svg FROM plans WHERE id = ? AND clinic_id = ?")
-        .bind(id)
-        .bind(a.clinic_id)
-        .fetch_optional(&app.pool)
-        .await?
-        .ok_or(Fail::NotFound)
+    Ok(row)
 }
 
 async fn plan_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
-    let (patient_id, outcome, json, chart) = load_plan(&app, &a, id).await?;
-    db::audit(&app.pool, Some(a.user_id), Some(a.clinic_id), "view", "plan", Some(id), "").await?;
-    let body = if outcome == "planned" {
+    let (patient_id, outcome, json, chart) = load_plan(&app, &a, id)?;
+    app.audit(Some(&a), "view", "plan", Some(id), "")?;
+    let who = if a.role.sees_names() { format!("patient {patient_id}") } else { pseudonym(patient_id) };
+    let mut b = format!("<h1>Treatment plan {id}</h1><p><a href=\"/patients/{patient_id}\">Back to {}</a></p>", esc(who));
+    if outcome == "planned" {
         let mut r: dermasim_clinic::PlanReport = serde_json::from_str(&json).map_err(|e| Fail::Internal(e.to_string()))?;
         if !a.role.sees_names() {
             r.patient_id = None;
         }
-        let handout = dermasim_app::clinic::handout_markdown(&r, None);
-        html! {
-            p { "Screening: " span.verdict { (r.screening.verdict.as_str()) } " on " (r.assessment_date) }
-            table {
-                tr { th { "Plan" } th { "Device" } th { "Depth" } th { "Passes" } th { "Sessions" } th { "Interval" } }
-                @for p in &r.plans {
-                    tr { td { (dermasim_clinic::render::plan_heading(p)) } td { (p.device.as_str()) } td { (p.depth_mm) " mm" } td { (p.passes) } td { (p.sessions) } td { (p.interval_days) " days" } }
-                }
-            }
-            @if chart.is_some() {
-                h2 { "Forecast (collagen, 5-95 % band)" }
-                img.chart src={ "/plans/" (id) "/chart.svg" } alt="Forecast chart: collagen change over time with its 5-95 % band, one panel per plan";
-            }
-            p.disclaimer { (r.disclaimer) }
-            details { summary { "Handout" } pre { (handout) } }
+        b += &format!(
+            "<p>Screening: <span class=\"verdict\">{}</span> on {}</p><table><tr><th>Plan</th><th>Device</th><th>Depth</th>\
+             <th>Passes</th><th>Sessions</th><th>Interval</th></tr>",
+            esc(r.screening.verdict.as_str()),
+            esc(r.assessment_date)
+        );
+        for p in &r.plans {
+            b += &format!(
+                "<tr><td>{}</td><td>{}</td><td>{} mm</td><td>{}</td><td>{}</td><td>{} days</td></tr>",
+                esc(dermasim_clinic::render::plan_heading(p)),
+                esc(p.device.as_str()),
+                p.depth_mm,
+                esc(&p.passes),
+                p.sessions,
+                p.interval_days
+            );
         }
+        b += "</table>";
+        if chart.is_some() {
+            b += &format!(
+                "<h2>Forecast (collagen, 5-95 % band)</h2><img class=\"chart\" src=\"/plans/{id}/chart.svg\" \
+                 alt=\"Forecast chart: collagen change over time with its 5-95 % band, one panel per plan\">"
+            );
+        }
+        b += &format!(
+            "<p class=\"disclaimer\">{}</p><details><summary>Handout</summary><pre>{}</pre></details>",
+            esc(&r.disclaimer),
+            esc(dermasim_app::clinic::handout_markdown(&r, None))
+        );
     } else {
         let s: dermasim_clinic::Screening = serde_json::from_str(&json).map_err(|e| Fail::Internal(e.to_string()))?;
-        html! {
-            p { "No plan: screening says " span.verdict { (s.verdict.as_str()) } " on " (s.assessment_date) "." }
-            ul { @for f in &s.findings { li { (f.reason) } } }
-            p.disclaimer { (s.disclaimer) }
+        b += &format!(
+            "<p>No plan: screening says <span class=\"verdict\">{}</span> on {}.</p><ul>",
+            esc(s.verdict.as_str()),
+            esc(s.assessment_date)
+        );
+        for f in &s.findings {
+            b += &format!("<li>{}</li>", esc(&f.reason));
         }
-    };
-    let who = if a.role.sees_names() { format!("patient {patient_id}") } else { pseudonym(patient_id) };
-    Ok(layout(
-        Some(&a),
-        "Treatment plan",
-        html! {
-            h1 { "Treatment plan " (id) }
-            p { a href={ "/patients/" (patient_id) } { "Back to " (who) } }
-            (body)
-            p.disclaimer { (dermasim::DISCLAIMER) }
-        },
-    )
-    .into_response())
+        b += &format!("</ul><p class=\"disclaimer\">{}</p>", esc(&s.disclaimer));
+    }
+    b += &format!("<p class=\"disclaimer\">{}</p>", esc(dermasim::DISCLAIMER));
+    Ok(layout(Some(&a), "Treatment plan", &b).into_response())
 }
 
 async fn plan_chart(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
-    let (_, _, _, chart) = load_plan(&app, &a, id).await?;
+    let (_, _, _, chart) = load_plan(&app, &a, id)?;
     let chart = chart.ok_or(Fail::NotFound)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], chart).into_response())
 }
 
 // ---------------------------------------------------------------- audit
 
+type AuditRow = (i64, String, Option<String>, String, String, Option<i64>, String);
+
 async fn audit_page(State(app): State<App>, a: Auth) -> Page {
     if a.role != Role::Administrator {
         return Err(Fail::Forbidden("Only administrators read the audit trail.".into()));
     }
-    let rows: Vec<(i64, String, Option<String>, String, String, Option<i64>, String)> = sqlx::query_as(
-        "SELECT a.id, a.at, u.username, a.action, a.entity, a.entity_id, a.detail
-         FROM audit a LEFT JOIN users u ON u.id = a.user_id
-         WHERE a.clinic_id = ? ORDER BY a.id DESC LIMIT 500",
-    )
-    .bind(a.clinic_id)
-    .fetch_all(&app.pool)
-    .await?;
-    Ok(layout(
-        Some(&a),
-        "Audit trail",
-        html! {
-            h1 { "Audit trail (latest 500)" }
-            table {
-                tr { th { "#" } th { "When (UTC)" } th { "Who" } th { "Action" } th { "What" } th { "Detail" } }
-                @for (n, at, who, action, entity, eid, detail) in &rows {
-                    tr { td { (n) } td { (at) } td { (who.as_deref().unwrap_or("-")) } td { (action) } td { (entity) @if let Some(e) = eid { " " (e) } } td { (detail) } }
-                }
-            }
-        },
-    )
-    .into_response())
+    let rows: Vec<AuditRow> = app.db(|c| {
+        let mut st = c.prepare(
+            "SELECT a.id, a.at, u.username, a.action, a.entity, a.entity_id, a.detail
+             FROM audit a LEFT JOIN users u ON u.id = a.user_id
+             WHERE a.clinic_id = ?1 ORDER BY a.id DESC LIMIT 500",
+        )?;
+        let rows = st.query_map([a.clinic_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        })?;
+        rows.collect()
+    })?;
+    let mut b = String::from(
+        "<h1>Audit trail (latest 500)</h1><table><tr><th>#</th><th>When (UTC)</th><th>Who</th><th>Action</th><th>What</th><th>Detail</th></tr>",
+    );
+    for (n, at, who, action, entity, eid, detail) in &rows {
+        b += &format!(
+            "<tr><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
+            esc(at),
+            esc(who.as_deref().unwrap_or("-")),
+            esc(action),
+            esc(entity),
+            eid.map(|e| format!(" {e}")).unwrap_or_default(),
+            esc(detail)
+        );
+    }
+    b += "</table>";
+    Ok(layout(Some(&a), "Audit trail", &b).into_response())
 }

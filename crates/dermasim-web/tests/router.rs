@@ -8,6 +8,10 @@ use dermasim_web::{App, Config};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
 struct Env {
     app: App,
     router: Router,
@@ -34,7 +38,7 @@ struct User {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::open(&dir.path().join("test.db"), Config::default()).await.unwrap();
+    let app = App::open(&dir.path().join("test.db"), Config::default()).unwrap();
     Env { router: dermasim_web::router(app.clone()), app, _dir: dir }
 }
 
@@ -97,11 +101,10 @@ async fn login(env: &Env, name: &str, password: &str) -> Resp {
 
 /// Create `name` with `role` in `clinic`, skip the forced password change, sign in.
 async fn user(env: &Env, name: &str, role: &str, clinic: Option<&str>) -> User {
-    let password = env.app.create_user(name, role, clinic).await.unwrap();
-    sqlx::query("UPDATE users SET must_change_password = 0 WHERE username = ?")
-        .bind(name)
-        .execute(env.app.pool())
-        .await
+    let password = env.app.create_user(name, role, clinic).unwrap();
+    env.app
+        .connection()
+        .execute("UPDATE users SET must_change_password = 0 WHERE username = ?1", [name])
         .unwrap();
     let resp = login(env, name, &password).await;
     assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.body);
@@ -141,11 +144,15 @@ fn escaped(s: &str) -> String {
 }
 
 async fn count(env: &Env, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(env.app.pool()).await.unwrap()
+    env.app.connection().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-#[tokio::test]
-async fn every_page_needs_a_session() {
+#[test]
+fn every_page_needs_a_session() {
+    run(every_page_needs_a_session_body())
+}
+
+async fn every_page_needs_a_session_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let id = patient(&env, &u, "Ann Example", "").await;
@@ -163,8 +170,12 @@ async fn every_page_needs_a_session() {
     assert_eq!(r.location(), "/login");
 }
 
-#[tokio::test]
-async fn csrf_is_required_on_every_post() {
+#[test]
+fn csrf_is_required_on_every_post() {
+    run(csrf_is_required_on_every_post_body())
+}
+
+async fn csrf_is_required_on_every_post_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let id = patient(&env, &u, "Ann Example", "").await;
@@ -180,10 +191,14 @@ async fn csrf_is_required_on_every_post() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn cookies_and_security_headers() {
+#[test]
+fn cookies_and_security_headers() {
+    run(cookies_and_security_headers_body())
+}
+
+async fn cookies_and_security_headers_body() {
     let env = env().await;
-    let password = env.app.create_user("pat", "practitioner", None).await.unwrap();
+    let password = env.app.create_user("pat", "practitioner", None).unwrap();
     let r = login(&env, "pat", &password).await;
     let cookie = r
         .headers
@@ -205,7 +220,7 @@ async fn cookies_and_security_headers() {
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     // Behind TLS the cookie is Secure.
     let dir = tempfile::tempdir().unwrap();
-    let app = App::open(&dir.path().join("tls.db"), Config { secure_cookies: true }).await.unwrap();
+    let app = App::open(&dir.path().join("tls.db"), Config { secure_cookies: true }).unwrap();
     let env2 = Env { router: dermasim_web::router(app.clone()), app, _dir: dir };
     let page = send(&env2, "GET", "/login", None, None).await;
     let c = page.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
@@ -216,11 +231,15 @@ async fn cookies_and_security_headers() {
     assert!(js.body.contains("htmx"));
 }
 
-#[tokio::test]
-async fn first_password_must_be_changed() {
+#[test]
+fn first_password_must_be_changed() {
+    run(first_password_must_be_changed_body())
+}
+
+async fn first_password_must_be_changed_body() {
     let env = env().await;
-    let password = env.app.bootstrap().await.unwrap().expect("a first administrator");
-    assert!(env.app.bootstrap().await.unwrap().is_none(), "only once");
+    let password = env.app.bootstrap().unwrap().expect("a first administrator");
+    assert!(env.app.bootstrap().unwrap().is_none(), "only once");
     let r = login(&env, "admin", &password).await;
     let cookie = set_cookie(&r, "dermasim_session").unwrap();
     let r = send(&env, "GET", "/patients", Some(&cookie), None).await;
@@ -242,10 +261,14 @@ async fn first_password_must_be_changed() {
     assert_eq!(send(&env, "GET", "/patients", Some(&cookie), None).await.location(), "/login");
 }
 
-#[tokio::test]
-async fn login_locks_after_repeated_failures() {
+#[test]
+fn login_locks_after_repeated_failures() {
+    run(login_locks_after_repeated_failures_body())
+}
+
+async fn login_locks_after_repeated_failures_body() {
     let env = env().await;
-    let password = env.app.create_user("pat", "practitioner", None).await.unwrap();
+    let password = env.app.create_user("pat", "practitioner", None).unwrap();
     for _ in 0..dermasim_web::MAX_FAILED_LOGINS {
         assert_eq!(login(&env, "pat", "wrong password").await.status, StatusCode::UNAUTHORIZED);
     }
@@ -256,8 +279,12 @@ async fn login_locks_after_repeated_failures() {
     assert_eq!(count(&env, "SELECT COUNT(*) FROM audit WHERE action = 'login_refused_locked'").await, 1);
 }
 
-#[tokio::test]
-async fn roles_reception_and_researcher() {
+#[test]
+fn roles_reception_and_researcher() {
+    run(roles_reception_and_researcher_body())
+}
+
+async fn roles_reception_and_researcher_body() {
     let env = env().await;
     let pr = user(&env, "pat", "practitioner", None).await;
     let id = patient(&env, &pr, "Ann Example", "SECRET-NOTE keloid worry").await;
@@ -278,7 +305,7 @@ async fn roles_reception_and_researcher() {
     // Reception changes the phone; the clinical notes stay as they were.
     let r = post(&env, &rec, &format!("/patients/{id}"), &[("full_name", "Ann Example"), ("phone", "0123"), ("version", "1")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let notes: String = sqlx::query_scalar("SELECT clinical_notes FROM patients WHERE id = ?").bind(id).fetch_one(env.app.pool()).await.unwrap();
+    let notes: String = env.app.connection().query_row("SELECT clinical_notes FROM patients WHERE id = ?1", [id], |r| r.get(0)).unwrap();
     assert_eq!(notes, "SECRET-NOTE keloid worry");
 
     let res = user(&env, "lab", "researcher", None).await;
@@ -297,8 +324,12 @@ async fn roles_reception_and_researcher() {
     assert_eq!(get(&env, &res, "/audit").await.status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn clinics_are_isolated() {
+#[test]
+fn clinics_are_isolated() {
+    run(clinics_are_isolated_body())
+}
+
+async fn clinics_are_isolated_body() {
     let env = env().await;
     let a = user(&env, "a", "practitioner", Some("North")).await;
     let b = user(&env, "b", "administrator", Some("South")).await;
@@ -314,18 +345,22 @@ async fn clinics_are_isolated() {
     }
     assert!(!get(&env, &b, "/patients").await.body.contains("Ann North"));
     assert!(!get(&env, &b, "/audit").await.body.contains("Ann North"));
-    let name: String = sqlx::query_scalar("SELECT full_name FROM patients WHERE id = ?").bind(id).fetch_one(env.app.pool()).await.unwrap();
+    let name: String = env.app.connection().query_row("SELECT full_name FROM patients WHERE id = ?1", [id], |r| r.get(0)).unwrap();
     assert_eq!(name, "Ann North");
 }
 
-#[tokio::test]
-async fn hostile_text_is_stored_and_shown_inert() {
+#[test]
+fn hostile_text_is_stored_and_shown_inert() {
+    run(hostile_text_is_stored_and_shown_inert_body())
+}
+
+async fn hostile_text_is_stored_and_shown_inert_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let name = "Robert'); DROP TABLE patients;-- <script>alert(1)</script>";
     let notes = "<img src=x onerror=alert(2)> \" ' & </textarea><b>";
     let id = patient(&env, &u, name, notes).await;
-    let stored: (String, String) = sqlx::query_as("SELECT full_name, clinical_notes FROM patients WHERE id = ?").bind(id).fetch_one(env.app.pool()).await.unwrap();
+    let stored: (String, String) = env.app.connection().query_row("SELECT full_name, clinical_notes FROM patients WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!(stored, (name.to_string(), notes.to_string()), "stored exactly");
     for uri in ["/patients".to_string(), format!("/patients/{id}"), format!("/patients/{id}/edit")] {
         let page = get(&env, &u, &uri).await;
@@ -337,8 +372,12 @@ async fn hostile_text_is_stored_and_shown_inert() {
     assert!(get(&env, &u, &format!("/patients/{id}")).await.body.contains(&escaped(notes)));
 }
 
-#[tokio::test]
-async fn stale_version_is_a_conflict() {
+#[test]
+fn stale_version_is_a_conflict() {
+    run(stale_version_is_a_conflict_body())
+}
+
+async fn stale_version_is_a_conflict_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let v = user(&env, "val", "practitioner", None).await;
@@ -348,13 +387,17 @@ async fn stale_version_is_a_conflict() {
     assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
     let second = post(&env, &v, &uri, &[("full_name", "Ann Second"), ("profile_toml", PROFILE), ("version", "1")]).await;
     assert_eq!(second.status, StatusCode::CONFLICT);
-    let (name, version): (String, i64) = sqlx::query_as("SELECT full_name, version FROM patients WHERE id = ?").bind(id).fetch_one(env.app.pool()).await.unwrap();
+    let (name, version): (String, i64) = env.app.connection().query_row("SELECT full_name, version FROM patients WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!((name.as_str(), version), ("Ann First", 2));
     assert_eq!(count(&env, "SELECT COUNT(*) FROM audit WHERE action = 'update_conflict'").await, 1);
 }
 
-#[tokio::test]
-async fn profile_errors_are_the_cli_messages() {
+#[test]
+fn profile_errors_are_the_cli_messages() {
+    run(profile_errors_are_the_cli_messages_body())
+}
+
+async fn profile_errors_are_the_cli_messages_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let bad = PROFILE.replace("age_years = 28", "age_years = 17");
@@ -373,8 +416,12 @@ async fn profile_errors_are_the_cli_messages() {
     assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 0);
 }
 
-#[tokio::test]
-async fn screening_plan_chart_and_audit() {
+#[test]
+fn screening_plan_chart_and_audit() {
+    run(screening_plan_chart_and_audit_body())
+}
+
+async fn screening_plan_chart_and_audit_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let id = patient(&env, &u, "Ann Example", "").await;
@@ -383,7 +430,11 @@ async fn screening_plan_chart_and_audit() {
     let r = post(&env, &u, &format!("/patients/{id}/screenings"), &[("kind", "pre_session"), ("date", "2025-07-01")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let expected = dermasim_app::clinic::screen(&dermasim_clinic::parse_profile(PROFILE, false, "p").unwrap(), None).unwrap();
-    let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT kind, assessment_date, verdict FROM screenings ORDER BY id").fetch_all(env.app.pool()).await.unwrap();
+    let rows: Vec<(String, String, String)> = {
+        let c = env.app.connection();
+        let mut st = c.prepare("SELECT kind, assessment_date, verdict FROM screenings ORDER BY id").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect()
+    };
     assert_eq!(rows[0], ("intake".into(), "2025-06-02".into(), expected.verdict.as_str().into()));
     assert_eq!(rows[1].0, "pre_session");
     let page = get(&env, &u, &format!("/patients/{id}")).await;
@@ -404,34 +455,41 @@ async fn screening_plan_chart_and_audit() {
     assert!(bad.body.contains("members: 1 is outside the allowed range 2 to 256"));
 
     // Who did what, in order; the trail refuses changes.
-    let trail: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT action, entity, entity_id FROM audit WHERE user_id = (SELECT id FROM users WHERE username = 'pat') AND entity <> 'user' AND entity <> 'patients' ORDER BY id",
-    )
-    .fetch_all(env.app.pool())
-    .await
-    .unwrap();
-    let actions: Vec<String> = trail.iter().map(|(a, e, _)| format!("{a} {e}")).collect();
+    let actions: Vec<String> = {
+        let c = env.app.connection();
+        let mut st = c
+            .prepare("SELECT action, entity FROM audit WHERE user_id = (SELECT id FROM users WHERE username = 'pat') AND entity <> 'user' AND entity <> 'patients' ORDER BY id")
+            .unwrap();
+        st.query_map([], |r| Ok(format!("{} {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap().map(|r| r.unwrap()).collect()
+    };
     assert_eq!(actions, ["create patient", "create screening", "create screening", "view patient", "create plan", "view plan"]);
-    assert!(sqlx::query("UPDATE audit SET action = 'nothing'").execute(env.app.pool()).await.is_err());
-    assert!(sqlx::query("DELETE FROM audit").execute(env.app.pool()).await.is_err());
+    assert!(env.app.connection().execute("UPDATE audit SET action = 'nothing'", []).is_err());
+    assert!(env.app.connection().execute("DELETE FROM audit", []).is_err());
 }
 
-#[tokio::test]
-async fn reopening_keeps_records_and_schema() {
+#[test]
+fn reopening_keeps_records_and_schema() {
+    run(reopening_keeps_records_and_schema_body())
+}
+
+async fn reopening_keeps_records_and_schema_body() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keep.db");
     {
-        let app = App::open(&path, Config::default()).await.unwrap();
-        app.create_user("pat", "practitioner", None).await.unwrap();
-        app.pool().close().await;
+        let app = App::open(&path, Config::default()).unwrap();
+        app.create_user("pat", "practitioner", None).unwrap();
     }
-    let app = App::open(&path, Config::default()).await.unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(app.pool()).await.unwrap();
+    let app = App::open(&path, Config::default()).unwrap();
+    let c = app.connection();
+    let n: i64 = c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 1);
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(app.pool()).await.unwrap();
+    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
-    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(app.pool()).await.unwrap();
+    let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
     assert_eq!(fk, 1);
-    assert!(app.create_user("pat", "practitioner", None).await.is_err(), "names are unique");
-    assert!(app.create_user("x", "boss", None).await.is_err(), "roles are the four");
+    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 1);
+    drop(c);
+    assert!(app.create_user("pat", "practitioner", None).is_err(), "names are unique");
+    assert!(app.create_user("x", "boss", None).is_err(), "roles are the four");
 }

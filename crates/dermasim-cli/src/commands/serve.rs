@@ -35,15 +35,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let rt = dermasim_web::runtime()?;
     rt.block_on(async {
         let app = dermasim_web::App::open(&db, config)
-            .await
             .with_context(|| format!("cannot open the database {}", db.display()))?;
         if let Some(name) = &args.create_user {
             let role = args.role.as_deref().unwrap_or_default();
-            let password = app.create_user(name, role, args.clinic.as_deref()).await?;
+            let password = app.create_user(name, role, args.clinic.as_deref())?;
             outln!("created {name} ({role}); one-time password (change it at first sign-in): {password}");
             return Ok(());
         }
-        if let Some(password) = app.bootstrap().await? {
+        if let Some(password) = app.bootstrap()? {
             outln!("first start: created administrator `admin`; one-time password (change it at first sign-in): {password}");
         }
         let listener = dermasim_web::bind(args.addr)
