@@ -101,8 +101,7 @@ impl FromRequestParts<App> for Auth {
         match auth {
             Some(a) => {
                 let path = parts.uri.path();
-                if a.must_change_password && !path.starts_with("/account") && path != "/logout"
-                {
+                if a.must_change_password && !path.starts_with("/account") && path != "/logout" {
                     return Err(Redirect::to("/account").into_response());
                 }
                 Ok(a)
@@ -156,7 +155,9 @@ pub(crate) fn dummy_hash() -> &'static str {
 
 /// Constant-time comparison of two tokens.
 pub(crate) fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len() && !a.is_empty() && a.bytes().zip(b.bytes()).fold(0u8, |x, (p, q)| x | (p ^ q)) == 0
+    a.len() == b.len()
+        && !a.is_empty()
+        && a.bytes().zip(b.bytes()).fold(0u8, |x, (p, q)| x | (p ^ q)) == 0
 }
 
 /// A cookie's value from the request headers.

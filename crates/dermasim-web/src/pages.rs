@@ -86,7 +86,8 @@ async fn guarded(app: App, req: Request, next: Next) -> Response {
         let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
             return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
         };
-        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
         let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
         let expected = if login {
             auth::cookie(&parts, LOGIN_COOKIE)
@@ -94,8 +95,11 @@ async fn guarded(app: App, req: Request, next: Next) -> Response {
             session.as_ref().map(|s| s.csrf.clone())
         };
         if !expected.is_some_and(|e| auth::same_token(&e, sent)) {
-            return Fail::Forbidden("the form's security token is missing or stale; reload the page and try again".into())
-                .into_response();
+            return Fail::Forbidden(
+                "the form's security token is missing or stale; reload the page and try again"
+                    .into(),
+            )
+            .into_response();
         }
         Body::from(bytes)
     };
@@ -188,12 +192,24 @@ fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
 
 impl App {
     /// Run `f` on the connection (locked for the call only; never across an `.await`).
-    fn db<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T, Fail> {
+    fn db<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, Fail> {
         Ok(f(&self.connection())?)
     }
 
-    fn audit(&self, a: Option<&Auth>, action: &str, entity: &str, id: Option<i64>, detail: &str) -> Result<(), Fail> {
-        self.db(|c| db::audit(c, a.map(|a| a.user_id), a.map(|a| a.clinic_id), action, entity, id, detail))
+    fn audit(
+        &self,
+        a: Option<&Auth>,
+        action: &str,
+        entity: &str,
+        id: Option<i64>,
+        detail: &str,
+    ) -> Result<(), Fail> {
+        self.db(|c| {
+            db::audit(c, a.map(|a| a.user_id), a.map(|a| a.clinic_id), action, entity, id, detail)
+        })
     }
 }
 
@@ -236,7 +252,11 @@ async fn login(
     let allowed = app.limiter.lock().unwrap_or_else(|e| e.into_inner()).allow(ip);
     if !allowed {
         app.audit(None, "login_rate_limited", "user", None, &f.username)?;
-        return Ok(login_form(&app, StatusCode::TOO_MANY_REQUESTS, Some("Too many sign-in attempts from this address; wait a few minutes.")));
+        return Ok(login_form(
+            &app,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many sign-in attempts from this address; wait a few minutes."),
+        ));
     }
     let row: Option<(i64, i64, String, i64, Option<i64>)> = app.db(|c| {
         c.query_row(
@@ -250,7 +270,8 @@ async fn login(
     let now = now_secs();
     let Some((id, clinic, hash, failed, locked_until)) = row else {
         let pw = f.password.clone();
-        let _ = tokio::task::spawn_blocking(move || auth::verify_password(&pw, auth::dummy_hash())).await;
+        let _ = tokio::task::spawn_blocking(move || auth::verify_password(&pw, auth::dummy_hash()))
+            .await;
         app.audit(None, "login_failed", "user", None, &format!("unknown user {}", f.username))?;
         return Ok(login_form(&app, StatusCode::UNAUTHORIZED, Some(wrong)));
     };
@@ -274,7 +295,10 @@ async fn login(
                 params![if lock.is_some() { 0 } else { failed }, lock, id],
             )
         })?;
-        audit(if lock.is_some() { "locked" } else { "login_failed" }, &format!("{failed} failed in a row"))?;
+        audit(
+            if lock.is_some() { "locked" } else { "login_failed" },
+            &format!("{failed} failed in a row"),
+        )?;
         return Ok(login_form(&app, StatusCode::UNAUTHORIZED, Some(wrong)));
     }
     let token = app.db(|c| {
@@ -284,7 +308,10 @@ async fn login(
     audit("login", "")?;
     let mut resp = Redirect::to("/patients").into_response();
     let h = resp.headers_mut();
-    h.append(header::SET_COOKIE, cookie_value(&auth::set_cookie(&app, SESSION_COOKIE, &token, auth::SESSION_SECS)));
+    h.append(
+        header::SET_COOKIE,
+        cookie_value(&auth::set_cookie(&app, SESSION_COOKIE, &token, auth::SESSION_SECS)),
+    );
     h.append(header::SET_COOKIE, cookie_value(&auth::set_cookie(&app, LOGIN_COOKIE, "", 0)));
     Ok(resp)
 }
@@ -297,7 +324,8 @@ async fn logout(State(app): State<App>, a: Auth) -> Page {
     app.db(|c| c.execute("DELETE FROM sessions WHERE token_hash = ?1", [&a.token_hash]))?;
     app.audit(Some(&a), "logout", "user", Some(a.user_id), "")?;
     let mut resp = Redirect::to("/login").into_response();
-    resp.headers_mut().append(header::SET_COOKIE, cookie_value(&auth::set_cookie(&app, SESSION_COOKIE, "", 0)));
+    resp.headers_mut()
+        .append(header::SET_COOKIE, cookie_value(&auth::set_cookie(&app, SESSION_COOKIE, "", 0)));
     Ok(resp)
 }
 
@@ -335,7 +363,9 @@ struct PasswordForm {
 }
 
 async fn change_password(State(app): State<App>, a: Auth, Form(f): Form<PasswordForm>) -> Page {
-    let hash: String = app.db(|c| c.query_row("SELECT password_hash FROM users WHERE id = ?1", [a.user_id], |r| r.get(0)))?;
+    let hash: String = app.db(|c| {
+        c.query_row("SELECT password_hash FROM users WHERE id = ?1", [a.user_id], |r| r.get(0))
+    })?;
     let current = f.current.clone();
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
         .await
@@ -359,9 +389,15 @@ async fn change_password(State(app): State<App>, a: Auth, Form(f): Form<Password
         .await
         .map_err(|e| Fail::Internal(e.to_string()))?;
     app.db(|c| {
-        c.execute("UPDATE users SET password_hash = ?1, must_change_password = 0 WHERE id = ?2", params![hash, a.user_id])?;
+        c.execute(
+            "UPDATE users SET password_hash = ?1, must_change_password = 0 WHERE id = ?2",
+            params![hash, a.user_id],
+        )?;
         // Other sessions of this account end.
-        c.execute("DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2", params![a.user_id, a.token_hash])
+        c.execute(
+            "DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2",
+            params![a.user_id, a.token_hash],
+        )
     })?;
     app.audit(Some(&a), "change_password", "user", Some(a.user_id), "")?;
     Ok(Redirect::to("/patients").into_response())
@@ -544,15 +580,17 @@ fn check_patient(f: &PatientForm) -> Result<Option<String>, String> {
     let dob = if dob.is_empty() {
         None
     } else {
-        let d: jiff::civil::Date =
-            dob.parse().map_err(|_| format!("date_of_birth: `{dob}` is not a date (YYYY-MM-DD)"))?;
+        let d: jiff::civil::Date = dob
+            .parse()
+            .map_err(|_| format!("date_of_birth: `{dob}` is not a date (YYYY-MM-DD)"))?;
         if d > jiff::Zoned::now().date() {
             return Err(format!("date_of_birth: {d} is in the future"));
         }
         Some(d.to_string())
     };
     if !f.profile_toml.trim().is_empty() {
-        let profile = dermasim_clinic::parse_profile(&f.profile_toml, false, "profile").map_err(|e| e.to_string())?;
+        let profile = dermasim_clinic::parse_profile(&f.profile_toml, false, "profile")
+            .map_err(|e| e.to_string())?;
         dermasim_app::clinic::screen(&profile, None).map_err(|e| e.to_string())?;
     }
     Ok(dob)
@@ -569,8 +607,10 @@ async fn create_patient(State(app): State<App>, a: Auth, Form(mut f): Form<Patie
     let dob = match check_patient(&f) {
         Ok(d) => d,
         Err(e) => {
-            let body = format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, Some(&e)));
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "New patient", &body)).into_response());
+            let body =
+                format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, Some(&e)));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "New patient", &body))
+                .into_response());
         }
     };
     let now = now_text();
@@ -602,11 +642,17 @@ async fn edit_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> P
         version: p.version,
     };
     app.audit(Some(&a), "view", "patient", Some(id), "edit form")?;
-    let body = format!("<h1>Edit patient</h1>{}", patient_form(&a, &format!("/patients/{id}"), &f, None));
+    let body =
+        format!("<h1>Edit patient</h1>{}", patient_form(&a, &format!("/patients/{id}"), &f, None));
     Ok(layout(Some(&a), "Edit patient", &body).into_response())
 }
 
-async fn update_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form(f): Form<PatientForm>) -> Page {
+async fn update_patient(
+    State(app): State<App>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(f): Form<PatientForm>,
+) -> Page {
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot change patients.".into()));
     }
@@ -614,8 +660,12 @@ async fn update_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Fo
     let dob = match check_patient(&f) {
         Ok(d) => d,
         Err(e) => {
-            let body = format!("<h1>Edit patient</h1>{}", patient_form(&a, &format!("/patients/{id}"), &f, Some(&e)));
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "Edit patient", &body)).into_response());
+            let body = format!(
+                "<h1>Edit patient</h1>{}",
+                patient_form(&a, &format!("/patients/{id}"), &f, Some(&e))
+            );
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "Edit patient", &body))
+                .into_response());
         }
     };
     // Reception changes demographics only; the clinical fields keep their stored values.
@@ -672,7 +722,10 @@ type ScreeningRow = (String, String, String, String, String);
 async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
     let p = load_patient(&app, &a, id)?;
     app.audit(Some(&a), "view", "patient", Some(id), "")?;
-    let (screenings, plans): (Vec<ScreeningRow>, Vec<(i64, String, String, String)>) = if a.role.reads_clinical() {
+    let (screenings, plans): (Vec<ScreeningRow>, Vec<(i64, String, String, String)>) = if a
+        .role
+        .reads_clinical()
+    {
         app.db(|c| {
             let mut st = c.prepare(
                 "SELECT kind, assessment_date, verdict, result_json, created_at FROM screenings
@@ -717,7 +770,8 @@ async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
                     pr.fitzpatrick
                 );
                 for c in &pr.concerns {
-                    b += &format!("<li>{} at {}</li>", esc(c.kind.label()), esc(c.sites.join(", ")));
+                    b +=
+                        &format!("<li>{} at {}</li>", esc(c.kind.label()), esc(c.sites.join(", ")));
                 }
                 b += &format!(
                     "</ul><p>{} conditions, {} medications, {} prior procedures recorded.</p>",
@@ -774,7 +828,12 @@ async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
         }
         b += "<ul>";
         for (pid, date, outcome, at) in &plans {
-            b += &format!("<li><a href=\"/plans/{pid}\">{}: {}</a> · {}</li>", esc(date), esc(outcome), esc(at));
+            b += &format!(
+                "<li><a href=\"/plans/{pid}\">{}: {}</a> · {}</li>",
+                esc(date),
+                esc(outcome),
+                esc(at)
+            );
         }
         b += "</ul>";
     }
@@ -813,7 +872,12 @@ fn bad_request(a: &Auth, msg: &str) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, layout(Some(a), "Not done", &body)).into_response()
 }
 
-async fn screen_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form(f): Form<ScreenForm>) -> Page {
+async fn screen_patient(
+    State(app): State<App>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(f): Form<ScreenForm>,
+) -> Page {
     let profile = clinical_profile(&app, &a, id)?;
     if f.kind != "intake" && f.kind != "pre_session" {
         return Ok(bad_request(&a, "kind: use intake or pre_session"));
@@ -847,7 +911,12 @@ struct PlanForm {
     members: String,
 }
 
-async fn plan_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form(f): Form<PlanForm>) -> Page {
+async fn plan_patient(
+    State(app): State<App>,
+    a: Auth,
+    Path(id): Path<i64>,
+    Form(f): Form<PlanForm>,
+) -> Page {
     use dermasim_app::clinic::PlanOutcome;
     let profile = clinical_profile(&app, &a, id)?;
     let date = match parse_date(&f.date) {
@@ -877,8 +946,12 @@ async fn plan_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>, Form
         Err(e) => return Ok(bad_request(&a, &e.to_string())),
     };
     let (kind, date, json) = match &outcome {
-        PlanOutcome::Planned(r) => ("planned", r.assessment_date.to_string(), serde_json::to_string(r)),
-        PlanOutcome::Refused(s) => ("refused", s.assessment_date.to_string(), serde_json::to_string(s)),
+        PlanOutcome::Planned(r) => {
+            ("planned", r.assessment_date.to_string(), serde_json::to_string(r))
+        }
+        PlanOutcome::Refused(s) => {
+            ("refused", s.assessment_date.to_string(), serde_json::to_string(s))
+        }
     };
     let json = json.map_err(|e| Fail::Internal(e.to_string()))?;
     let chart = chart.map(|c| String::from_utf8_lossy(&c).into_owned());
@@ -914,10 +987,15 @@ fn load_plan(app: &App, a: &Auth, id: i64) -> Result<(i64, String, String, Optio
 async fn plan_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
     let (patient_id, outcome, json, chart) = load_plan(&app, &a, id)?;
     app.audit(Some(&a), "view", "plan", Some(id), "")?;
-    let who = if a.role.sees_names() { format!("patient {patient_id}") } else { pseudonym(patient_id) };
-    let mut b = format!("<h1>Treatment plan {id}</h1><p><a href=\"/patients/{patient_id}\">Back to {}</a></p>", esc(who));
+    let who =
+        if a.role.sees_names() { format!("patient {patient_id}") } else { pseudonym(patient_id) };
+    let mut b = format!(
+        "<h1>Treatment plan {id}</h1><p><a href=\"/patients/{patient_id}\">Back to {}</a></p>",
+        esc(who)
+    );
     if outcome == "planned" {
-        let mut r: dermasim_clinic::PlanReport = serde_json::from_str(&json).map_err(|e| Fail::Internal(e.to_string()))?;
+        let mut r: dermasim_clinic::PlanReport =
+            serde_json::from_str(&json).map_err(|e| Fail::Internal(e.to_string()))?;
         if !a.role.sees_names() {
             r.patient_id = None;
         }
@@ -925,7 +1003,7 @@ async fn plan_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page
             "<p>Screening: <span class=\"verdict\">{}</span> on {}</p><table><tr><th>Plan</th><th>Device</th><th>Depth</th>\
              <th>Passes</th><th>Sessions</th><th>Interval</th></tr>",
             esc(r.screening.verdict.as_str()),
-            esc(r.assessment_date)
+            esc(&r.assessment_date)
         );
         for p in &r.plans {
             b += &format!(
@@ -951,11 +1029,12 @@ async fn plan_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page
             esc(dermasim_app::clinic::handout_markdown(&r, None))
         );
     } else {
-        let s: dermasim_clinic::Screening = serde_json::from_str(&json).map_err(|e| Fail::Internal(e.to_string()))?;
+        let s: dermasim_clinic::Screening =
+            serde_json::from_str(&json).map_err(|e| Fail::Internal(e.to_string()))?;
         b += &format!(
             "<p>No plan: screening says <span class=\"verdict\">{}</span> on {}.</p><ul>",
             esc(s.verdict.as_str()),
-            esc(s.assessment_date)
+            esc(&s.assessment_date)
         );
         for f in &s.findings {
             b += &format!("<li>{}</li>", esc(&f.reason));

@@ -132,7 +132,12 @@ async fn patient(env: &Env, u: &User, name: &str, notes: &str) -> i64 {
         env,
         u,
         "/patients",
-        &[("full_name", name), ("date_of_birth", "1997-03-04"), ("profile_toml", PROFILE), ("clinical_notes", notes)],
+        &[
+            ("full_name", name),
+            ("date_of_birth", "1997-03-04"),
+            ("profile_toml", PROFILE),
+            ("clinical_notes", notes),
+        ],
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -140,7 +145,11 @@ async fn patient(env: &Env, u: &User, name: &str, notes: &str) -> i64 {
 }
 
 fn escaped(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 async fn count(env: &Env, sql: &str) -> i64 {
@@ -156,12 +165,28 @@ async fn every_page_needs_a_session_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let id = patient(&env, &u, "Ann Example", "").await;
-    for uri in ["/patients", "/patients/new", &format!("/patients/{id}"), &format!("/patients/{id}/edit"), "/plans/1", "/plans/1/chart.svg", "/audit", "/account"] {
+    for uri in [
+        "/patients",
+        "/patients/new",
+        &format!("/patients/{id}"),
+        &format!("/patients/{id}/edit"),
+        "/plans/1",
+        "/plans/1/chart.svg",
+        "/audit",
+        "/account",
+    ] {
         let r = send(&env, "GET", uri, None, None).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{uri}");
         assert_eq!(r.location(), "/login", "{uri}");
     }
-    for uri in ["/patients", &format!("/patients/{id}"), &format!("/patients/{id}/screenings"), &format!("/patients/{id}/plans"), "/logout", "/account/password"] {
+    for uri in [
+        "/patients",
+        &format!("/patients/{id}"),
+        &format!("/patients/{id}/screenings"),
+        &format!("/patients/{id}/plans"),
+        "/logout",
+        "/account/password",
+    ] {
         let r = send(&env, "POST", uri, None, Some(&[("csrf", "x")])).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
     }
@@ -179,15 +204,31 @@ async fn csrf_is_required_on_every_post_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let id = patient(&env, &u, "Ann Example", "").await;
-    for uri in ["/patients", &format!("/patients/{id}"), &format!("/patients/{id}/screenings"), &format!("/patients/{id}/plans"), "/logout", "/account/password"] {
+    for uri in [
+        "/patients",
+        &format!("/patients/{id}"),
+        &format!("/patients/{id}/screenings"),
+        &format!("/patients/{id}/plans"),
+        "/logout",
+        "/account/password",
+    ] {
         let none = send(&env, "POST", uri, Some(&u.cookie), Some(&[("full_name", "X")])).await;
         assert_eq!(none.status, StatusCode::FORBIDDEN, "{uri} without a token");
-        let wrong = send(&env, "POST", uri, Some(&u.cookie), Some(&[("csrf", "0000"), ("full_name", "X")])).await;
+        let wrong =
+            send(&env, "POST", uri, Some(&u.cookie), Some(&[("csrf", "0000"), ("full_name", "X")]))
+                .await;
         assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{uri} with a wrong token");
     }
     assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 1);
     // The login form: its token must match its cookie.
-    let r = send(&env, "POST", "/login", None, Some(&[("csrf", "abc"), ("username", "pat"), ("password", "x")])).await;
+    let r = send(
+        &env,
+        "POST",
+        "/login",
+        None,
+        Some(&[("csrf", "abc"), ("username", "pat"), ("password", "x")]),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
@@ -246,10 +287,24 @@ async fn first_password_must_be_changed_body() {
     assert_eq!(r.location(), "/account");
     let page = send(&env, "GET", "/account", Some(&cookie), None).await;
     let csrf = hidden_csrf(&page.body);
-    let short = send(&env, "POST", "/account/password", Some(&cookie), Some(&[("csrf", &csrf), ("current", &password), ("new", "short"), ("repeat", "short")])).await;
+    let short = send(
+        &env,
+        "POST",
+        "/account/password",
+        Some(&cookie),
+        Some(&[("csrf", &csrf), ("current", &password), ("new", "short"), ("repeat", "short")]),
+    )
+    .await;
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
     let new = "a much longer passphrase";
-    let ok = send(&env, "POST", "/account/password", Some(&cookie), Some(&[("csrf", &csrf), ("current", &password), ("new", new), ("repeat", new)])).await;
+    let ok = send(
+        &env,
+        "POST",
+        "/account/password",
+        Some(&cookie),
+        Some(&[("csrf", &csrf), ("current", &password), ("new", new), ("repeat", new)]),
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
     assert_eq!(send(&env, "GET", "/patients", Some(&cookie), None).await.status, StatusCode::OK);
     // The old password no longer works, the new one does.
@@ -276,7 +331,10 @@ async fn login_locks_after_repeated_failures_body() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "locked even with the right password");
     assert!(set_cookie(&r, "dermasim_session").is_none());
     assert_eq!(count(&env, "SELECT COUNT(*) FROM audit WHERE action = 'locked'").await, 1);
-    assert_eq!(count(&env, "SELECT COUNT(*) FROM audit WHERE action = 'login_refused_locked'").await, 1);
+    assert_eq!(
+        count(&env, "SELECT COUNT(*) FROM audit WHERE action = 'login_refused_locked'").await,
+        1
+    );
 }
 
 #[test]
@@ -301,11 +359,24 @@ async fn roles_reception_and_researcher_body() {
     let edit = get(&env, &rec, &format!("/patients/{id}/edit")).await;
     assert!(!edit.body.contains("SECRET-NOTE"));
     assert_eq!(get(&env, &rec, &plan).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(post(&env, &rec, &format!("/patients/{id}/screenings"), &[("kind", "intake")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(&env, &rec, &format!("/patients/{id}/screenings"), &[("kind", "intake")]).await.status,
+        StatusCode::FORBIDDEN
+    );
     // Reception changes the phone; the clinical notes stay as they were.
-    let r = post(&env, &rec, &format!("/patients/{id}"), &[("full_name", "Ann Example"), ("phone", "0123"), ("version", "1")]).await;
+    let r = post(
+        &env,
+        &rec,
+        &format!("/patients/{id}"),
+        &[("full_name", "Ann Example"), ("phone", "0123"), ("version", "1")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let notes: String = env.app.connection().query_row("SELECT clinical_notes FROM patients WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+    let notes: String = env
+        .app
+        .connection()
+        .query_row("SELECT clinical_notes FROM patients WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
     assert_eq!(notes, "SECRET-NOTE keloid worry");
 
     let res = user(&env, "lab", "researcher", None).await;
@@ -313,14 +384,21 @@ async fn roles_reception_and_researcher_body() {
     assert!(!list.body.contains("Ann Example") && !list.body.contains("1997-03-04"));
     assert!(list.body.contains(&format!("P-{id:06}")));
     let page = get(&env, &res, &format!("/patients/{id}")).await;
-    assert!(!page.body.contains("Ann Example") && !page.body.contains("1997-03-04") && !page.body.contains("0123"));
+    assert!(
+        !page.body.contains("Ann Example")
+            && !page.body.contains("1997-03-04")
+            && !page.body.contains("0123")
+    );
     assert!(!page.body.contains("SECRET-NOTE"), "free text may hold names");
     assert!(!page.body.contains("example-acne-scars-iv"), "nor the profile's own id");
     assert!(page.body.contains("Fitzpatrick 4"));
     let p = get(&env, &res, &plan).await;
     assert_eq!(p.status, StatusCode::OK);
     assert!(!p.body.contains("Ann Example") && !p.body.contains("example-acne-scars-iv"));
-    assert_eq!(post(&env, &res, "/patients", &[("full_name", "X")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(&env, &res, "/patients", &[("full_name", "X")]).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(get(&env, &res, "/audit").await.status, StatusCode::FORBIDDEN);
 }
 
@@ -336,16 +414,36 @@ async fn clinics_are_isolated_body() {
     let id = patient(&env, &a, "Ann North", "").await;
     let r = post(&env, &a, &format!("/patients/{id}/plans"), &[("members", "2")]).await;
     let plan = r.location().to_string();
-    for uri in [format!("/patients/{id}"), format!("/patients/{id}/edit"), plan.clone(), format!("{plan}/chart.svg"), "/patients/999999".into()] {
+    for uri in [
+        format!("/patients/{id}"),
+        format!("/patients/{id}/edit"),
+        plan.clone(),
+        format!("{plan}/chart.svg"),
+        "/patients/999999".into(),
+    ] {
         assert_eq!(get(&env, &b, &uri).await.status, StatusCode::NOT_FOUND, "{uri}");
     }
-    for uri in [format!("/patients/{id}"), format!("/patients/{id}/screenings"), format!("/patients/{id}/plans")] {
-        let r = post(&env, &b, &uri, &[("full_name", "Taken over"), ("version", "1"), ("kind", "intake"), ("members", "2")]).await;
+    for uri in [
+        format!("/patients/{id}"),
+        format!("/patients/{id}/screenings"),
+        format!("/patients/{id}/plans"),
+    ] {
+        let r = post(
+            &env,
+            &b,
+            &uri,
+            &[("full_name", "Taken over"), ("version", "1"), ("kind", "intake"), ("members", "2")],
+        )
+        .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");
     }
     assert!(!get(&env, &b, "/patients").await.body.contains("Ann North"));
     assert!(!get(&env, &b, "/audit").await.body.contains("Ann North"));
-    let name: String = env.app.connection().query_row("SELECT full_name FROM patients WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+    let name: String = env
+        .app
+        .connection()
+        .query_row("SELECT full_name FROM patients WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
     assert_eq!(name, "Ann North");
 }
 
@@ -360,9 +458,16 @@ async fn hostile_text_is_stored_and_shown_inert_body() {
     let name = "Robert'); DROP TABLE patients;-- <script>alert(1)</script>";
     let notes = "<img src=x onerror=alert(2)> \" ' & </textarea><b>";
     let id = patient(&env, &u, name, notes).await;
-    let stored: (String, String) = env.app.connection().query_row("SELECT full_name, clinical_notes FROM patients WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let stored: (String, String) = env
+        .app
+        .connection()
+        .query_row("SELECT full_name, clinical_notes FROM patients WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert_eq!(stored, (name.to_string(), notes.to_string()), "stored exactly");
-    for uri in ["/patients".to_string(), format!("/patients/{id}"), format!("/patients/{id}/edit")] {
+    for uri in ["/patients".to_string(), format!("/patients/{id}"), format!("/patients/{id}/edit")]
+    {
         let page = get(&env, &u, &uri).await;
         assert!(!page.body.contains("<script>alert"), "{uri}");
         assert!(!page.body.contains("<img src=x"), "{uri}");
@@ -383,11 +488,29 @@ async fn stale_version_is_a_conflict_body() {
     let v = user(&env, "val", "practitioner", None).await;
     let id = patient(&env, &u, "Ann Example", "").await;
     let uri = format!("/patients/{id}");
-    let first = post(&env, &u, &uri, &[("full_name", "Ann First"), ("profile_toml", PROFILE), ("version", "1")]).await;
+    let first = post(
+        &env,
+        &u,
+        &uri,
+        &[("full_name", "Ann First"), ("profile_toml", PROFILE), ("version", "1")],
+    )
+    .await;
     assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
-    let second = post(&env, &v, &uri, &[("full_name", "Ann Second"), ("profile_toml", PROFILE), ("version", "1")]).await;
+    let second = post(
+        &env,
+        &v,
+        &uri,
+        &[("full_name", "Ann Second"), ("profile_toml", PROFILE), ("version", "1")],
+    )
+    .await;
     assert_eq!(second.status, StatusCode::CONFLICT);
-    let (name, version): (String, i64) = env.app.connection().query_row("SELECT full_name, version FROM patients WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (name, version): (String, i64) = env
+        .app
+        .connection()
+        .query_row("SELECT full_name, version FROM patients WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
     assert_eq!((name.as_str(), version), ("Ann First", 2));
     assert_eq!(count(&env, "SELECT COUNT(*) FROM audit WHERE action = 'update_conflict'").await, 1);
 }
@@ -401,17 +524,24 @@ async fn profile_errors_are_the_cli_messages_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let bad = PROFILE.replace("age_years = 28", "age_years = 17");
-    let expected = dermasim_app::clinic::screen(&dermasim_clinic::parse_profile(&bad, false, "profile").unwrap(), None)
-        .unwrap_err()
-        .to_string();
+    let expected = dermasim_app::clinic::screen(
+        &dermasim_clinic::parse_profile(&bad, false, "profile").unwrap(),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(expected.starts_with("age_years: 17 is outside"), "{expected}");
     let r = post(&env, &u, "/patients", &[("full_name", "Young"), ("profile_toml", &bad)]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains(&escaped(&expected)), "{}", r.body);
-    let syntax = post(&env, &u, "/patients", &[("full_name", "Young"), ("profile_toml", "age_years = ")]).await;
+    let syntax =
+        post(&env, &u, "/patients", &[("full_name", "Young"), ("profile_toml", "age_years = ")])
+            .await;
     assert_eq!(syntax.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(syntax.body.contains("profile: not valid TOML"));
-    let dob = post(&env, &u, "/patients", &[("full_name", "Young"), ("date_of_birth", "2999-01-01")]).await;
+    let dob =
+        post(&env, &u, "/patients", &[("full_name", "Young"), ("date_of_birth", "2999-01-01")])
+            .await;
     assert_eq!(dob.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 0);
 }
@@ -425,15 +555,35 @@ async fn screening_plan_chart_and_audit_body() {
     let env = env().await;
     let u = user(&env, "pat", "practitioner", None).await;
     let id = patient(&env, &u, "Ann Example", "").await;
-    let r = post(&env, &u, &format!("/patients/{id}/screenings"), &[("kind", "intake"), ("date", "2025-06-02")]).await;
+    let r = post(
+        &env,
+        &u,
+        &format!("/patients/{id}/screenings"),
+        &[("kind", "intake"), ("date", "2025-06-02")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let r = post(&env, &u, &format!("/patients/{id}/screenings"), &[("kind", "pre_session"), ("date", "2025-07-01")]).await;
+    let r = post(
+        &env,
+        &u,
+        &format!("/patients/{id}/screenings"),
+        &[("kind", "pre_session"), ("date", "2025-07-01")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let expected = dermasim_app::clinic::screen(&dermasim_clinic::parse_profile(PROFILE, false, "p").unwrap(), None).unwrap();
+    let expected = dermasim_app::clinic::screen(
+        &dermasim_clinic::parse_profile(PROFILE, false, "p").unwrap(),
+        None,
+    )
+    .unwrap();
     let rows: Vec<(String, String, String)> = {
         let c = env.app.connection();
-        let mut st = c.prepare("SELECT kind, assessment_date, verdict FROM screenings ORDER BY id").unwrap();
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(|r| r.unwrap()).collect()
+        let mut st =
+            c.prepare("SELECT kind, assessment_date, verdict FROM screenings ORDER BY id").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
     };
     assert_eq!(rows[0], ("intake".into(), "2025-06-02".into(), expected.verdict.as_str().into()));
     assert_eq!(rows[1].0, "pre_session");
@@ -460,9 +610,22 @@ async fn screening_plan_chart_and_audit_body() {
         let mut st = c
             .prepare("SELECT action, entity FROM audit WHERE user_id = (SELECT id FROM users WHERE username = 'pat') AND entity <> 'user' AND entity <> 'patients' ORDER BY id")
             .unwrap();
-        st.query_map([], |r| Ok(format!("{} {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap().map(|r| r.unwrap()).collect()
+        st.query_map([], |r| Ok(format!("{} {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
     };
-    assert_eq!(actions, ["create patient", "create screening", "create screening", "view patient", "create plan", "view plan"]);
+    assert_eq!(
+        actions,
+        [
+            "create patient",
+            "create screening",
+            "create screening",
+            "view patient",
+            "create plan",
+            "view plan"
+        ]
+    );
     assert!(env.app.connection().execute("UPDATE audit SET action = 'nothing'", []).is_err());
     assert!(env.app.connection().execute("DELETE FROM audit", []).is_err());
 }
