@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::App;
 
-/// Failed logins in a row that lock an account for [`LOCK_SECS`].
+/// Failed logins in a row that lock an account (for 15 minutes).
 pub const MAX_FAILED_LOGINS: i64 = 5;
 /// How long a locked account stays locked.
 pub(crate) const LOCK_SECS: i64 = 15 * 60;

@@ -718,14 +718,12 @@ async fn update_patient(
 }
 
 type ScreeningRow = (String, String, String, String, String);
+type PlanRow = (i64, String, String, String);
 
 async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
     let p = load_patient(&app, &a, id)?;
     app.audit(Some(&a), "view", "patient", Some(id), "")?;
-    let (screenings, plans): (Vec<ScreeningRow>, Vec<(i64, String, String, String)>) = if a
-        .role
-        .reads_clinical()
-    {
+    let (screenings, plans): (Vec<ScreeningRow>, Vec<PlanRow>) = if a.role.reads_clinical() {
         app.db(|c| {
             let mut st = c.prepare(
                 "SELECT kind, assessment_date, verdict, result_json, created_at FROM screenings
@@ -1003,7 +1001,7 @@ async fn plan_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page
             "<p>Screening: <span class=\"verdict\">{}</span> on {}</p><table><tr><th>Plan</th><th>Device</th><th>Depth</th>\
              <th>Passes</th><th>Sessions</th><th>Interval</th></tr>",
             esc(r.screening.verdict.as_str()),
-            esc(&r.assessment_date)
+            esc(r.assessment_date)
         );
         for p in &r.plans {
             b += &format!(
@@ -1034,7 +1032,7 @@ async fn plan_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page
         b += &format!(
             "<p>No plan: screening says <span class=\"verdict\">{}</span> on {}.</p><ul>",
             esc(s.verdict.as_str()),
-            esc(&s.assessment_date)
+            esc(s.assessment_date)
         );
         for f in &s.findings {
             b += &format!("<li>{}</li>", esc(&f.reason));
