@@ -1039,7 +1039,10 @@ async fn plan_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page
         }
         b += &format!("</ul><p class=\"disclaimer\">{}</p>", esc(&s.disclaimer));
     }
-    b += &format!("<p class=\"disclaimer\">{}</p>", esc(dermasim::DISCLAIMER));
+    // The planner's disclaimer is the program's; show the program's too if it ever differs.
+    if !b.contains(&esc(dermasim::DISCLAIMER)) {
+        b += &format!("<p class=\"disclaimer\">{}</p>", esc(dermasim::DISCLAIMER));
+    }
     Ok(layout(Some(&a), "Treatment plan", &b).into_response())
 }
 
