@@ -87,6 +87,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Run a virtual cohort (protocols x a population) into a Parquet dataset, shard by shard.
     Cohort(commands::cohort::CohortArgs),
+    /// The clinic web app: patients, screening, plans, audit trail, on an embedded database.
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Write to stdout; a closed pipe ends the program with success (the reader has what it
@@ -150,6 +152,7 @@ fn main() -> ExitCode {
         Command::Report { dir } => commands::report(&dir),
         Command::Bench(args) => commands::bench::run(args),
         Command::Cohort(args) => commands::cohort::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -173,7 +173,7 @@ fn bad_input_names_the_field_and_leaves_nothing() {
         "deeper than the whole skin",
         t,
     );
-    fails_naming(&["run", "--fidelity", "2d"], "simulation.fidelity", t);
+    fails_naming(&["run", "--fidelity", "2d"], "--fidelity", t);
     let bad = t.join("bad.toml");
     std::fs::write(&bad, "[patient\nsite = ").unwrap();
     let out = bin().arg("run").arg(&bad).output().unwrap();

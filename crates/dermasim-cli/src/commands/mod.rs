@@ -6,6 +6,7 @@ pub mod evidence;
 pub mod model;
 pub mod run;
 pub mod sbml;
+pub mod serve;
 
 use anyhow::{bail, Result};
 use dermasim::tissue::SiteTable;
