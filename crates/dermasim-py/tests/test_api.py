@@ -169,12 +169,21 @@ def test_gil_is_released_during_a_run():
 
 
 def test_two_runs_overlap_in_two_threads():
-    s = dermasim.Scenario.default().replace(**{"protocol.follow_up_days": 365})
+    # A small 3d run lasts about a second: long enough for several progress samples each, so
+    # the spans overlap exactly when the GIL is released during compute.
+    s = dermasim.Scenario.default().replace(
+        **{
+            "simulation.patch_um": [300, 300],
+            "simulation.dx_um": 50,
+            "simulation.dz_um": 40,
+            "protocol.follow_up_days": 365,
+        }
+    )
     spans = {}
 
     def go(k):
         seen = []
-        dermasim.run(s, fidelity="1d", progress=lambda d, e: seen.append(time.perf_counter()))
+        dermasim.run(s, fidelity="3d", progress=lambda d, e: seen.append(time.perf_counter()))
         spans[k] = (seen[0], seen[-1]) if seen else None
 
     a, b = threading.Thread(target=go, args=("a",)), threading.Thread(target=go, args=("b",))
