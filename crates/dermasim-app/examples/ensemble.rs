@@ -42,8 +42,9 @@ pub fn summary(members: usize) -> Summary {
     }
 }
 
-pub fn main() {
-    let n = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(32);
+/// The example with its command-line argument (`None`: the default).
+pub fn run_with(arg: Option<String>) {
+    let n = arg.and_then(|a| a.parse().ok()).unwrap_or(32);
     let s = summary(n);
     let p = s.last();
     println!(
@@ -54,4 +55,8 @@ pub fn main() {
         p.bands["collagen_total_rel_p95"]
     );
     println!("{}", dermasim::DISCLAIMER);
+}
+
+pub fn main() {
+    run_with(std::env::args().nth(1));
 }

@@ -11,8 +11,9 @@ pub fn outcome(path: &std::path::Path) -> PlanOutcome {
     clinic::plan(&profile, Some(date), Some(4)).expect("planning runs")
 }
 
-pub fn main() {
-    let path = std::env::args().nth(1).unwrap_or_else(|| {
+/// The example with its command-line argument (`None`: the default).
+pub fn run_with(arg: Option<String>) {
+    let path = arg.unwrap_or_else(|| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/patients/fine_lines_laxity_55.toml")
             .into()
     });
@@ -33,4 +34,8 @@ pub fn main() {
         }
         PlanOutcome::Refused(s) => println!("not planned: screening says {:?}", s.verdict),
     }
+}
+
+pub fn main() {
+    run_with(std::env::args().nth(1));
 }

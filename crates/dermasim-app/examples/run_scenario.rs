@@ -21,8 +21,9 @@ pub fn summary(file: Option<std::path::PathBuf>) -> Summary {
     report.summary
 }
 
-pub fn main() {
-    let s = summary(std::env::args().nth(1).map(Into::into));
+/// The example with its command-line argument (`None`: the default).
+pub fn run_with(arg: Option<String>) {
+    let s = summary(arg.map(Into::into));
     for day in [7.0, 28.0, 90.0, 180.0] {
         if let Some(p) = s.at(day) {
             println!(
@@ -32,4 +33,8 @@ pub fn main() {
         }
     }
     println!("{}", dermasim::DISCLAIMER);
+}
+
+pub fn main() {
+    run_with(std::env::args().nth(1));
 }
