@@ -75,27 +75,9 @@ pub fn run(action: ModelAction) -> Result<()> {
             }
             let tc = models::run(&name, &params, &initial, days, every, Tolerance::REFERENCE)?;
             match format {
-                Format::Csv => {
-                    outln!("{}", tc.columns.join(","));
-                    for r in &tc.rows {
-                        let cells: Vec<String> = r.iter().map(|v| format!("{v:.12e}")).collect();
-                        outln!("{}", cells.join(","));
-                    }
-                }
+                Format::Csv => print_csv(&tc.columns, &tc.rows),
                 Format::Json => {
-                    let rows: Vec<serde_json::Value> = tc
-                        .rows
-                        .iter()
-                        .map(|r| {
-                            serde_json::Value::Object(
-                                tc.columns
-                                    .iter()
-                                    .cloned()
-                                    .zip(r.iter().map(|v| serde_json::json!(v)))
-                                    .collect(),
-                            )
-                        })
-                        .collect();
+                    let rows = json_rows(&tc.columns, &tc.rows);
                     outln!(
                         "{}",
                         serde_json::to_string_pretty(
@@ -107,4 +89,25 @@ pub fn run(action: ModelAction) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A time course as CSV on stdout: a header, then one row per time (`dermasim model run` and
+/// `dermasim sbml run`).
+pub fn print_csv(columns: &[String], rows: &[Vec<f64>]) {
+    outln!("{}", columns.join(","));
+    for r in rows {
+        let cells: Vec<String> = r.iter().map(|v| format!("{v:.12e}")).collect();
+        outln!("{}", cells.join(","));
+    }
+}
+
+/// A time course as JSON objects, one per time, keyed by column.
+pub fn json_rows(columns: &[String], rows: &[Vec<f64>]) -> Vec<serde_json::Value> {
+    rows.iter()
+        .map(|r| {
+            serde_json::Value::Object(
+                columns.iter().cloned().zip(r.iter().map(|v| serde_json::json!(v))).collect(),
+            )
+        })
+        .collect()
 }

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
+
+use super::model::Format;
 use dermasim_sbml::doc::RuleKind;
 use dermasim_sbml::{Column, Model, Options};
 
@@ -50,12 +52,6 @@ pub enum SbmlAction {
         #[arg(long)]
         verbose: bool,
     },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum Format {
-    Csv,
-    Json,
 }
 
 const BEGIN: &str = "<!-- conformance:begin -->";
@@ -124,27 +120,9 @@ pub fn run(action: SbmlAction) -> Result<()> {
             let opts = Options { rtol, atol, ..Options::default() };
             let tc = dermasim_sbml::run(&model, start, &times, &cols, opts)?;
             match format {
-                Format::Csv => {
-                    outln!("{}", tc.columns.join(","));
-                    for r in &tc.rows {
-                        let cells: Vec<String> = r.iter().map(|v| format!("{v:.12e}")).collect();
-                        outln!("{}", cells.join(","));
-                    }
-                }
+                Format::Csv => super::model::print_csv(&tc.columns, &tc.rows),
                 Format::Json => {
-                    let rows: Vec<serde_json::Value> = tc
-                        .rows
-                        .iter()
-                        .map(|r| {
-                            serde_json::Value::Object(
-                                tc.columns
-                                    .iter()
-                                    .cloned()
-                                    .zip(r.iter().map(|v| serde_json::json!(v)))
-                                    .collect(),
-                            )
-                        })
-                        .collect();
+                    let rows = super::model::json_rows(&tc.columns, &tc.rows);
                     let d = model.document();
                     outln!(
                         "{}",
