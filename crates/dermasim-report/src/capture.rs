@@ -2,8 +2,8 @@
 //! depth profiles, the cross-section through the middle of a 3d patch, and whole fields for
 //! the `.vti` snapshots.
 
+use dermasim::grid::Grid;
 use dermasim::kinetics::species::{self as sp, COUNT};
-use dermasim::transport::Grid;
 use dermasim::{Options, Simulation};
 
 use crate::depth::{DepthRow, DepthTable, RELATIVE};

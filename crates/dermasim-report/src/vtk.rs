@@ -10,9 +10,9 @@
 
 use std::fmt::Write;
 
+use dermasim::grid::Grid;
 use dermasim::kinetics::species::{self as sp, COUNT, NAMES};
 use dermasim::tissue::Layer;
-use dermasim::transport::Grid;
 
 use crate::capture::Snapshot;
 

@@ -2,7 +2,8 @@
 //! Not run by `cargo test`; `dermasim bench` gives the full report against the bandwidth.
 
 use dermasim::bench::{self, KineticsWorkload};
-use dermasim::transport::{diffuse_fields, Grid};
+use dermasim::grid::Grid;
+use dermasim::transport::diffuse_fields;
 use dermasim::{Fidelity, ParameterSet};
 use divan::Bencher;
 

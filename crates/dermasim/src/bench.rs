@@ -8,13 +8,14 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::Error;
+use crate::grid::Grid;
 use crate::kinetics::{species::COUNT, Baseline, CooperParams, Reference, RemodelParams, Voxel};
 use crate::ode::{self, Rodas3, Stats, Tolerance};
 use crate::params::ParameterSet;
 use crate::scenario::{Fidelity, Scenario};
 use crate::sim::Simulation;
 use crate::tissue::Layer;
-use crate::transport::{diffuse_fields, Grid, Real};
+use crate::transport::{diffuse_fields, Real};
 
 /// Minimum memory traffic of one LOD step per voxel and species: three implicit sweeps, each
 /// reading and writing the field once (f64; half of it in f32).

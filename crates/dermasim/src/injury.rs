@@ -1,7 +1,7 @@
 //! Punctures to an injured-tissue fraction on the grid.
 
 use crate::device::Channels;
-use crate::transport::Grid;
+use crate::grid::Grid;
 
 /// Sub-samples per voxel edge when rasterising a channel (3d) or a cell (1d).
 const SUB: usize = 4;

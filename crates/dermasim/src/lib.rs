@@ -10,14 +10,18 @@
 //! assert!(summary.last().collagen_total_rel > 1.0);
 //! ```
 
+#![deny(unsafe_code)]
+
 pub mod bench;
 pub mod delivery;
 pub mod device;
 pub mod ensemble;
 pub mod error;
+pub mod grid;
 pub mod injury;
 pub mod kinetics;
 pub mod models;
+pub mod numerics;
 pub mod ode;
 pub mod outcome;
 pub mod outputs;

@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 
 use crate::device::Channels;
 use crate::error::Error;
+use crate::grid::Grid;
 use crate::injury::injured_fraction;
 use crate::kinetics::{
     at_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, Voxel,
@@ -15,7 +16,7 @@ use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint
 use crate::params::{typed_params, ParameterSet};
 use crate::scenario::{Fidelity, Scenario};
 use crate::tissue::{Column, Layer, SiteTable};
-use crate::transport::{diffuse_fields, Grid};
+use crate::transport::diffuse_fields;
 
 typed_params! {
     /// What a fully injured voxel releases (scaled by its injured fraction).
@@ -536,12 +537,22 @@ impl Simulation {
         let (cooper, remodel, base, layers, refill) =
             (&self.cooper, &self.remodel, &self.base, &self.grid.layer, &self.refill);
         const CHUNK: usize = 256;
-        let fields = Shared(self.fields.as_mut_ptr());
+        // Each chunk of voxels gets its own slice of every species row: disjoint borrows.
+        let mut rows: Vec<Vec<&mut [f64]>> = Vec::new();
+        for row in self.fields.chunks_mut(len) {
+            for (c, part) in row.chunks_mut(CHUNK).enumerate() {
+                if c == rows.len() {
+                    rows.push(Vec::with_capacity(COUNT));
+                }
+                rows[c].push(part);
+            }
+        }
         let results: Vec<Result<(Stats, u64, u64), ode::OdeError>> = self
             .step
             .par_chunks_mut(CHUNK)
+            .zip(rows.par_iter_mut())
             .enumerate()
-            .map(|(c, steps)| {
+            .map(|(c, (steps, rows))| {
                 let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
                 for (o, h) in steps.iter_mut().enumerate() {
                     let v = c * CHUNK + o;
@@ -549,13 +560,7 @@ impl Simulation {
                     if !layers[k].is_viable() {
                         continue;
                     }
-                    let mut y = [0.0; COUNT];
-                    // SAFETY: voxel v belongs to this chunk alone; species rows are disjoint.
-                    unsafe {
-                        for (s, ys) in y.iter_mut().enumerate() {
-                            *ys = *fields.at(s * len + v);
-                        }
-                    }
+                    let mut y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
                     if at_rest(&y, &base[k]) {
                         resting += 1;
                         continue;
@@ -571,11 +576,9 @@ impl Simulation {
                     } else {
                         ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
                     };
-                    unsafe {
-                        for (s, ys) in y.iter().enumerate() {
-                            // Round-off can leave values a hair below zero near rest.
-                            *fields.at(s * len + v) = ys.max(0.0);
-                        }
+                    for (row, ys) in rows.iter_mut().zip(&y) {
+                        // Round-off can leave values a hair below zero near rest.
+                        row[o] = ys.max(0.0);
                     }
                 }
                 Ok((stats, integrated, resting))
@@ -744,19 +747,6 @@ impl Simulation {
             disclaimer: DISCLAIMER.into(),
             delivery: None,
         }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Shared(*mut f64);
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
-
-impl Shared {
-    /// A method, not the field, so closures capture the whole (Send) wrapper.
-    #[inline]
-    unsafe fn at(&self, i: usize) -> *mut f64 {
-        self.0.add(i)
     }
 }
 

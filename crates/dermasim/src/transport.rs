@@ -9,371 +9,9 @@
 
 use rayon::prelude::*;
 
-use crate::tissue::Layer;
-
-/// The simulation grid: z (depth) slowest, then y, then x.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Grid {
-    /// Cells along x (1 at fidelities 0d and 1d).
-    pub nx: usize,
-    /// Cells along y (1 at fidelities 0d and 1d).
-    pub ny: usize,
-    /// Cells in depth.
-    pub nz: usize,
-    /// Lateral spacing, um (unused when nx = ny = 1).
-    pub dx: f64,
-    /// Cell widths in depth, um.
-    pub hz: Vec<f64>,
-    /// Cell centres in depth, um below the surface.
-    pub zc: Vec<f64>,
-    /// Layer of each depth cell.
-    pub layer: Vec<Layer>,
-}
-
-impl Grid {
-    /// Cells per layer from a target spacing; every layer gets at least one cell and its cells
-    /// end exactly on the layer boundaries.
-    pub fn layered(
-        thickness_um: &[f64; 4],
-        dz: Option<f64>,
-        nx: usize,
-        ny: usize,
-        dx: f64,
-    ) -> Grid {
-        let mut hz = Vec::new();
-        let mut layer = Vec::new();
-        for (l, &t) in Layer::ALL.iter().zip(thickness_um) {
-            let n = match dz {
-                Some(dz) => (t / dz).round().max(1.0) as usize,
-                None => 1,
-            };
-            for _ in 0..n {
-                hz.push(t / n as f64);
-                layer.push(*l);
-            }
-        }
-        let mut zc = Vec::with_capacity(hz.len());
-        let mut top = 0.0;
-        for h in &hz {
-            zc.push(top + h / 2.0);
-            top += h;
-        }
-        Grid { nx, ny, nz: hz.len(), dx, hz, zc, layer }
-    }
-
-    /// Cells in one depth plane: `nx * ny`.
-    pub fn plane(&self) -> usize {
-        self.nx * self.ny
-    }
-
-    /// Cells in the grid: `nz * nx * ny`.
-    pub fn len(&self) -> usize {
-        self.nz * self.plane()
-    }
-
-    /// Whether the grid has no cells.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Index into a field of the cell at depth `k`, row `j` (y) and column `i` (x).
-    #[inline]
-    pub fn idx(&self, k: usize, j: usize, i: usize) -> usize {
-        (k * self.ny + j) * self.nx + i
-    }
-
-    /// Top of depth cell `k`.
-    pub fn z_top(&self, k: usize) -> f64 {
-        self.zc[k] - self.hz[k] / 2.0
-    }
-}
-
-/// The floating-point types a field can hold: `f64` by default, `f32` to halve the memory
-/// traffic (matrices are always factorised in `f64`, then rounded).
-pub trait Real:
-    Copy
-    + Send
-    + Sync
-    + Default
-    + PartialEq
-    + PartialOrd
-    + std::fmt::Debug
-    + std::ops::Add<Output = Self>
-    + std::ops::Sub<Output = Self>
-    + std::ops::Mul<Output = Self>
-    + std::ops::Div<Output = Self>
-    + std::ops::SubAssign
-    + std::ops::MulAssign
-    + 'static
-{
-    /// Zero.
-    const ZERO: Self;
-    /// `v` in this type, rounded to nearest for `f32`.
-    fn from_f64(v: f64) -> Self;
-    /// The value as `f64` (exact).
-    fn to_f64(self) -> f64;
-}
-
-impl Real for f64 {
-    const ZERO: f64 = 0.0;
-    #[inline(always)]
-    fn from_f64(v: f64) -> f64 {
-        v
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
-    }
-}
-
-impl Real for f32 {
-    const ZERO: f32 = 0.0;
-    #[inline(always)]
-    fn from_f64(v: f64) -> f32 {
-        v as f32
-    }
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-}
-
-/// A tridiagonal matrix factorised for repeated solves (Thomas algorithm).
-#[derive(Debug, Clone)]
-struct Thomas<R> {
-    lower: Vec<R>,
-    /// Modified upper diagonal c'.
-    upper: Vec<R>,
-    /// 1 / pivot.
-    inv: Vec<R>,
-}
-
-impl<R: Real> Thomas<R> {
-    fn new(lower: &[f64], diag: &[f64], upper: &[f64]) -> Thomas<R> {
-        let n = diag.len();
-        let mut cp = vec![0.0; n];
-        let mut inv = vec![0.0; n];
-        for k in 0..n {
-            let denom = diag[k] - if k > 0 { lower[k] * cp[k - 1] } else { 0.0 };
-            inv[k] = 1.0 / denom;
-            cp[k] = upper[k] * inv[k];
-        }
-        let cast = |v: &[f64]| v.iter().map(|&x| R::from_f64(x)).collect();
-        Thomas { lower: cast(lower), upper: cast(&cp), inv: cast(&inv) }
-    }
-
-    /// Solve many lines at once: row `k` of `rows` holds the k-th unknown of every line, so
-    /// each elimination step is one contiguous vector operation.
-    #[inline(always)]
-    fn solve_rows(&self, rows: &mut [R], width: usize) {
-        let n = self.inv.len();
-        let inv0 = self.inv[0];
-        for v in &mut rows[..width] {
-            *v *= inv0;
-        }
-        for k in 1..n {
-            let (prev, cur) = rows[(k - 1) * width..(k + 1) * width].split_at_mut(width);
-            let (l, m) = (self.lower[k], self.inv[k]);
-            for (c, p) in cur.iter_mut().zip(prev.iter()) {
-                *c = (*c - l * *p) * m;
-            }
-        }
-        for k in (0..n - 1).rev() {
-            let (cur, next) = rows[k * width..(k + 2) * width].split_at_mut(width);
-            let u = self.upper[k];
-            for (c, nx) in cur.iter_mut().zip(next.iter()) {
-                *c -= u * *nx;
-            }
-        }
-    }
-}
-
-/// Periodic tridiagonal `-r u[i-1] + (1+2r) u[i] - r u[i+1]` via Sherman-Morrison.
-#[derive(Debug, Clone)]
-struct Cyclic<R> {
-    inner: Thomas<R>,
-    z: Vec<R>,
-    beta_over_gamma: R,
-    kappa: R,
-}
-
-impl<R: Real> Cyclic<R> {
-    fn new(n: usize, r: f64) -> Cyclic<R> {
-        assert!(n >= 3, "periodic axis needs at least 3 cells");
-        let b = 1.0 + 2.0 * r;
-        let (alpha, beta, gamma) = (-r, -r, -b);
-        let lower = vec![-r; n];
-        let upper = vec![-r; n];
-        let mut diag = vec![b; n];
-        diag[0] = b - gamma;
-        diag[n - 1] = b - alpha * beta / gamma;
-        let inner = Thomas::<f64>::new(&lower, &diag, &upper);
-        let mut z = vec![0.0; n];
-        z[0] = gamma;
-        z[n - 1] = alpha;
-        inner.solve_rows(&mut z, 1);
-        let kappa = 1.0 + z[0] + beta * z[n - 1] / gamma;
-        Cyclic {
-            inner: Thomas::new(&lower, &diag, &upper),
-            z: z.iter().map(|&v| R::from_f64(v)).collect(),
-            beta_over_gamma: R::from_f64(beta / gamma),
-            kappa: R::from_f64(kappa),
-        }
-    }
-
-    /// Solve many periodic lines at once (layout as in [`Thomas::solve_rows`]); `fact` is
-    /// scratch of `width` values.
-    #[inline(always)]
-    fn solve_rows(&self, rows: &mut [R], width: usize, fact: &mut [R]) {
-        let n = self.z.len();
-        self.inner.solve_rows(rows, width);
-        // Sherman-Morrison correction, row-wise.
-        let (first, rest) = rows.split_at_mut(width);
-        let last = &rest[(n - 2) * width..];
-        for ((f, a), b) in fact.iter_mut().zip(first.iter()).zip(last) {
-            *f = (*a + self.beta_over_gamma * *b) / self.kappa;
-        }
-        for (k, row) in rows.chunks_exact_mut(width).enumerate() {
-            let zk = self.z[k];
-            for (v, f) in row.iter_mut().zip(fact.iter()) {
-                *v -= *f * zk;
-            }
-        }
-    }
-}
-
-/// Lines solved together by [`Cyclic::solve_lines`].
-const LANES: usize = 8;
-
-impl<R: Real> Cyclic<R> {
-    /// Solve many periodic lines stored one after another (`lines.len()` a multiple of n).
-    /// Blocks of lines are eliminated together, one element of each per step, so the
-    /// recurrences run side by side instead of waiting on each other (measured faster than
-    /// transposing blocks of lines for vector operations).
-    #[inline(always)]
-    fn solve_lines(&self, lines: &mut [R]) {
-        let n = self.z.len();
-        let mut blocks = lines.chunks_exact_mut(LANES * n);
-        for block in &mut blocks {
-            self.solve_block::<LANES>(block);
-        }
-        for line in blocks.into_remainder().chunks_exact_mut(n) {
-            self.solve_block::<1>(line);
-        }
-    }
-
-    #[inline(always)]
-    fn solve_block<const L: usize>(&self, block: &mut [R]) {
-        let t = &self.inner;
-        let n = self.z.len();
-        assert!(
-            block.len() == L * n && t.inv.len() == n && t.lower.len() == n && t.upper.len() == n
-        );
-        // SAFETY: every index below is r * n + i with r < L and i < n, inside `block`
-        // (asserted above); the coefficient vectors have length n.
-        unsafe {
-            let x = block.as_mut_ptr();
-            let inv0 = *t.inv.get_unchecked(0);
-            for r in 0..L {
-                *x.add(r * n) *= inv0;
-            }
-            for i in 1..n {
-                let (l, m) = (*t.lower.get_unchecked(i), *t.inv.get_unchecked(i));
-                for r in 0..L {
-                    let p = x.add(r * n + i);
-                    *p = (*p - l * *p.sub(1)) * m;
-                }
-            }
-            for i in (0..n - 1).rev() {
-                let u = *t.upper.get_unchecked(i);
-                for r in 0..L {
-                    let p = x.add(r * n + i);
-                    *p -= u * *p.add(1);
-                }
-            }
-        }
-        for line in block.chunks_exact_mut(n) {
-            let fact = (line[0] + self.beta_over_gamma * line[n - 1]) / self.kappa;
-            for (v, z) in line.iter_mut().zip(&self.z) {
-                *v -= fact * *z;
-            }
-        }
-    }
-}
-
-/// Whether the hot loops may run in their AVX2 build: the same IEEE operations in the same
-/// order in wider registers (no fused multiply-add), so results are bit-identical to the
-/// baseline build on any machine.
-#[inline(always)]
-fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// x then y sweeps of one depth plane.
-fn lateral_plane<R: Real>(
-    mx: Option<&Cyclic<R>>,
-    my: Option<&Cyclic<R>>,
-    p: &mut [R],
-    nx: usize,
-    fact: &mut Vec<R>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        unsafe fn wide<R: Real>(
-            mx: Option<&Cyclic<R>>,
-            my: Option<&Cyclic<R>>,
-            p: &mut [R],
-            nx: usize,
-            fact: &mut Vec<R>,
-        ) {
-            lateral_plane_body(mx, my, p, nx, fact)
-        }
-        if avx2() {
-            // SAFETY: the CPU has AVX2 (checked at run time).
-            return unsafe { wide(mx, my, p, nx, fact) };
-        }
-    }
-    lateral_plane_body(mx, my, p, nx, fact)
-}
-
-#[inline(always)]
-fn lateral_plane_body<R: Real>(
-    mx: Option<&Cyclic<R>>,
-    my: Option<&Cyclic<R>>,
-    p: &mut [R],
-    nx: usize,
-    fact: &mut Vec<R>,
-) {
-    if let Some(mx) = mx {
-        mx.solve_lines(p);
-    }
-    if let Some(my) = my {
-        fact.resize(nx, R::ZERO);
-        my.solve_rows(p, nx, fact);
-    }
-}
-
-/// A raw pointer that may cross threads; each task touches a disjoint set of columns.
-#[derive(Clone, Copy)]
-struct SharedMut<R>(*mut R);
-unsafe impl<R> Send for SharedMut<R> {}
-unsafe impl<R> Sync for SharedMut<R> {}
-
-impl<R> SharedMut<R> {
-    /// A method, not the field, so closures capture the whole (Send) wrapper.
-    #[inline]
-    unsafe fn at(&self, i: usize) -> *mut R {
-        self.0.add(i)
-    }
-}
+use crate::grid::Grid;
+pub use crate::numerics::Real;
+use crate::numerics::{lateral_plane, sweep_columns, Cyclic, Thomas};
 
 /// Depth diffusion coefficient of every cell for one species, um^2/day.
 pub type DepthCoefficients = Vec<f64>;
@@ -506,62 +144,26 @@ fn depth<R: Real>(
         active.iter().map(|&s| depth_matrix(grid, d[s], decay, dt)).collect();
     // About 256 KiB per block, at least 64 columns.
     let block = (256 * 1024 / (nz * std::mem::size_of::<R>())).clamp(64, 4096).min(plane);
-    let blocks = plane.div_ceil(block);
-    let ptr = SharedMut(fields.as_mut_ptr());
-    let work = |task: usize| {
-        let (a, c) = (task / blocks, task % blocks);
-        let (t, base) = (&mats[a], active[a] * len);
-        let (lo, hi) = (c * block, ((c + 1) * block).min(plane));
-        let w = hi - lo;
-        // SAFETY: tasks cover disjoint column ranges [lo, hi) of disjoint species.
-        let row =
-            |k: usize| unsafe { std::slice::from_raw_parts_mut(ptr.at(base + k * plane + lo), w) };
-        sweep_columns(t, nz, row)
-    };
-    let tasks = active.len() * blocks;
+    // One task per (species, block of columns), holding that block's slice of every depth row:
+    // disjoint borrows, split up front.
+    let mut tasks: Vec<(&Thomas<R>, Vec<&mut [R]>)> = Vec::new();
+    let species = fields.chunks_mut(len).enumerate().filter(|(s, _)| active.contains(s));
+    for ((_, field), t) in species.zip(&mats) {
+        let first = tasks.len();
+        for row in field.chunks_mut(plane) {
+            for (c, part) in row.chunks_mut(block).enumerate() {
+                if first + c == tasks.len() {
+                    tasks.push((t, Vec::with_capacity(nz)));
+                }
+                tasks[first + c].1.push(part);
+            }
+        }
+    }
+    let work = |(t, rows): &mut (&Thomas<R>, Vec<&mut [R]>)| sweep_columns(t, rows);
     if active.len() * len < SERIAL_BELOW {
-        (0..tasks).for_each(work);
+        tasks.iter_mut().for_each(work);
     } else {
-        (0..tasks).into_par_iter().for_each(work);
-    }
-}
-
-/// Forward and backward Thomas sweeps down a block of columns; `row(k)` is the block's slice
-/// of depth row k.
-fn sweep_columns<'a, R: Real, F: Fn(usize) -> &'a mut [R]>(t: &Thomas<R>, nz: usize, row: F) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        unsafe fn wide<'a, R: Real, F: Fn(usize) -> &'a mut [R]>(t: &Thomas<R>, nz: usize, row: F) {
-            sweep_columns_body(t, nz, row)
-        }
-        if avx2() {
-            // SAFETY: the CPU has AVX2 (checked at run time).
-            return unsafe { wide(t, nz, row) };
-        }
-    }
-    sweep_columns_body(t, nz, row)
-}
-
-#[inline(always)]
-fn sweep_columns_body<'a, R: Real, F: Fn(usize) -> &'a mut [R]>(t: &Thomas<R>, nz: usize, row: F) {
-    let inv0 = t.inv[0];
-    for v in row(0).iter_mut() {
-        *v *= inv0;
-    }
-    for k in 1..nz {
-        let (prev, cur) = (row(k - 1), row(k));
-        let (l, m) = (t.lower[k], t.inv[k]);
-        for (c, p) in cur.iter_mut().zip(prev.iter()) {
-            *c = (*c - l * *p) * m;
-        }
-    }
-    for k in (0..nz - 1).rev() {
-        let (cur, next) = (row(k), row(k + 1));
-        let u = t.upper[k];
-        for (c, n) in cur.iter_mut().zip(next.iter()) {
-            *c -= u * *n;
-        }
+        tasks.par_iter_mut().for_each(work);
     }
 }
 
@@ -574,6 +176,7 @@ pub fn total(grid: &Grid, field: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tissue::Layer;
 
     fn grid3(n: usize) -> Grid {
         Grid::layered(&[10.0, 50.0, 200.0, 800.0], Some(20.0), n, n + 1, 20.0)
@@ -588,21 +191,6 @@ mod tests {
                 _ => 1e5,
             })
             .collect()
-    }
-
-    #[test]
-    fn cyclic_solver_inverts_the_periodic_matrix() {
-        let (n, r) = (7, 0.8);
-        let m = Cyclic::<f64>::new(n, r);
-        let x0: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).sin() + 2.0).collect();
-        let mut b = vec![0.0; n];
-        for i in 0..n {
-            b[i] = (1.0 + 2.0 * r) * x0[i] - r * x0[(i + n - 1) % n] - r * x0[(i + 1) % n];
-        }
-        m.solve_rows(&mut b, 1, &mut [0.0]);
-        for i in 0..n {
-            assert!((b[i] - x0[i]).abs() < 1e-12);
-        }
     }
 
     #[test]

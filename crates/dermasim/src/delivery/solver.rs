@@ -13,6 +13,8 @@
 
 use std::f64::consts::PI;
 
+use crate::numerics::Thomas;
+
 /// Cell sizes and step sizes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Numerics {
@@ -297,7 +299,6 @@ pub fn solve(p: &Problem) -> Solution {
     let mut dt = p.numerics.dt_min_h;
     let (mut lower, mut diag, mut upper) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     let (mut x, mut y, mut s) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-    let mut cp = vec![0.0; n];
     for &stop in &stops {
         while t < stop - 1e-12 {
             // Nothing moves before the product goes on.
@@ -340,7 +341,10 @@ pub fn solve(p: &Problem) -> Solution {
                 x[k] = h[k] * c[k] / step;
                 y[k] = s[k];
             }
-            thomas(&lower, &diag, &upper, &mut cp, &mut x, &mut y);
+            // One factorisation, two right-hand sides.
+            let matrix = Thomas::<f64>::new(&lower, &diag, &upper);
+            matrix.solve_rows(&mut x, 1);
+            matrix.solve_rows(&mut y, 1);
             let cv_new = if on {
                 // h_v (C_v' - C_v)/dt = -sum s_k (C_v' - c_k'), with c' = x + C_v' y.
                 let hv = p.vehicle_cm;
@@ -384,33 +388,6 @@ pub fn solve(p: &Problem) -> Solution {
         profiles,
         end: pools(&c, vehicle, removed, cleared),
         max_mass_error: max_err,
-    }
-}
-
-/// Solve the tridiagonal system for two right-hand sides at once (Thomas algorithm; the
-/// matrix is diagonally dominant, so no pivoting is needed).
-fn thomas(
-    lower: &[f64],
-    diag: &[f64],
-    upper: &[f64],
-    cp: &mut [f64],
-    a: &mut [f64],
-    b: &mut [f64],
-) {
-    let n = diag.len();
-    let mut denom = diag[0];
-    cp[0] = upper[0] / denom;
-    a[0] /= denom;
-    b[0] /= denom;
-    for k in 1..n {
-        denom = diag[k] - lower[k] * cp[k - 1];
-        cp[k] = upper[k] / denom;
-        a[k] = (a[k] - lower[k] * a[k - 1]) / denom;
-        b[k] = (b[k] - lower[k] * b[k - 1]) / denom;
-    }
-    for k in (0..n - 1).rev() {
-        a[k] -= cp[k] * a[k + 1];
-        b[k] -= cp[k] * b[k + 1];
     }
 }
 

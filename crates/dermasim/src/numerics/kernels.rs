@@ -1,0 +1,105 @@
+//! The transport's hot loops, each compiled twice (baseline and AVX2) and chosen at run time.
+
+use super::tridiag::{Cyclic, Real, Thomas};
+
+/// Whether the hot loops may run in their AVX2 build: the same IEEE operations in the same
+/// order in wider registers (no fused multiply-add), so results are bit-identical to the
+/// baseline build on any machine.
+#[inline(always)]
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// x then y sweeps of one depth plane.
+pub fn lateral_plane<R: Real>(
+    mx: Option<&Cyclic<R>>,
+    my: Option<&Cyclic<R>>,
+    p: &mut [R],
+    nx: usize,
+    fact: &mut Vec<R>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn wide<R: Real>(
+            mx: Option<&Cyclic<R>>,
+            my: Option<&Cyclic<R>>,
+            p: &mut [R],
+            nx: usize,
+            fact: &mut Vec<R>,
+        ) {
+            lateral_plane_body(mx, my, p, nx, fact)
+        }
+        if avx2() {
+            // SAFETY: the CPU has AVX2 (checked at run time).
+            return unsafe { wide(mx, my, p, nx, fact) };
+        }
+    }
+    lateral_plane_body(mx, my, p, nx, fact)
+}
+
+#[inline(always)]
+fn lateral_plane_body<R: Real>(
+    mx: Option<&Cyclic<R>>,
+    my: Option<&Cyclic<R>>,
+    p: &mut [R],
+    nx: usize,
+    fact: &mut Vec<R>,
+) {
+    if let Some(mx) = mx {
+        mx.solve_lines(p);
+    }
+    if let Some(my) = my {
+        fact.resize(nx, R::ZERO);
+        my.solve_rows(p, nx, fact);
+    }
+}
+
+/// Forward and backward Thomas sweeps down a block of columns; `rows[k]` is the block's slice
+/// of depth row k (all of one length).
+pub fn sweep_columns<R: Real>(t: &Thomas<R>, rows: &mut [&mut [R]]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn wide<R: Real>(t: &Thomas<R>, rows: &mut [&mut [R]]) {
+            sweep_columns_body(t, rows)
+        }
+        if avx2() {
+            // SAFETY: the CPU has AVX2 (checked at run time).
+            return unsafe { wide(t, rows) };
+        }
+    }
+    sweep_columns_body(t, rows)
+}
+
+#[inline(always)]
+fn sweep_columns_body<R: Real>(t: &Thomas<R>, rows: &mut [&mut [R]]) {
+    let nz = rows.len();
+    let inv0 = t.inv[0];
+    for v in rows[0].iter_mut() {
+        *v *= inv0;
+    }
+    for k in 1..nz {
+        let (above, below) = rows.split_at_mut(k);
+        let (prev, cur) = (&above[k - 1], &mut below[0]);
+        let (l, m) = (t.lower[k], t.inv[k]);
+        for (c, p) in cur.iter_mut().zip(prev.iter()) {
+            *c = (*c - l * *p) * m;
+        }
+    }
+    for k in (0..nz - 1).rev() {
+        let (above, below) = rows.split_at_mut(k + 1);
+        let (cur, next) = (&mut above[k], &below[0]);
+        let u = t.upper[k];
+        for (c, n) in cur.iter_mut().zip(next.iter()) {
+            *c -= u * *n;
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Hand-written numerics on the fast, bit-identical path: batched tridiagonal solves and the
+//! transport's sweeps. The only module of the crate allowed `unsafe` code: unchecked indexing
+//! in the periodic solver's inner loop and the AVX2 builds of the hot loops, each with its
+//! `SAFETY:` argument.
+#![allow(unsafe_code)]
+
+pub mod kernels;
+pub mod tridiag;
+
+pub use kernels::{lateral_plane, sweep_columns};
+pub use tridiag::{Cyclic, Real, Thomas};
