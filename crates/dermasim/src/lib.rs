@@ -12,7 +12,6 @@
 
 #![deny(unsafe_code)]
 
-pub mod bench;
 pub mod delivery;
 pub mod device;
 pub mod ensemble;

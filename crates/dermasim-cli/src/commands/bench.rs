@@ -5,8 +5,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use dermasim::bench::{self, KineticsWorkload, LodCase};
 use dermasim::{Fidelity, ParameterSet};
+use dermasim_app::bench::{self, KineticsWorkload, LodCase};
 use serde_json::{json, Value};
 
 #[derive(Args)]
@@ -73,6 +73,7 @@ fn run_case(case: &str) -> Result<Value> {
                 "kinetics_s": p.kinetics_s,
                 "transport_s": p.transport_s,
                 "voxel_steps": p.voxel_steps,
+                "voxels_resting": p.voxels_resting,
                 "summary_hash": fnv(&serde_json::to_string(&summary)?),
             })
         }
@@ -177,6 +178,9 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
         biofvm.push(r);
     }
 
+    note(progress, "peak multiply-add rate");
+    let peak = bench::peak_flops(repeats);
+
     note(progress, "kinetics (replay of the default 1d run)");
     let work = KineticsWorkload::record(&bench::default_case(Fidelity::One, 1000.0, 25.0), &base)?;
     let fast = bench::kinetics(&work, false)?;
@@ -189,6 +193,10 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
         "reference_substeps_per_voxel_step": reference.substeps_per_voxel_step,
         "speedup": fast.voxel_steps_per_s / reference.voxel_steps_per_s,
         "threads": 1,
+        "ns_per_voxel_step": 1e9 / fast.voxel_steps_per_s,
+        // What one voxel-step's time would buy at the measured peak: the roofline of the
+        // compute-bound part, without claiming an operation count.
+        "peak_flops_per_voxel_step": peak.one_thread_gflops * 1e9 / fast.voxel_steps_per_s,
     });
 
     // The 3d case: the 2 mm x 2 mm patch at 20 um; a 0.5 mm patch when quick.
@@ -202,6 +210,16 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
         end_to_end.push(child(&format!("e2e:{f}:{p}:{dx}"), threads)?);
     }
     let e3 = end_to_end[2].clone();
+    let integrated = f(&e3["voxel_steps"]);
+    let area = json!({
+        "patch_um": patch,
+        "dx_um": dx,
+        "voxels": e3["voxels"],
+        "wall_s": e3["wall_s"],
+        // Kinetics time per integrated voxel-step, summed over threads (core-microseconds).
+        "kinetics_core_us_per_voxel_step": f(&e3["kinetics_s"]) * threads as f64 / integrated * 1e6,
+        "skipped_share": f(&e3["voxels_resting"]) / (integrated + f(&e3["voxels_resting"])),
+    });
 
     note(progress, "scaling with voxels and threads");
     let sizes: [f64; 2] = if quick { [200.0, 300.0] } else { [500.0, 1000.0] };
@@ -233,6 +251,7 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
         "threads": threads,
         "quick": quick,
         "bandwidth_gbs": bandwidth,
+        "peak_gflops": { "one_thread": peak.one_thread_gflops, "all_threads": peak.all_threads_gflops },
         "bandwidth": {
             "triad_array_mb": bw_before.array_bytes as f64 / 1e6,
             "before_gbs": bw_before.median_gbs,
@@ -244,6 +263,7 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
         "biofvm": biofvm,
         "kinetics": kinetics,
         "end_to_end": end_to_end,
+        "area": area,
         "scaling": {
             "voxels": by_voxels,
             "threads": by_threads,
@@ -271,6 +291,11 @@ fn print_table(r: &Value) {
         f(&bw["before_gbs"]),
         f(&bw["after_gbs"]),
         f(&bw["one_thread_gbs"])
+    );
+    outln!(
+        "peak multiply-add rate (f64, no FMA): {:.1} GFLOP/s on one thread, {:.1} on all",
+        f(&r["peak_gflops"]["one_thread"]),
+        f(&r["peak_gflops"]["all_threads"])
     );
     outln!("\nLOD transport, 100^3 voxels (median step)");
     outln!(
@@ -312,6 +337,11 @@ fn print_table(r: &Value) {
         f(&k["reference_voxel_steps_per_s"]),
         f(&k["speedup"])
     );
+    outln!(
+        "  {:.0} ns per voxel-step: {:.0} operations' worth at the measured one-thread peak",
+        f(&k["ns_per_voxel_step"]),
+        f(&k["peak_flops_per_voxel_step"])
+    );
     outln!("\nend to end, default scenario");
     for e in r["end_to_end"].as_array().into_iter().flatten() {
         outln!(
@@ -322,6 +352,16 @@ fn print_table(r: &Value) {
             f(&e["peak_rss_mb"])
         );
     }
+    let a = &r["area"];
+    outln!(
+        "\narea case ({:.0} um patch at {:.0} um, {} voxels): {:.2} s; kinetics {:.3} core-us per integrated voxel-step; {:.1} % of voxel-steps skipped at rest",
+        f(&a["patch_um"]),
+        f(&a["dx_um"]),
+        a["voxels"],
+        f(&a["wall_s"]),
+        f(&a["kinetics_core_us_per_voxel_step"]),
+        100.0 * f(&a["skipped_share"])
+    );
     outln!("\nscaling (3d)");
     for v in r["scaling"]["voxels"].as_array().into_iter().flatten() {
         outln!(

@@ -1,10 +1,12 @@
 //! Hand-written numerics on the fast, bit-identical path: batched tridiagonal solves and the
 //! transport's sweeps. The only module of the crate allowed `unsafe` code: unchecked indexing
-//! in the periodic solver's inner loop and the AVX2 builds of the hot loops, each with its
+//! in the periodic solver's inner loop and the AVX2 builds of the hot loops (and of the
+//! peak-rate probe), each with its
 //! `SAFETY:` argument.
 #![allow(unsafe_code)]
 
 pub mod kernels;
+pub mod peak;
 pub mod tridiag;
 
 pub use kernels::{lateral_plane, sweep_columns};

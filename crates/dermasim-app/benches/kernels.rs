@@ -1,10 +1,10 @@
-//! Regression benches of the hot kernels (divan): `cargo bench -p dermasim`.
+//! Regression benches of the hot kernels (divan): `cargo bench -p dermasim-app`.
 //! Not run by `cargo test`; `dermasim bench` gives the full report against the bandwidth.
 
-use dermasim::bench::{self, KineticsWorkload};
 use dermasim::grid::Grid;
 use dermasim::transport::diffuse_fields;
 use dermasim::{Fidelity, ParameterSet};
+use dermasim_app::bench::{self, KineticsWorkload};
 use divan::Bencher;
 
 fn main() {

@@ -1,4 +1,4 @@
-//! Benchmark kernels behind `dermasim bench` and the divan benches: the memory bandwidth
+//! Benchmark kernels behind `dermasim bench`: the memory bandwidth
 //! (STREAM triad), LOD transport on cubes, and the voxel kinetics, all measured in the
 //! calling process so the bandwidth and the kernels see the same machine state. Timing only:
 //! no I/O here; the CLI adds peak memory, child processes and reporting.
@@ -7,15 +7,15 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::error::Error;
-use crate::grid::Grid;
-use crate::kinetics::{species::COUNT, Baseline, CooperParams, Reference, RemodelParams, Voxel};
-use crate::ode::{self, Rodas3, Stats, Tolerance};
-use crate::params::ParameterSet;
-use crate::scenario::{Fidelity, Scenario};
-use crate::sim::Simulation;
-use crate::tissue::Layer;
-use crate::transport::{diffuse_fields, Real};
+use dermasim::error::Error;
+use dermasim::grid::Grid;
+use dermasim::kinetics::{species::COUNT, Baseline, CooperParams, Reference, RemodelParams, Voxel};
+use dermasim::ode::{self, Rodas3, Stats, Tolerance};
+use dermasim::params::ParameterSet;
+use dermasim::scenario::{Fidelity, Scenario};
+use dermasim::sim::Simulation;
+use dermasim::tissue::Layer;
+use dermasim::transport::{diffuse_fields, Real};
 
 /// Minimum memory traffic of one LOD step per voxel and species: three implicit sweeps, each
 /// reading and writing the field once (f64; half of it in f32).
@@ -74,6 +74,38 @@ pub fn triad(len: usize, repeats: usize) -> Bandwidth {
     std::hint::black_box(&a);
     let best = rates.iter().copied().fold(0.0, f64::max);
     Bandwidth { median_gbs: median(&mut rates), best_gbs: best, array_bytes: len * 8 }
+}
+
+/// Peak rate of separate f64 multiplies and adds (what the kinetics executes), GFLOP/s.
+#[derive(Debug, Clone, Copy)]
+pub struct PeakFlops {
+    /// One thread.
+    pub one_thread_gflops: f64,
+    /// Every thread of the current rayon pool at once.
+    pub all_threads_gflops: f64,
+}
+
+/// Measure [`PeakFlops`]: the best of `repeats` timings of independent multiply-add chains
+/// (vectorised with AVX2 where the CPU has it), on one thread and on every pool thread.
+pub fn peak_flops(repeats: usize) -> PeakFlops {
+    const ITERS: u64 = 20_000_000;
+    let time = |threads: usize| -> f64 {
+        (0..repeats.max(1))
+            .map(|_| {
+                let clock = Instant::now();
+                let flops: f64 = (0..threads)
+                    .into_par_iter()
+                    .map(|_| dermasim::numerics::peak::mul_add_chains(ITERS))
+                    .sum();
+                flops / clock.elapsed().as_secs_f64() / 1e9
+            })
+            .fold(0.0, f64::max)
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map(|p| p.install(|| time(1)));
+    PeakFlops {
+        one_thread_gflops: one.unwrap_or(f64::NAN),
+        all_threads_gflops: time(rayon::current_num_threads()),
+    }
 }
 
 /// A uniform cube of `n^3` voxels at spacing `dx`: periodic laterally, no-flux in depth.
@@ -326,7 +358,7 @@ pub fn default_case(fidelity: Fidelity, patch_um: f64, dx_um: f64) -> Scenario {
     let mut s = Scenario::default_scenario();
     s.protocol.sessions = [0.0, 28.0, 56.0, 84.0]
         .iter()
-        .map(|&day| crate::scenario::Session { day, device: None })
+        .map(|&day| dermasim::scenario::Session { day, device: None })
         .collect();
     s.simulation.fidelity = fidelity;
     s.simulation.patch_um = [patch_um, patch_um];
@@ -342,7 +374,7 @@ pub struct RunResult {
     /// Wall time of the whole run (set-up included), seconds.
     pub wall_s: f64,
     /// The run's own account of where its time went.
-    pub profile: crate::sim::Profile,
+    pub profile: dermasim::sim::Profile,
 }
 
 /// Run `scenario` to the end with no observer and time it.
@@ -369,6 +401,8 @@ mod tests {
 
     #[test]
     fn small_cases_run_and_report_consistent_rates() {
+        let p = peak_flops(1);
+        assert!(p.one_thread_gflops > 0.0 && p.all_threads_gflops > 0.0);
         let b = triad(1 << 12, 3);
         assert!(b.median_gbs > 0.0 && b.best_gbs >= b.median_gbs);
         let r = lod::<f64>(LodCase::tissue(8, 2, 3));
