@@ -19,14 +19,24 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod consent;
 mod db;
+mod export;
+mod followups;
+mod multipart;
+mod notes;
 mod pages;
+mod photos;
+mod runs;
+mod zip;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use auth::{Role, MAX_FAILED_LOGINS};
+pub use photos::MAX_PHOTO_BYTES;
+pub use runs::{wait_finished, RUN_QUEUE_CAPACITY, RUN_WORKERS};
 
 /// What can go wrong starting or running the server.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +65,9 @@ pub struct App {
     pub(crate) db: Arc<Mutex<rusqlite::Connection>>,
     pub(crate) config: Config,
     pub(crate) limiter: Arc<Mutex<auth::Limiter>>,
+    pub(crate) runs: Arc<runs::Queue>,
+    /// Where photos are stored: `NAME.photos` beside the database file.
+    pub(crate) photo_dir: PathBuf,
 }
 
 /// The default database: `$XDG_DATA_HOME/dermasim/dermasim.db`, else
@@ -86,12 +99,21 @@ impl App {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let conn = db::open(path)?;
+        let db = Arc::new(Mutex::new(db::open(path)?));
+        // Runs left queued or running by an earlier process are marked interrupted here.
+        let runs = runs::start(&db)?;
         Ok(App {
-            db: Arc::new(Mutex::new(conn)),
+            db,
             config,
             limiter: Arc::new(Mutex::new(auth::Limiter::default())),
+            runs,
+            photo_dir: photos::folder_for(path),
         })
+    }
+
+    /// The folder holding the photos (`NAME.photos` beside the database file).
+    pub fn photo_dir(&self) -> &Path {
+        &self.photo_dir
     }
 
     /// The database connection (one, shared; statements are short). Never hold it across an

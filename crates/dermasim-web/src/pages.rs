@@ -19,8 +19,12 @@ use crate::App;
 
 /// Largest form body accepted (a clinical profile with notes fits many times over).
 const MAX_FORM: usize = 256 * 1024;
+/// Largest multipart body (one photo and the form's few fields).
+const MAX_UPLOAD: usize = crate::photos::MAX_PHOTO_BYTES + 64 * 1024;
 const HTMX: &str = include_str!("../static/htmx.min.js");
 const CSS: &str = include_str!("../static/app.css");
+/// The run page's live progress (an `EventSource` on `/runs/{id}/events`).
+const RUN_JS: &str = include_str!("../static/run.js");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -42,6 +46,13 @@ pub(crate) fn router(app: App) -> Router {
         .route("/audit", get(audit_page))
         .route("/static/htmx.min.js", get(|| async { asset("text/javascript", HTMX) }))
         .route("/static/app.css", get(|| async { asset("text/css", CSS) }))
+        .route("/static/run.js", get(|| async { asset("text/javascript", RUN_JS) }))
+        .merge(crate::notes::routes())
+        .merge(crate::runs::routes())
+        .merge(crate::consent::routes())
+        .merge(crate::photos::routes())
+        .merge(crate::export::routes())
+        .merge(crate::followups::routes())
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
@@ -83,11 +94,29 @@ async fn guarded(app: App, req: Request, next: Next) -> Response {
         if !login && session.is_none() {
             return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
         }
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        // The photo form is the one multipart form; its token is a part like any field.
+        let boundary = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::multipart::boundary);
+        let limit = if boundary.is_some() { MAX_UPLOAD } else { MAX_FORM };
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+            let msg = format!(
+                "the upload is over {} MiB; nothing was saved",
+                crate::photos::MAX_PHOTO_BYTES >> 20
+            );
+            return Fail::TooLarge(msg).into_response();
         };
-        let fields: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let fields: Vec<(String, String)> = match &boundary {
+            Some(b) => crate::multipart::parse(&bytes, b)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.filename.is_none())
+                .map(|p| (p.name, String::from_utf8_lossy(&p.data).into_owned()))
+                .collect(),
+            None => serde_urlencoded::from_bytes(&bytes).unwrap_or_default(),
+        };
         let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
         let expected = if login {
             auth::cookie(&parts, LOGIN_COOKIE)
@@ -112,6 +141,7 @@ pub(crate) enum Fail {
     NotFound,
     Forbidden(String),
     Conflict(String),
+    TooLarge(String),
     Db(rusqlite::Error),
     Internal(String),
 }
@@ -128,6 +158,7 @@ impl IntoResponse for Fail {
             Fail::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_string()),
             Fail::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             Fail::Conflict(m) => (StatusCode::CONFLICT, m),
+            Fail::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             Fail::Db(e) => {
                 eprintln!("dermasim serve: database error: {e}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "A database error; nothing was saved.".into())
@@ -144,7 +175,7 @@ impl IntoResponse for Fail {
     }
 }
 
-type Page = Result<Response, Fail>;
+pub(crate) type Page = Result<Response, Fail>;
 
 /// Text escaped for HTML content and double-quoted attribute values.
 pub(crate) fn esc(s: impl std::fmt::Display) -> String {
@@ -163,17 +194,22 @@ pub(crate) fn esc(s: impl std::fmt::Display) -> String {
     out
 }
 
-fn hidden_csrf(a: &Auth) -> String {
+pub(crate) fn hidden_csrf(a: &Auth) -> String {
     format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(&a.csrf))
 }
 
 /// The page frame; `body` is HTML built with [`esc`] around every value.
-fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
+pub(crate) fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
     let nav = match auth {
         Some(a) => format!(
-            "<a href=\"/patients\">Patients</a>{audit}<a href=\"/account\">{user} ({role})</a>\
+            "<a href=\"/patients\">Patients</a>{followups}{audit}<a href=\"/account\">{user} ({role})</a>\
              <form method=\"post\" action=\"/logout\">{csrf}<button>Sign out</button></form>",
-            audit = if a.role == Role::Administrator { "<a href=\"/audit\">Audit</a>" } else { "" },
+            audit = if a.role == Role::Administrator {
+                "<a href=\"/audit\">Audit</a><a href=\"/consent-templates\">Consent templates</a>"
+            } else {
+                ""
+            },
+            followups = if a.role.edits_clinical() { "<a href=\"/follow-ups\">Follow-ups</a>" } else { "" },
             user = esc(&a.username),
             role = a.role.as_str(),
             csrf = hidden_csrf(a)
@@ -192,14 +228,14 @@ fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
 
 impl App {
     /// Run `f` on the connection (locked for the call only; never across an `.await`).
-    fn db<T>(
+    pub(crate) fn db<T>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Result<T, Fail> {
         Ok(f(&self.connection())?)
     }
 
-    fn audit(
+    pub(crate) fn audit(
         &self,
         a: Option<&Auth>,
         action: &str,
@@ -407,17 +443,17 @@ async fn change_password(State(app): State<App>, a: Auth, Form(f): Form<Password
 
 /// A patient row of the signed-in user's clinic.
 #[derive(Default)]
-struct PatientRow {
-    full_name: String,
-    date_of_birth: Option<String>,
-    phone: String,
-    profile_toml: String,
-    clinical_notes: String,
-    version: i64,
-    updated_at: String,
+pub(crate) struct PatientRow {
+    pub(crate) full_name: String,
+    pub(crate) date_of_birth: Option<String>,
+    pub(crate) phone: String,
+    pub(crate) profile_toml: String,
+    pub(crate) clinical_notes: String,
+    pub(crate) version: i64,
+    pub(crate) updated_at: String,
 }
 
-fn load_patient(app: &App, a: &Auth, id: i64) -> Result<PatientRow, Fail> {
+pub(crate) fn load_patient(app: &App, a: &Auth, id: i64) -> Result<PatientRow, Fail> {
     app.db(|c| {
         c.query_row(
             "SELECT full_name, date_of_birth, phone, profile_toml, clinical_notes, version, updated_at
@@ -441,7 +477,7 @@ fn load_patient(app: &App, a: &Auth, id: i64) -> Result<PatientRow, Fail> {
 }
 
 /// How a researcher sees a patient.
-fn pseudonym(id: i64) -> String {
+pub(crate) fn pseudonym(id: i64) -> String {
     format!("P-{id:06}")
 }
 
@@ -757,6 +793,12 @@ async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
     if a.role.edits_demographics() {
         b += &format!("<p><a href=\"/patients/{id}/edit\">Edit</a></p>");
     }
+    if a.role.edits_clinical() {
+        b += &format!(
+            "<p><a href=\"/patients/{id}/export.zip\" download>Export the whole record (JSON and photos, zip)</a></p>"
+        );
+    }
+    b += &crate::consent::section(&app, &a, id)?;
     if a.role.reads_clinical() {
         b += "<h2>Clinical profile</h2>";
         match &profile {
@@ -834,6 +876,11 @@ async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
             );
         }
         b += "</ul>";
+        let notes = crate::notes::patient_notes(&app, &a, id)?;
+        b += &crate::followups::section(&app, &a, id, &notes)?;
+        b += &crate::notes::section(&a, id, &notes);
+        b += &crate::runs::section(&app, &a, id, &notes)?;
+        b += &crate::photos::section(&app, &a, id)?;
     }
     Ok(layout(Some(&a), &title, &b).into_response())
 }
@@ -848,7 +895,7 @@ struct ScreenForm {
     date: String,
 }
 
-fn parse_date(s: &str) -> Result<Option<dermasim_clinic::Date>, String> {
+pub(crate) fn parse_date(s: &str) -> Result<Option<dermasim_clinic::Date>, String> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
@@ -865,7 +912,7 @@ fn clinical_profile(app: &App, a: &Auth, id: i64) -> Result<dermasim_clinic::Pro
         .map_err(|e| Fail::Conflict(format!("The recorded profile is not usable: {e}")))
 }
 
-fn bad_request(a: &Auth, msg: &str) -> Response {
+pub(crate) fn bad_request(a: &Auth, msg: &str) -> Response {
     let body = format!("<h1>Not done</h1><p class=\"error\">{}</p>", esc(msg));
     (StatusCode::UNPROCESSABLE_ENTITY, layout(Some(a), "Not done", &body)).into_response()
 }

@@ -1,160 +1,11 @@
 //! Router tests: the whole HTTP surface through `tower::ServiceExt::oneshot` against a
 //! temp-file SQLite database.
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use axum::Router;
+mod common;
+
+use axum::http::{header, StatusCode};
+use common::*;
 use dermasim_web::{App, Config};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
-}
-
-struct Env {
-    app: App,
-    router: Router,
-    _dir: tempfile::TempDir,
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-}
-
-/// A signed-in browser: its session cookie and the session's CSRF token.
-struct User {
-    cookie: String,
-    csrf: String,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let app = App::open(&dir.path().join("test.db"), Config::default()).unwrap();
-    Env { router: dermasim_web::router(app.clone()), app, _dir: dir }
-}
-
-fn form_body(fields: &[(&str, &str)]) -> String {
-    serde_urlencoded::to_string(fields).unwrap()
-}
-
-async fn send(
-    env: &Env,
-    method: &str,
-    uri: &str,
-    cookie: Option<&str>,
-    form: Option<&[(&str, &str)]>,
-) -> Resp {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    let body = match form {
-        Some(f) => {
-            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            Body::from(form_body(f))
-        }
-        None => Body::empty(),
-    };
-    let resp = env.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-fn set_cookie(resp: &Resp, name: &str) -> Option<String> {
-    resp.headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap().to_string())
-}
-
-async fn login(env: &Env, name: &str, password: &str) -> Resp {
-    let page = send(env, "GET", "/login", None, None).await;
-    let token = hidden_csrf(&page.body);
-    let cookie = set_cookie(&page, "dermasim_login").unwrap();
-    send(
-        env,
-        "POST",
-        "/login",
-        Some(&cookie),
-        Some(&[("csrf", &token), ("username", name), ("password", password)]),
-    )
-    .await
-}
-
-/// Create `name` with `role` in `clinic`, skip the forced password change, sign in.
-async fn user(env: &Env, name: &str, role: &str, clinic: Option<&str>) -> User {
-    let password = env.app.create_user(name, role, clinic).unwrap();
-    env.app
-        .connection()
-        .execute("UPDATE users SET must_change_password = 0 WHERE username = ?1", [name])
-        .unwrap();
-    let resp = login(env, name, &password).await;
-    assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.body);
-    let cookie = set_cookie(&resp, "dermasim_session").expect("a session cookie");
-    let page = send(env, "GET", "/account", Some(&cookie), None).await;
-    assert_eq!(page.status, StatusCode::OK);
-    User { csrf: hidden_csrf(&page.body), cookie }
-}
-
-async fn post(env: &Env, u: &User, uri: &str, fields: &[(&str, &str)]) -> Resp {
-    let mut f = vec![("csrf", u.csrf.as_str())];
-    f.extend_from_slice(fields);
-    send(env, "POST", uri, Some(&u.cookie), Some(&f)).await
-}
-
-async fn get(env: &Env, u: &User, uri: &str) -> Resp {
-    send(env, "GET", uri, Some(&u.cookie), None).await
-}
-
-const PROFILE: &str = include_str!("../../../examples/patients/acne_scars_type_iv.toml");
-
-/// Create a patient; returns its id.
-async fn patient(env: &Env, u: &User, name: &str, notes: &str) -> i64 {
-    let r = post(
-        env,
-        u,
-        "/patients",
-        &[
-            ("full_name", name),
-            ("date_of_birth", "1997-03-04"),
-            ("profile_toml", PROFILE),
-            ("clinical_notes", notes),
-        ],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    r.location().trim_start_matches("/patients/").parse().unwrap()
-}
-
-fn escaped(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-async fn count(env: &Env, sql: &str) -> i64 {
-    env.app.connection().query_row(sql, [], |r| r.get(0)).unwrap()
-}
 
 #[test]
 fn every_page_needs_a_session() {
@@ -651,7 +502,12 @@ async fn reopening_keeps_records_and_schema_body() {
     let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
     assert_eq!(fk, 1);
     let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 1);
+    // Every migration file is applied, once.
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+        .count();
+    assert_eq!(version, files as i64);
     drop(c);
     assert!(app.create_user("pat", "practitioner", None).is_err(), "names are unique");
     assert!(app.create_user("x", "boss", None).is_err(), "roles are the four");
