@@ -92,6 +92,8 @@ def test_clinic_flow(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         page = browser.new_page()
+        # Browser-side errors (a CSP refusal, a script error) show in the test's output.
+        page.on("console", lambda m: print("browser console:", m.type, m.text))
         page.goto(base + "/patients")
         assert page.url.endswith("/login")
         page.screenshot(path=str(OUT / "01-login.png"))

@@ -100,8 +100,7 @@ impl App {
             std::fs::create_dir_all(parent)?;
         }
         let db = Arc::new(Mutex::new(db::open(path)?));
-        // Runs left queued or running by an earlier process are marked interrupted here.
-        let runs = runs::start(&db)?;
+        let runs = runs::start(&db);
         Ok(App {
             db,
             config,
@@ -109,6 +108,12 @@ impl App {
             runs,
             photo_dir: photos::folder_for(path),
         })
+    }
+
+    /// Mark the runs an earlier server process left queued or running as interrupted (it
+    /// stopped or was killed); returns how many. [`serve`] does this before it listens.
+    pub fn recover_interrupted_runs(&self) -> Result<usize, WebError> {
+        Ok(runs::mark_interrupted(&self.connection())?)
     }
 
     /// The folder holding the photos (`NAME.photos` beside the database file).
@@ -194,8 +199,13 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, WebError>
     Ok(tokio::net::TcpListener::bind(addr).await?)
 }
 
-/// Serve `app` on `listener` until the process ends.
+/// Serve `app` on `listener` until the process ends, after marking the runs a previous
+/// server left unfinished as interrupted.
 pub async fn serve(listener: tokio::net::TcpListener, app: App) -> Result<(), WebError> {
+    let interrupted = app.recover_interrupted_runs()?;
+    if interrupted > 0 {
+        eprintln!("dermasim serve: {interrupted} run(s) left unfinished by the last server marked interrupted");
+    }
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service).await?;
     Ok(())

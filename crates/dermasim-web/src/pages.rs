@@ -25,8 +25,9 @@ const HTMX: &str = include_str!("../static/htmx.min.js");
 const CSS: &str = include_str!("../static/app.css");
 /// The run page's live progress (an `EventSource` on `/runs/{id}/events`).
 const RUN_JS: &str = include_str!("../static/run.js");
+/// `connect-src 'self'`: the run page's event stream (`EventSource`) and nothing else.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub(crate) fn router(app: App) -> Router {
     Router::new()

@@ -57,15 +57,20 @@ impl Queue {
     }
 }
 
-/// Mark runs left queued or running by an earlier process as interrupted, then start the
-/// workers.
-pub(crate) fn start(db: &Arc<Mutex<rusqlite::Connection>>) -> rusqlite::Result<Arc<Queue>> {
-    db.lock().unwrap_or_else(|e| e.into_inner()).execute(
+/// Mark runs left queued or running by an earlier server process as interrupted; returns
+/// how many. Called by [`crate::serve`] before it listens (not by [`App::open`], so that
+/// `--create-user` beside a running server leaves that server's runs alone).
+pub(crate) fn mark_interrupted(conn: &rusqlite::Connection) -> rusqlite::Result<usize> {
+    conn.execute(
         "UPDATE runs SET status = 'interrupted', finished_at = ?1,
          message = 'the server stopped while this run was queued or running; start it again'
          WHERE status IN ('queued', 'running')",
         [now_text()],
-    )?;
+    )
+}
+
+/// Start the worker threads (idle until a run is queued).
+pub(crate) fn start(db: &Arc<Mutex<rusqlite::Connection>>) -> Arc<Queue> {
     let (sender, receiver) = std::sync::mpsc::sync_channel(RUN_QUEUE_CAPACITY);
     let queue = Arc::new(Queue { sender, live: Mutex::new(HashMap::new()) });
     let receiver = Arc::new(Mutex::new(receiver));
@@ -76,7 +81,7 @@ pub(crate) fn start(db: &Arc<Mutex<rusqlite::Connection>>) -> rusqlite::Result<A
             .spawn(move || worker(&db, &queue, &receiver))
             .expect("a worker thread starts");
     }
-    Ok(queue)
+    queue
 }
 
 fn worker(db: &Mutex<rusqlite::Connection>, queue: &Queue, receiver: &Mutex<Receiver<i64>>) {

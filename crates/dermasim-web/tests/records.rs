@@ -508,9 +508,17 @@ async fn progress_is_live_and_a_restart_marks_runs_interrupted_body() {
     let page = get(&env, &u, &format!("/runs/{id}")).await;
     assert!(page.body.contains("data-events=\"/runs/") && page.body.contains("Cancel"));
 
-    // A restart while it runs: the reopened database says interrupted, not running forever.
+    // A restart while it runs: the new server marks it interrupted, not running forever.
     let path = env._dir.path().join("test.db");
     let reopened = dermasim_web::App::open(&path, dermasim_web::Config::default()).unwrap();
+    // Opening alone (as `--create-user` does beside a running server) changes nothing.
+    let still: String = reopened
+        .connection()
+        .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(still, "running");
+    // What `serve` does before it listens.
+    assert_eq!(reopened.recover_interrupted_runs().unwrap(), 1);
     let (status, message): (String, String) = reopened
         .connection()
         .query_row("SELECT status, message FROM runs WHERE id = ?1", [id], |r| {

@@ -110,6 +110,7 @@ async fn cookies_and_security_headers_body() {
     }
     let csp = r.headers.get("content-security-policy").unwrap().to_str().unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert!(csp.contains("connect-src 'self'"), "the run page's event stream needs it");
     // Behind TLS the cookie is Secure.
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(&dir.path().join("tls.db"), Config { secure_cookies: true }).unwrap();
