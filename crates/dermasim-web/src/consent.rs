@@ -37,11 +37,11 @@ fn may_handle(a: &Auth) -> Result<(), Fail> {
     }
 }
 
-/// The latest template of each kind in the clinic: (kind, id, version, title, body).
-fn latest_templates(
-    app: &App,
-    clinic: i64,
-) -> Result<Vec<(String, i64, i64, String, String)>, Fail> {
+/// A template: kind, id, version, title, body.
+type Template = (String, i64, i64, String, String);
+
+/// The latest template of each kind in the clinic.
+fn latest_templates(app: &App, clinic: i64) -> Result<Vec<Template>, Fail> {
     app.db(|c| {
         let mut st = c.prepare(
             "SELECT t.kind, t.id, t.version, t.title, t.body FROM consent_templates t

@@ -151,7 +151,9 @@ async fn patient_export(State(app): State<App>, a: Auth, Path(id): Path<i64>) ->
 }
 
 async fn run_export(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
-    let row: Option<(String, String, String, Option<String>, Option<String>, String)> = app.db(|c| {
+    /// status, site, scenario, summary, chart, created.
+    type RunRow = (String, String, String, Option<String>, Option<String>, String);
+    let row: Option<RunRow> = app.db(|c| {
         use rusqlite::OptionalExtension;
         c.query_row(
             "SELECT status, site, scenario_json, summary_json, chart_svg, created_at FROM runs WHERE id = ?1 AND clinic_id = ?2",
