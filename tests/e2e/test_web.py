@@ -1,7 +1,8 @@
 """End to end: start `dermasim serve` on a fresh database, then in Chromium sign in, change the
 one-time password, create a patient, screen them, plan, and check the chart and disclaimer;
 write consent templates, take photo consent, upload a photo; record two session notes, sign
-them, simulate them with live progress, and check the run's chart."""
+them, simulate them with live progress, and check the run's chart; download the run and the
+patient's record as zips (read by Python's zipfile); record an adverse event; see follow-ups."""
 
 import os
 import re
@@ -9,7 +10,10 @@ import socket
 import struct
 import subprocess
 import tempfile
+import io
+import json
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -176,4 +180,32 @@ def test_clinic_flow(server):
         assert chart.evaluate("i => i.complete && i.naturalWidth > 0")
         assert "done 100 %" in page.locator("#run-status").inner_text()
         page.screenshot(path=str(OUT / "08-run-done.png"), full_page=True)
+        # The run's folder as a zip, read by Python's own zipfile (CRCs checked by testzip).
+        run_zip = page.request.get(
+            base + page.locator("a:has-text('Download the run')").get_attribute("href"))
+        z = zipfile.ZipFile(io.BytesIO(run_zip.body()))
+        assert z.testzip() is None
+        assert z.namelist() == ["manifest.json", "scenario.json", "summary.json", "chart.svg"]
+        days = [x["day"] for x in json.loads(z.read("scenario.json"))["protocol"]["sessions"]]
+        assert days == [0, 28], days
+
+        # An adverse event against the first session, and the follow-up list.
+        page.goto(patient_url)
+        page.locator("a[href^='/notes/']").first.click()
+        page.select_option("select[name=kind]", "none")
+        page.click("button:has-text('Record the adverse event')")
+        assert page.locator("li.adverse").first.inner_text().startswith("none")
+        page.click("text=Follow-ups")
+        assert "Ann <b>Example</b>" in page.locator("table").inner_text()
+        page.screenshot(path=str(OUT / "09-follow-ups.png"), full_page=True)
+
+        # Subject access: the whole record and the photo in one zip.
+        record_zip = page.request.get(patient_url + "/export.zip")
+        z = zipfile.ZipFile(io.BytesIO(record_zip.body()))
+        assert z.testzip() is None
+        record = json.loads(z.read("record.json"))
+        assert record["patient"]["full_name"] == "Ann <b>Example</b>"
+        assert len(record["session_notes"]) == 2 and record["adverse_events"][0]["kind"] == "none"
+        photo = [n for n in z.namelist() if n.startswith("photos/")]
+        assert len(photo) == 1 and b"Camera with GPS" not in z.read(photo[0])
         browser.close()
