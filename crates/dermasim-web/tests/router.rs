@@ -25,6 +25,16 @@ async fn every_page_needs_a_session_body() {
         "/plans/1/chart.svg",
         "/audit",
         "/account",
+        &format!("/patients/{id}/notes/new"),
+        &format!("/patients/{id}/export.zip"),
+        "/notes/1",
+        "/runs/1",
+        "/runs/1/events",
+        "/runs/1/chart.svg",
+        "/runs/1/export.zip",
+        "/photos/1",
+        "/consent-templates",
+        "/follow-ups",
     ] {
         let r = send(&env, "GET", uri, None, None).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{uri}");
@@ -37,6 +47,16 @@ async fn every_page_needs_a_session_body() {
         &format!("/patients/{id}/plans"),
         "/logout",
         "/account/password",
+        &format!("/patients/{id}/notes"),
+        "/notes/1",
+        "/notes/1/sign",
+        "/notes/1/amend",
+        "/notes/1/adverse-events",
+        &format!("/patients/{id}/runs"),
+        "/runs/1/cancel",
+        &format!("/patients/{id}/consents"),
+        &format!("/patients/{id}/photos"),
+        "/consent-templates",
     ] {
         let r = send(&env, "POST", uri, None, Some(&[("csrf", "x")])).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
@@ -62,6 +82,16 @@ async fn csrf_is_required_on_every_post_body() {
         &format!("/patients/{id}/plans"),
         "/logout",
         "/account/password",
+        &format!("/patients/{id}/notes"),
+        "/notes/1",
+        "/notes/1/sign",
+        "/notes/1/amend",
+        "/notes/1/adverse-events",
+        &format!("/patients/{id}/runs"),
+        "/runs/1/cancel",
+        &format!("/patients/{id}/consents"),
+        &format!("/patients/{id}/photos"),
+        "/consent-templates",
     ] {
         let none = send(&env, "POST", uri, Some(&u.cookie), Some(&[("full_name", "X")])).await;
         assert_eq!(none.status, StatusCode::FORBIDDEN, "{uri} without a token");
@@ -71,6 +101,11 @@ async fn csrf_is_required_on_every_post_body() {
         assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{uri} with a wrong token");
     }
     assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 1);
+    for table in
+        ["session_notes", "runs", "consents", "consent_templates", "photos", "adverse_events"]
+    {
+        assert_eq!(count(&env, &format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}");
+    }
     // The login form: its token must match its cookie.
     let r = send(
         &env,
