@@ -114,6 +114,9 @@ def test_clinic_flow(server):
         page.click("text=New patient")
         page.fill("input[name=full_name]", "Ann <b>Example</b>")
         page.fill("input[name=date_of_birth]", "1997-03-04")
+        # The profile is form fields; a whole example file can be pasted instead.
+        assert page.locator("input[name='concerns.0.sites']").count() == 1
+        page.click("summary:has-text('Or paste a whole profile')")
         page.fill("textarea[name=profile_toml]", PROFILE)
         page.screenshot(path=str(OUT / "02-new-patient.png"), full_page=True)
         page.click("button:has-text('Save')")

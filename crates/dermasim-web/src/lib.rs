@@ -27,6 +27,7 @@ mod multipart;
 mod notes;
 mod pages;
 mod photos;
+mod profile_form;
 mod runs;
 mod zip;
 

@@ -540,44 +540,39 @@ struct PatientForm {
     version: i64,
 }
 
-/// A starting profile: the fields `dermasim screen` reads.
-const PROFILE_TEMPLATE: &str = r#"# The clinical profile, in the format `dermasim screen` reads (examples/patients/).
-age_years = 35
-sex = "female"           # female | male | unspecified
-fitzpatrick = 3          # 1 to 6
-skin = "thin"            # thin | thick
-setting = "professional" # professional | home
-pregnant = false
-breastfeeding = false
-
-[[concerns]]
-kind = "fine_lines"      # acne_scars (with scar_type) | fine_lines | ... (docs/clinic.md)
-sites = ["forehead"]     # dermasim sites
-
-# [[conditions]]         # medical history, allergies
-# name = "inflammatory_acne"
-# status = "past"        # active | controlled | past
-
-# [[medications]]
-# name = "isotretinoin"
-# start = 2026-01-10
-# stop = 2026-06-01
-
-# [[procedures]]
-# name = "chemical_peel"
-# date = 2026-09-01
-# sites = ["cheek"]
-"#;
-
-fn patient_form(a: &Auth, action: &str, f: &PatientForm, error: Option<&str>) -> String {
+/// The patient form. The clinical profile is form fields ([`crate::profile_form`]), filled
+/// from `refused` (the fields of a refused save) or else from the recorded profile; a profile
+/// can also be pasted whole as TOML (`examples/patients/`), which then replaces the fields.
+fn patient_form(
+    a: &Auth,
+    action: &str,
+    f: &PatientForm,
+    refused: Option<&[(String, String)]>,
+    error: Option<&str>,
+) -> String {
     let clinical = if a.role.edits_clinical() {
+        let fields = match refused {
+            Some(pairs) if crate::profile_form::present(pairs) => {
+                crate::profile_form::fields_from_pairs(pairs)
+            }
+            _ => crate::profile_form::fields_from_toml(&f.profile_toml),
+        };
+        // A recorded profile the fields show needs no copy in the paste box.
+        let pasted = if refused.is_some()
+            || dermasim_clinic::parse_profile(&f.profile_toml, false, "profile").is_err()
+        {
+            f.profile_toml.as_str()
+        } else {
+            ""
+        };
         format!(
-            "<label>Clinical profile: age, sex, Fitzpatrick type, concerns and sites, medical history and allergies \
-             (conditions), medications with dates, prior procedures (TOML, the same format and checks as \
-             <code>dermasim screen</code>)<textarea name=\"profile_toml\" rows=\"26\">{}</textarea></label>\
+            "{fields}<details{open}><summary>Or paste a whole profile in TOML (the format of <code>dermasim screen</code>, \
+             <code>examples/patients/</code>); when not empty it replaces the fields above</summary>\
+             <textarea name=\"profile_toml\" rows=\"20\">{}</textarea></details>\
              <label>Clinical notes<textarea name=\"clinical_notes\" rows=\"6\">{}</textarea></label>",
-            esc(&f.profile_toml),
-            esc(&f.clinical_notes)
+            esc(pasted),
+            esc(&f.clinical_notes),
+            open = if pasted.is_empty() { "" } else { " open" }
         )
     } else {
         String::new()
@@ -601,8 +596,8 @@ async fn new_patient(a: Auth) -> Page {
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot create patients.".into()));
     }
-    let f = PatientForm { profile_toml: PROFILE_TEMPLATE.into(), ..Default::default() };
-    let body = format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, None));
+    let f = PatientForm::default();
+    let body = format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, None, None));
     Ok(layout(Some(&a), "New patient", &body).into_response())
 }
 
@@ -633,19 +628,43 @@ fn check_patient(f: &PatientForm) -> Result<Option<String>, String> {
     Ok(dob)
 }
 
-async fn create_patient(State(app): State<App>, a: Auth, Form(mut f): Form<PatientForm>) -> Page {
+/// The patient form's fields; the clinical profile from its fields when no TOML was pasted.
+/// `Err` carries the form as sent and the profile's refusal.
+fn read_patient_form(pairs: &[(String, String)]) -> (PatientForm, Option<String>) {
+    let encoded = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    let mut f: PatientForm = serde_urlencoded::from_str(&encoded).unwrap_or_default();
+    let mut refusal = None;
+    if f.profile_toml.trim().is_empty() && crate::profile_form::present(pairs) {
+        match crate::profile_form::profile_toml(pairs) {
+            Ok(t) => f.profile_toml = t,
+            Err(e) => refusal = Some(e),
+        }
+    }
+    (f, refusal)
+}
+
+async fn create_patient(
+    State(app): State<App>,
+    a: Auth,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Page {
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot create patients.".into()));
     }
+    let (mut f, refusal) = read_patient_form(&pairs);
     if !a.role.edits_clinical() {
         f.profile_toml.clear();
         f.clinical_notes.clear();
     }
-    let dob = match check_patient(&f) {
+    let checked = match refusal {
+        Some(e) if a.role.edits_clinical() => Err(e),
+        _ => check_patient(&f),
+    };
+    let dob = match checked {
         Ok(d) => d,
         Err(e) => {
-            let body =
-                format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, Some(&e)));
+            let form = patient_form(&a, "/patients", &f, Some(&pairs), Some(&e));
+            let body = format!("<h1>New patient</h1>{form}");
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "New patient", &body))
                 .into_response());
         }
@@ -679,8 +698,10 @@ async fn edit_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> P
         version: p.version,
     };
     app.audit(Some(&a), "view", "patient", Some(id), "edit form")?;
-    let body =
-        format!("<h1>Edit patient</h1>{}", patient_form(&a, &format!("/patients/{id}"), &f, None));
+    let body = format!(
+        "<h1>Edit patient</h1>{}",
+        patient_form(&a, &format!("/patients/{id}"), &f, None, None)
+    );
     Ok(layout(Some(&a), "Edit patient", &body).into_response())
 }
 
@@ -688,19 +709,22 @@ async fn update_patient(
     State(app): State<App>,
     a: Auth,
     Path(id): Path<i64>,
-    Form(f): Form<PatientForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Page {
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot change patients.".into()));
     }
     let current = load_patient(&app, &a, id)?;
-    let dob = match check_patient(&f) {
+    let (f, refusal) = read_patient_form(&pairs);
+    let checked = match refusal {
+        Some(e) if a.role.edits_clinical() => Err(e),
+        _ => check_patient(&f),
+    };
+    let dob = match checked {
         Ok(d) => d,
         Err(e) => {
-            let body = format!(
-                "<h1>Edit patient</h1>{}",
-                patient_form(&a, &format!("/patients/{id}"), &f, Some(&e))
-            );
+            let form = patient_form(&a, &format!("/patients/{id}"), &f, Some(&pairs), Some(&e));
+            let body = format!("<h1>Edit patient</h1>{form}");
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "Edit patient", &body))
                 .into_response());
         }

@@ -548,3 +548,75 @@ async fn reopening_keeps_records_and_schema_body() {
     assert!(app.create_user("pat", "practitioner", None).is_err(), "names are unique");
     assert!(app.create_user("x", "boss", None).is_err(), "roles are the four");
 }
+
+#[test]
+fn the_profile_is_entered_in_form_fields() {
+    run(the_profile_is_entered_in_form_fields_body())
+}
+
+/// The structured profile fields, named by their paths in the profile.
+fn profile_fields<'a>(age: &'a str, kind: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("full_name", "Bea Fields"),
+        ("age_years", age),
+        ("sex", "female"),
+        ("fitzpatrick", "4"),
+        ("skin", "thin"),
+        ("setting", "professional"),
+        ("concerns.0.kind", kind),
+        ("concerns.0.scar_type", "rolling"),
+        ("concerns.0.sites", "cheek"),
+        ("concerns.1.kind", ""),
+        ("conditions.0.name", "inflammatory_acne"),
+        ("conditions.0.status", "past"),
+        ("medications.0.name", "isotretinoin"),
+        ("medications.0.start", "2025-01-10"),
+        ("medications.0.stop", "2025-06-01"),
+        ("profile_toml", ""),
+    ]
+}
+
+async fn the_profile_is_entered_in_form_fields_body() {
+    let env = env().await;
+    let u = user(&env, "pat", "practitioner", None).await;
+    let r = post(&env, &u, "/patients", &profile_fields("28", "acne_scars")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id: i64 = r.location().trim_start_matches("/patients/").parse().unwrap();
+    let toml: String = env
+        .app
+        .connection()
+        .query_row("SELECT profile_toml FROM patients WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
+    // Stored as TOML that `dermasim screen` reads, holding what the fields said.
+    let p = dermasim_clinic::parse_profile(&toml, false, "profile").unwrap();
+    assert_eq!((p.age_years, p.fitzpatrick, p.concerns.len()), (28.0, 4, 1));
+    assert_eq!(p.concerns[0].sites, ["cheek"]);
+    assert_eq!(p.medications[0].name, "isotretinoin");
+    assert_eq!(p.conditions[0].name, "inflammatory_acne");
+    // The edit form shows the fields filled from the record, and screening works on it.
+    let edit = get(&env, &u, &format!("/patients/{id}/edit")).await;
+    assert!(edit.body.contains("name=\"concerns.0.sites\" value=\"cheek\""), "{}", edit.body);
+    assert!(edit.body.contains("name=\"medications.0.stop\" value=\"2025-06-01\""));
+    let r = post(
+        &env,
+        &u,
+        &format!("/patients/{id}/screenings"),
+        &[("kind", "intake"), ("date", "2026-11-01")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // Refusals are the CLI's messages, naming the field's path; the form comes back filled.
+    let r = post(&env, &u, "/patients", &profile_fields("28", "acne_scar")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("concerns.0.kind:"), "{}", r.body);
+    assert!(r.body.contains("name=\"medications.0.start\" value=\"2025-01-10\""), "refilled");
+    let r = post(&env, &u, "/patients", &profile_fields("17", "acne_scars")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("age_years: 17 is outside the allowed range 18 to 100 years"),
+        "{}",
+        r.body
+    );
+    assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 1);
+}
