@@ -35,7 +35,7 @@ pub const RUN_QUEUE_CAPACITY: usize = 8;
 /// How often a running run's progress is written to the database.
 const PERSIST_EVERY: Duration = Duration::from_secs(1);
 /// How often the live view is sent an update.
-const SSE_TICK: Duration = Duration::from_millis(250);
+const SSE_TICK: Duration = Duration::from_millis(100);
 
 /// What a running or queued run shares with the request threads.
 #[derive(Default)]
@@ -126,15 +126,20 @@ fn worker(db: &Mutex<rusqlite::Connection>, queue: &Queue, receiver: &Mutex<Rece
 struct Watch<'a> {
     db: &'a Mutex<rusqlite::Connection>,
     id: i64,
+    /// Ensemble members after the central run, if any.
+    members: Option<usize>,
     live: &'a Live,
     last_persist: Mutex<Instant>,
 }
 
 impl Observer for Watch<'_> {
     fn progress(&self, p: Progress) {
+        // An ensemble runs the central run first, then its members: one bar over both, each
+        // run an equal share, so the bar never goes back.
+        let runs = 1.0 + self.members.unwrap_or(0) as f64;
         let f = match p {
-            Progress::Day { day, end } if end > 0.0 => day / end,
-            Progress::Members { done, total } if total > 0 => done as f64 / total as f64,
+            Progress::Day { day, end } if end > 0.0 => day / end / runs,
+            Progress::Members { done, total } if total > 0 => (1.0 + done as f64) / runs,
             _ => return,
         };
         let f = f.clamp(0.0, 1.0);
@@ -173,7 +178,8 @@ fn execute(
     let mut request = dermasim_app::run::RunRequest::new(scenario);
     request.ensemble = ensemble.map(|n| n as usize);
     request.command = vec!["dermasim serve".into(), format!("run {id}")];
-    let watch = Watch { db, id, live, last_persist: Mutex::new(Instant::now()) };
+    let watch =
+        Watch { db, id, members: request.ensemble, live, last_persist: Mutex::new(Instant::now()) };
     // A panic in the model must not take the worker down with it: record it as a failure.
     let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         dermasim_app::run::run(&request, &watch)
@@ -617,4 +623,34 @@ pub fn wait_finished(app: &App, id: i64, timeout: Duration) -> Option<String> {
         std::thread::sleep(Duration::from_millis(20));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(members: Option<usize>, p: Progress) -> f64 {
+        let db = Mutex::new(rusqlite::Connection::open_in_memory().unwrap());
+        let live = Live::default();
+        let watch = Watch {
+            db: &db,
+            id: 1,
+            members,
+            live: &live,
+            last_persist: Mutex::new(Instant::now()),
+        };
+        watch.progress(p);
+        f64::from_bits(live.progress.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn one_bar_over_the_central_run_and_the_members() {
+        assert_eq!(bar(None, Progress::Day { day: 50.0, end: 100.0 }), 0.5);
+        // Central run plus 3 members: four equal shares; the bar never goes back.
+        assert_eq!(bar(Some(3), Progress::Day { day: 50.0, end: 100.0 }), 0.125);
+        assert_eq!(bar(Some(3), Progress::Day { day: 100.0, end: 100.0 }), 0.25);
+        assert_eq!(bar(Some(3), Progress::Members { done: 0, total: 3 }), 0.25);
+        assert_eq!(bar(Some(3), Progress::Members { done: 3, total: 3 }), 1.0);
+        assert_eq!(bar(None, Progress::Stage("writing outputs")), 0.0, "stages leave the bar");
+    }
 }
