@@ -1,12 +1,20 @@
 """End to end: start `dermasim serve` on a fresh database, then in Chromium sign in, change the
-one-time password, create a patient, screen them, plan, and check the chart and disclaimer."""
+one-time password, create a patient, screen them, plan, and check the chart and disclaimer;
+write consent templates, take photo consent, upload a photo; record two session notes, sign
+them, simulate them with live progress, and check the run's chart; download the run and the
+patient's record as zips (read by Python's zipfile); record an adverse event; see follow-ups."""
 
 import os
 import re
 import socket
+import struct
 import subprocess
 import tempfile
+import io
+import json
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -15,8 +23,46 @@ from playwright.sync_api import sync_playwright
 BIN = os.environ.get("DERMASIM_BIN", "target/release/dermasim")
 OUT = Path(os.environ.get("DERMASIM_E2E_OUT", "target/web-e2e"))
 PROFILE = (Path(__file__).parents[2] / "examples/patients/acne_scars_type_iv.toml").read_text()
+# Long enough that progress events arrive before the end, short enough for CI.
+RUN_FIDELITY = os.environ.get("DERMASIM_E2E_FIDELITY", "1d")
+RUN_ENSEMBLE = os.environ.get("DERMASIM_E2E_ENSEMBLE", "24")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
+
+
+def tiny_png(path):
+    """A 4 x 4 RGB PNG with a text chunk (metadata the server must strip)."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    rows = b"".join(b"\0" + bytes([200, 120, 90] * 4) for _ in range(4))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+                     + chunk(b"tEXt", b"Author\0Camera with GPS")
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def record_session(page, patient_url, date, depth):
+    page.goto(patient_url)
+    page.click("text=Record a session")
+    page.fill("input[name=session_date]", date)
+    page.select_option("select[name=device]", "pen")
+    page.fill("input[name=device_model]", "SkinPen Precision")
+    page.fill("input[name=device_serial]", "SP-001234")
+    page.fill("input[name=cartridge_lot]", "LOT-77")
+    page.fill("input[name=cartridge_expiry]", "2027-06-30")
+    page.select_option("select[name=area_site_0]", "cheek")
+    page.fill("input[name=area_depth_0]", depth)
+    page.fill("input[name=area_passes_0]", "3")
+    page.fill("input[name=topical_product_0]", "hyaluronic serum")
+    page.fill("input[name=topical_batch_0]", "HA-2291")
+    page.select_option("select[name=endpoint]", "pinpoint_bleeding")
+    page.fill("textarea[name=reactions]", "mild erythema")
+    page.locator("form[action$='/notes'] button:has-text('Save')").click()
+    assert re.search(r"/notes/\d+$", page.url), page.url
+    assert "Draft, version 1" in page.content()
+    page.click("button:has-text('Sign and lock')")
+    assert "Signed by admin" in page.content()
 
 
 def free_port():
@@ -50,6 +96,8 @@ def test_clinic_flow(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         page = browser.new_page()
+        # Browser-side errors (a CSP refusal, a script error) show in the test's output.
+        page.on("console", lambda m: print("browser console:", m.type, m.text))
         page.goto(base + "/patients")
         assert page.url.endswith("/login")
         page.screenshot(path=str(OUT / "01-login.png"))
@@ -66,6 +114,9 @@ def test_clinic_flow(server):
         page.click("text=New patient")
         page.fill("input[name=full_name]", "Ann <b>Example</b>")
         page.fill("input[name=date_of_birth]", "1997-03-04")
+        # The profile is form fields; a whole example file can be pasted instead.
+        assert page.locator("input[name='concerns.0.sites']").count() == 1
+        page.click("summary:has-text('Or paste a whole profile')")
         page.fill("textarea[name=profile_toml]", PROFILE)
         page.screenshot(path=str(OUT / "02-new-patient.png"), full_page=True)
         page.click("button:has-text('Save')")
@@ -80,4 +131,84 @@ def test_clinic_flow(server):
         assert img.evaluate("i => i.complete && i.naturalWidth > 0")
         assert "not a medical device" in page.content()
         page.screenshot(path=str(OUT / "04-plan.png"), full_page=True)
+        patient_url = page.locator("a:has-text('Back to')").get_attribute("href")
+        patient_url = base + patient_url
+
+        # Consent: the administrator writes the photo template; the patient signs it.
+        page.click("text=Consent templates")
+        page.select_option("select[name=kind]", "photo")
+        page.fill("input[name=title]", "Clinical photographs")
+        page.fill("textarea[name=body]", "I agree to clinical photographs of the treated areas.")
+        page.click("button:has-text('Save as a new version')")
+        assert "photo v1" in page.content()
+        page.goto(patient_url)
+        page.click("button:has-text('Patient signs: photo')")
+        assert page.locator("td.consent-photo").inner_text() == "granted"
+        assert page.locator("td.consent-marketing").inner_text() == "not asked"
+
+        # A photo: uploaded, shown, stripped of its text chunk.
+        png = Path(tempfile.mkdtemp()) / "cheek before.png"
+        tiny_png(png)
+        page.set_input_files("input[name=file]", str(png))
+        page.click("button:has-text('Upload')")
+        photo = page.locator(".photos img").first
+        photo.wait_for()
+        assert photo.evaluate("i => i.complete && i.naturalWidth === 4")
+        page.screenshot(path=str(OUT / "05-consent-photo.png"), full_page=True)
+
+        # Two signed sessions four weeks apart, then their simulation with live progress.
+        record_session(page, patient_url, "2026-03-02", "1.5")
+        page.screenshot(path=str(OUT / "06-session-note.png"), full_page=True)
+        record_session(page, patient_url, "2026-03-30", "1.0")
+        page.goto(patient_url)
+        page.select_option("select[name=site]", "cheek")
+        page.select_option("select[name=fidelity]", RUN_FIDELITY)
+        page.fill("input[name=ensemble]", RUN_ENSEMBLE)
+        page.click("button:has-text('Simulate the recorded sessions')")
+        assert re.search(r"/runs/\d+$", page.url), page.url
+        # Live: progress events reach the page while the run goes and move the bar above 0
+        # (the page reloads at the end, so read it as soon as it moves).
+        seen = page.wait_for_function(
+            "() => { const l = document.getElementById('run-live');"
+            " if (!l) return false;"
+            " if (l.dataset.finished === 'true') return 'finished before any live progress';"
+            " const n = Number(l.dataset.progressEvents || 0);"
+            " const v = Number(document.getElementById('run-progress').value);"
+            " return n > 0 && v > 0 ? v : false; }",
+            timeout=120_000).json_value()
+        assert isinstance(seen, (int, float)) and 0 < seen <= 100, f"no live progress shown: {seen}"
+        page.screenshot(path=str(OUT / "07-run-progress.png"), full_page=True)
+        chart = page.locator("img#run-chart")
+        chart.wait_for(timeout=300_000)
+        assert chart.evaluate("i => i.complete && i.naturalWidth > 0")
+        assert "done 100 %" in page.locator("#run-status").inner_text()
+        page.screenshot(path=str(OUT / "08-run-done.png"), full_page=True)
+        # The run's folder as a zip, read by Python's own zipfile (CRCs checked by testzip).
+        run_zip = page.request.get(
+            base + page.locator("a:has-text('Download the run')").get_attribute("href"))
+        z = zipfile.ZipFile(io.BytesIO(run_zip.body()))
+        assert z.testzip() is None
+        assert z.namelist() == ["manifest.json", "scenario.json", "summary.json", "chart.svg"]
+        days = [x["day"] for x in json.loads(z.read("scenario.json"))["protocol"]["sessions"]]
+        assert days == [0, 28], days
+
+        # An adverse event against the first session, and the follow-up list.
+        page.goto(patient_url)
+        page.locator("a[href^='/notes/']").first.click()
+        page.select_option("select[name=kind]", "none")
+        page.click("button:has-text('Record the adverse event')")
+        assert page.locator("li.adverse").first.inner_text().startswith("none")
+        page.click("text=Follow-ups")
+        assert "Ann <b>Example</b>" in page.locator("table").inner_text()
+        page.screenshot(path=str(OUT / "09-follow-ups.png"), full_page=True)
+
+        # Subject access: the whole record and the photo in one zip.
+        record_zip = page.request.get(patient_url + "/export.zip")
+        z = zipfile.ZipFile(io.BytesIO(record_zip.body()))
+        assert z.testzip() is None
+        record = json.loads(z.read("record.json"))
+        assert record["patient"]["full_name"] == "Ann <b>Example</b>"
+        assert len(record["session_notes"]) == 2 and record["adverse_events"][0]["kind"] == "none"
+        photo = [n for n in z.namelist() if n.startswith("photos/")]
+        assert len(photo) == 1 and b"Camera with GPS" not in z.read(photo[0])
         browser.close()

@@ -6,7 +6,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Migrations in order; `PRAGMA user_version` holds how many are applied.
-const MIGRATIONS: [&str; 1] = [include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_notes_runs_consent_photos.sql"),
+];
 
 pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {
     let mut conn = Connection::open(path)?;

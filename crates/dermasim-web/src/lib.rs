@@ -19,14 +19,25 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod consent;
 mod db;
+mod export;
+mod followups;
+mod multipart;
+mod notes;
 mod pages;
+mod photos;
+mod profile_form;
+mod runs;
+mod zip;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use auth::{Role, MAX_FAILED_LOGINS};
+pub use photos::MAX_PHOTO_BYTES;
+pub use runs::{wait_finished, RUN_QUEUE_CAPACITY, RUN_WORKERS};
 
 /// What can go wrong starting or running the server.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +66,9 @@ pub struct App {
     pub(crate) db: Arc<Mutex<rusqlite::Connection>>,
     pub(crate) config: Config,
     pub(crate) limiter: Arc<Mutex<auth::Limiter>>,
+    pub(crate) runs: Arc<runs::Queue>,
+    /// Where photos are stored: `NAME.photos` beside the database file.
+    pub(crate) photo_dir: PathBuf,
 }
 
 /// The default database: `$XDG_DATA_HOME/dermasim/dermasim.db`, else
@@ -86,12 +100,26 @@ impl App {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let conn = db::open(path)?;
+        let db = Arc::new(Mutex::new(db::open(path)?));
+        let runs = runs::start(&db);
         Ok(App {
-            db: Arc::new(Mutex::new(conn)),
+            db,
             config,
             limiter: Arc::new(Mutex::new(auth::Limiter::default())),
+            runs,
+            photo_dir: photos::folder_for(path),
         })
+    }
+
+    /// Mark the runs an earlier server process left queued or running as interrupted (it
+    /// stopped or was killed); returns how many. [`serve`] does this before it listens.
+    pub fn recover_interrupted_runs(&self) -> Result<usize, WebError> {
+        Ok(runs::mark_interrupted(&self.connection())?)
+    }
+
+    /// The folder holding the photos (`NAME.photos` beside the database file).
+    pub fn photo_dir(&self) -> &Path {
+        &self.photo_dir
     }
 
     /// The database connection (one, shared; statements are short). Never hold it across an
@@ -172,8 +200,13 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, WebError>
     Ok(tokio::net::TcpListener::bind(addr).await?)
 }
 
-/// Serve `app` on `listener` until the process ends.
+/// Serve `app` on `listener` until the process ends, after marking the runs a previous
+/// server left unfinished as interrupted.
 pub async fn serve(listener: tokio::net::TcpListener, app: App) -> Result<(), WebError> {
+    let interrupted = app.recover_interrupted_runs()?;
+    if interrupted > 0 {
+        eprintln!("dermasim serve: {interrupted} run(s) left unfinished by the last server marked interrupted");
+    }
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service).await?;
     Ok(())

@@ -19,10 +19,15 @@ use crate::App;
 
 /// Largest form body accepted (a clinical profile with notes fits many times over).
 const MAX_FORM: usize = 256 * 1024;
+/// Largest multipart body (one photo and the form's few fields).
+const MAX_UPLOAD: usize = crate::photos::MAX_PHOTO_BYTES + 64 * 1024;
 const HTMX: &str = include_str!("../static/htmx.min.js");
 const CSS: &str = include_str!("../static/app.css");
+/// The run page's live progress (an `EventSource` on `/runs/{id}/events`).
+const RUN_JS: &str = include_str!("../static/run.js");
+/// `connect-src 'self'`: the run page's event stream (`EventSource`) and nothing else.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub(crate) fn router(app: App) -> Router {
     Router::new()
@@ -42,6 +47,13 @@ pub(crate) fn router(app: App) -> Router {
         .route("/audit", get(audit_page))
         .route("/static/htmx.min.js", get(|| async { asset("text/javascript", HTMX) }))
         .route("/static/app.css", get(|| async { asset("text/css", CSS) }))
+        .route("/static/run.js", get(|| async { asset("text/javascript", RUN_JS) }))
+        .merge(crate::notes::routes())
+        .merge(crate::runs::routes())
+        .merge(crate::consent::routes())
+        .merge(crate::photos::routes())
+        .merge(crate::export::routes())
+        .merge(crate::followups::routes())
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
@@ -83,11 +95,29 @@ async fn guarded(app: App, req: Request, next: Next) -> Response {
         if !login && session.is_none() {
             return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
         }
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        // The photo form is the one multipart form; its token is a part like any field.
+        let boundary = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::multipart::boundary);
+        let limit = if boundary.is_some() { MAX_UPLOAD } else { MAX_FORM };
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+            let msg = format!(
+                "the upload is over {} MiB; nothing was saved",
+                crate::photos::MAX_PHOTO_BYTES >> 20
+            );
+            return Fail::TooLarge(msg).into_response();
         };
-        let fields: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let fields: Vec<(String, String)> = match &boundary {
+            Some(b) => crate::multipart::parse(&bytes, b)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.filename.is_none())
+                .map(|p| (p.name, String::from_utf8_lossy(&p.data).into_owned()))
+                .collect(),
+            None => serde_urlencoded::from_bytes(&bytes).unwrap_or_default(),
+        };
         let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
         let expected = if login {
             auth::cookie(&parts, LOGIN_COOKIE)
@@ -112,6 +142,7 @@ pub(crate) enum Fail {
     NotFound,
     Forbidden(String),
     Conflict(String),
+    TooLarge(String),
     Db(rusqlite::Error),
     Internal(String),
 }
@@ -128,6 +159,7 @@ impl IntoResponse for Fail {
             Fail::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_string()),
             Fail::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             Fail::Conflict(m) => (StatusCode::CONFLICT, m),
+            Fail::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             Fail::Db(e) => {
                 eprintln!("dermasim serve: database error: {e}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "A database error; nothing was saved.".into())
@@ -144,7 +176,7 @@ impl IntoResponse for Fail {
     }
 }
 
-type Page = Result<Response, Fail>;
+pub(crate) type Page = Result<Response, Fail>;
 
 /// Text escaped for HTML content and double-quoted attribute values.
 pub(crate) fn esc(s: impl std::fmt::Display) -> String {
@@ -163,17 +195,22 @@ pub(crate) fn esc(s: impl std::fmt::Display) -> String {
     out
 }
 
-fn hidden_csrf(a: &Auth) -> String {
+pub(crate) fn hidden_csrf(a: &Auth) -> String {
     format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", esc(&a.csrf))
 }
 
 /// The page frame; `body` is HTML built with [`esc`] around every value.
-fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
+pub(crate) fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
     let nav = match auth {
         Some(a) => format!(
-            "<a href=\"/patients\">Patients</a>{audit}<a href=\"/account\">{user} ({role})</a>\
+            "<a href=\"/patients\">Patients</a>{followups}{audit}<a href=\"/account\">{user} ({role})</a>\
              <form method=\"post\" action=\"/logout\">{csrf}<button>Sign out</button></form>",
-            audit = if a.role == Role::Administrator { "<a href=\"/audit\">Audit</a>" } else { "" },
+            audit = if a.role == Role::Administrator {
+                "<a href=\"/audit\">Audit</a><a href=\"/consent-templates\">Consent templates</a>"
+            } else {
+                ""
+            },
+            followups = if a.role.edits_clinical() { "<a href=\"/follow-ups\">Follow-ups</a>" } else { "" },
             user = esc(&a.username),
             role = a.role.as_str(),
             csrf = hidden_csrf(a)
@@ -192,14 +229,14 @@ fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
 
 impl App {
     /// Run `f` on the connection (locked for the call only; never across an `.await`).
-    fn db<T>(
+    pub(crate) fn db<T>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Result<T, Fail> {
         Ok(f(&self.connection())?)
     }
 
-    fn audit(
+    pub(crate) fn audit(
         &self,
         a: Option<&Auth>,
         action: &str,
@@ -407,17 +444,17 @@ async fn change_password(State(app): State<App>, a: Auth, Form(f): Form<Password
 
 /// A patient row of the signed-in user's clinic.
 #[derive(Default)]
-struct PatientRow {
-    full_name: String,
-    date_of_birth: Option<String>,
-    phone: String,
-    profile_toml: String,
-    clinical_notes: String,
-    version: i64,
-    updated_at: String,
+pub(crate) struct PatientRow {
+    pub(crate) full_name: String,
+    pub(crate) date_of_birth: Option<String>,
+    pub(crate) phone: String,
+    pub(crate) profile_toml: String,
+    pub(crate) clinical_notes: String,
+    pub(crate) version: i64,
+    pub(crate) updated_at: String,
 }
 
-fn load_patient(app: &App, a: &Auth, id: i64) -> Result<PatientRow, Fail> {
+pub(crate) fn load_patient(app: &App, a: &Auth, id: i64) -> Result<PatientRow, Fail> {
     app.db(|c| {
         c.query_row(
             "SELECT full_name, date_of_birth, phone, profile_toml, clinical_notes, version, updated_at
@@ -441,7 +478,7 @@ fn load_patient(app: &App, a: &Auth, id: i64) -> Result<PatientRow, Fail> {
 }
 
 /// How a researcher sees a patient.
-fn pseudonym(id: i64) -> String {
+pub(crate) fn pseudonym(id: i64) -> String {
     format!("P-{id:06}")
 }
 
@@ -503,44 +540,39 @@ struct PatientForm {
     version: i64,
 }
 
-/// A starting profile: the fields `dermasim screen` reads.
-const PROFILE_TEMPLATE: &str = r#"# The clinical profile, in the format `dermasim screen` reads (examples/patients/).
-age_years = 35
-sex = "female"           # female | male | unspecified
-fitzpatrick = 3          # 1 to 6
-skin = "thin"            # thin | thick
-setting = "professional" # professional | home
-pregnant = false
-breastfeeding = false
-
-[[concerns]]
-kind = "fine_lines"      # acne_scars (with scar_type) | fine_lines | ... (docs/clinic.md)
-sites = ["forehead"]     # dermasim sites
-
-# [[conditions]]         # medical history, allergies
-# name = "inflammatory_acne"
-# status = "past"        # active | controlled | past
-
-# [[medications]]
-# name = "isotretinoin"
-# start = 2026-01-10
-# stop = 2026-06-01
-
-# [[procedures]]
-# name = "chemical_peel"
-# date = 2026-09-01
-# sites = ["cheek"]
-"#;
-
-fn patient_form(a: &Auth, action: &str, f: &PatientForm, error: Option<&str>) -> String {
+/// The patient form. The clinical profile is form fields ([`crate::profile_form`]), filled
+/// from `refused` (the fields of a refused save) or else from the recorded profile; a profile
+/// can also be pasted whole as TOML (`examples/patients/`), which then replaces the fields.
+fn patient_form(
+    a: &Auth,
+    action: &str,
+    f: &PatientForm,
+    refused: Option<&[(String, String)]>,
+    error: Option<&str>,
+) -> String {
     let clinical = if a.role.edits_clinical() {
+        let fields = match refused {
+            Some(pairs) if crate::profile_form::present(pairs) => {
+                crate::profile_form::fields_from_pairs(pairs)
+            }
+            _ => crate::profile_form::fields_from_toml(&f.profile_toml),
+        };
+        // A recorded profile the fields show needs no copy in the paste box.
+        let pasted = if refused.is_some()
+            || dermasim_clinic::parse_profile(&f.profile_toml, false, "profile").is_err()
+        {
+            f.profile_toml.as_str()
+        } else {
+            ""
+        };
         format!(
-            "<label>Clinical profile: age, sex, Fitzpatrick type, concerns and sites, medical history and allergies \
-             (conditions), medications with dates, prior procedures (TOML, the same format and checks as \
-             <code>dermasim screen</code>)<textarea name=\"profile_toml\" rows=\"26\">{}</textarea></label>\
+            "{fields}<details{open}><summary>Or paste a whole profile in TOML (the format of <code>dermasim screen</code>, \
+             <code>examples/patients/</code>); when not empty it replaces the fields above</summary>\
+             <textarea name=\"profile_toml\" rows=\"20\">{}</textarea></details>\
              <label>Clinical notes<textarea name=\"clinical_notes\" rows=\"6\">{}</textarea></label>",
-            esc(&f.profile_toml),
-            esc(&f.clinical_notes)
+            esc(pasted),
+            esc(&f.clinical_notes),
+            open = if pasted.is_empty() { "" } else { " open" }
         )
     } else {
         String::new()
@@ -564,8 +596,8 @@ async fn new_patient(a: Auth) -> Page {
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot create patients.".into()));
     }
-    let f = PatientForm { profile_toml: PROFILE_TEMPLATE.into(), ..Default::default() };
-    let body = format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, None));
+    let f = PatientForm::default();
+    let body = format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, None, None));
     Ok(layout(Some(&a), "New patient", &body).into_response())
 }
 
@@ -596,19 +628,43 @@ fn check_patient(f: &PatientForm) -> Result<Option<String>, String> {
     Ok(dob)
 }
 
-async fn create_patient(State(app): State<App>, a: Auth, Form(mut f): Form<PatientForm>) -> Page {
+/// The patient form's fields; the clinical profile from its fields when no TOML was pasted.
+/// `Err` carries the form as sent and the profile's refusal.
+fn read_patient_form(pairs: &[(String, String)]) -> (PatientForm, Option<String>) {
+    let encoded = serde_urlencoded::to_string(pairs).unwrap_or_default();
+    let mut f: PatientForm = serde_urlencoded::from_str(&encoded).unwrap_or_default();
+    let mut refusal = None;
+    if f.profile_toml.trim().is_empty() && crate::profile_form::present(pairs) {
+        match crate::profile_form::profile_toml(pairs) {
+            Ok(t) => f.profile_toml = t,
+            Err(e) => refusal = Some(e),
+        }
+    }
+    (f, refusal)
+}
+
+async fn create_patient(
+    State(app): State<App>,
+    a: Auth,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Page {
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot create patients.".into()));
     }
+    let (mut f, refusal) = read_patient_form(&pairs);
     if !a.role.edits_clinical() {
         f.profile_toml.clear();
         f.clinical_notes.clear();
     }
-    let dob = match check_patient(&f) {
+    let checked = match refusal {
+        Some(e) if a.role.edits_clinical() => Err(e),
+        _ => check_patient(&f),
+    };
+    let dob = match checked {
         Ok(d) => d,
         Err(e) => {
-            let body =
-                format!("<h1>New patient</h1>{}", patient_form(&a, "/patients", &f, Some(&e)));
+            let form = patient_form(&a, "/patients", &f, Some(&pairs), Some(&e));
+            let body = format!("<h1>New patient</h1>{form}");
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "New patient", &body))
                 .into_response());
         }
@@ -642,8 +698,10 @@ async fn edit_patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> P
         version: p.version,
     };
     app.audit(Some(&a), "view", "patient", Some(id), "edit form")?;
-    let body =
-        format!("<h1>Edit patient</h1>{}", patient_form(&a, &format!("/patients/{id}"), &f, None));
+    let body = format!(
+        "<h1>Edit patient</h1>{}",
+        patient_form(&a, &format!("/patients/{id}"), &f, None, None)
+    );
     Ok(layout(Some(&a), "Edit patient", &body).into_response())
 }
 
@@ -651,19 +709,22 @@ async fn update_patient(
     State(app): State<App>,
     a: Auth,
     Path(id): Path<i64>,
-    Form(f): Form<PatientForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Page {
     if !a.role.edits_demographics() {
         return Err(Fail::Forbidden("Your role cannot change patients.".into()));
     }
     let current = load_patient(&app, &a, id)?;
-    let dob = match check_patient(&f) {
+    let (f, refusal) = read_patient_form(&pairs);
+    let checked = match refusal {
+        Some(e) if a.role.edits_clinical() => Err(e),
+        _ => check_patient(&f),
+    };
+    let dob = match checked {
         Ok(d) => d,
         Err(e) => {
-            let body = format!(
-                "<h1>Edit patient</h1>{}",
-                patient_form(&a, &format!("/patients/{id}"), &f, Some(&e))
-            );
+            let form = patient_form(&a, &format!("/patients/{id}"), &f, Some(&pairs), Some(&e));
+            let body = format!("<h1>Edit patient</h1>{form}");
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, layout(Some(&a), "Edit patient", &body))
                 .into_response());
         }
@@ -757,6 +818,12 @@ async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
     if a.role.edits_demographics() {
         b += &format!("<p><a href=\"/patients/{id}/edit\">Edit</a></p>");
     }
+    if a.role.edits_clinical() {
+        b += &format!(
+            "<p><a href=\"/patients/{id}/export.zip\" download>Export the whole record (JSON and photos, zip)</a></p>"
+        );
+    }
+    b += &crate::consent::section(&app, &a, id)?;
     if a.role.reads_clinical() {
         b += "<h2>Clinical profile</h2>";
         match &profile {
@@ -834,6 +901,11 @@ async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
             );
         }
         b += "</ul>";
+        let notes = crate::notes::patient_notes(&app, &a, id)?;
+        b += &crate::followups::section(&app, &a, id, &notes)?;
+        b += &crate::notes::section(&a, id, &notes);
+        b += &crate::runs::section(&app, &a, id, &notes)?;
+        b += &crate::photos::section(&app, &a, id)?;
     }
     Ok(layout(Some(&a), &title, &b).into_response())
 }
@@ -848,7 +920,7 @@ struct ScreenForm {
     date: String,
 }
 
-fn parse_date(s: &str) -> Result<Option<dermasim_clinic::Date>, String> {
+pub(crate) fn parse_date(s: &str) -> Result<Option<dermasim_clinic::Date>, String> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
@@ -865,7 +937,7 @@ fn clinical_profile(app: &App, a: &Auth, id: i64) -> Result<dermasim_clinic::Pro
         .map_err(|e| Fail::Conflict(format!("The recorded profile is not usable: {e}")))
 }
 
-fn bad_request(a: &Auth, msg: &str) -> Response {
+pub(crate) fn bad_request(a: &Auth, msg: &str) -> Response {
     let body = format!("<h1>Not done</h1><p class=\"error\">{}</p>", esc(msg));
     (StatusCode::UNPROCESSABLE_ENTITY, layout(Some(a), "Not done", &body)).into_response()
 }

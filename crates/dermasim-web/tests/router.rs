@@ -1,160 +1,11 @@
 //! Router tests: the whole HTTP surface through `tower::ServiceExt::oneshot` against a
 //! temp-file SQLite database.
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use axum::Router;
+mod common;
+
+use axum::http::{header, StatusCode};
+use common::*;
 use dermasim_web::{App, Config};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
-}
-
-struct Env {
-    app: App,
-    router: Router,
-    _dir: tempfile::TempDir,
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Resp {
-    fn location(&self) -> &str {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-}
-
-/// A signed-in browser: its session cookie and the session's CSRF token.
-struct User {
-    cookie: String,
-    csrf: String,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let app = App::open(&dir.path().join("test.db"), Config::default()).unwrap();
-    Env { router: dermasim_web::router(app.clone()), app, _dir: dir }
-}
-
-fn form_body(fields: &[(&str, &str)]) -> String {
-    serde_urlencoded::to_string(fields).unwrap()
-}
-
-async fn send(
-    env: &Env,
-    method: &str,
-    uri: &str,
-    cookie: Option<&str>,
-    form: Option<&[(&str, &str)]>,
-) -> Resp {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    let body = match form {
-        Some(f) => {
-            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-            Body::from(form_body(f))
-        }
-        None => Body::empty(),
-    };
-    let resp = env.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-fn set_cookie(resp: &Resp, name: &str) -> Option<String> {
-    resp.headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap().to_string())
-}
-
-async fn login(env: &Env, name: &str, password: &str) -> Resp {
-    let page = send(env, "GET", "/login", None, None).await;
-    let token = hidden_csrf(&page.body);
-    let cookie = set_cookie(&page, "dermasim_login").unwrap();
-    send(
-        env,
-        "POST",
-        "/login",
-        Some(&cookie),
-        Some(&[("csrf", &token), ("username", name), ("password", password)]),
-    )
-    .await
-}
-
-/// Create `name` with `role` in `clinic`, skip the forced password change, sign in.
-async fn user(env: &Env, name: &str, role: &str, clinic: Option<&str>) -> User {
-    let password = env.app.create_user(name, role, clinic).unwrap();
-    env.app
-        .connection()
-        .execute("UPDATE users SET must_change_password = 0 WHERE username = ?1", [name])
-        .unwrap();
-    let resp = login(env, name, &password).await;
-    assert_eq!(resp.status, StatusCode::SEE_OTHER, "{}", resp.body);
-    let cookie = set_cookie(&resp, "dermasim_session").expect("a session cookie");
-    let page = send(env, "GET", "/account", Some(&cookie), None).await;
-    assert_eq!(page.status, StatusCode::OK);
-    User { csrf: hidden_csrf(&page.body), cookie }
-}
-
-async fn post(env: &Env, u: &User, uri: &str, fields: &[(&str, &str)]) -> Resp {
-    let mut f = vec![("csrf", u.csrf.as_str())];
-    f.extend_from_slice(fields);
-    send(env, "POST", uri, Some(&u.cookie), Some(&f)).await
-}
-
-async fn get(env: &Env, u: &User, uri: &str) -> Resp {
-    send(env, "GET", uri, Some(&u.cookie), None).await
-}
-
-const PROFILE: &str = include_str!("../../../examples/patients/acne_scars_type_iv.toml");
-
-/// Create a patient; returns its id.
-async fn patient(env: &Env, u: &User, name: &str, notes: &str) -> i64 {
-    let r = post(
-        env,
-        u,
-        "/patients",
-        &[
-            ("full_name", name),
-            ("date_of_birth", "1997-03-04"),
-            ("profile_toml", PROFILE),
-            ("clinical_notes", notes),
-        ],
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    r.location().trim_start_matches("/patients/").parse().unwrap()
-}
-
-fn escaped(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-async fn count(env: &Env, sql: &str) -> i64 {
-    env.app.connection().query_row(sql, [], |r| r.get(0)).unwrap()
-}
 
 #[test]
 fn every_page_needs_a_session() {
@@ -174,6 +25,16 @@ async fn every_page_needs_a_session_body() {
         "/plans/1/chart.svg",
         "/audit",
         "/account",
+        &format!("/patients/{id}/notes/new"),
+        &format!("/patients/{id}/export.zip"),
+        "/notes/1",
+        "/runs/1",
+        "/runs/1/events",
+        "/runs/1/chart.svg",
+        "/runs/1/export.zip",
+        "/photos/1",
+        "/consent-templates",
+        "/follow-ups",
     ] {
         let r = send(&env, "GET", uri, None, None).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{uri}");
@@ -186,6 +47,16 @@ async fn every_page_needs_a_session_body() {
         &format!("/patients/{id}/plans"),
         "/logout",
         "/account/password",
+        &format!("/patients/{id}/notes"),
+        "/notes/1",
+        "/notes/1/sign",
+        "/notes/1/amend",
+        "/notes/1/adverse-events",
+        &format!("/patients/{id}/runs"),
+        "/runs/1/cancel",
+        &format!("/patients/{id}/consents"),
+        &format!("/patients/{id}/photos"),
+        "/consent-templates",
     ] {
         let r = send(&env, "POST", uri, None, Some(&[("csrf", "x")])).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
@@ -211,6 +82,16 @@ async fn csrf_is_required_on_every_post_body() {
         &format!("/patients/{id}/plans"),
         "/logout",
         "/account/password",
+        &format!("/patients/{id}/notes"),
+        "/notes/1",
+        "/notes/1/sign",
+        "/notes/1/amend",
+        "/notes/1/adverse-events",
+        &format!("/patients/{id}/runs"),
+        "/runs/1/cancel",
+        &format!("/patients/{id}/consents"),
+        &format!("/patients/{id}/photos"),
+        "/consent-templates",
     ] {
         let none = send(&env, "POST", uri, Some(&u.cookie), Some(&[("full_name", "X")])).await;
         assert_eq!(none.status, StatusCode::FORBIDDEN, "{uri} without a token");
@@ -220,6 +101,11 @@ async fn csrf_is_required_on_every_post_body() {
         assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{uri} with a wrong token");
     }
     assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 1);
+    for table in
+        ["session_notes", "runs", "consents", "consent_templates", "photos", "adverse_events"]
+    {
+        assert_eq!(count(&env, &format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}");
+    }
     // The login form: its token must match its cookie.
     let r = send(
         &env,
@@ -259,6 +145,7 @@ async fn cookies_and_security_headers_body() {
     }
     let csp = r.headers.get("content-security-policy").unwrap().to_str().unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert!(csp.contains("connect-src 'self'"), "the run page's event stream needs it");
     // Behind TLS the cookie is Secure.
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(&dir.path().join("tls.db"), Config { secure_cookies: true }).unwrap();
@@ -651,8 +538,85 @@ async fn reopening_keeps_records_and_schema_body() {
     let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
     assert_eq!(fk, 1);
     let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 1);
+    // Every migration file is applied, once.
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+        .count();
+    assert_eq!(version, files as i64);
     drop(c);
     assert!(app.create_user("pat", "practitioner", None).is_err(), "names are unique");
     assert!(app.create_user("x", "boss", None).is_err(), "roles are the four");
+}
+
+#[test]
+fn the_profile_is_entered_in_form_fields() {
+    run(the_profile_is_entered_in_form_fields_body())
+}
+
+/// The structured profile fields, named by their paths in the profile.
+fn profile_fields<'a>(age: &'a str, kind: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("full_name", "Bea Fields"),
+        ("age_years", age),
+        ("sex", "female"),
+        ("fitzpatrick", "4"),
+        ("skin", "thin"),
+        ("setting", "professional"),
+        ("concerns.0.kind", kind),
+        ("concerns.0.scar_type", "rolling"),
+        ("concerns.0.sites", "cheek"),
+        ("concerns.1.kind", ""),
+        ("conditions.0.name", "inflammatory_acne"),
+        ("conditions.0.status", "past"),
+        ("medications.0.name", "isotretinoin"),
+        ("medications.0.start", "2025-01-10"),
+        ("medications.0.stop", "2025-06-01"),
+        ("profile_toml", ""),
+    ]
+}
+
+async fn the_profile_is_entered_in_form_fields_body() {
+    let env = env().await;
+    let u = user(&env, "pat", "practitioner", None).await;
+    let r = post(&env, &u, "/patients", &profile_fields("28", "acne_scars")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id: i64 = r.location().trim_start_matches("/patients/").parse().unwrap();
+    let toml: String = env
+        .app
+        .connection()
+        .query_row("SELECT profile_toml FROM patients WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
+    // Stored as TOML that `dermasim screen` reads, holding what the fields said.
+    let p = dermasim_clinic::parse_profile(&toml, false, "profile").unwrap();
+    assert_eq!((p.age_years, p.fitzpatrick, p.concerns.len()), (28.0, 4, 1));
+    assert_eq!(p.concerns[0].sites, ["cheek"]);
+    assert_eq!(p.medications[0].name, "isotretinoin");
+    assert_eq!(p.conditions[0].name, "inflammatory_acne");
+    // The edit form shows the fields filled from the record, and screening works on it.
+    let edit = get(&env, &u, &format!("/patients/{id}/edit")).await;
+    assert!(edit.body.contains("name=\"concerns.0.sites\" value=\"cheek\""), "{}", edit.body);
+    assert!(edit.body.contains("name=\"medications.0.stop\" value=\"2025-06-01\""));
+    let r = post(
+        &env,
+        &u,
+        &format!("/patients/{id}/screenings"),
+        &[("kind", "intake"), ("date", "2026-11-01")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // Refusals are the CLI's messages, naming the field's path; the form comes back filled.
+    let r = post(&env, &u, "/patients", &profile_fields("28", "acne_scar")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("concerns.0.kind:"), "{}", r.body);
+    assert!(r.body.contains("name=\"medications.0.start\" value=\"2025-01-10\""), "refilled");
+    let r = post(&env, &u, "/patients", &profile_fields("17", "acne_scars")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("age_years: 17 is outside the allowed range 18 to 100 years"),
+        "{}",
+        r.body
+    );
+    assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 1);
 }
