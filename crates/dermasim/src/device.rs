@@ -13,8 +13,11 @@ use crate::tissue::Column;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Device {
+    /// A drum of needles rolled over the skin.
     Roller(Roller),
+    /// An automated pen stamping vertically at a set depth.
     Pen(Pen),
+    /// A flat needle grid pressed vertically.
     Stamp(Stamp),
 }
 
@@ -24,12 +27,16 @@ pub enum Device {
 pub struct Roller {
     /// Needle length, 0.1 to 3.0 mm.
     pub needle_length_mm: f64,
+    /// Drum diameter (MF8: 20 mm).
     #[serde(default = "d_drum")]
     pub drum_diameter_mm: f64,
+    /// Drum width (MF8: 20 mm).
     #[serde(default = "d_drum")]
     pub drum_width_mm: f64,
+    /// Needles on the drum (MF8: 192).
     #[serde(default = "d_roller_needles")]
     pub needles: u32,
+    /// Needle diameter at the base, mm.
     #[serde(default = "d_needle_diameter")]
     pub needle_diameter_mm: f64,
     /// Passes in each direction.
@@ -64,10 +71,13 @@ pub struct Pen {
     /// Width of the track the cartridge covers.
     #[serde(default = "d_footprint")]
     pub footprint_mm: f64,
+    /// Passes over the treated area.
     #[serde(default = "d_pen_passes")]
     pub passes: u32,
+    /// Needle diameter at the base, mm.
     #[serde(default = "d_needle_diameter")]
     pub needle_diameter_mm: f64,
+    /// Real channel depth over depth setting; the site default from the parameter set when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penetration_efficiency: Option<f64>,
 }
@@ -76,17 +86,21 @@ pub struct Pen {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stamp {
+    /// Needle length, 0.1 to 3.0 mm.
     pub needle_length_mm: f64,
     /// Needle grid `[rows, columns]`.
     #[serde(default = "d_grid")]
     pub needle_grid: [u32; 2],
+    /// Distance between neighbouring needles of the grid.
     #[serde(default = "d_spacing")]
     pub needle_spacing_mm: f64,
     /// Stamps per square centimetre (overlapping stamps add up).
     #[serde(default = "d_stamps")]
     pub stamps_per_cm2: f64,
+    /// Needle diameter at the base, mm.
     #[serde(default = "d_needle_diameter")]
     pub needle_diameter_mm: f64,
+    /// Real channel depth over needle length; the site default from the parameter set when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penetration_efficiency: Option<f64>,
 }
@@ -164,6 +178,7 @@ pub fn channel_depth_um(nominal_um: f64, efficiency: f64, p: &DeviceParams) -> f
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Bleeding {
+    /// Channels stay above the capillary loops.
     None,
     /// Channels reach the papillary capillary loops.
     Pinpoint,
@@ -174,10 +189,13 @@ pub enum Bleeding {
 /// The channels of one session.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Channels {
+    /// Punctures per square centimetre over the whole session.
     pub punctures_per_cm2: f64,
     /// Nominal needle depth (setting or length), micrometres.
     pub nominal_depth_um: f64,
+    /// Real channel depth over the nominal depth.
     pub penetration_efficiency: f64,
+    /// Depth the channels really reach, micrometres.
     pub effective_depth_um: f64,
     /// Open channel radius at the surface.
     pub channel_radius_um: f64,
@@ -185,6 +203,7 @@ pub struct Channels {
     pub injury_radius_um: f64,
     /// Largest tilt of the channel from the surface normal.
     pub angle_deg: f64,
+    /// The deepest vessels the channels reach.
     pub bleeding: Bleeding,
     /// Length of the tapered tip at the bottom of the channel (the shaft above it is a
     /// cylinder), micrometres; never more than the channel depth.
@@ -242,6 +261,7 @@ impl Channels {
 }
 
 impl Device {
+    /// The device's kind as the scenario file names it.
     pub fn kind(&self) -> &'static str {
         match self {
             Device::Roller(_) => "roller",
@@ -250,6 +270,7 @@ impl Device {
         }
     }
 
+    /// Needle length (roller, stamp) or depth setting (pen), mm.
     pub fn nominal_depth_mm(&self) -> f64 {
         match self {
             Device::Roller(r) => r.needle_length_mm,
@@ -274,6 +295,8 @@ impl Device {
         }
     }
 
+    /// Real channel depth over the nominal depth: the device's own value, else the parameter
+    /// set's default for its kind.
     pub fn penetration_efficiency(&self, p: &DeviceParams) -> f64 {
         self.efficiency_override().unwrap_or(match self {
             Device::Roller(_) => p.penetration_efficiency_roller,
@@ -315,6 +338,8 @@ impl Device {
         }
     }
 
+    /// The channels this device makes in a skin column: density, depth, geometry and the
+    /// vessels they reach.
     pub fn channels(
         &self,
         column: &Column,

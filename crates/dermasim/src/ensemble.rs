@@ -35,13 +35,19 @@ pub fn varied_names(set: &ParameterSet) -> Vec<&str> {
 /// embedded from `data/posterior.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Posterior {
+    /// Names of the varied parameters, in the order of each draw's values.
     pub names: Vec<String>,
+    /// Draws taken from the prior before weighting.
     pub prior_draws: usize,
+    /// Seed of the prior sampling.
     pub seed: u64,
+    /// Date the posterior was computed (UTC, ISO 8601).
     pub date: String,
+    /// Ids of the calibration targets that weighted the draws.
     pub targets: Vec<String>,
     /// Kernel weight of each draw, `exp(-chi2 / 2)`.
     pub weights: Vec<f64>,
+    /// Parameter values of each draw, in the order of `names`.
     pub draws: Vec<Vec<f64>>,
     /// Prior draws rejected before scoring because their sterile healed state does not heal
     /// ([`heals`]); 0 in posteriors written before the check existed.
@@ -73,6 +79,7 @@ fn healing_draws(names: &[String], draws: &[Vec<f64>], base: &ParameterSet) -> V
         .collect()
 }
 
+/// The embedded posterior file (`data/posterior.json`).
 pub const POSTERIOR_JSON: &str = include_str!("../../../data/posterior.json");
 
 impl Posterior {

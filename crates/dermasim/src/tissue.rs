@@ -10,33 +10,49 @@ use crate::params::{typed_params, ParameterSet, Sourced};
 /// The embedded site table (`data/sites.toml`).
 pub const SITES_TOML: &str = include_str!("../../../data/sites.toml");
 
+/// An anatomical site: layer thicknesses of a reference adult and the needle depths practice
+/// uses there, each with its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Site {
+    /// Identifier used in scenarios (`patient.site`).
     pub id: String,
+    /// Name shown to users.
     pub name: String,
+    /// Body region (face, body).
     pub region: String,
+    /// Stratum corneum thickness, micrometres.
     pub stratum_corneum_um: Sourced,
+    /// Viable epidermis thickness, micrometres.
     pub epidermis_um: Sourced,
+    /// Dermis thickness, micrometres.
     pub dermis_um: Sourced,
+    /// Needle depth practice uses where the skin is thin here, mm.
     pub practice_depth_thin_mm: Sourced,
+    /// Needle depth practice uses where the skin is thick here, mm.
     pub practice_depth_thick_mm: Sourced,
 }
 
+/// The site table of `data/sites.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SiteTable {
+    /// Version of the table's layout.
     pub schema_version: u32,
+    /// The sites.
     pub site: Vec<Site>,
 }
 
 impl SiteTable {
+    /// The table embedded in the binary.
     pub fn embedded() -> Self {
         toml::from_str(SITES_TOML).expect("embedded data/sites.toml is valid")
     }
 
+    /// The site with this id.
     pub fn get(&self, id: &str) -> Option<&Site> {
         self.site.iter().find(|s| s.id == id)
     }
 
+    /// Every site id, in table order.
     pub fn ids(&self) -> Vec<&str> {
         self.site.iter().map(|s| s.id.as_str()).collect()
     }
@@ -54,26 +70,37 @@ impl SiteTable {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
+/// The patient's sex, for the thickness and ageing factors that differ by sex.
 pub enum Sex {
+    /// Female.
     Female,
+    /// Male.
     Male,
+    /// Not given: the site table's thicknesses (the sex factors are centred on them).
     #[default]
     Unspecified,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// A layer of the skin column, from the surface down.
 pub enum Layer {
+    /// Dead cornified cells, the barrier.
     StratumCorneum,
+    /// Viable epidermis.
     Epidermis,
+    /// Papillary dermis: loose, fine collagen, the capillary loops.
     PapillaryDermis,
+    /// Reticular dermis: dense collagen down to the subcutis.
     ReticularDermis,
 }
 
 impl Layer {
+    /// Every layer, from the surface down.
     pub const ALL: [Layer; 4] =
         [Layer::StratumCorneum, Layer::Epidermis, Layer::PapillaryDermis, Layer::ReticularDermis];
 
+    /// Papillary or reticular dermis.
     pub fn is_dermis(self) -> bool {
         matches!(self, Layer::PapillaryDermis | Layer::ReticularDermis)
     }
@@ -83,6 +110,7 @@ impl Layer {
         self != Layer::StratumCorneum
     }
 
+    /// The layer's name in outputs.
     pub fn name(self) -> &'static str {
         match self {
             Layer::StratumCorneum => "stratum_corneum",
@@ -119,7 +147,9 @@ typed_params! {
 /// state of each layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Column {
+    /// Site id.
     pub site: String,
+    /// Patient age, years.
     pub age_years: f64,
     /// Thickness of each layer in `Layer::ALL` order, micrometres.
     pub thickness_um: [f64; 4],
@@ -133,6 +163,8 @@ pub struct Column {
 }
 
 impl Column {
+    /// The column of a patient of this age and sex at `site`: layer thicknesses after the age
+    /// and sex effects, resting states and bleeding depths, from the parameter set.
     pub fn build(
         site: &Site,
         age_years: f64,
@@ -198,6 +230,7 @@ impl Column {
         })
     }
 
+    /// Depth of the whole column, micrometres.
     pub fn total_um(&self) -> f64 {
         self.thickness_um.iter().sum()
     }
