@@ -4,9 +4,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
+use crate::limits;
 use crate::params::{typed_params, ParameterSet};
 use crate::rng::Stream;
-use crate::scenario::check_range;
 use crate::tissue::Column;
 
 /// A microneedling device and how it is used in one session.
@@ -26,27 +26,35 @@ pub enum Device {
 #[serde(deny_unknown_fields)]
 pub struct Roller {
     /// Needle length, 0.1 to 3.0 mm.
+    #[schemars(range(min = limits::NEEDLE_LENGTH_MM.lo, max = limits::NEEDLE_LENGTH_MM.hi))]
     pub needle_length_mm: f64,
     /// Drum diameter (MF8: 20 mm).
     #[serde(default = "d_drum")]
+    #[schemars(range(min = limits::DRUM_DIAMETER_MM.lo, max = limits::DRUM_DIAMETER_MM.hi))]
     pub drum_diameter_mm: f64,
     /// Drum width (MF8: 20 mm).
     #[serde(default = "d_drum")]
+    #[schemars(range(min = limits::DRUM_WIDTH_MM.lo, max = limits::DRUM_WIDTH_MM.hi))]
     pub drum_width_mm: f64,
     /// Needles on the drum (MF8: 192).
     #[serde(default = "d_roller_needles")]
+    #[schemars(range(min = limits::ROLLER_NEEDLES.lo, max = limits::ROLLER_NEEDLES.hi))]
     pub needles: u32,
     /// Needle diameter at the base, mm.
     #[serde(default = "d_needle_diameter")]
+    #[schemars(range(min = limits::NEEDLE_DIAMETER_MM.lo, max = limits::NEEDLE_DIAMETER_MM.hi))]
     pub needle_diameter_mm: f64,
     /// Passes in each direction.
     #[serde(default = "d_roller_passes")]
+    #[schemars(range(min = limits::ROLLER_PASSES.lo, max = limits::ROLLER_PASSES.hi))]
     pub passes: u32,
     /// Directions rolled (e.g. 4: horizontal, vertical, two diagonals).
     #[serde(default = "d_directions")]
+    #[schemars(range(min = limits::ROLLER_DIRECTIONS.lo, max = limits::ROLLER_DIRECTIONS.hi))]
     pub directions: u32,
     /// Real channel depth over needle length; the site default from the parameter set when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = limits::PENETRATION_EFFICIENCY.lo, max = limits::PENETRATION_EFFICIENCY.hi))]
     pub penetration_efficiency: Option<f64>,
 }
 
@@ -58,27 +66,35 @@ pub struct Pen {
     pub depth_mm: f64,
     /// Device maximum depth setting (SkinPen: 2.5 mm).
     #[serde(default = "d_pen_max")]
+    #[schemars(range(min = limits::PEN_MAX_DEPTH_MM.lo, max = limits::PEN_MAX_DEPTH_MM.hi))]
     pub max_depth_mm: f64,
     /// Needles per cartridge (9 to 36 common).
     #[serde(default = "d_pen_needles")]
+    #[schemars(range(min = limits::PEN_NEEDLES.lo, max = limits::PEN_NEEDLES.hi))]
     pub needles: u32,
     /// Strokes per second (7,000 rpm = 116.7 Hz).
     #[serde(default = "d_stroke")]
+    #[schemars(range(min = limits::STROKE_RATE_HZ.lo, max = limits::STROKE_RATE_HZ.hi))]
     pub stroke_rate_hz: f64,
     /// Speed at which the pen is moved over the skin.
     #[serde(default = "d_glide")]
+    #[schemars(range(min = limits::GLIDE_SPEED_MM_S.lo, max = limits::GLIDE_SPEED_MM_S.hi))]
     pub glide_speed_mm_s: f64,
     /// Width of the track the cartridge covers.
     #[serde(default = "d_footprint")]
+    #[schemars(range(min = limits::FOOTPRINT_MM.lo, max = limits::FOOTPRINT_MM.hi))]
     pub footprint_mm: f64,
     /// Passes over the treated area.
     #[serde(default = "d_pen_passes")]
+    #[schemars(range(min = limits::PEN_PASSES.lo, max = limits::PEN_PASSES.hi))]
     pub passes: u32,
     /// Needle diameter at the base, mm.
     #[serde(default = "d_needle_diameter")]
+    #[schemars(range(min = limits::NEEDLE_DIAMETER_MM.lo, max = limits::NEEDLE_DIAMETER_MM.hi))]
     pub needle_diameter_mm: f64,
     /// Real channel depth over depth setting; the site default from the parameter set when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = limits::PENETRATION_EFFICIENCY.lo, max = limits::PENETRATION_EFFICIENCY.hi))]
     pub penetration_efficiency: Option<f64>,
 }
 
@@ -87,21 +103,27 @@ pub struct Pen {
 #[serde(deny_unknown_fields)]
 pub struct Stamp {
     /// Needle length, 0.1 to 3.0 mm.
+    #[schemars(range(min = limits::NEEDLE_LENGTH_MM.lo, max = limits::NEEDLE_LENGTH_MM.hi))]
     pub needle_length_mm: f64,
     /// Needle grid `[rows, columns]`.
     #[serde(default = "d_grid")]
+    #[schemars(inner(range(min = limits::STAMP_GRID.lo, max = limits::STAMP_GRID.hi)))]
     pub needle_grid: [u32; 2],
     /// Distance between neighbouring needles of the grid.
     #[serde(default = "d_spacing")]
+    #[schemars(range(min = limits::NEEDLE_SPACING_MM.lo, max = limits::NEEDLE_SPACING_MM.hi))]
     pub needle_spacing_mm: f64,
     /// Stamps per square centimetre (overlapping stamps add up).
     #[serde(default = "d_stamps")]
+    #[schemars(range(min = limits::STAMPS_PER_CM2.lo, max = limits::STAMPS_PER_CM2.hi))]
     pub stamps_per_cm2: f64,
     /// Needle diameter at the base, mm.
     #[serde(default = "d_needle_diameter")]
+    #[schemars(range(min = limits::NEEDLE_DIAMETER_MM.lo, max = limits::NEEDLE_DIAMETER_MM.hi))]
     pub needle_diameter_mm: f64,
     /// Real channel depth over needle length; the site default from the parameter set when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = limits::PENETRATION_EFFICIENCY.lo, max = limits::PENETRATION_EFFICIENCY.hi))]
     pub penetration_efficiency: Option<f64>,
 }
 
@@ -149,7 +171,7 @@ fn d_stamps() -> f64 {
 }
 
 /// Hard limits on roller and stamp needles (home and professional products on the market).
-pub const MAX_NEEDLE_MM: f64 = 3.0;
+pub use crate::limits::MAX_NEEDLE_MM;
 
 typed_params! {
     /// Channel geometry parameters.
@@ -424,26 +446,17 @@ impl Device {
         dp: &DeviceParams,
     ) -> Result<(), FieldError> {
         let f = |name: &str| format!("{path}.{name}");
-        let count = |name: &str, v: u32, lo: u32, hi: u32| -> Result<(), FieldError> {
-            if v < lo || v > hi {
-                return Err(FieldError::new(
-                    f(name),
-                    format!("{v} is outside the allowed range {lo} to {hi}"),
-                ));
-            }
-            Ok(())
-        };
         match self {
             Device::Roller(r) => {
-                check_range(&f("needle_length_mm"), r.needle_length_mm, 0.1, MAX_NEEDLE_MM, "mm")?;
-                check_range(&f("drum_diameter_mm"), r.drum_diameter_mm, 5.0, 100.0, "mm")?;
-                check_range(&f("drum_width_mm"), r.drum_width_mm, 2.0, 100.0, "mm")?;
-                count("needles", r.needles, 1, 2000)?;
-                count("passes", r.passes, 0, 50)?;
-                count("directions", r.directions, 1, 8)?;
+                limits::NEEDLE_LENGTH_MM.check(&f("needle_length_mm"), r.needle_length_mm)?;
+                limits::DRUM_DIAMETER_MM.check(&f("drum_diameter_mm"), r.drum_diameter_mm)?;
+                limits::DRUM_WIDTH_MM.check(&f("drum_width_mm"), r.drum_width_mm)?;
+                limits::ROLLER_NEEDLES.check_count(&f("needles"), r.needles)?;
+                limits::ROLLER_PASSES.check_count(&f("passes"), r.passes)?;
+                limits::ROLLER_DIRECTIONS.check_count(&f("directions"), r.directions)?;
             }
             Device::Pen(p) => {
-                check_range(&f("max_depth_mm"), p.max_depth_mm, 0.1, MAX_NEEDLE_MM, "mm")?;
+                limits::PEN_MAX_DEPTH_MM.check(&f("max_depth_mm"), p.max_depth_mm)?;
                 if !(p.depth_mm.is_finite() && p.depth_mm > 0.0) {
                     return Err(FieldError::new(
                         f("depth_mm"),
@@ -456,29 +469,23 @@ impl Device {
                         format!("{} is above the device maximum {} mm", p.depth_mm, p.max_depth_mm),
                     ));
                 }
-                count("needles", p.needles, 1, 100)?;
-                count("passes", p.passes, 0, 20)?;
-                check_range(&f("stroke_rate_hz"), p.stroke_rate_hz, 1.0, 1000.0, "Hz")?;
-                check_range(&f("glide_speed_mm_s"), p.glide_speed_mm_s, 0.5, 200.0, "mm/s")?;
-                check_range(&f("footprint_mm"), p.footprint_mm, 1.0, 30.0, "mm")?;
+                limits::PEN_NEEDLES.check_count(&f("needles"), p.needles)?;
+                limits::PEN_PASSES.check_count(&f("passes"), p.passes)?;
+                limits::STROKE_RATE_HZ.check(&f("stroke_rate_hz"), p.stroke_rate_hz)?;
+                limits::GLIDE_SPEED_MM_S.check(&f("glide_speed_mm_s"), p.glide_speed_mm_s)?;
+                limits::FOOTPRINT_MM.check(&f("footprint_mm"), p.footprint_mm)?;
             }
             Device::Stamp(s) => {
-                check_range(&f("needle_length_mm"), s.needle_length_mm, 0.1, MAX_NEEDLE_MM, "mm")?;
-                count("needle_grid.0", s.needle_grid[0], 1, 100)?;
-                count("needle_grid.1", s.needle_grid[1], 1, 100)?;
-                check_range(&f("needle_spacing_mm"), s.needle_spacing_mm, 0.1, 10.0, "mm")?;
-                check_range(&f("stamps_per_cm2"), s.stamps_per_cm2, 0.01, 100.0, "per cm2")?;
+                limits::NEEDLE_LENGTH_MM.check(&f("needle_length_mm"), s.needle_length_mm)?;
+                limits::STAMP_GRID.check_count(&f("needle_grid.0"), s.needle_grid[0])?;
+                limits::STAMP_GRID.check_count(&f("needle_grid.1"), s.needle_grid[1])?;
+                limits::NEEDLE_SPACING_MM.check(&f("needle_spacing_mm"), s.needle_spacing_mm)?;
+                limits::STAMPS_PER_CM2.check(&f("stamps_per_cm2"), s.stamps_per_cm2)?;
             }
         }
-        check_range(&f("needle_diameter_mm"), self.needle_diameter_mm(), 0.05, 1.0, "mm")?;
+        limits::NEEDLE_DIAMETER_MM.check(&f("needle_diameter_mm"), self.needle_diameter_mm())?;
         if let Some(e) = self.efficiency_override() {
-            check_range(
-                &f("penetration_efficiency"),
-                e,
-                0.05,
-                1.0,
-                "(fraction of the needle length)",
-            )?;
+            limits::PENETRATION_EFFICIENCY.check(&f("penetration_efficiency"), e)?;
         }
         // Skin deforms, so the needle may be longer than the skin is thick; the channel may not.
         let eff = self.penetration_efficiency(dp);

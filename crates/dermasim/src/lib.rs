@@ -19,6 +19,7 @@ pub mod error;
 pub mod grid;
 pub mod injury;
 pub mod kinetics;
+pub mod limits;
 pub mod models;
 pub mod numerics;
 pub mod ode;

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, DeviceParams};
 use crate::error::FieldError;
+pub(crate) use crate::limits::check_range;
+use crate::limits::{self, Limit};
 use crate::outputs::Outputs;
 use crate::params::ParameterSet;
 use crate::tissue::{Column, Sex, SiteTable};
@@ -45,11 +47,13 @@ pub struct Patient {
     /// Anatomical site id from `dermasim sites`.
     pub site: String,
     /// Age in years, 18 to 100.
+    #[schemars(range(min = limits::AGE_YEARS.lo, max = limits::AGE_YEARS.hi))]
     pub age_years: f64,
     #[serde(default)]
     pub sex: Sex,
     /// Fitzpatrick skin type, 1 to 6.
     #[serde(default = "default_fitzpatrick")]
+    #[schemars(range(min = limits::FITZPATRICK.lo, max = limits::FITZPATRICK.hi))]
     pub fitzpatrick: u8,
 }
 
@@ -63,6 +67,7 @@ pub struct Protocol {
     /// Treatment sessions in increasing day order.
     pub sessions: Vec<Session>,
     /// Simulated time after day 0, in days.
+    #[schemars(range(min = limits::FOLLOW_UP_DAYS.lo, max = limits::FOLLOW_UP_DAYS.hi))]
     pub follow_up_days: f64,
 }
 
@@ -117,20 +122,27 @@ impl std::str::FromStr for Fidelity {
 pub struct Simulation {
     pub fidelity: Fidelity,
     /// Depth grid spacing (1d and 3d), 1 to 200 um.
+    #[schemars(range(min = limits::DZ_UM.lo, max = limits::DZ_UM.hi))]
     pub dz_um: f64,
     /// Lateral grid spacing (3d), 2 to 500 um.
+    #[schemars(range(min = limits::DX_UM.lo, max = limits::DX_UM.hi))]
     pub dx_um: f64,
     /// Lateral patch size `[x, y]` (3d), at least 3 voxels each way.
+    #[schemars(inner(range(min = limits::PATCH_UM.lo, max = limits::PATCH_UM.hi)))]
     pub patch_um: [f64; 2],
     /// Cadence of the timeline, days.
+    #[schemars(range(min = limits::OUTPUT_EVERY_DAYS.lo, max = limits::OUTPUT_EVERY_DAYS.hi))]
     pub output_every_days: f64,
     /// Seed of the puncture patterns and of ensemble draws.
     pub seed: u64,
     /// Step right after a session, days.
+    #[schemars(range(min = limits::DT_MIN_DAYS.lo, max = limits::DT_MIN_DAYS.hi))]
     pub dt_min_days: f64,
     /// Largest step, days.
+    #[schemars(range(min = limits::DT_MAX_DAYS.lo, max = limits::DT_MAX_DAYS.hi))]
     pub dt_max_days: f64,
     /// Step growth per day since the last session (dt = dt_min + growth * elapsed).
+    #[schemars(range(min = limits::DT_GROWTH.lo, max = limits::DT_GROWTH.hi))]
     pub dt_growth: f64,
 }
 
@@ -148,22 +160,6 @@ impl Default for Simulation {
             dt_growth: 0.1,
         }
     }
-}
-
-pub(crate) fn check_range(
-    path: &str,
-    v: f64,
-    lo: f64,
-    hi: f64,
-    unit: &str,
-) -> Result<(), FieldError> {
-    if !v.is_finite() || v < lo || v > hi {
-        return Err(FieldError::new(
-            path,
-            format!("{v} is outside the allowed range {lo} to {hi} {unit}"),
-        ));
-    }
-    Ok(())
 }
 
 impl Scenario {
@@ -214,8 +210,8 @@ impl Scenario {
         let set = self.parameter_set(base)?;
         let p = &self.patient;
         let site = sites.require(&p.site, "patient.site")?;
-        check_range("patient.age_years", p.age_years, 18.0, 100.0, "years")?;
-        if !(1..=6).contains(&p.fitzpatrick) {
+        limits::AGE_YEARS.check("patient.age_years", p.age_years)?;
+        if !(limits::FITZPATRICK.lo..=limits::FITZPATRICK.hi).contains(&(p.fitzpatrick as f64)) {
             return Err(FieldError::new(
                 "patient.fitzpatrick",
                 format!("{} is not a Fitzpatrick type; use 1 to 6", p.fitzpatrick),
@@ -227,7 +223,7 @@ impl Scenario {
         let dp = DeviceParams::from_set(&set).map_err(FieldError::from)?;
         self.device.validate("device", &column, &dp)?;
         let pr = &self.protocol;
-        check_range("protocol.follow_up_days", pr.follow_up_days, 1.0, 3650.0, "days")?;
+        limits::FOLLOW_UP_DAYS.check("protocol.follow_up_days", pr.follow_up_days)?;
         // No session at all is the untreated control arm: a valid scenario (issue 15).
         if pr.sessions.len() > 100 {
             return Err(FieldError::new(
@@ -265,36 +261,27 @@ impl Scenario {
         self.outputs.validate(pr)?;
 
         let sim = &self.simulation;
-        check_range("simulation.dz_um", sim.dz_um, 1.0, 200.0, "um")?;
-        check_range("simulation.dx_um", sim.dx_um, 2.0, 500.0, "um")?;
+        limits::DZ_UM.check("simulation.dz_um", sim.dz_um)?;
+        limits::DX_UM.check("simulation.dx_um", sim.dx_um)?;
         for (k, axis) in ["x", "y"].iter().enumerate() {
             let path = format!("simulation.patch_um.{k}");
-            check_range(&path, sim.patch_um[k], 3.0 * sim.dx_um, 20_000.0, "um").map_err(|e| {
-                FieldError::new(
-                    e.path,
-                    format!(
-                        "{} (patch {axis} must hold at least 3 voxels of simulation.dx_um)",
-                        e.message
-                    ),
-                )
-            })?;
+            check_range(&path, sim.patch_um[k], 3.0 * sim.dx_um, limits::PATCH_UM.hi, "um")
+                .map_err(|e| {
+                    FieldError::new(
+                        e.path,
+                        format!(
+                            "{} (patch {axis} must hold at least 3 voxels of simulation.dx_um)",
+                            e.message
+                        ),
+                    )
+                })?;
         }
-        check_range(
-            "simulation.output_every_days",
-            sim.output_every_days,
-            0.01,
-            pr.follow_up_days,
-            "days",
-        )?;
-        check_range("simulation.dt_min_days", sim.dt_min_days, 1e-4, 1.0, "days")?;
-        check_range(
-            "simulation.dt_max_days",
-            sim.dt_max_days,
-            sim.dt_min_days,
-            30.0,
-            "days (and at least dt_min_days)",
-        )?;
-        check_range("simulation.dt_growth", sim.dt_growth, 0.0, 10.0, "per day")?;
+        let every = Limit { hi: pr.follow_up_days, ..limits::OUTPUT_EVERY_DAYS };
+        every.check("simulation.output_every_days", sim.output_every_days)?;
+        limits::DT_MIN_DAYS.check("simulation.dt_min_days", sim.dt_min_days)?;
+        let dt_max = Limit { lo: sim.dt_min_days, ..limits::DT_MAX_DAYS };
+        dt_max.check("simulation.dt_max_days", sim.dt_max_days)?;
+        limits::DT_GROWTH.check("simulation.dt_growth", sim.dt_growth)?;
         if sim.fidelity == Fidelity::Three {
             let cells = (sim.patch_um[0] / sim.dx_um).round()
                 * (sim.patch_um[1] / sim.dx_um).round()
