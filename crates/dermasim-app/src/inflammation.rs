@@ -16,7 +16,8 @@ use crate::AppError;
 /// Make a relative `inflammation.sbml` relative to the scenario file's folder (a scenario
 /// without a file keeps paths relative to the working directory).
 pub fn resolve_path(scenario: &mut Scenario, scenario_file: Option<&Path>) {
-    let (Some(src), Some(dir)) = (scenario.inflammation.as_mut(), scenario_file.and_then(Path::parent))
+    let (Some(src), Some(dir)) =
+        (scenario.inflammation.as_mut(), scenario_file.and_then(Path::parent))
     else {
         return;
     };

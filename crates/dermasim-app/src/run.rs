@@ -209,8 +209,7 @@ fn execute(
              members draw built-in inflammation parameters",
         ));
     }
-    let options =
-        dermasim::Options { inflammation: inflammation.clone(), ..Default::default() };
+    let options = dermasim::Options { inflammation: inflammation.clone(), ..Default::default() };
     let mut sim = Simulation::with_options(scenario, &base, options)?;
     let mut resumed_from_day = None;
     if let Some(c) = request.checkpoint.as_ref().filter(|c| c.resume && c.path.exists()) {

@@ -55,7 +55,9 @@ fn the_example_runs_on_the_sbml_module() {
 #[test]
 fn an_unknown_species_is_refused_with_its_id_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario_with(dir.path(), |t| t.replace(r#"neutrophils = "N""#, r#"neutrophils = "Neutro""#));
+    let file = scenario_with(dir.path(), |t| {
+        t.replace(r#"neutrophils = "N""#, r#"neutrophils = "Neutro""#)
+    });
     let out_dir = dir.path().join("run");
     let out_arg = out_dir.to_string_lossy().into_owned();
     refused(
@@ -79,7 +81,10 @@ fn a_missing_input_and_an_unknown_quantity_are_refused_by_name() {
     let file = scenario_with(dir.path(), |t| {
         t.replace("[inflammation.map]\n", "[inflammation.map]\noxygen = \"O2\"\n")
     });
-    refused(&["run", file.to_str().unwrap()], &["inflammation.map.oxygen", "not a dermasim quantity"]);
+    refused(
+        &["run", file.to_str().unwrap()],
+        &["inflammation.map.oxygen", "not a dermasim quantity"],
+    );
     // An input mapped to an id the model does not have.
     let file = scenario_with(dir.path(), |t| t.replace(r#"estrogen = "E""#, r#"estrogen = "E2""#));
     refused(&["run", file.to_str().unwrap()], &["inflammation.map.estrogen", "E2"]);

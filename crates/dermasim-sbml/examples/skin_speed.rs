@@ -22,7 +22,8 @@ fn main() {
     let base = ParameterSet::default_set();
     let xml = include_str!("../tests/data/BIOMD0000000855.xml");
     let model = dermasim_sbml::load(xml, &[]).unwrap();
-    let module = Arc::new(SbmlInflammation::new(model, &Mapping::cooper2015(), "cooper".into()).unwrap());
+    let module =
+        Arc::new(SbmlInflammation::new(model, &Mapping::cooper2015(), "cooper".into()).unwrap());
     let time = |sbml: bool| {
         let mut best = (f64::INFINITY, 0.0, 0);
         for _ in 0..3 {

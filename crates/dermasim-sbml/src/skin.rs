@@ -160,7 +160,11 @@ mod tests {
             let gj = ev.jacobian(&tissue);
             for i in 0..4 {
                 let w = s[i] * want[i];
-                assert!((got[i] - w).abs() <= 1e-12 * w.abs().max(1e-12), "rate {i}: {} vs {w}", got[i]);
+                assert!(
+                    (got[i] - w).abs() <= 1e-12 * w.abs().max(1e-12),
+                    "rate {i}: {} vs {w}",
+                    got[i]
+                );
                 for j in 0..4 {
                     let w = s[i] * wj[i][j] / s[j];
                     assert!(

@@ -557,8 +557,9 @@ impl Simulation {
             .map(|(c, steps)| {
                 let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
                 // One evaluator per chunk: an SBML module needs its own value store.
-                let rates = module
-                    .map(|m| std::cell::RefCell::new(m.evaluator(&[cooper.estrogen, cooper.cortisol])));
+                let rates = module.map(|m| {
+                    std::cell::RefCell::new(m.evaluator(&[cooper.estrogen, cooper.cortisol]))
+                });
                 for (o, h) in steps.iter_mut().enumerate() {
                     let v = c * CHUNK + o;
                     let k = v / plane;

@@ -307,7 +307,10 @@ mod tests {
         assert!(e.message.contains("missing"), "{}", e.message);
         let mut s = source();
         s.scale.insert("neutrophils".into(), 0.0);
-        assert_eq!(s.validate("inflammation", &none).unwrap_err().path, "inflammation.scale.neutrophils");
+        assert_eq!(
+            s.validate("inflammation", &none).unwrap_err().path,
+            "inflammation.scale.neutrophils"
+        );
         let params: BTreeMap<String, f64> = [("kpn".to_string(), 1.0)].into();
         assert_eq!(source().validate("inflammation", &params).unwrap_err().path, "parameters.kpn");
         let params: BTreeMap<String, f64> = [("cortisol".to_string(), 1.0)].into();
