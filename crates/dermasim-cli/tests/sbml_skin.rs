@@ -47,7 +47,7 @@ fn the_example_runs_on_the_sbml_module() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let notes = summary["notes"].as_array().unwrap();
     assert!(
-        notes.iter().any(|n| n.as_str().unwrap().contains("SBML model `BIOMD0000000855`")),
+        notes.iter().any(|n| n.as_str().unwrap().contains("(BIOMD0000000855.xml, sha256 ")),
         "{notes:?}"
     );
 }
