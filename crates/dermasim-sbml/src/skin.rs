@@ -100,8 +100,8 @@ struct Evaluator<'m> {
 
 impl Evaluator<'_> {
     fn load(&mut self, tissue: &[f64; 4]) {
-        for i in 0..4 {
-            self.y[self.state[i]] = tissue[i] / self.factor[i];
+        for ((&k, &f), &v) in self.state.iter().zip(&self.factor).zip(tissue) {
+            self.y[k] = v / f;
         }
     }
 }
