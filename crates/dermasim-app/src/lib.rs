@@ -33,6 +33,7 @@ pub mod cohort;
 pub mod deliver;
 mod error;
 pub mod evidence;
+pub mod inflammation;
 mod observe;
 pub mod run;
 pub mod scenario;

@@ -200,7 +200,17 @@ fn execute(
         scenario.outputs.resolved(scenario.simulation.fidelity).contains(&OutputKind::Vti);
     let mut warnings = Vec::new();
 
-    let mut sim = Simulation::new(scenario, &base)?;
+    // An SBML inflammation module, when the scenario names one (`[inflammation]`).
+    let inflammation = crate::inflammation::module(scenario)?;
+    if inflammation.is_some() && request.ensemble.is_some() {
+        return Err(AppError::request(
+            "ensemble",
+            "not available with an SBML inflammation module (inflammation.sbml): the ensemble's \
+             members draw built-in inflammation parameters",
+        ));
+    }
+    let options = dermasim::Options { inflammation: inflammation.clone(), ..Default::default() };
+    let mut sim = Simulation::with_options(scenario, &base, options)?;
     let mut resumed_from_day = None;
     if let Some(c) = request.checkpoint.as_ref().filter(|c| c.resume && c.path.exists()) {
         let bytes = std::fs::read(&c.path)
@@ -281,6 +291,9 @@ fn execute(
         ));
     }
     check_finite(&summary)?;
+    if let Some(m) = &inflammation {
+        summary.notes.push(m.describe());
+    }
     summary.notes.extend(warnings.iter().cloned());
 
     let wall_time_s = started.elapsed().as_secs_f64();

@@ -34,6 +34,10 @@ pub fn load(source: &ScenarioSource, base: &ParameterSet) -> Result<Scenario, Ap
         overrides.push("allow_outside_range=true".into());
     }
     let mut scenario = dermasim_io::load_scenario(source.file.as_deref(), &overrides, base)?;
+    // An SBML inflammation module is read from beside the scenario file, and checked now so
+    // a wrong mapping is refused before anything runs.
+    crate::inflammation::resolve_path(&mut scenario, source.file.as_deref());
+    crate::inflammation::module(&scenario)?;
     if let Some(list) = &source.outputs {
         scenario.outputs.write = Some(parse_outputs(list)?);
     }

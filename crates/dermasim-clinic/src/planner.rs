@@ -391,6 +391,7 @@ impl Draft {
             topical: None,
             outputs: Default::default(),
             allow_outside_range: false,
+            inflammation: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod mapping;
 pub mod math;
 pub mod model;
 pub mod sim;
+pub mod skin;
 
 pub use doc::Document;
 pub use error::{Error, Result};

@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 
+use dermasim::kinetics::module;
 use dermasim::ode::OdeSystem;
 
 use crate::error::{Error, Result};
@@ -35,10 +36,8 @@ impl ModuleSpec {
     pub fn inflammation() -> ModuleSpec {
         ModuleSpec {
             name: "inflammation".into(),
-            roles: ["pathogen", "wound_signal", "neutrophils", "macrophages"]
-                .map(String::from)
-                .into(),
-            inputs: ["estrogen", "cortisol"].map(String::from).into(),
+            roles: module::ROLES.map(String::from).into(),
+            inputs: module::INPUTS.map(String::from).into(),
         }
     }
 }
@@ -234,6 +233,17 @@ impl MappedModel {
     /// State index of each role, in spec order.
     pub fn role_states(&self) -> Vec<usize> {
         self.roles.iter().map(|r| r.1).collect()
+    }
+
+    /// Per role (spec order): its state index and the factor `f` with `tissue = f * state`
+    /// (the scale, divided by the compartment size when the state is an amount).
+    pub fn role_factors(&self, sys: &System) -> Vec<(usize, f64)> {
+        self.roles
+            .iter()
+            .map(|(m, k, amount, comp)| {
+                (*k, if *amount { m.scale / sys.slot_value(*comp) } else { m.scale })
+            })
+            .collect()
     }
 }
 

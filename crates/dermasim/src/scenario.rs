@@ -39,6 +39,10 @@ pub struct Scenario {
     /// in the summary's notes). Off by default: an override outside its range is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_outside_range: bool,
+    /// An SBML model in place of the built-in inflammation (Cooper 2015); see
+    /// `kinetics::module`. Loaded by `dermasim-app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inflammation: Option<crate::kinetics::module::InflammationSource>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -293,6 +297,9 @@ impl Scenario {
         if let Some(t) = &self.topical {
             let days: Vec<f64> = pr.sessions.iter().map(|s| s.day).collect();
             t.validate("topical", &days)?;
+        }
+        if let Some(i) = &self.inflammation {
+            i.validate("inflammation", &self.parameters)?;
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use crate::device::Channels;
 use crate::error::Error;
 use crate::grid::Grid;
 use crate::injury::injured_fraction;
+use crate::kinetics::module::ModuleVoxel;
 use crate::kinetics::{
     at_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, Voxel,
 };
@@ -66,6 +67,9 @@ pub struct Options {
     /// `Tolerance::REFERENCE_SIMULATION` unless `tolerance` is set): the yardstick that the
     /// optimised kinetics is tested against.
     pub reference_kinetics: bool,
+    /// Inflammation module in place of the built-in Cooper 2015 block (an SBML model loaded by
+    /// `dermasim-app`); required when the scenario has `[inflammation]`.
+    pub inflammation: Option<std::sync::Arc<dyn crate::kinetics::module::InflammationModule>>,
 }
 
 /// Dermis sums used for the timeline.
@@ -158,6 +162,14 @@ impl Simulation {
         base: &ParameterSet,
         options: Options,
     ) -> Result<Simulation, Error> {
+        if scenario.inflammation.is_some() && options.inflammation.is_none() {
+            return Err(crate::FieldError::new(
+                "inflammation.sbml",
+                "no module was loaded for it: the core reads no files; dermasim-app loads SBML \
+                 for single runs (ensembles, validation and cohorts use the built-in module)",
+            )
+            .into());
+        }
         let sites = SiteTable::embedded();
         let set = scenario.parameter_set(base)?;
         let p = &scenario.patient;
@@ -536,6 +548,7 @@ impl Simulation {
         });
         let (cooper, remodel, base, layers, refill) =
             (&self.cooper, &self.remodel, &self.base, &self.grid.layer, &self.refill);
+        let module = self.options.inflammation.as_deref();
         const CHUNK: usize = 256;
         // Each chunk of voxels gets its own slice of every species row: disjoint borrows.
         let mut rows: Vec<Vec<&mut [f64]>> = Vec::new();
@@ -554,6 +567,10 @@ impl Simulation {
             .enumerate()
             .map(|(c, (steps, rows))| {
                 let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
+                // One evaluator per chunk: an SBML module needs its own value store.
+                let rates = module.map(|m| {
+                    std::cell::RefCell::new(m.evaluator(&[cooper.estrogen, cooper.cortisol]))
+                });
                 for (o, h) in steps.iter_mut().enumerate() {
                     let v = c * CHUNK + o;
                     let k = v / plane;
@@ -571,7 +588,10 @@ impl Simulation {
                     if *h <= 0.0 {
                         *h = dt;
                     }
-                    stats += if reference {
+                    stats += if let Some(rates) = &rates {
+                        let sys = ModuleVoxel { voxel: sys, rates };
+                        ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
+                    } else if reference {
                         ode::integrate(&Reference(sys), 0.0, dt, &mut y, h, tol)?
                     } else {
                         ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?

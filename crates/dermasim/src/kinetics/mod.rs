@@ -5,6 +5,7 @@
 //! system, so the spatial simulator cannot drift from the published equations.
 
 pub mod cooper;
+pub mod module;
 pub mod waugh;
 
 use crate::ode::{self, OdeSystem};
