@@ -51,6 +51,7 @@ typed_params! {
         macrophage_switch_per_day,
         tgf_per_repair_macrophage,
         tgf_inflammatory_weight,
+        tgf_per_debris,
         tgf_decay_per_day,
         tgf_half_activation,
         fibroblast_growth_per_day,
@@ -134,9 +135,13 @@ impl OdeSystem<COUNT> for Voxel<'_> {
         // pool, same death rate, so 0 <= Mr <= M holds.
         dy[MR] = r.macrophage_switch_per_day * (y[M] - y[MR]) - c.mum * y[MR];
         // TGF-beta made mostly by repair macrophages (linear production and decay as in
-        // Waugh & Sherratt 2006).
+        // Waugh & Sherratt 2006), plus the latent TGF-beta that injured tissue itself sets free
+        // (platelets, damaged matrix), read through the debris. Cooper's macrophage recruitment
+        // saturates at debris ~0.01, so without this dose every injured voxel signalled alike
+        // and the response followed the cells touched, not the injured volume (issue 15).
         let producers = y[MR] + r.tgf_inflammatory_weight * (y[M] - y[MR]);
-        dy[T] = r.tgf_per_repair_macrophage * producers - r.tgf_decay_per_day * y[T];
+        dy[T] = r.tgf_per_repair_macrophage * producers + r.tgf_per_debris * y[PT].max(0.0)
+            - r.tgf_decay_per_day * y[T];
         // Fibroblasts: logistic growth under TGF-beta, apoptosis back to the resting density.
         let f = y[F];
         let signal = y[T].max(0.0) / (r.tgf_half_activation + y[T].max(0.0));
@@ -207,7 +212,7 @@ impl OdeSystem<COUNT> for Voxel<'_> {
 /// names the other species its rate reads; a test checks this against the right-hand side.
 pub const TAIL: [(usize, &[usize]); COUNT - 4] = [
     (MR, &[M]),
-    (T, &[M, MR]),
+    (T, &[PT, M, MR]),
     (F, &[T]),
     (C3, &[F, M]),
     (C1, &[F, M, C3]),
@@ -232,6 +237,7 @@ impl Voxel<'_> {
         jac[T][M] = r.tgf_per_repair_macrophage * r.tgf_inflammatory_weight;
         jac[T][MR] = r.tgf_per_repair_macrophage * (1.0 - r.tgf_inflammatory_weight);
         jac[T][T] = -r.tgf_decay_per_day;
+        jac[T][PT] = if y[PT] >= 0.0 { r.tgf_per_debris } else { 0.0 };
 
         let f = y[F];
         let tp = y[T].max(0.0);
