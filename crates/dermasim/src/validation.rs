@@ -202,7 +202,11 @@ pub fn evaluate(t: &Target, runs: &BTreeMap<String, Summary>) -> Check {
                 .fold(f64::NEG_INFINITY, f64::max);
             let [lo, hi] = t.band.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]);
             let share = if peak > 0.0 { m / peak } else { f64::NAN };
-            (Some(peak), format!("share of its peak {share:.4} in [{lo}, {hi}]"), share >= lo && share <= hi)
+            (
+                Some(peak),
+                format!("share of its peak {share:.4} in [{lo}, {hi}]"),
+                share >= lo && share <= hi,
+            )
         }
         Kind::Rising => {
             let before = metric(a, &t.metric, t.from_day).unwrap_or(f64::NAN);
@@ -249,7 +253,9 @@ mod tests {
             overlay_scenario(&t.scenario).unwrap();
             match t.kind {
                 Kind::Greater | Kind::Less => assert!(t.compare.is_some(), "{}", t.id),
-                Kind::Value | Kind::Below | Kind::ShareOfPeak => assert!(t.band.is_some(), "{}", t.id),
+                Kind::Value | Kind::Below | Kind::ShareOfPeak => {
+                    assert!(t.band.is_some(), "{}", t.id)
+                }
                 _ => {}
             }
             if t.calibrate {

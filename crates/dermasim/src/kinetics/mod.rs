@@ -135,10 +135,11 @@ impl OdeSystem<COUNT> for Voxel<'_> {
         // pool, same death rate, so 0 <= Mr <= M holds.
         dy[MR] = r.macrophage_switch_per_day * (y[M] - y[MR]) - c.mum * y[MR];
         // TGF-beta made mostly by repair macrophages (linear production and decay as in
-        // Waugh & Sherratt 2006), plus the latent TGF-beta that injured tissue itself sets free
-        // (platelets, damaged matrix), read through the debris. Cooper's macrophage recruitment
-        // saturates at debris ~0.01, so without this dose every injured voxel signalled alike
-        // and the response followed the cells touched, not the injured volume (issue 15).
+        // Waugh & Sherratt 2006), plus an optional injury dose: latent TGF-beta that injured
+        // tissue itself sets free (platelets, damaged matrix), read through the debris. Cooper's
+        // macrophage recruitment saturates at debris ~0.01, so the macrophage signal is the same
+        // in every injured voxel; the dose follows injured volume instead. Off (0) by default:
+        // calibrated to Lotfi 2013 it breaks the fidelity bands (docs/numerics.md).
         let producers = y[MR] + r.tgf_inflammatory_weight * (y[M] - y[MR]);
         dy[T] = r.tgf_per_repair_macrophage * producers + r.tgf_per_debris * y[PT].max(0.0)
             - r.tgf_decay_per_day * y[T];
