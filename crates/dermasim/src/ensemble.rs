@@ -22,7 +22,12 @@ fn varied(name: &str) -> bool {
     !name.starts_with("ws_")
         && !matches!(
             name,
-            "estrogen" | "cortisol" | "pathogen_per_injury" | "site_reference_age_years"
+            "estrogen"
+                | "cortisol"
+                | "pathogen_per_injury"
+                | "site_reference_age_years"
+                // A mechanism switch (off by default), not an uncertainty.
+                | "tgf_per_debris"
         )
 }
 

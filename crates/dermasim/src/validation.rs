@@ -23,6 +23,9 @@ pub enum Kind {
     Below,
     Falling,
     Rising,
+    /// Metric at `day` as a share of its peak up to that day, inside `band` (how long a
+    /// signal lasts, whatever its units).
+    ShareOfPeak,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +192,22 @@ pub fn evaluate(t: &Target, runs: &BTreeMap<String, Summary>) -> Check {
                 m < before && m < peak,
             )
         }
+        Kind::ShareOfPeak => {
+            let day = t.day.unwrap_or(a.endpoints.t_end_day);
+            let peak = a
+                .timeline
+                .iter()
+                .filter(|p| p.t_day <= day + 1e-9)
+                .filter_map(|p| p.get(&t.metric))
+                .fold(f64::NEG_INFINITY, f64::max);
+            let [lo, hi] = t.band.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]);
+            let share = if peak > 0.0 { m / peak } else { f64::NAN };
+            (
+                Some(peak),
+                format!("share of its peak {share:.4} in [{lo}, {hi}]"),
+                share >= lo && share <= hi,
+            )
+        }
         Kind::Rising => {
             let before = metric(a, &t.metric, t.from_day).unwrap_or(f64::NAN);
             (
@@ -234,7 +253,9 @@ mod tests {
             overlay_scenario(&t.scenario).unwrap();
             match t.kind {
                 Kind::Greater | Kind::Less => assert!(t.compare.is_some(), "{}", t.id),
-                Kind::Value | Kind::Below => assert!(t.band.is_some(), "{}", t.id),
+                Kind::Value | Kind::Below | Kind::ShareOfPeak => {
+                    assert!(t.band.is_some(), "{}", t.id)
+                }
                 _ => {}
             }
             if t.calibrate {

@@ -157,6 +157,9 @@ fn collagen_gain_grows_with_depth_and_shallow_channels_stay_out_of_the_dermis() 
     let depths: Vec<(f64, f64)> = [0.25, 0.5, 1.0, 1.5, 2.0].iter().map(|&d| (d, at(d))).collect();
     assert_non_decreasing("depth", &depths);
     let (half, one_and_half) = (depths[1].1, depths[3].1);
+    // Issue 15 asks for several times; the default model gives about 2x (macrophage TGF-beta
+    // saturates with debris, docs/numerics.md), so 2x is what is held here and the 3x is held
+    // for the injury-dose mechanism below, which is off by default.
     assert!(
         one_and_half >= 2.0 * half,
         "1.5 mm gives {one_and_half}, not at least twice the {half} of 0.5 mm"
@@ -229,4 +232,67 @@ fn the_ensemble_collagen_band_stops_rising_within_a_year() {
     assert!(two <= one + 1e-3, "p95 of collagen still rising after a year: {one} -> {two}");
     let p05 = r.at(730.0).unwrap().bands["collagen_total_rel_p05"];
     assert!(p05 > 0.9 && two < 2.0, "band at two years [{p05}, {two}]");
+}
+
+#[test]
+fn with_the_injury_dose_of_tgf_beta_the_gain_follows_injured_volume() {
+    // The optional mechanism (tgf_per_debris, off by default): latent TGF-beta set free in
+    // proportion to injured tissue carries the signal, so 1.5 mm, whose channel cuts many times
+    // the dermal volume of a 0.5 mm one, gives at least three times the gain; still monotone.
+    let mut default = scenario(Fidelity::One);
+    default.parameters.insert("tgf_per_debris".into(), 40.0);
+    default.parameters.insert("tgf_per_repair_macrophage".into(), 3.0);
+    let at = |depth: f64| {
+        let mut s = default.clone();
+        pen(&mut s).depth_mm = depth;
+        gain(&s)
+    };
+    let depths: Vec<(f64, f64)> = [0.25, 0.5, 1.0, 1.5].iter().map(|&d| (d, at(d))).collect();
+    assert_non_decreasing("depth with injury dose", &depths);
+    let (half, one_and_half) = (depths[1].1, depths[3].1);
+    assert!(
+        one_and_half >= 3.0 * half,
+        "1.5 mm gives {one_and_half}, not at least three times the {half} of 0.5 mm"
+    );
+}
+
+/// Every depth a practitioner would set (each site's thin- and thick-skin practice depth, each
+/// indication's depth range in `data/protocols.toml` on the default cheek) must run for the
+/// default patient, with pen and roller, instead of being refused as deeper than the skin.
+#[test]
+fn every_practice_depth_runs_for_the_default_patient() {
+    let sites = dermasim::tissue::SiteTable::embedded();
+    let protocols: toml::Value =
+        toml::from_str(include_str!("../../../data/protocols.toml")).unwrap();
+    let mut cases: Vec<(String, f64)> = Vec::new();
+    for site in &sites.site {
+        for d in [&site.practice_depth_thin_mm, &site.practice_depth_thick_mm] {
+            cases.extend([d.value, d.range[1]].map(|v| (site.id.clone(), v)));
+        }
+    }
+    for ind in protocols["indication"].as_array().unwrap() {
+        let d = &ind["depth_mm"];
+        let range = d["range"].as_array().unwrap();
+        for v in [&d["value"], &range[0], &range[1]] {
+            cases.push(("cheek".into(), v.as_float().unwrap()));
+        }
+    }
+    assert!(cases.len() > 20);
+    for (site, depth) in cases {
+        for device in ["pen", "roller"] {
+            let mut s = Scenario::default_scenario();
+            s.patient.site = site.clone();
+            s.device = match (device, s.device.clone()) {
+                ("pen", Device::Pen(mut p)) => {
+                    p.depth_mm = depth;
+                    Device::Pen(p)
+                }
+                _ => {
+                    Device::Roller(toml::from_str(&format!("needle_length_mm = {depth}")).unwrap())
+                }
+            };
+            s.validate(&sites, &base())
+                .unwrap_or_else(|e| panic!("{device} at {depth} mm on the {site}: {e}"));
+        }
+    }
 }

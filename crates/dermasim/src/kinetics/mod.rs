@@ -52,6 +52,7 @@ typed_params! {
         macrophage_switch_per_day,
         tgf_per_repair_macrophage,
         tgf_inflammatory_weight,
+        tgf_per_debris,
         tgf_decay_per_day,
         tgf_half_activation,
         fibroblast_growth_per_day,
@@ -135,9 +136,14 @@ impl OdeSystem<COUNT> for Voxel<'_> {
         // pool, same death rate, so 0 <= Mr <= M holds.
         dy[MR] = r.macrophage_switch_per_day * (y[M] - y[MR]) - c.mum * y[MR];
         // TGF-beta made mostly by repair macrophages (linear production and decay as in
-        // Waugh & Sherratt 2006).
+        // Waugh & Sherratt 2006), plus an optional injury dose: latent TGF-beta that injured
+        // tissue itself sets free (platelets, damaged matrix), read through the debris. Cooper's
+        // macrophage recruitment saturates at debris ~0.01, so the macrophage signal is the same
+        // in every injured voxel; the dose follows injured volume instead. Off (0) by default:
+        // calibrated to Lotfi 2013 it breaks the fidelity bands (docs/numerics.md).
         let producers = y[MR] + r.tgf_inflammatory_weight * (y[M] - y[MR]);
-        dy[T] = r.tgf_per_repair_macrophage * producers - r.tgf_decay_per_day * y[T];
+        dy[T] = r.tgf_per_repair_macrophage * producers + r.tgf_per_debris * y[PT].max(0.0)
+            - r.tgf_decay_per_day * y[T];
         // Fibroblasts: logistic growth under TGF-beta, apoptosis back to the resting density.
         let f = y[F];
         let signal = y[T].max(0.0) / (r.tgf_half_activation + y[T].max(0.0));
@@ -208,7 +214,7 @@ impl OdeSystem<COUNT> for Voxel<'_> {
 /// names the other species its rate reads; a test checks this against the right-hand side.
 pub const TAIL: [(usize, &[usize]); COUNT - 4] = [
     (MR, &[M]),
-    (T, &[M, MR]),
+    (T, &[PT, M, MR]),
     (F, &[T]),
     (C3, &[F, M]),
     (C1, &[F, M, C3]),
@@ -233,6 +239,7 @@ impl Voxel<'_> {
         jac[T][M] = r.tgf_per_repair_macrophage * r.tgf_inflammatory_weight;
         jac[T][MR] = r.tgf_per_repair_macrophage * (1.0 - r.tgf_inflammatory_weight);
         jac[T][T] = -r.tgf_decay_per_day;
+        jac[T][PT] = if y[PT] >= 0.0 { r.tgf_per_debris } else { 0.0 };
 
         let f = y[F];
         let tp = y[T].max(0.0);
