@@ -237,8 +237,39 @@ impl Cohort {
         Cohort::new(spec, dir)
     }
 
+    /// Read a cohort file for running shards of it on a worker, without building every
+    /// member's scenario up front (the driver's [`Cohort::load`] did; each member is still
+    /// built and validated when its shard runs). `expected_hash` is the driver's
+    /// [`Self::hash`]: a file changed since the driver read it is refused.
+    ///
+    /// Why: a worker runs a few shards of a large cohort; checking all members in every worker
+    /// process costs as much as simulating a shard of 0d members.
+    pub fn load_for_worker(path: &Path, expected_hash: &str) -> Result<Cohort, AppError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| IoError::Read { path: path.into(), source })?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let tree = dermasim_io::parse_tree(&text, false, &path.display().to_string())?;
+        let c = Cohort::build(parse_spec(tree)?, dir, false)?;
+        if c.hash != expected_hash {
+            return Err(AppError::request(
+                "spec",
+                format!(
+                    "{} changed since the cohort started (spec hash {} here, {expected_hash} \
+                     for the driver); rerun the cohort",
+                    path.display(),
+                    c.hash
+                ),
+            ));
+        }
+        Ok(c)
+    }
+
     /// Check `spec` and every member's scenario.
     pub fn new(spec: CohortSpec, dir: &Path) -> Result<Cohort, AppError> {
+        Cohort::build(spec, dir, true)
+    }
+
+    fn build(spec: CohortSpec, dir: &Path, check_members: bool) -> Result<Cohort, AppError> {
         let base = ParameterSet::default_set();
         if spec.protocol.is_empty() {
             return Err(field_err("protocol", "a cohort needs at least one [[protocol]]"));
@@ -352,12 +383,12 @@ impl Cohort {
             })
             .collect();
         // Every member's scenario must load: errors name the member, protocol and field.
-        let sites = SiteTable::embedded();
-        for i in 0..members {
+        let sites = SiteTable::shared();
+        for i in (0..members).filter(|_| check_members) {
             for p in 0..cohort.protocols.len() {
                 let s =
                     cohort.scenario_unchecked(i, p).map_err(|e| cohort.member_error(i, p, e))?;
-                s.validate(&sites, &base).map_err(|e| cohort.member_error(i, p, e.into()))?;
+                s.validate(sites, &base).map_err(|e| cohort.member_error(i, p, e.into()))?;
             }
         }
         let ident = serde_json::json!({
@@ -479,7 +510,7 @@ impl Cohort {
             ));
         }
         let s = self.scenario_unchecked(member, protocol)?;
-        s.validate(&SiteTable::embedded(), &ParameterSet::default_set())?;
+        s.validate(SiteTable::shared(), &ParameterSet::default_set())?;
         Ok(s)
     }
 
