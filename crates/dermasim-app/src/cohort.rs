@@ -754,13 +754,10 @@ impl Cohort {
         ];
         let mut cols: Vec<ArrayRef> = vec![Arc::new(member), Arc::new(protocol)];
         let names = results.first().map(dermasim_io::timeline_columns).unwrap_or_default();
-        for name in &names {
+        let values = crate::tables::column_values(results.iter(), &names);
+        for (name, v) in names.iter().zip(values) {
             fields.push(Field::new(name, DataType::Float64, false));
-            cols.push(Arc::new(Float64Array::from_iter_values(
-                results
-                    .iter()
-                    .flat_map(|s| s.timeline.iter().map(|p| p.get(name).unwrap_or(f64::NAN))),
-            )));
+            cols.push(Arc::new(Float64Array::from(v)));
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
             .map_err(|e| io_other(Path::new("timeline"), e))
@@ -894,10 +891,16 @@ fn parquet_bytes(batch: &RecordBatch, path: &Path) -> Result<Vec<u8>, AppError> 
     use parquet::arrow::ArrowWriter;
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::WriterProperties;
-    let props = WriterProperties::builder()
+    use parquet::schema::types::ColumnPath;
+    // Dictionary encoding only for the text columns: the float columns hardly repeat, and
+    // a dictionary for them costs encoding time and saves nothing (zstd takes the runs).
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3")))
-        .set_created_by(format!("dermasim {VERSION}"))
-        .build();
+        .set_dictionary_enabled(false);
+    for f in batch.schema().fields().iter().filter(|f| f.data_type() == &DataType::Utf8) {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+    }
+    let props = props.set_created_by(format!("dermasim {VERSION}")).build();
     let mut buf = Vec::new();
     let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))
         .map_err(|e| io_other(path, e))?;
@@ -912,13 +915,9 @@ pub fn timeline_record_batch(summary: &Summary) -> RecordBatch {
     let names = dermasim_io::timeline_columns(summary);
     let fields: Vec<Field> =
         names.iter().map(|n| Field::new(n, DataType::Float64, false)).collect();
-    let cols: Vec<ArrayRef> = names
-        .iter()
-        .map(|n| {
-            Arc::new(Float64Array::from_iter_values(
-                summary.timeline.iter().map(|p| p.get(n).unwrap_or(f64::NAN)),
-            )) as ArrayRef
-        })
+    let cols: Vec<ArrayRef> = crate::tables::column_values(std::iter::once(summary), &names)
+        .into_iter()
+        .map(|v| Arc::new(Float64Array::from(v)) as ArrayRef)
         .collect();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("columns of equal length")
 }
