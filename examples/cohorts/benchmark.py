@@ -172,8 +172,8 @@ def main():
             members = a.members if fidelity == "0d" else a.members_1d
             # The same number of tasks (at least two) for every core, so no core idles while
             # another runs a last shard: shard_size is at most --shard.
-            per_core = max(2, -(-members // (a.shard * a.cores)))
-            shard = -(-members // (per_core * a.cores))
+            tasks_per_core = max(2, -(-members // (a.shard * a.cores)))
+            shard = -(-members // (tasks_per_core * a.cores))
             spec = os.path.join(tmp, f"spec_{fidelity}.toml")
             with open(spec, "w") as f:
                 f.write(SPEC.format(seed=5, members=members, shard=shard, fidelity=fidelity,
