@@ -20,7 +20,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 "$PY" -m pip install -q --upgrade pip
-"$PY" -m pip install -q "maturin>=1.9,<2" pytest pandas pyarrow polars tqdm matplotlib duckdb
+"$PY" -m pip install -q "maturin>=1.9,<2" pytest pandas pyarrow polars tqdm matplotlib duckdb xarray
 # The distributed engines: tested when they install (the tests say "skipped" otherwise).
 "$PY" -m pip install -q "dask[distributed]" || echo "warning: dask[distributed] did not install; its test is skipped" >&2
 "$PY" -m pip install -q ray || echo "warning: ray did not install; its test is skipped" >&2

@@ -237,8 +237,39 @@ impl Cohort {
         Cohort::new(spec, dir)
     }
 
+    /// Read a cohort file for running shards of it on a worker, without building every
+    /// member's scenario up front (the driver's [`Cohort::load`] did; each member is still
+    /// built and validated when its shard runs). `expected_hash` is the driver's
+    /// [`Self::hash`]: a file changed since the driver read it is refused.
+    ///
+    /// Why: a worker runs a few shards of a large cohort; checking all members in every worker
+    /// process costs as much as simulating a shard of 0d members.
+    pub fn load_for_worker(path: &Path, expected_hash: &str) -> Result<Cohort, AppError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| IoError::Read { path: path.into(), source })?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let tree = dermasim_io::parse_tree(&text, false, &path.display().to_string())?;
+        let c = Cohort::build(parse_spec(tree)?, dir, false)?;
+        if c.hash != expected_hash {
+            return Err(AppError::request(
+                "spec",
+                format!(
+                    "{} changed since the cohort started (spec hash {} here, {expected_hash} \
+                     for the driver); rerun the cohort",
+                    path.display(),
+                    c.hash
+                ),
+            ));
+        }
+        Ok(c)
+    }
+
     /// Check `spec` and every member's scenario.
     pub fn new(spec: CohortSpec, dir: &Path) -> Result<Cohort, AppError> {
+        Cohort::build(spec, dir, true)
+    }
+
+    fn build(spec: CohortSpec, dir: &Path, check_members: bool) -> Result<Cohort, AppError> {
         let base = ParameterSet::default_set();
         if spec.protocol.is_empty() {
             return Err(field_err("protocol", "a cohort needs at least one [[protocol]]"));
@@ -352,12 +383,12 @@ impl Cohort {
             })
             .collect();
         // Every member's scenario must load: errors name the member, protocol and field.
-        let sites = SiteTable::embedded();
-        for i in 0..members {
+        let sites = SiteTable::shared();
+        for i in (0..members).filter(|_| check_members) {
             for p in 0..cohort.protocols.len() {
                 let s =
                     cohort.scenario_unchecked(i, p).map_err(|e| cohort.member_error(i, p, e))?;
-                s.validate(&sites, &base).map_err(|e| cohort.member_error(i, p, e.into()))?;
+                s.validate(sites, &base).map_err(|e| cohort.member_error(i, p, e.into()))?;
             }
         }
         let ident = serde_json::json!({
@@ -479,7 +510,7 @@ impl Cohort {
             ));
         }
         let s = self.scenario_unchecked(member, protocol)?;
-        s.validate(&SiteTable::embedded(), &ParameterSet::default_set())?;
+        s.validate(SiteTable::shared(), &ParameterSet::default_set())?;
         Ok(s)
     }
 
@@ -723,13 +754,10 @@ impl Cohort {
         ];
         let mut cols: Vec<ArrayRef> = vec![Arc::new(member), Arc::new(protocol)];
         let names = results.first().map(dermasim_io::timeline_columns).unwrap_or_default();
-        for name in &names {
+        let values = crate::tables::column_values(results.iter(), &names);
+        for (name, v) in names.iter().zip(values) {
             fields.push(Field::new(name, DataType::Float64, false));
-            cols.push(Arc::new(Float64Array::from_iter_values(
-                results
-                    .iter()
-                    .flat_map(|s| s.timeline.iter().map(|p| p.get(name).unwrap_or(f64::NAN))),
-            )));
+            cols.push(Arc::new(Float64Array::from(v)));
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
             .map_err(|e| io_other(Path::new("timeline"), e))
@@ -863,10 +891,18 @@ fn parquet_bytes(batch: &RecordBatch, path: &Path) -> Result<Vec<u8>, AppError> 
     use parquet::arrow::ArrowWriter;
     use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::WriterProperties;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3")))
-        .set_created_by(format!("dermasim {VERSION}"))
-        .build();
+    use parquet::schema::types::ColumnPath;
+    // Dictionary encoding only for the text columns: the float columns hardly repeat, and
+    // a dictionary for them costs encoding time and saves nothing (zstd takes the runs).
+    let mut props = WriterProperties::builder()
+        // Level 1: at level 3, zstd was about a third of the CPU a 0d shard spends beyond
+        // simulating its members (perf samples); level 1 costs less for a slightly larger file.
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
+        .set_dictionary_enabled(false);
+    for f in batch.schema().fields().iter().filter(|f| f.data_type() == &DataType::Utf8) {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+    }
+    let props = props.set_created_by(format!("dermasim {VERSION}")).build();
     let mut buf = Vec::new();
     let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))
         .map_err(|e| io_other(path, e))?;
@@ -881,13 +917,9 @@ pub fn timeline_record_batch(summary: &Summary) -> RecordBatch {
     let names = dermasim_io::timeline_columns(summary);
     let fields: Vec<Field> =
         names.iter().map(|n| Field::new(n, DataType::Float64, false)).collect();
-    let cols: Vec<ArrayRef> = names
-        .iter()
-        .map(|n| {
-            Arc::new(Float64Array::from_iter_values(
-                summary.timeline.iter().map(|p| p.get(n).unwrap_or(f64::NAN)),
-            )) as ArrayRef
-        })
+    let cols: Vec<ArrayRef> = crate::tables::column_values(std::iter::once(summary), &names)
+        .into_iter()
+        .map(|v| Arc::new(Float64Array::from(v)) as ArrayRef)
         .collect();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("columns of equal length")
 }

@@ -8,6 +8,7 @@
 //! | use case | call | result |
 //! |---|---|---|
 //! | run a scenario (single or ensemble, capture, checkpoints, delivery) | [`run::run`] | [`run::RunReport`] |
+//! | fields and ensemble members in memory | [`fields::snapshot`], [`tables::members_record_batch`] | snapshots, Arrow batches |
 //! | topical delivery | [`deliver::deliver`] | [`dermasim::delivery::DeliveryReport`] |
 //! | screening, treatment plans | [`clinic::screen`], [`clinic::plan`] | [`clinic::PlanOutcome`] |
 //! | validation, calibration | [`evidence::validate`], [`evidence::calibrate`] | checks, fitted overlay |
@@ -33,10 +34,12 @@ pub mod cohort;
 pub mod deliver;
 mod error;
 pub mod evidence;
+pub mod fields;
 pub mod inflammation;
 mod observe;
 pub mod run;
 pub mod scenario;
+pub mod tables;
 
 pub use dermasim::{ParameterSet, Scenario, Summary};
 pub use dermasim_io::{FileEntry, Manifest, MemorySink, RunFolder, Sink};

@@ -42,12 +42,22 @@ pub struct RunRequest {
     pub checkpoint: Option<CheckpointPlan>,
     /// How the front end describes the request, for the manifest (the CLI's argv).
     pub command: Vec<String>,
+    /// Keep what the outputs need (depth profiles and, when the scenario's outputs include
+    /// `vti`, the field snapshots) in [`RunReport::capture`] even when nothing is written: for
+    /// front ends that hand fields over in memory (Python's `RunResult.fields`).
+    pub capture: bool,
 }
 
 impl RunRequest {
     /// A single run of `scenario`, nothing else.
     pub fn new(scenario: Scenario) -> RunRequest {
-        RunRequest { scenario, ensemble: None, checkpoint: None, command: Vec::new() }
+        RunRequest {
+            scenario,
+            ensemble: None,
+            checkpoint: None,
+            command: Vec::new(),
+            capture: false,
+        }
     }
 
     fn check(&self) -> Result<(), AppError> {
@@ -91,8 +101,12 @@ pub struct RunReport {
     pub scenario: Scenario,
     /// The parameter set as run (scenario overrides applied).
     pub parameters: ParameterSet,
-    /// Depth data taken while the run went (only when files that need them were written).
+    /// Depth data taken while the run went (when files that need them were written, or the
+    /// request asked for [`RunRequest::capture`]).
     pub capture: Option<Capture>,
+    /// The ensemble members' own runs in draw order, `None` for a member that failed to solve
+    /// (empty without an ensemble). At 3d they ran at 1d, as the bands did.
+    pub members: Vec<Option<Summary>>,
     /// Wall-clock seconds.
     pub wall_time_s: f64,
     /// The day the run continued from, when it resumed from a checkpoint.
@@ -112,7 +126,7 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
 
 /// Run, writing nothing (checkpoints aside).
 pub fn run(request: &RunRequest, observer: &dyn Observer) -> Result<RunReport, AppError> {
-    execute(request, false, observer)
+    execute(request, request.capture, observer)
 }
 
 /// Run and put the run's files into `sink`: `summary.json`, `scenario.json` and the outputs the
@@ -125,7 +139,7 @@ pub fn run_into(
 ) -> Result<RunReport, AppError> {
     let kinds = request.scenario.outputs.resolved(request.scenario.simulation.fidelity);
     let watch = kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti);
-    let report = execute(request, watch, observer)?;
+    let report = execute(request, watch || request.capture, observer)?;
     observer.progress(Progress::Stage("writing outputs"));
     write_run(&report, sink)?;
     Ok(report)
@@ -177,6 +191,14 @@ pub fn write_run(report: &RunReport, sink: &mut dyn Sink) -> Result<(), AppError
     };
     let kinds = report.scenario.outputs.resolved(report.scenario.simulation.fidelity);
     dermasim_report::write_outputs(sink, &data, cap, &kinds)?;
+    if !report.members.is_empty() && kinds.contains(&OutputKind::TimeseriesCsv) {
+        sink.write(
+            "ensemble_members.csv",
+            "table",
+            "every ensemble member's timeline in long form: member, then the timeseries.csv columns",
+            crate::tables::members_csv(&report.members).as_bytes(),
+        )?;
+    }
     Ok(())
 }
 
@@ -262,9 +284,10 @@ fn execute(
         warnings.push(format!("checkpoint not saved: {e}"));
     }
 
+    let mut members = Vec::new();
     if let Some(n) = request.ensemble {
         observer.progress(Progress::Members { done: 0, total: n });
-        dermasim::ensemble::add_bands(
+        members = dermasim::ensemble::add_bands(
             &mut summary,
             scenario,
             &base,
@@ -319,6 +342,7 @@ fn execute(
         scenario: scenario.clone(),
         parameters,
         capture,
+        members,
         wall_time_s,
         resumed_from_day,
         warnings,

@@ -182,7 +182,7 @@ pub fn load_scenario(
         apply_override(&mut tree, o)?;
     }
     let scenario = scenario_from_tree(tree)?;
-    scenario.validate(&SiteTable::embedded(), base)?;
+    scenario.validate(SiteTable::shared(), base)?;
     Ok(scenario)
 }
 

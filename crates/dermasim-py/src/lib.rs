@@ -12,10 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use arrow_array::{Array, Float32Array};
 use arrow_pyarrow::ToPyArrow;
+use dermasim::outputs::OutputKind;
 use dermasim_app::cohort::{self, Cohort};
+use dermasim_app::fields::{self, Capture};
 use dermasim_app::run::{self as app_run, RunRequest};
 use dermasim_app::scenario::{self as app_scenario, ScenarioSource};
+use dermasim_app::tables;
 use dermasim_app::{AppError, Observer, ParameterSet, Progress, Scenario, Summary};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -182,7 +186,7 @@ fn edited(scenario: &Scenario, edits: &[String]) -> Result<Scenario, AppError> {
         dermasim_io::apply_override(&mut tree, e)?;
     }
     let s = dermasim_io::scenario_from_tree(tree)?;
-    s.validate(&dermasim::tissue::SiteTable::embedded(), base())?;
+    s.validate(dermasim::tissue::SiteTable::shared(), base())?;
     Ok(s)
 }
 
@@ -285,13 +289,48 @@ impl PyScenario {
     }
 }
 
-/// What a run gave: the summary and its timeline.
+/// What a run gave: the summary and its timeline, the ensemble members, the field snapshots.
 #[pyclass(module = "dermasim._native", name = "RunResult", frozen)]
 struct PyRunResult {
     summary: Summary,
     scenario: Scenario,
     warnings: Vec<String>,
     wall_time_s: f64,
+    members: Vec<Option<Summary>>,
+    /// Depth data and the grid (the snapshots moved out into `snapshots`).
+    capture: Option<Capture>,
+    /// Each snapshot day's fields, species-major, moved (not copied) into Arrow buffers so
+    /// every `fields(day)` hands the same memory to numpy.
+    snapshots: Vec<(f64, Float32Array)>,
+}
+
+impl PyRunResult {
+    fn new(report: app_run::RunReport) -> PyRunResult {
+        let mut capture = report.capture;
+        let snapshots = capture
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.snapshots))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s.t_day, Float32Array::from(s.fields)))
+            .collect();
+        PyRunResult {
+            summary: report.summary,
+            scenario: report.scenario,
+            warnings: report.warnings,
+            wall_time_s: report.wall_time_s,
+            members: report.members,
+            capture,
+            snapshots,
+        }
+    }
+
+    /// The capture and the index of `day`'s snapshot; errors name `day` and the days there are.
+    fn snapshot(&self, py: Python<'_>, day: f64) -> PyResult<(&Capture, usize)> {
+        let days: Vec<f64> = self.snapshots.iter().map(|(t, _)| *t).collect();
+        let i = fields::snapshot_index(&days, day).map_err(|e| py_err(py, e))?;
+        Ok((self.capture.as_ref().expect("snapshots come with a capture"), i))
+    }
 }
 
 #[pymethods]
@@ -329,6 +368,62 @@ impl PyRunResult {
     fn wall_time_s(&self) -> f64 {
         self.wall_time_s
     }
+
+    /// The ensemble members in long form as a `pyarrow.RecordBatch`: `member`, then the
+    /// `timeseries.csv` columns (the run folder's `ensemble_members.csv`); `None` without an
+    /// ensemble.
+    fn members_arrow<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if self.members.is_empty() {
+            return Ok(None);
+        }
+        tables::members_record_batch(&self.members).to_pyarrow(py).map(Some)
+    }
+
+    /// The days with field snapshots.
+    fn snapshot_days(&self) -> Vec<f64> {
+        self.snapshots.iter().map(|(t, _)| *t).collect()
+    }
+
+    /// The grid of the fields: `(nz, ny, nx)`, lateral spacing (um), depth cell centres and
+    /// heights (um below the surface), layer names per depth cell. `None` without snapshots.
+    #[allow(clippy::type_complexity)]
+    fn field_grid(
+        &self,
+    ) -> Option<((usize, usize, usize), f64, Vec<f64>, Vec<f64>, Vec<&'static str>)> {
+        let c = self.capture.as_ref().filter(|_| !self.snapshots.is_empty())?;
+        let g = c.grid();
+        Some((
+            (g.nz, g.ny, g.nx),
+            g.dx,
+            g.zc.clone(),
+            g.hz.clone(),
+            g.layer.iter().map(|l| l.name()).collect(),
+        ))
+    }
+
+    /// Species names and units, in the order of a snapshot's fields.
+    #[staticmethod]
+    fn field_species() -> Vec<(&'static str, &'static str)> {
+        fields::species().collect()
+    }
+
+    /// The snapshot of `day` as one `pyarrow.FloatArray` (species-major, then z, y, x): the
+    /// run's own buffer, not a copy. Errors name `day` and the snapshot days.
+    fn field_snapshot<'py>(&self, py: Python<'py>, day: f64) -> PyResult<Bound<'py, PyAny>> {
+        let (_, i) = self.snapshot(py, day)?;
+        self.snapshots[i].1.to_data().to_pyarrow(py)
+    }
+
+    /// Total collagen of `day`'s snapshot relative to rest at the same depth (as in `.vti`).
+    fn field_collagen_total_rel<'py>(
+        &self,
+        py: Python<'py>,
+        day: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (c, i) = self.snapshot(py, day)?;
+        let rel = fields::collagen_total_rel(c, self.snapshots[i].1.values());
+        Float32Array::from(rel).to_data().to_pyarrow(py)
+    }
 }
 
 fn with_switches(
@@ -362,14 +457,12 @@ fn run(
 ) -> PyResult<PyRunResult> {
     let s = scenario.map(|s| s.inner).unwrap_or_else(Scenario::default_scenario);
     let s = with_switches(&s, fidelity, seed).map_err(|e| py_err(py, e))?;
-    let request = RunRequest { ensemble: members, ..RunRequest::new(s) };
+    // Keep the field snapshots the run folder would get (3d, or `vti` asked for), for
+    // `RunResult.fields(day)`.
+    let keep_fields = s.outputs.resolved(s.simulation.fidelity).contains(&OutputKind::Vti);
+    let request = RunRequest { ensemble: members, capture: keep_fields, ..RunRequest::new(s) };
     let report = compute(py, progress.as_ref(), |w| app_run::run(&request, w))?;
-    Ok(PyRunResult {
-        summary: report.summary,
-        scenario: report.scenario,
-        warnings: report.warnings,
-        wall_time_s: report.wall_time_s,
-    })
+    Ok(PyRunResult::new(report))
 }
 
 /// Topical delivery of the scenario's `topical` section (`dermasim deliver --json`).
@@ -500,6 +593,14 @@ impl PyCohort {
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<PyCohort> {
         let inner = compute(py, None, |_| Cohort::load(&path))?;
+        Ok(PyCohort { inner })
+    }
+
+    /// Read a cohort file on a worker: members are checked as their shards run, not all up
+    /// front; refused when the file's spec hash is not `expected_hash` (the driver's).
+    #[staticmethod]
+    fn load_for_worker(py: Python<'_>, path: PathBuf, expected_hash: &str) -> PyResult<PyCohort> {
+        let inner = compute(py, None, |_| Cohort::load_for_worker(&path, expected_hash))?;
         Ok(PyCohort { inner })
     }
 

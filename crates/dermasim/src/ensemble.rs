@@ -241,7 +241,8 @@ pub fn run_ensemble_with(
 
 /// Add `*_p05` / `*_p50` / `*_p95` bands from `members` draws to `summary`, the central run of
 /// `scenario` (however it was run: watched, checkpointed, resumed), so every front end has one
-/// central run.
+/// central run. Returns the members' own runs in draw order (`None` for a member that failed
+/// to solve), so front ends can show them in long form.
 pub fn add_bands(
     summary: &mut Summary,
     scenario: &Scenario,
@@ -249,7 +250,7 @@ pub fn add_bands(
     members: usize,
     progress: &(dyn Fn(usize) + Sync),
     cancelled: &(dyn Fn() -> bool + Sync),
-) -> Result<(), Error> {
+) -> Result<Vec<Option<Summary>>, Error> {
     let watch = |_: &Simulation| {
         if cancelled() {
             ControlFlow::Break(())
@@ -337,7 +338,7 @@ pub fn add_bands(
             point.bands.insert(format!("{name}_p95"), percentile(&v, 0.95));
         }
     }
-    Ok(())
+    Ok(runs)
 }
 
 #[cfg(test)]

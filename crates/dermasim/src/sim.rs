@@ -150,7 +150,7 @@ impl Simulation {
         base: &ParameterSet,
         options: Options,
     ) -> Result<Simulation, Error> {
-        scenario.validate(&SiteTable::embedded(), base)?;
+        scenario.validate(SiteTable::shared(), base)?;
         Self::build(scenario, base, options)
     }
 
@@ -170,7 +170,7 @@ impl Simulation {
             )
             .into());
         }
-        let sites = SiteTable::embedded();
+        let sites = SiteTable::shared();
         let set = scenario.parameter_set(base)?;
         let p = &scenario.patient;
         let site = sites.require(&p.site, "patient.site")?;

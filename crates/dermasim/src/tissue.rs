@@ -42,9 +42,18 @@ pub struct SiteTable {
 }
 
 impl SiteTable {
-    /// The table embedded in the binary.
+    /// The embedded table (an owned copy of [`SiteTable::shared`]).
     pub fn embedded() -> Self {
-        toml::from_str(SITES_TOML).expect("embedded data/sites.toml is valid")
+        Self::shared().clone()
+    }
+
+    /// The embedded table, parsed once per process. Why: `data/sites.toml` is 55 KB of TOML,
+    /// and parsing it for every simulation cost a large share of a 0d run.
+    pub fn shared() -> &'static SiteTable {
+        static TABLE: std::sync::LazyLock<SiteTable> = std::sync::LazyLock::new(|| {
+            toml::from_str(SITES_TOML).expect("embedded data/sites.toml is valid")
+        });
+        &TABLE
     }
 
     /// The site with this id.

@@ -137,6 +137,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         ensemble: args.ensemble,
         checkpoint,
         command: std::env::args().collect(),
+        capture: false,
     };
     let bar = Bar::new();
     let report = match &args.out {

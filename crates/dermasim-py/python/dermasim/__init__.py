@@ -198,6 +198,76 @@ class RunResult:
 
         return pl.from_arrow(self.to_arrow())
 
+    @property
+    def members(self):
+        """The ensemble members in long form (pandas): ``member`` (the draw index), ``t_day``,
+        then the ``timeseries.csv`` columns, one row per member and day; the run folder's
+        ``ensemble_members.csv``. ``None`` for a run without an ensemble. At 3d the members
+        ran at 1d, as the bands did."""
+        batch = self._r.members_arrow()
+        if batch is None:
+            return None
+        return batch.to_pandas()
+
+    def members_arrow(self):
+        """:attr:`members` as a ``pyarrow.Table`` (``None`` without an ensemble)."""
+        import pyarrow as pa
+
+        batch = self._r.members_arrow()
+        return None if batch is None else pa.Table.from_batches([batch])
+
+    @property
+    def snapshot_days(self) -> List[float]:
+        """The days :meth:`fields` can show (``outputs.snapshot_days``; empty unless the run
+        kept fields: fidelity 3d, or ``outputs.write`` with ``vti``)."""
+        return list(self._r.snapshot_days())
+
+    def fields(self, day: float):
+        """Every field at snapshot day ``day`` as an ``xarray.Dataset`` with dims
+        ``z, y, x``: one variable per species (units in ``attrs["units"]``) and
+        ``collagen_total_rel``; coordinates in micrometres (``z`` the depth of the cell
+        centre below the skin surface, ``x``, ``y`` cell centres across the patch), with
+        ``thickness_um`` and ``layer`` along ``z``. Values are single precision, those of the
+        run folder's ``.vti`` snapshot on the simulation's own depth cells (the ``.vti``
+        resamples depth uniformly). The species arrays are read-only views of the run's
+        memory, not copies. A day that is not a snapshot day raises :class:`ScenarioError`
+        (``path == "day"``) listing the days there are."""
+        import xarray as xr
+
+        flat = self._r.field_snapshot(float(day)).to_numpy(zero_copy_only=True)
+        (nz, ny, nx), dx, zc, hz, layers = self._r.field_grid()
+        species = _native.RunResult.field_species()
+        cube = flat.reshape(len(species), nz, ny, nx)
+        dims = ("z", "y", "x")
+        data = {
+            name: xr.Variable(dims, cube[s], attrs={"units": unit})
+            for s, (name, unit) in enumerate(species)
+        }
+        rel = self._r.field_collagen_total_rel(float(day)).to_numpy(zero_copy_only=True)
+        data["collagen_total_rel"] = xr.Variable(
+            dims,
+            rel.reshape(nz, ny, nx),
+            attrs={"units": "relative to the resting tissue at the same depth (NaN above the dermis)"},
+        )
+        coords = {
+            "z": ("z", list(zc), {"units": "um", "long_name": "depth below the skin surface (cell centre)"}),
+            "y": ("y", [(j + 0.5) * dx for j in range(ny)], {"units": "um", "long_name": "across the patch (cell centre)"}),
+            "x": ("x", [(i + 0.5) * dx for i in range(nx)], {"units": "um", "long_name": "across the patch (cell centre)"}),
+            "thickness_um": ("z", list(hz), {"units": "um", "long_name": "depth cell height"}),
+            "layer": ("z", list(layers)),
+        }
+        return xr.Dataset(
+            data,
+            coords=coords,
+            attrs={
+                "t_day": float(day),
+                "fidelity": self.summary["fidelity"],
+                "seed": self.summary["seed"],
+                "program": "dermasim " + __version__,
+                "disclaimer": DISCLAIMER,
+            },
+        )
+
     def __repr__(self) -> str:
         e = self.summary["endpoints"]
         return (

@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import pandas
 import pyarrow
+import xarray
 
 from . import executors as executors
 
@@ -57,6 +58,14 @@ class RunResult:
     def timeline(self) -> pandas.DataFrame: ...
     def to_arrow(self) -> pyarrow.Table: ...
     def to_polars(self) -> Any: ...
+    @property
+    def members(self) -> Optional[pandas.DataFrame]:
+        """Ensemble members in long form: member, t_day, the timeseries.csv columns."""
+    def members_arrow(self) -> Optional[pyarrow.Table]: ...
+    @property
+    def snapshot_days(self) -> List[float]: ...
+    def fields(self, day: float) -> xarray.Dataset:
+        """Fields at a snapshot day: dims z, y, x (micrometres), one variable per species."""
 
 def run(
     scenario: Optional[Union[Scenario, PathLike]] = None,

@@ -17,23 +17,35 @@ _CACHE: Dict[tuple, "_native.Cohort"] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _load(spec: str) -> "_native.Cohort":
+def _load(spec: str, spec_hash: Optional[str] = None) -> "_native.Cohort":
+    """The cohort of ``spec``, cached per file state. With ``spec_hash`` (a worker), members
+    are not all checked up front (the driver did), and a file whose hash differs is refused."""
     st = os.stat(spec)
-    key = (spec, st.st_mtime_ns, st.st_size)
+    key = (spec, st.st_mtime_ns, st.st_size, spec_hash)
     with _CACHE_LOCK:
         c = _CACHE.get(key)
     if c is None:
-        c = _native.Cohort.load(spec)
+        if spec_hash is None:
+            c = _native.Cohort.load(spec)
+        else:
+            c = _native.Cohort.load_for_worker(spec, spec_hash)
         with _CACHE_LOCK:
             _CACHE[key] = c
     return c
 
 
-def run_shard_task(spec: str, out: str, shard: int, threads: Optional[int] = 1) -> Dict[str, Any]:
+def run_shard_task(
+    spec: str,
+    out: str,
+    shard: int,
+    threads: Optional[int] = 1,
+    spec_hash: Optional[str] = None,
+) -> Dict[str, Any]:
     """One executor task: run shard ``shard`` of the cohort ``spec`` into ``out`` (both
     absolute paths visible to the worker) and return its completion marker. Module-level, so
-    process pools, Ray and Dask can ship it."""
-    c = _load(spec)
+    process pools, Ray and Dask can ship it. ``spec_hash``: the driver's spec hash; the worker
+    then skips checking every member up front."""
+    c = _load(spec, spec_hash)
     if c.shard_done(out, shard):
         return json.loads(open(os.path.join(out, "_shards", f"{shard:05d}.json")).read())
     return json.loads(c.run_shard(out, shard, threads))
@@ -146,7 +158,8 @@ def cohort(
                 progress(done, total)
     else:
         futures = [
-            executor.submit(run_shard_task, c.spec, out, s, threads_per_task) for s in pending
+            executor.submit(run_shard_task, c.spec, out, s, threads_per_task, c.hash)
+            for s in pending
         ]
         try:
             for f in as_completed(futures):
