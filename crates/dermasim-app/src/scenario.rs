@@ -40,6 +40,18 @@ pub fn load(source: &ScenarioSource, base: &ParameterSet) -> Result<Scenario, Ap
     Ok(scenario)
 }
 
+/// Parse and validate scenario TOML given as text (a browser's editor, say): the same steps
+/// as [`load`] for a `.toml` file, so the same field-path errors (`origin` stands where a file
+/// name would, in syntax errors).
+pub fn load_text(text: &str, origin: &str, base: &ParameterSet) -> Result<Scenario, AppError> {
+    let tree = dermasim_io::parse_tree(text, false, origin)?;
+    let scenario = dermasim_io::scenario_from_tree(tree).map_err(dermasim_io::IoError::from)?;
+    scenario
+        .validate(&dermasim::tissue::SiteTable::embedded(), base)
+        .map_err(dermasim_io::IoError::from)?;
+    Ok(scenario)
+}
+
 /// `a,b,c`, `all` or `none` as output kinds.
 pub fn parse_outputs(list: &str) -> Result<Vec<OutputKind>, AppError> {
     match list.trim() {
