@@ -313,20 +313,18 @@ struct RunItem {
     summary_json: Option<String>,
 }
 
-fn run_label(id: i64, scenario_json: &str) -> String {
-    let name = serde_json::from_str::<Scenario>(scenario_json)
-        .ok()
-        .and_then(|s| s.name)
-        .unwrap_or_else(|| "unnamed scenario".into());
-    format!("Run {id}: {name}")
+/// "Run 12: NAME", NAME the saved scenario's name (two runs of one scenario differ by id).
+fn run_label(id: i64, saved_name: &str) -> String {
+    format!("Run {id}: {saved_name}")
 }
 
 async fn runs_list(State(app): State<App>, a: Auth) -> Page {
     require(&a)?;
     let rows: Vec<RunItem> = app.db(|c| {
         let mut st = c.prepare(
-            "SELECT id, scenario_json, status, progress, created_at FROM runs
-             WHERE clinic_id = ?1 AND scenario_id IS NOT NULL ORDER BY id DESC LIMIT 200",
+            "SELECT r.id, s.name, r.status, r.progress, r.created_at
+             FROM runs r JOIN scenarios s ON s.id = r.scenario_id
+             WHERE r.clinic_id = ?1 ORDER BY r.id DESC LIMIT 200",
         )?;
         let rows = st.query_map([a.clinic_id], |r| {
             let id: i64 = r.get(0)?;
@@ -381,8 +379,9 @@ struct Pair {
 fn finished_run(app: &App, a: &Auth, id: i64) -> Result<(RunItem, Summary), Fail> {
     let item = app.db(|c| {
         c.query_row(
-            "SELECT id, scenario_json, status, progress, created_at, summary_json FROM runs
-             WHERE id = ?1 AND clinic_id = ?2 AND scenario_id IS NOT NULL",
+            "SELECT r.id, s.name, r.status, r.progress, r.created_at, r.summary_json
+             FROM runs r JOIN scenarios s ON s.id = r.scenario_id
+             WHERE r.id = ?1 AND r.clinic_id = ?2",
             [id, a.clinic_id],
             |r| {
                 let json: String = r.get(1)?;

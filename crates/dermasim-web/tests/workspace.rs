@@ -205,14 +205,14 @@ fn runs_report_and_two_compared_on_one_chart() {
         let shallow = save(
             &env,
             &lab,
-            "Shallow",
+            "Shallow pen",
             &quick("0.5").replace("Cheek, pen 1.5 mm, 3 sessions 4 weeks apart", "Shallow pen"),
         )
         .await;
         let deep = save(
             &env,
             &lab,
-            "Deep",
+            "Deep pen",
             &quick("2.0").replace("Cheek, pen 1.5 mm, 3 sessions 4 weeks apart", "Deep pen"),
         )
         .await;
