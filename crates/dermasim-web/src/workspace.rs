@@ -462,9 +462,11 @@ fn endpoint_rows(s: &Summary) -> Vec<(String, String)> {
     let Some(map) = value.as_object() else { return Vec::new() };
     map.iter()
         .map(|(k, v)| {
-            let shown = match v.as_f64() {
-                Some(x) => format!("{x:.4}"),
-                None => v.to_string(),
+            // Days are whole numbers; ratios get four decimals.
+            let shown = match (v.as_i64(), v.as_f64()) {
+                (Some(n), _) => n.to_string(),
+                (None, Some(x)) => format!("{x:.4}"),
+                _ => v.to_string(),
             };
             (k.clone(), shown)
         })
