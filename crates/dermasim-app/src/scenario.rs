@@ -63,3 +63,34 @@ pub fn parse_outputs(list: &str) -> Result<Vec<OutputKind>, AppError> {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text and the same text in a `.toml` file: the same scenario, the same refusals.
+    #[test]
+    fn text_loads_as_a_toml_file_does() {
+        let default = include_str!("../../../examples/default.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let base = ParameterSet::default_set();
+        for text in [
+            default.to_string(),
+            default.replace("depth_mm = 1.5", "depth_mm = 9.0"),
+            default.replace("fitzpatrick = 3", "fitzpatrick = 0"),
+            default.replace("kind = \"pen\"", "kind = \"laser\""),
+            default.replace("seed = 42", "seed = 42\nextra = 1"),
+        ] {
+            let file = dir.path().join("s.toml");
+            std::fs::write(&file, &text).unwrap();
+            let from_file = load(&ScenarioSource { file: Some(file), ..Default::default() }, &base);
+            let from_text = load_text(&text, "s.toml", &base);
+            match (from_file, from_text) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("file {a:?} but text {b:?}"),
+            }
+        }
+        assert!(load_text(default, "s.toml", &base).is_ok(), "the default scenario loads");
+    }
+}
