@@ -2,7 +2,9 @@
 one-time password, create a patient, screen them, plan, and check the chart and disclaimer;
 write consent templates, take photo consent, upload a photo; record two session notes, sign
 them, simulate them with live progress, and check the run's chart; download the run and the
-patient's record as zips (read by Python's zipfile); record an adverse event; see follow-ups."""
+patient's record as zips (read by Python's zipfile); record an adverse event; see follow-ups;
+create a researcher account (one-time password shown once); in the research workspace, save a
+scenario with an error (shown inline), fix it, run two scenarios and compare them on one chart."""
 
 import os
 import re
@@ -211,4 +213,54 @@ def test_clinic_flow(server):
         assert len(record["session_notes"]) == 2 and record["adverse_events"][0]["kind"] == "none"
         photo = [n for n in z.namelist() if n.startswith("photos/")]
         assert len(photo) == 1 and b"Camera with GPS" not in z.read(photo[0])
+
+        # Accounts: a researcher created in the browser; the password is shown once.
+        page.click("text=Users")
+        page.fill("input[name=username]", "lab1")
+        page.select_option("select[name=role]", "researcher")
+        page.click("button:has-text('Create the account')")
+        assert len(page.locator("#one-time-password").inner_text()) >= 12
+        page.screenshot(path=str(OUT / "10-users.png"), full_page=True)
+        page.goto(base + "/users")
+        assert page.locator("#one-time-password").count() == 0, "shown once"
+        assert "lab1" in page.locator("#users").inner_text()
+
+        # Research workspace: an error shown inline, fixed, saved; two runs compared.
+        runs = {}
+        for name, depth, ensemble in [("Shallow pen", "0.5", ""), ("Deep pen", "2.0", "8")]:
+            page.click("text=Workspace")
+            page.click("text=New scenario")
+            default = page.locator("textarea[name=toml]").input_value()
+            assert 'name = "Cheek, pen 1.5 mm' in default, "prefilled with the default scenario"
+            quick = default.replace('fidelity = "1d"', 'fidelity = "0d"')
+            page.fill("input[name=name]", name)
+            page.fill("textarea[name=toml]", quick.replace("depth_mm = 1.5", "depth_mm = 9.0"))
+            page.click("button:has-text('Check and save')")
+            error = page.locator("#scenario-error").inner_text()
+            assert "device.depth_mm" in error, error
+            if not runs:
+                page.screenshot(path=str(OUT / "11-scenario-error.png"), full_page=True)
+            page.fill("textarea[name=toml]", quick.replace("depth_mm = 1.5", f"depth_mm = {depth}"))
+            page.click("button:has-text('Check and save')")
+            assert page.locator("#scenario-saved").count() == 1
+            page.fill("input[name=ensemble]", ensemble)
+            page.click("button:has-text('Run the saved scenario')")
+            page.locator("img#run-chart").wait_for(timeout=300_000)
+            assert page.locator("#run-endpoints").count() == 1
+            runs[name] = int(page.url.rsplit("/", 1)[1])
+        page.screenshot(path=str(OUT / "12-workspace-run.png"), full_page=True)
+        page.goto(base + "/workspace/runs")
+        page.select_option("select[name=a]", str(runs["Shallow pen"]))
+        page.select_option("select[name=b]", str(runs["Deep pen"]))
+        page.click("button:has-text('Compare on one chart')")
+        chart = page.locator("img#compare-chart")
+        chart.wait_for()
+        assert chart.evaluate("i => i.complete && i.naturalWidth > 0")
+        svg = page.request.get(base + chart.get_attribute("src")).text()
+        assert svg.count("<svg") == 1
+        for label in [f"Run {runs['Shallow pen']}: Shallow pen: central run",
+                      f"Run {runs['Deep pen']}: Deep pen: central run",
+                      f"Run {runs['Deep pen']}: Deep pen: 5-95 %"]:
+            assert label in svg, label
+        page.screenshot(path=str(OUT / "13-compare.png"), full_page=True)
         browser.close()

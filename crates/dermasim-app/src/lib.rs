@@ -12,7 +12,7 @@
 //! | topical delivery | [`deliver::deliver`] | [`dermasim::delivery::DeliveryReport`] |
 //! | screening, treatment plans | [`clinic::screen`], [`clinic::plan`] | [`clinic::PlanOutcome`] |
 //! | validation, calibration | [`evidence::validate`], [`evidence::calibrate`] | checks, fitted overlay |
-//! | benchmarks (bandwidth, transport, kinetics, whole runs) | [`bench`] | measured rates |
+//! | benchmarks (bandwidth, transport, kinetics, whole runs) | [`bench`](mod@bench) | measured rates |
 //!
 //! Files go through a [`Sink`]: a run folder on disk ([`RunFolder`], written atomically and
 //! never over anything dermasim did not create) or memory ([`MemorySink`]).

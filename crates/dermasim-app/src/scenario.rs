@@ -44,6 +44,18 @@ pub fn load(source: &ScenarioSource, base: &ParameterSet) -> Result<Scenario, Ap
     Ok(scenario)
 }
 
+/// Parse and validate scenario TOML given as text (a browser's editor, say): the same steps
+/// as [`load`] for a `.toml` file, so the same field-path errors (`origin` stands where a file
+/// name would, in syntax errors).
+pub fn load_text(text: &str, origin: &str, base: &ParameterSet) -> Result<Scenario, AppError> {
+    let tree = dermasim_io::parse_tree(text, false, origin)?;
+    let scenario = dermasim_io::scenario_from_tree(tree).map_err(dermasim_io::IoError::from)?;
+    scenario
+        .validate(&dermasim::tissue::SiteTable::embedded(), base)
+        .map_err(dermasim_io::IoError::from)?;
+    Ok(scenario)
+}
+
 /// `a,b,c`, `all` or `none` as output kinds.
 pub fn parse_outputs(list: &str) -> Result<Vec<OutputKind>, AppError> {
     match list.trim() {
@@ -53,5 +65,36 @@ pub fn parse_outputs(list: &str) -> Result<Vec<OutputKind>, AppError> {
             .split(',')
             .map(|k| k.trim().parse::<OutputKind>().map_err(|e| AppError::request("outputs", e)))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text and the same text in a `.toml` file: the same scenario, the same refusals.
+    #[test]
+    fn text_loads_as_a_toml_file_does() {
+        let default = include_str!("../../../examples/default.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let base = ParameterSet::default_set();
+        for text in [
+            default.to_string(),
+            default.replace("depth_mm = 1.5", "depth_mm = 9.0"),
+            default.replace("fitzpatrick = 3", "fitzpatrick = 0"),
+            default.replace("kind = \"pen\"", "kind = \"laser\""),
+            default.replace("seed = 42", "seed = 42\nextra = 1"),
+        ] {
+            let file = dir.path().join("s.toml");
+            std::fs::write(&file, &text).unwrap();
+            let from_file = load(&ScenarioSource { file: Some(file), ..Default::default() }, &base);
+            let from_text = load_text(&text, "s.toml", &base);
+            match (from_file, from_text) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("file {a:?} but text {b:?}"),
+            }
+        }
+        assert!(load_text(default, "s.toml", &base).is_ok(), "the default scenario loads");
     }
 }

@@ -579,6 +579,43 @@ fn dose_and_forecast_charts_are_well_formed_with_units_and_legends() {
         plots::render(&plots::ForecastChart { panels: vec![], note: note.into() }, false).is_err(),
         "no plans, no chart"
     );
+
+    // Two runs on one chart (the web app's comparison): each run's line in its own colour and
+    // the band only where the run was an ensemble.
+    let single = run(&tiny(Fidelity::Zero), false).0;
+    let compare = plots::CompareChart {
+        series: vec![
+            plots::CompareSeries {
+                label: "Run 1 ensemble".into(),
+                timeline: banded.timeline.clone(),
+            },
+            plots::CompareSeries {
+                label: "Run 2 single".into(),
+                timeline: single.timeline.clone(),
+            },
+        ],
+        note: note.into(),
+    };
+    check_chart(
+        &compare,
+        &[
+            "Run 1 ensemble: central run",
+            "Run 1 ensemble: 5-95 %",
+            "Run 2 single: central run",
+            "1 = unchanged",
+            note,
+        ],
+    );
+    let svg = plots::render(&compare, false).unwrap().svg;
+    assert!(!all_text(&svg).contains("Run 2 single: 5-95 %"), "a single run has no band");
+    for c in [plots::colour(0), plots::colour(1)] {
+        let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        assert!(svg.to_uppercase().contains(&hex), "no line in {hex}");
+    }
+    assert!(
+        plots::render(&plots::CompareChart { series: vec![], note: note.into() }, false).is_err(),
+        "no runs, no chart"
+    );
 }
 
 #[test]

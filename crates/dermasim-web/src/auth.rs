@@ -206,7 +206,7 @@ pub(crate) fn session(app: &App, parts: &Parts) -> rusqlite::Result<Option<Auth>
         .query_row(
             "SELECT u.id, u.clinic_id, u.username, u.role, s.csrf, u.must_change_password
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
             rusqlite::params![token_hash, crate::db::now_secs()],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )

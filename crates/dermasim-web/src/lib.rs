@@ -29,6 +29,8 @@ mod pages;
 mod photos;
 mod profile_form;
 mod runs;
+mod users;
+mod workspace;
 mod zip;
 
 use std::net::SocketAddr;
@@ -152,16 +154,41 @@ impl App {
                 "--role: unknown role `{role}`; use administrator, practitioner, reception or researcher"
             ))
         })?;
-        let name = name.trim();
-        if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_whitespace()) {
+        // Checked before the clinic is created, so a refused name writes nothing.
+        if !valid_user_name(name) {
             return Err(WebError::Request(
                 "--create-user: a user name is 1 to 64 characters without spaces".into(),
             ));
         }
+        let clinic_id = db::clinic_id(&self.connection(), clinic)?;
+        match self.insert_user(clinic_id, name, role, None)? {
+            Ok(password) => Ok(password),
+            Err(NewUserRefused::Name) => Err(WebError::Request(
+                "--create-user: a user name is 1 to 64 characters without spaces".into(),
+            )),
+            Err(NewUserRefused::Exists) => Err(WebError::Request(format!(
+                "--create-user: user `{}` exists already",
+                name.trim()
+            ))),
+        }
+    }
+
+    /// Insert account `name` with `role` in clinic `clinic_id`, audited as done by `actor`
+    /// (`None`: the command line); the one-time password, or why the name is refused.
+    pub(crate) fn insert_user(
+        &self,
+        clinic_id: i64,
+        name: &str,
+        role: Role,
+        actor: Option<i64>,
+    ) -> Result<Result<String, NewUserRefused>, WebError> {
+        let name = name.trim();
+        if !valid_user_name(name) {
+            return Ok(Err(NewUserRefused::Name));
+        }
         let password = auth::random_password();
         let hash = auth::hash_password(&password);
         let conn = self.connection();
-        let clinic_id = db::clinic_id(&conn, clinic)?;
         let res = conn.execute(
             "INSERT INTO users (clinic_id, username, role, password_hash, must_change_password, created_at)
              VALUES (?1, ?2, ?3, ?4, 1, ?5)",
@@ -172,24 +199,39 @@ impl App {
                 let id = conn.last_insert_rowid();
                 db::audit(
                     &conn,
-                    None,
+                    actor,
                     Some(clinic_id),
                     "create",
                     "user",
                     Some(id),
                     &format!("{name} ({})", role.as_str()),
                 )?;
-                Ok(password)
+                Ok(Ok(password))
             }
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
             {
-                Err(WebError::Request(format!("--create-user: user `{name}` exists already")))
+                Ok(Err(NewUserRefused::Exists))
             }
             Err(e) => Err(e.into()),
         }
     }
 }
+
+/// 1 to 64 characters (after trimming), no whitespace.
+fn valid_user_name(name: &str) -> bool {
+    let name = name.trim();
+    !name.is_empty() && name.len() <= 64 && !name.chars().any(|c| c.is_whitespace())
+}
+
+/// Why a new account's name is refused.
+pub(crate) enum NewUserRefused {
+    /// Empty, longer than 64 characters, or with spaces.
+    Name,
+    /// Taken (user names are unique across clinics: they sign in without naming one).
+    Exists,
+}
+
 /// The whole HTTP surface.
 pub fn router(app: App) -> axum::Router {
     pages::router(app)

@@ -54,6 +54,8 @@ pub(crate) fn router(app: App) -> Router {
         .merge(crate::photos::routes())
         .merge(crate::export::routes())
         .merge(crate::followups::routes())
+        .merge(crate::workspace::routes())
+        .merge(crate::users::routes())
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
@@ -203,10 +205,15 @@ pub(crate) fn hidden_csrf(a: &Auth) -> String {
 pub(crate) fn layout(auth: Option<&Auth>, title: &str, body: &str) -> Html<String> {
     let nav = match auth {
         Some(a) => format!(
-            "<a href=\"/patients\">Patients</a>{followups}{audit}<a href=\"/account\">{user} ({role})</a>\
+            "<a href=\"/patients\">Patients</a>{followups}{workspace}{audit}<a href=\"/account\">{user} ({role})</a>\
              <form method=\"post\" action=\"/logout\">{csrf}<button>Sign out</button></form>",
             audit = if a.role == Role::Administrator {
-                "<a href=\"/audit\">Audit</a><a href=\"/consent-templates\">Consent templates</a>"
+                "<a href=\"/audit\">Audit</a><a href=\"/consent-templates\">Consent templates</a><a href=\"/users\">Users</a>"
+            } else {
+                ""
+            },
+            workspace = if crate::workspace::uses_workspace(a.role) {
+                "<a href=\"/workspace\">Workspace</a>"
             } else {
                 ""
             },
@@ -297,7 +304,8 @@ async fn login(
     }
     let row: Option<(i64, i64, String, i64, Option<i64>)> = app.db(|c| {
         c.query_row(
-            "SELECT id, clinic_id, password_hash, failed_logins, locked_until FROM users WHERE username = ?1",
+            // A disabled account is treated as unknown: same message, same work.
+            "SELECT id, clinic_id, password_hash, failed_logins, locked_until FROM users WHERE username = ?1 AND disabled = 0",
             [&f.username],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )

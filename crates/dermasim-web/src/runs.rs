@@ -195,9 +195,10 @@ fn execute(
 fn chart(scenario: &Scenario, summary: &dermasim::Summary) -> Result<String, String> {
     use dermasim_report::plots::{first_sentence, ForecastChart, ForecastPanel};
     let panel = ForecastPanel {
+        // The record's scenarios are named "Recorded sessions at SITE"; a workspace's by its user.
         title: format!(
-            "Recorded sessions at {} ({} sessions, {})",
-            summary.site,
+            "{} ({} sessions, {})",
+            scenario.name.clone().unwrap_or_else(|| format!("Scenario at {}", summary.site)),
             scenario.protocol.sessions.len(),
             summary.fidelity
         ),
@@ -386,15 +387,40 @@ async fn start_run(
         Ok(s) => s,
         Err(e) => return Ok(bad_request(&a, &e)),
     };
-    let json = serde_json::to_string(&scenario).map_err(|e| Fail::Internal(e.to_string()))?;
+    let origin = RunOrigin::Patient(pid);
+    enqueue(&app, &a, origin, f.site.trim(), &scenario, ensemble)
+}
+
+/// Where a run came from: a patient's record, or a saved scenario of the research workspace.
+#[derive(Clone, Copy)]
+pub(crate) enum RunOrigin {
+    Patient(i64),
+    Scenario(i64),
+}
+
+/// Insert the run's row and hand its id to the workers; 503 when the queue is full. Answers
+/// with a redirect to the run's page.
+pub(crate) fn enqueue(
+    app: &App,
+    a: &Auth,
+    origin: RunOrigin,
+    site: &str,
+    scenario: &Scenario,
+    ensemble: Option<i64>,
+) -> Page {
+    let json = serde_json::to_string(scenario).map_err(|e| Fail::Internal(e.to_string()))?;
+    let (patient_id, scenario_id, detail) = match origin {
+        RunOrigin::Patient(p) => (Some(p), None, format!("patient {p}")),
+        RunOrigin::Scenario(s) => (None, Some(s), format!("scenario {s}")),
+    };
     let id = app.db(|c| {
         c.execute(
-            "INSERT INTO runs (clinic_id, patient_id, site, scenario_json, ensemble, status, created_by, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
-            params![a.clinic_id, pid, f.site.trim(), json, ensemble, a.user_id, now_text()],
+            "INSERT INTO runs (clinic_id, patient_id, scenario_id, site, scenario_json, ensemble, status, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
+            params![a.clinic_id, patient_id, scenario_id, site, json, ensemble, a.user_id, now_text()],
         )?;
         let id = c.last_insert_rowid();
-        db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "run", Some(id), &format!("patient {pid}"))?;
+        db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "run", Some(id), &detail)?;
         Ok(id)
     })?;
     let queue = &app.runs;
@@ -414,7 +440,7 @@ async fn start_run(
             )
         })?;
         let body = format!("<h1>Not started</h1><p class=\"error\">{}</p>", esc(&why));
-        return Ok((StatusCode::SERVICE_UNAVAILABLE, layout(Some(&a), "Not started", &body))
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, layout(Some(a), "Not started", &body))
             .into_response());
     }
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
@@ -422,6 +448,7 @@ async fn start_run(
 
 struct RunRow {
     patient_id: Option<i64>,
+    scenario_id: Option<i64>,
     site: String,
     status: String,
     progress: f64,
@@ -433,7 +460,7 @@ struct RunRow {
 fn load_run(app: &App, a: &Auth, id: i64) -> Result<RunRow, Fail> {
     let row = app.db(|c| {
         c.query_row(
-            "SELECT patient_id, site, status, progress, message, summary_json, chart_svg IS NOT NULL
+            "SELECT patient_id, site, status, progress, message, summary_json, chart_svg IS NOT NULL, scenario_id
              FROM runs WHERE id = ?1 AND clinic_id = ?2",
             [id, a.clinic_id],
             |r| {
@@ -445,6 +472,7 @@ fn load_run(app: &App, a: &Auth, id: i64) -> Result<RunRow, Fail> {
                     message: r.get(4)?,
                     summary_json: r.get(5)?,
                     has_chart: r.get(6)?,
+                    scenario_id: r.get(7)?,
                 })
             },
         )
@@ -474,7 +502,13 @@ async fn run_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page 
             "<p><a href=\"/patients/{p}#runs\">Back to {}</a></p>",
             esc(if a.role.sees_names() { format!("patient {p}") } else { pseudonym(p) })
         ),
-        None => String::new(),
+        None => match r.scenario_id {
+            Some(sid) => format!(
+                "<p><a href=\"/workspace/scenarios/{sid}\">Back to the scenario</a> · \
+                 <a href=\"/workspace/runs\">All workspace runs</a></p>"
+            ),
+            None => String::new(),
+        },
     };
     let pct = progress_now(&app, id, r.progress) * 100.0;
     let mut b = format!(
@@ -506,6 +540,9 @@ async fn run_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page 
                 s.endpoints.elastin_rel_end,
                 s.endpoints.epidermis_thickness_rel_end
             );
+            if r.scenario_id.is_some() {
+                b += &crate::workspace::endpoints_table(&s);
+            }
         }
     }
     if finished(&r.status) {
@@ -568,8 +605,14 @@ async fn run_events(
 
 async fn cancel_run(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
     let r = load_run(&app, &a, id)?;
-    if !a.role.edits_clinical() {
-        return Err(Fail::Forbidden("Your role cannot cancel simulations.".into()));
+    // A workspace run is the workspace's (researchers, administrators); a record's run is
+    // the clinical staff's.
+    let may = match r.scenario_id {
+        Some(_) => crate::workspace::uses_workspace(a.role),
+        None => a.role.edits_clinical(),
+    };
+    if !may {
+        return Err(Fail::Forbidden("Your role cannot cancel this simulation.".into()));
     }
     let live = app.runs.live(id);
     if finished(&r.status) && live.is_none() {

@@ -5,6 +5,7 @@
 //! fonts; SVG text names the generic `sans-serif` family.
 
 mod cells;
+mod compare;
 mod dose;
 mod forecast;
 mod profiles;
@@ -20,6 +21,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub use cells::CellsChart;
+pub use compare::{CompareChart, CompareSeries};
 pub use dose::{DoseChart, DoseProfileChart};
 pub use forecast::{first_sentence, ForecastChart, ForecastPanel};
 pub use profiles::ProfilesChart;
