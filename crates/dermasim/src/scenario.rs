@@ -20,10 +20,13 @@ pub struct Scenario {
     /// Free text shown in reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Who is treated, and where.
     pub patient: Patient,
     /// The device used at every session unless a session names its own.
     pub device: Device,
+    /// When sessions happen and how long the follow-up is.
     pub protocol: Protocol,
+    /// Fidelity, grid and steps.
     #[serde(default)]
     pub simulation: Simulation,
     /// Overrides of model parameters by name (see `data/parameters.toml`).
@@ -47,12 +50,14 @@ pub struct Scenario {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+/// The patient and the treated site.
 pub struct Patient {
     /// Anatomical site id from `dermasim sites`.
     pub site: String,
     /// Age in years, 18 to 100.
     #[schemars(range(min = limits::AGE_YEARS.lo, max = limits::AGE_YEARS.hi))]
     pub age_years: f64,
+    /// Sex, for the thickness and ageing factors.
     #[serde(default)]
     pub sex: Sex,
     /// Fitzpatrick skin type, 1 to 6.
@@ -67,6 +72,7 @@ fn default_fitzpatrick() -> u8 {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+/// The treatment course.
 pub struct Protocol {
     /// Treatment sessions in increasing day order.
     pub sessions: Vec<Session>,
@@ -77,6 +83,7 @@ pub struct Protocol {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+/// One treatment session.
 pub struct Session {
     /// Day of the session, from day 0.
     pub day: f64,
@@ -86,6 +93,7 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+/// How finely the skin is resolved.
 pub enum Fidelity {
     /// Well-mixed layers: one compartment per skin layer.
     #[serde(rename = "0d")]
@@ -100,6 +108,7 @@ pub enum Fidelity {
 }
 
 impl Fidelity {
+    /// The fidelity as scenarios name it (`0d`, `1d`, `3d`).
     pub fn as_str(self) -> &'static str {
         match self {
             Fidelity::Zero => "0d",
@@ -123,7 +132,9 @@ impl std::str::FromStr for Fidelity {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
+/// Numerical settings of a run.
 pub struct Simulation {
+    /// 0d, 1d or 3d.
     pub fidelity: Fidelity,
     /// Depth grid spacing (1d and 3d), 1 to 200 um.
     #[schemars(range(min = limits::DZ_UM.lo, max = limits::DZ_UM.hi))]

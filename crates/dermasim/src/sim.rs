@@ -93,8 +93,11 @@ struct Sums {
 /// Where a run spent its time (wall clock, seconds) and how much kinetics it did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Profile {
+    /// Time steps taken.
     pub steps: u64,
+    /// Wall time in transport.
     pub transport_s: f64,
+    /// Wall time in kinetics.
     pub kinetics_s: f64,
     /// Voxels integrated by the kinetics, summed over steps.
     pub voxel_steps: u64,
@@ -102,6 +105,7 @@ pub struct Profile {
     pub voxels_resting: u64,
 }
 
+/// A run in progress: the grid, the fields and the clock, stepped by [`Simulation::run_until`].
 pub struct Simulation {
     scenario: Scenario,
     set: ParameterSet,
@@ -140,6 +144,7 @@ pub struct Simulation {
 }
 
 impl Simulation {
+    /// Set up a run of `scenario` with base parameters `base` and default options.
     pub fn new(scenario: &Scenario, base: &ParameterSet) -> Result<Simulation, Error> {
         Self::with_options(scenario, base, Options::default())
     }
@@ -252,18 +257,22 @@ impl Simulation {
         Ok(me)
     }
 
+    /// The grid.
     pub fn grid(&self) -> &Grid {
         &self.grid
     }
 
+    /// The skin column.
     pub fn column(&self) -> &Column {
         &self.column
     }
 
+    /// The parameter set the run uses (base plus the scenario's overrides).
     pub fn parameters(&self) -> &ParameterSet {
         &self.set
     }
 
+    /// Simulated time, days.
     pub fn time(&self) -> f64 {
         self.t
     }
@@ -305,6 +314,7 @@ impl Simulation {
         })
     }
 
+    /// Kinetics integrator steps so far.
     pub fn solver_stats(&self) -> Stats {
         self.stats
     }

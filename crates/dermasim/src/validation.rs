@@ -12,16 +12,24 @@ use crate::params::ParameterSet;
 use crate::scenario::Scenario;
 use crate::sim::{Options, Simulation};
 
+/// The embedded target table (`data/targets.toml`).
 pub const TARGETS_TOML: &str = include_str!("../../../data/targets.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// How a target's metric is judged.
 pub enum Kind {
+    /// Metric at `day` inside `band` (with an optional published `target`).
     Value,
+    /// Change from baseline of `scenario` above that of `compare` by `margin`.
     Greater,
+    /// Change from baseline of `scenario` below that of `compare` by `margin`.
     Less,
+    /// Metric at `day` between the bounds of `band` (a ceiling or a floor).
     Below,
+    /// Metric at `day` below its peak and below its value a week earlier.
     Falling,
+    /// Metric at `day` above its value at `from_day`.
     Rising,
     /// Metric at `day` as a share of its peak up to that day, inside `band` (how long a
     /// signal lasts, whatever its units).
@@ -30,29 +38,46 @@ pub enum Kind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A published result the model is checked (or calibrated) against.
 pub struct Target {
+    /// Identifier.
     pub id: String,
+    /// Publication the result comes from.
     pub source: String,
+    /// Evidence grade (A strongest).
     pub grade: String,
+    /// What the study did.
     pub protocol: String,
+    /// What the study measured.
     pub observed: String,
+    /// How the study is mapped onto the model, where that takes assumptions.
     #[serde(default)]
     pub assumptions: Option<String>,
+    /// How the metric is judged.
     pub kind: Kind,
+    /// Timeline column or endpoint compared.
     pub metric: String,
+    /// Day the metric is read.
     #[serde(default)]
     pub day: Option<f64>,
+    /// Earlier day, for `Rising`.
     #[serde(default)]
     pub from_day: Option<f64>,
+    /// Published value, for `Value`.
     #[serde(default)]
     pub target: Option<f64>,
+    /// Accepted range.
     #[serde(default)]
     pub band: Option<[f64; 2]>,
+    /// Relative margin of a comparison.
     #[serde(default)]
     pub margin: Option<f64>,
+    /// Whether calibration fits this target (otherwise it is only checked).
     #[serde(default)]
     pub calibrate: bool,
+    /// Overrides of the default scenario that reproduce the study.
     pub scenario: serde_json::Value,
+    /// Second scenario of a comparison.
     #[serde(default)]
     pub compare: Option<serde_json::Value>,
 }
@@ -62,6 +87,7 @@ struct TargetFile {
     target: Vec<Target>,
 }
 
+/// The embedded targets.
 pub fn targets() -> Vec<Target> {
     toml::from_str::<TargetFile>(TARGETS_TOML).expect("embedded data/targets.toml is valid").target
 }
@@ -69,17 +95,25 @@ pub fn targets() -> Vec<Target> {
 /// One check's result, as printed by `dermasim validate`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
+    /// Target id.
     pub id: String,
+    /// Publication.
     pub source: String,
+    /// What the study did.
     pub protocol: String,
+    /// What the study measured.
     pub observed: String,
+    /// How the study is mapped onto the model.
     pub assumptions: Option<String>,
     /// The model's number (for comparisons: the first scenario's).
     pub model: f64,
     /// For comparisons: the second scenario's number, or the earlier day's.
     pub model_compare: Option<f64>,
+    /// What the check accepts, in words.
     pub accepted: String,
+    /// Whether the model passes.
     pub pass: bool,
+    /// Whether calibration fitted this target (a fitted target is no independent check).
     pub calibrated_on: bool,
 }
 
@@ -144,6 +178,7 @@ pub fn run_scenarios(
     runs.into_iter().map(|(k, r)| r.map(|s| (k, s))).collect()
 }
 
+/// Judge one target on the runs of its scenarios (keyed by canonical scenario JSON).
 pub fn evaluate(t: &Target, runs: &BTreeMap<String, Summary>) -> Check {
     let get = |o: &serde_json::Value| -> &Summary {
         &runs[&overlay_scenario(o).expect("checked in run_scenarios").canonical_json()]

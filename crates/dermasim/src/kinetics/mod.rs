@@ -14,21 +14,34 @@ pub use cooper::CooperParams;
 
 /// Species of the coupled model, in field order.
 pub mod species {
+    /// Pathogen (Cooper 2015), normalised.
     pub const P: usize = 0;
+    /// Debris of injured tissue: the wound signal (Cooper 2015).
     pub const PT: usize = 1;
+    /// Neutrophils, normalised.
     pub const N: usize = 2;
+    /// Inflammatory macrophages, normalised.
     pub const M: usize = 3;
+    /// Repair macrophages, normalised.
     pub const MR: usize = 4;
+    /// Active TGF-beta, normalised.
     pub const T: usize = 5;
+    /// Fibroblasts, relative to the papillary dermis of a young adult.
     pub const F: usize = 6;
+    /// Collagen I, relative to the resting papillary dermis.
     pub const C1: usize = 7;
+    /// Collagen III, relative to the resting papillary dermis.
     pub const C3: usize = 8;
+    /// Functional elastin.
     pub const EF: usize = 9;
+    /// Damaged elastin.
     pub const ED: usize = 10;
     /// Elastin made since the start of the run (tropoelastin and the fibres it forms): a
     /// share of `EF`, tracked so outputs can separate new from old elastin.
     pub const EN: usize = 11;
+    /// Species in a voxel state.
     pub const COUNT: usize = 12;
+    /// Field names of the species, in field order.
     pub const NAMES: [&str; COUNT] = [
         "pathogen",
         "debris",
@@ -78,15 +91,20 @@ typed_params! {
 pub struct Baseline {
     /// Resting fibroblast density relative to the papillary dermis of a young adult.
     pub fibroblasts: f64,
+    /// Resting collagen I.
     pub collagen_i: f64,
+    /// Resting collagen III.
     pub collagen_iii: f64,
+    /// Resting functional elastin.
     pub elastin: f64,
+    /// Resting damaged elastin (photo- and chronological ageing).
     pub damaged_elastin: f64,
     /// Age factor on fibroblast proliferation and synthesis (1 = young adult).
     pub response: f64,
 }
 
 impl Baseline {
+    /// No tissue: every resting level 0 (the stratum corneum).
     pub const NONE: Baseline = Baseline {
         fibroblasts: 0.0,
         collagen_i: 0.0,
@@ -115,8 +133,11 @@ impl Baseline {
 
 /// One voxel's ODE system: parameters plus its baseline.
 pub struct Voxel<'a> {
+    /// Inflammation parameters (Cooper 2015).
     pub cooper: &'a CooperParams,
+    /// Fibroblast, collagen and elastin parameters.
     pub remodel: &'a RemodelParams,
+    /// The voxel's resting state.
     pub base: Baseline,
     /// Levels `[collagen III, collagen I, elastin]` that wound filling restores: the matrix the
     /// voxel held before its last injury (never below rest); `base.matrix()` when uninjured.

@@ -83,6 +83,7 @@ impl InflammationRates for BuiltinRates {
 
 /// The voxel system with its inflammatory block taken from a module.
 pub struct ModuleVoxel<'a, 'm> {
+    /// The built-in system, whose inflammatory rows the module replaces.
     pub voxel: Voxel<'a>,
     /// `RefCell` because `OdeSystem` evaluates through `&self`; one per worker, never shared.
     pub rates: &'a RefCell<Box<dyn InflammationRates + 'm>>,

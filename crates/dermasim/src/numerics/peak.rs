@@ -6,7 +6,7 @@
 /// (4 cycles, 2 ports) with 4-lane vectors.
 const CHAINS: usize = 32;
 
-/// Run `iters` rounds of `acc = acc * m + a` over [`CHAINS`] independent f64 chains and return
+/// Run `iters` rounds of `acc = acc * m + a` over 32 independent f64 chains and return
 /// the number of floating-point operations done (2 per chain per round).
 pub fn mul_add_chains(iters: u64) -> f64 {
     #[cfg(target_arch = "x86_64")]
