@@ -5,12 +5,10 @@
 use dermasim::TimelinePoint;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::timeline::band_points;
 use super::{
-    axes, band, colour, padded_range, side_legend, tick, Chart, DrawResult, Mark, FAMILY, LABEL_PX,
-    LEGEND_PX, TITLE_PX,
+    axes, band, colour, padded_range, side_legend, tick, titled_with_note, Chart, DrawResult, Mark,
 };
 
 const COLUMN: &str = "collagen_total_rel";
@@ -57,13 +55,7 @@ impl Chart for CompareChart {
         if self.series.is_empty() {
             return Err("no runs to compare".into());
         }
-        let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
-        let (w, h) = root.dim_in_pixel();
-        let (body, foot) = root.split_vertically(h - 34);
-        let font =
-            (FAMILY, LABEL_PX).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
-        foot.draw(&Text::new(self.note.clone(), (12, 17), font))?;
-        let (plot, key) = body.split_horizontally(w - LEGEND_PX);
+        let (plot, key) = titled_with_note(root, &self.title(), &self.note)?;
         let lines: Vec<Vec<(f64, f64)>> = self
             .series
             .iter()

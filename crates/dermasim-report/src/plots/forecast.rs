@@ -6,12 +6,11 @@
 use dermasim::TimelinePoint;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::timeline::band_points;
 use super::{
-    axes, band, colour, padded_range, session_markers, side_legend, tick, Chart, DrawResult, Mark,
-    FAMILY, LABEL_PX, LEGEND_PX, MARKER, TITLE_PX,
+    axes, band, colour, padded_range, session_markers, side_legend, tick, titled_with_note, Chart,
+    DrawResult, Mark, FAMILY, LABEL_PX, MARKER,
 };
 
 const COLUMN: &str = "collagen_total_rel";
@@ -61,13 +60,7 @@ impl Chart for ForecastChart {
         if self.panels.is_empty() {
             return Err("no plans to draw".into());
         }
-        let root = root.titled(&self.title(), (FAMILY, TITLE_PX))?;
-        let (w, h) = root.dim_in_pixel();
-        let (body, foot) = root.split_vertically(h - 34);
-        let font =
-            (FAMILY, LABEL_PX).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
-        foot.draw(&Text::new(self.note.clone(), (12, 17), font))?;
-        let (plots, key) = body.split_horizontally(w - LEGEND_PX);
+        let (plots, key) = titled_with_note(root, &self.title(), &self.note)?;
         let c = colour(0);
         for (panel, area) in self.panels.iter().zip(plots.split_evenly((self.panels.len(), 1))) {
             let first = panel.session_days.first().copied().unwrap_or(0.0);

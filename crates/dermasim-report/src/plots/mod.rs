@@ -202,6 +202,27 @@ pub enum Mark {
     Dot(RGBColor),
 }
 
+/// The frame of a chart with a footnote: the title on top, `note` on a line at the bottom, and
+/// the body split into the plot area and the legend column on the right.
+pub type Framed<DB> = (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>);
+
+/// Draw the title and the footnote on `root`; returns `(plot area, legend area)`.
+pub fn titled_with_note<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    note: &str,
+) -> Result<Framed<DB>, Box<dyn Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let root = root.titled(title, (FAMILY, TITLE_PX))?;
+    let (w, h) = root.dim_in_pixel();
+    let (body, foot) = root.split_vertically(h - 34);
+    let font = (FAMILY, LABEL_PX).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    foot.draw(&Text::new(note.to_string(), (12, 17), font))?;
+    Ok(body.split_horizontally(w - LEGEND_PX))
+}
+
 /// A legend in its own area beside the chart, so it never hides data.
 pub fn side_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,

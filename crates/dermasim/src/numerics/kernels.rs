@@ -6,7 +6,7 @@ use super::tridiag::{Cyclic, Real, Thomas};
 /// order in wider registers (no fused multiply-add), so results are bit-identical to the
 /// baseline build on any machine.
 #[inline(always)]
-fn avx2() -> bool {
+pub(crate) fn avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")

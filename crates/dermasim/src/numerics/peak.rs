@@ -15,7 +15,7 @@ pub fn mul_add_chains(iters: u64) -> f64 {
         unsafe fn wide(iters: u64) -> [f64; CHAINS] {
             chains_body(iters)
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if super::kernels::avx2() {
             // SAFETY: the CPU has AVX2 (checked at run time).
             std::hint::black_box(unsafe { wide(iters) });
             return 2.0 * CHAINS as f64 * iters as f64;
