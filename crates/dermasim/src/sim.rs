@@ -561,15 +561,7 @@ impl Simulation {
         let module = self.options.inflammation.as_deref();
         const CHUNK: usize = 256;
         // Each chunk of voxels gets its own slice of every species row: disjoint borrows.
-        let mut rows: Vec<Vec<&mut [f64]>> = Vec::new();
-        for row in self.fields.chunks_mut(len) {
-            for (c, part) in row.chunks_mut(CHUNK).enumerate() {
-                if c == rows.len() {
-                    rows.push(Vec::with_capacity(COUNT));
-                }
-                rows[c].push(part);
-            }
-        }
+        let mut rows = crate::numerics::column_blocks(&mut self.fields, len, CHUNK);
         let results: Vec<Result<(Stats, u64, u64), ode::OdeError>> = self
             .step
             .par_chunks_mut(CHUNK)

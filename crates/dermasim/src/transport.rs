@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::grid::Grid;
 pub use crate::numerics::Real;
-use crate::numerics::{lateral_plane, sweep_columns, Cyclic, Thomas};
+use crate::numerics::{column_blocks, lateral_plane, sweep_columns, Cyclic, Thomas};
 
 /// Depth diffusion coefficient of every cell for one species, um^2/day.
 pub type DepthCoefficients = Vec<f64>;
@@ -149,15 +149,7 @@ fn depth<R: Real>(
     let mut tasks: Vec<(&Thomas<R>, Vec<&mut [R]>)> = Vec::new();
     let species = fields.chunks_mut(len).enumerate().filter(|(s, _)| active.contains(s));
     for ((_, field), t) in species.zip(&mats) {
-        let first = tasks.len();
-        for row in field.chunks_mut(plane) {
-            for (c, part) in row.chunks_mut(block).enumerate() {
-                if first + c == tasks.len() {
-                    tasks.push((t, Vec::with_capacity(nz)));
-                }
-                tasks[first + c].1.push(part);
-            }
-        }
+        tasks.extend(column_blocks(field, plane, block).into_iter().map(|rows| (t, rows)));
     }
     let work = |(t, rows): &mut (&Thomas<R>, Vec<&mut [R]>)| sweep_columns(t, rows);
     if active.len() * len < SERIAL_BELOW {

@@ -5,9 +5,11 @@
 //! `SAFETY:` argument.
 #![allow(unsafe_code)]
 
+pub mod blocks;
 pub mod kernels;
 pub mod peak;
 pub mod tridiag;
 
+pub use blocks::column_blocks;
 pub use kernels::{lateral_plane, sweep_columns};
 pub use tridiag::{Cyclic, Real, Thomas};
