@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
-use crate::scenario::{check_range, Fidelity, Protocol};
+use crate::limits::check_range;
+use crate::scenario::{Fidelity, Protocol};
 
 /// One kind of optional output. Names as in the scenario file and `--outputs`.
 #[derive(

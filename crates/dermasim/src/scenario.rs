@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, DeviceParams};
 use crate::error::FieldError;
-pub(crate) use crate::limits::check_range;
-use crate::limits::{self, Limit};
+use crate::limits::{self, check_range, Limit};
 use crate::outputs::Outputs;
 use crate::params::ParameterSet;
 use crate::tissue::{Column, Sex, SiteTable};

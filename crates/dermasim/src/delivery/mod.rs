@@ -23,9 +23,10 @@ pub use solver::Numerics;
 
 use crate::device::Channels;
 use crate::error::{Error, FieldError};
+use crate::limits::check_range;
 use crate::outcome::DISCLAIMER;
 use crate::params::ParameterSet;
-use crate::scenario::{check_range, Scenario};
+use crate::scenario::Scenario;
 use crate::tissue::{Column, SiteTable};
 use solver::{ChannelPath, Closure, DepthGrid, Problem};
 
