@@ -4,12 +4,15 @@
 //!
 //! Later layers add their own parts through [`Section`] (e.g. the delivered dose, a plan's
 //! forecast): a title, trusted HTML and figures, placed after the built-in charts.
+//!
+//! The page is a maud template: text is escaped by the template, so only markup built by
+//! maud (figures' SVG, sections' markup) reaches the page unescaped.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 use dermasim::params::{Grade, ParameterSet};
 use dermasim::{Scenario, Summary};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::plots::Figure;
 
@@ -17,13 +20,13 @@ use crate::plots::Figure;
 const DAYS: [f64; 12] = [0.0, 1.0, 3.0, 7.0, 14.0, 28.0, 56.0, 84.0, 120.0, 180.0, 270.0, 365.0];
 
 /// An extra part of the report.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Section {
     /// Anchor id (letters, digits, `-`).
     pub id: String,
     pub title: String,
-    /// Trusted HTML; escape any user text with [`escape`].
-    pub html: String,
+    /// Trusted HTML, built with maud (which escapes the text it interpolates).
+    pub html: Markup,
     pub figures: Vec<Figure>,
 }
 
@@ -36,22 +39,6 @@ pub struct ReportInput<'a> {
     pub scenario_hash: &'a str,
     pub figures: &'a [Figure],
     pub extra: &'a [Section],
-}
-
-/// Text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 const STYLE: &str = r#"
@@ -77,83 +64,62 @@ pre { background: #f6f6f6; padding: 10px; overflow-x: auto; font-size: 0.88em; }
 pub fn report_html(r: &ReportInput) -> String {
     let s = r.summary;
     let title = s.scenario_name.clone().unwrap_or_else(|| format!("{} scenario", s.site));
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>dermasim report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(&title)
-    );
-    let _ = writeln!(h, "<h1>dermasim run report: {}</h1>", escape(&title));
-    let _ = writeln!(
-        h,
-        "<p class=\"meta\">{} {} &middot; site {} &middot; fidelity {} &middot; seed {} &middot; scenario hash {}</p>",
-        escape(&s.program),
-        escape(&s.version),
-        escape(&s.site),
-        escape(&s.fidelity),
-        s.seed,
-        escape(r.scenario_hash)
-    );
-    let _ = writeln!(
-        h,
-        "<p class=\"disclaimer\" id=\"disclaimer-top\"><strong>Note.</strong> {}</p>",
-        escape(&s.disclaimer)
-    );
-
-    let mut toc: Vec<(String, String)> = vec![
-        ("scenario".into(), "Scenario".into()),
-        ("summary".into(), "Summary".into()),
-        ("sessions".into(), "Sessions".into()),
-        ("figures".into(), "Charts".into()),
+    let mut toc: Vec<(&str, &str)> = vec![
+        ("scenario", "Scenario"),
+        ("summary", "Summary"),
+        ("sessions", "Sessions"),
+        ("figures", "Charts"),
     ];
-    toc.extend(r.extra.iter().map(|x| (x.id.clone(), x.title.clone())));
-    toc.push(("evidence".into(), "Evidence".into()));
-    h.push_str("<nav><ol>");
-    for (id, t) in &toc {
-        let _ = write!(h, "<li><a href=\"#{}\">{}</a></li>", escape(id), escape(t));
-    }
-    h.push_str("</ol></nav>\n");
-
-    scenario_section(&mut h, r.scenario);
-    summary_section(&mut h, s);
-    sessions_section(&mut h, s);
-    h.push_str("<section id=\"figures\">\n<h2>Charts</h2>\n");
-    for f in r.figures {
-        figure(&mut h, f);
-    }
-    h.push_str("</section>\n");
-    for x in r.extra {
-        let _ = writeln!(
-            h,
-            "<section id=\"{}\">\n<h2>{}</h2>\n{}",
-            escape(&x.id),
-            escape(&x.title),
-            x.html
-        );
-        for f in &x.figures {
-            figure(&mut h, f);
+    toc.extend(r.extra.iter().map(|x| (x.id.as_str(), x.title.as_str())));
+    toc.push(("evidence", "Evidence"));
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "dermasim report: " (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "dermasim run report: " (title) }
+                p.meta {
+                    (s.program) " " (s.version) " · site " (s.site) " · fidelity " (s.fidelity)
+                    " · seed " (s.seed) " · scenario hash " (r.scenario_hash)
+                }
+                p.disclaimer #disclaimer-top { strong { "Note." } " " (s.disclaimer) }
+                nav { ol { @for (id, t) in &toc { li { a href={ "#" (id) } { (t) } } } } }
+                (scenario_section(r.scenario))
+                (summary_section(s))
+                (sessions_section(s))
+                section #figures {
+                    h2 { "Charts" }
+                    @for f in r.figures { (figure(f)) }
+                }
+                @for x in r.extra {
+                    section id=(x.id) {
+                        h2 { (x.title) }
+                        (x.html)
+                        @for f in &x.figures { (figure(f)) }
+                    }
+                }
+                (evidence_section(s, r.parameters, r.scenario))
+                p.disclaimer #disclaimer { strong { "Note." } " " (s.disclaimer) }
+            }
         }
-        h.push_str("</section>\n");
-    }
-    evidence_section(&mut h, s, r.parameters, r.scenario);
-    let _ = writeln!(
-        h,
-        "<p class=\"disclaimer\" id=\"disclaimer\"><strong>Note.</strong> {}</p>",
-        escape(&s.disclaimer)
-    );
-    h.push_str("</body>\n</html>\n");
-    h
+    };
+    let mut out = page.into_string();
+    out.push('\n');
+    out
 }
 
-fn figure(h: &mut String, f: &Figure) {
-    let _ = writeln!(
-        h,
-        "<figure id=\"fig-{}\" class=\"plot\">\n{}\n<figcaption><strong>{}.</strong> {}</figcaption>\n</figure>",
-        escape(&f.name),
-        inline_svg(&f.svg),
-        escape(&f.title),
-        escape(&f.caption)
-    );
+fn figure(f: &Figure) -> Markup {
+    html! {
+        figure.plot id={ "fig-" (f.name) } {
+            (PreEscaped(inline_svg(&f.svg)))
+            figcaption { strong { (f.title) "." } " " (f.caption) }
+        }
+    }
 }
 
 /// An SVG document as an inline element: no XML declaration, no namespace URL (HTML parsers
@@ -193,25 +159,24 @@ fn strip_attr(tag: &str, name: &str) -> String {
     }
 }
 
-fn row(h: &mut String, cells: &[String]) {
-    h.push_str("<tr>");
-    for c in cells {
-        let numeric = c.trim_start_matches(['-', '+']).starts_with(|ch: char| ch.is_ascii_digit());
-        let _ = write!(h, "<td{}>{}</td>", if numeric { " class=\"num\"" } else { "" }, c);
+/// A table cell; numbers are right-aligned.
+fn cell(content: Markup) -> Markup {
+    let text = content.0.trim_start_matches(['-', '+']);
+    let numeric = text.starts_with(|ch: char| ch.is_ascii_digit());
+    html! {
+        @if numeric { td.num { (content) } } @else { td { (content) } }
     }
-    h.push_str("</tr>\n");
 }
 
-fn header(h: &mut String, cells: &[&str]) {
-    h.push_str("<tr>");
-    for c in cells {
-        let _ = write!(h, "<th>{}</th>", escape(c));
-    }
-    h.push_str("</tr>\n");
+fn text_cell(text: impl AsRef<str>) -> Markup {
+    cell(html! { (text.as_ref()) })
 }
 
-fn scenario_section(h: &mut String, sc: &Scenario) {
-    h.push_str("<section id=\"scenario\">\n<h2>Scenario</h2>\n<table>\n");
+fn header(cells: &[&str]) -> Markup {
+    html! { tr { @for c in cells { th { (c) } } } }
+}
+
+fn scenario_section(sc: &Scenario) -> Markup {
     let p = &sc.patient;
     let sessions: Vec<String> = sc.protocol.sessions.iter().map(|x| format!("{}", x.day)).collect();
     let d = &sc.device;
@@ -240,128 +205,130 @@ fn scenario_section(h: &mut String, sc: &Scenario) {
             format!("fidelity {}, seed {}", sc.simulation.fidelity.as_str(), sc.simulation.seed),
         ),
     ];
-    for (k, v) in facts {
-        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(&v));
-    }
-    h.push_str("</table>\n");
     let text = toml::to_string_pretty(sc)
         .unwrap_or_else(|e| format!("(cannot show the scenario as TOML: {e})"));
-    let _ = writeln!(h, "<details><summary>The scenario file as run (TOML)</summary>\n<pre>{}</pre>\n</details>\n</section>", escape(&text));
+    html! {
+        section #scenario {
+            h2 { "Scenario" }
+            table { @for (k, v) in &facts { tr { th { (k) } td { (v) } } } }
+            details {
+                summary { "The scenario file as run (TOML)" }
+                pre { (text) }
+            }
+        }
+    }
 }
 
 /// A value, with its ensemble band when there is one.
-fn with_band(p: &dermasim::TimelinePoint, name: &str) -> String {
+fn with_band(p: &dermasim::TimelinePoint, name: &str) -> Markup {
     let v = p.get(name).unwrap_or(f64::NAN);
-    match (p.bands.get(&format!("{name}_p05")), p.bands.get(&format!("{name}_p95"))) {
-        (Some(lo), Some(hi)) => format!("{v:.3}<span class=\"band\">{lo:.3} to {hi:.3}</span>"),
-        _ => format!("{v:.3}"),
+    let band = (p.bands.get(&format!("{name}_p05")), p.bands.get(&format!("{name}_p95")));
+    html! {
+        (format!("{v:.3}"))
+        @if let (Some(lo), Some(hi)) = band { span.band { (format!("{lo:.3} to {hi:.3}")) } }
     }
 }
 
-fn summary_section(h: &mut String, s: &Summary) {
-    h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
+fn summary_section(s: &Summary) -> Markup {
     let l = &s.layers_um;
-    let _ = writeln!(
-        h,
-        "<p>Skin column: stratum corneum {:.0} µm, epidermis {:.0} µm, papillary dermis {:.0} µm, reticular dermis {:.0} µm. Values below are relative to before treatment (1.000 = unchanged){}.</p>",
-        l.stratum_corneum,
-        l.epidermis,
-        l.papillary_dermis,
-        l.reticular_dermis,
-        if crate::plots::has_bands(s) { "; under each value in grey, the 5-95 % range of the ensemble" } else { "" }
-    );
-    h.push_str("<table>\n");
-    header(
-        h,
-        &[
-            "day",
-            "collagen I",
-            "collagen III",
-            "total collagen",
-            "elastin",
-            "epidermis",
-            "fibroblasts",
-            "neutrophils",
-            "macrophages",
-        ],
-    );
     let end = s.last().t_day;
-    let mut shown: Vec<f64> = Vec::new();
+    let mut shown: Vec<&dermasim::TimelinePoint> = Vec::new();
     for d in DAYS.iter().copied().filter(|&d| d <= end).chain([end]) {
         let Some(p) = s.at(d) else { continue };
-        if shown.iter().any(|&t| (t - p.t_day).abs() < 1e-9) {
-            continue;
+        if !shown.iter().any(|q| (q.t_day - p.t_day).abs() < 1e-9) {
+            shown.push(p);
         }
-        shown.push(p.t_day);
-        let mut cells = vec![format!("{}", p.t_day)];
-        for n in [
-            "collagen_i_rel",
-            "collagen_iii_rel",
-            "collagen_total_rel",
-            "elastin_rel",
-            "epidermis_thickness_rel",
-            "fibroblasts_rel",
-        ] {
-            cells.push(with_band(p, n));
-        }
-        cells.push(format!("{:.4}", p.neutrophils));
-        cells.push(format!("{:.4}", p.macrophages));
-        row(h, &cells);
     }
-    h.push_str("</table>\n");
+    let relative = [
+        "collagen_i_rel",
+        "collagen_iii_rel",
+        "collagen_total_rel",
+        "elastin_rel",
+        "epidermis_thickness_rel",
+        "fibroblasts_rel",
+    ];
     let e = &s.endpoints;
-    let _ = writeln!(
-        h,
-        "<p>Peaks after the first session (within its treatment cycle): neutrophils day {:.1}, macrophages day {:.1}, fibroblasts day {:.1}, collagen III day {:.1}. Neutrophils and macrophages are dermis means in the units of Cooper et al. 2015.</p>",
-        e.neutrophil_peak_day, e.macrophage_peak_day, e.fibroblast_peak_day, e.collagen_iii_peak_day
-    );
-    if !s.notes.is_empty() {
-        h.push_str("<ul>");
-        for n in &s.notes {
-            let _ = write!(h, "<li>{}</li>", escape(n));
+    html! {
+        section #summary {
+            h2 { "Summary" }
+            p {
+                (format!(
+                    "Skin column: stratum corneum {:.0} µm, epidermis {:.0} µm, papillary dermis {:.0} µm, reticular dermis {:.0} µm. ",
+                    l.stratum_corneum, l.epidermis, l.papillary_dermis, l.reticular_dermis
+                ))
+                "Values below are relative to before treatment (1.000 = unchanged)"
+                @if crate::plots::has_bands(s) { "; under each value in grey, the 5-95 % range of the ensemble" }
+                "."
+            }
+            table {
+                (header(&[
+                    "day",
+                    "collagen I",
+                    "collagen III",
+                    "total collagen",
+                    "elastin",
+                    "epidermis",
+                    "fibroblasts",
+                    "neutrophils",
+                    "macrophages",
+                ]))
+                @for p in &shown {
+                    tr {
+                        (text_cell(format!("{}", p.t_day)))
+                        @for n in relative { (cell(with_band(p, n))) }
+                        (text_cell(format!("{:.4}", p.neutrophils)))
+                        (text_cell(format!("{:.4}", p.macrophages)))
+                    }
+                }
+            }
+            p {
+                (format!(
+                    "Peaks after the first session (within its treatment cycle): neutrophils day {:.1}, macrophages day {:.1}, fibroblasts day {:.1}, collagen III day {:.1}. ",
+                    e.neutrophil_peak_day, e.macrophage_peak_day, e.fibroblast_peak_day, e.collagen_iii_peak_day
+                ))
+                "Neutrophils and macrophages are dermis means in the units of Cooper et al. 2015."
+            }
+            @if !s.notes.is_empty() { ul { @for n in &s.notes { li { (n) } } } }
         }
-        h.push_str("</ul>\n");
     }
-    h.push_str("</section>\n");
 }
 
-fn sessions_section(h: &mut String, s: &Summary) {
-    h.push_str("<section id=\"sessions\">\n<h2>Sessions</h2>\n<table>\n");
-    header(
-        h,
-        &[
-            "session",
-            "day",
-            "device",
-            "punctures per cm²",
-            "needle depth (µm)",
-            "penetration",
-            "channel depth (µm)",
-            "channel radius (µm)",
-            "tilt (deg)",
-            "bleeding",
-            "dermis injured",
-        ],
-    );
-    for (i, x) in s.sessions.iter().enumerate() {
-        row(
-            h,
-            &[
-                format!("S{}", i + 1),
-                format!("{}", x.day),
-                escape(&x.device),
-                format!("{:.0}", x.punctures_per_cm2),
-                format!("{:.0}", x.nominal_depth_um),
-                format!("{:.0} %", 100.0 * x.penetration_efficiency),
-                format!("{:.0}", x.effective_depth_um),
-                format!("{:.1}", x.channel_radius_um),
-                format!("{:.1}", x.channel_angle_deg),
-                escape(&format!("{:?}", x.bleeding).to_lowercase()),
-                format!("{:.2} %", 100.0 * x.dermis_injured_fraction),
-            ],
-        );
+fn sessions_section(s: &Summary) -> Markup {
+    html! {
+        section #sessions {
+            h2 { "Sessions" }
+            table {
+                (header(&[
+                    "session",
+                    "day",
+                    "device",
+                    "punctures per cm²",
+                    "needle depth (µm)",
+                    "penetration",
+                    "channel depth (µm)",
+                    "channel radius (µm)",
+                    "tilt (deg)",
+                    "bleeding",
+                    "dermis injured",
+                ]))
+                @for (i, x) in s.sessions.iter().enumerate() {
+                    tr {
+                        (text_cell(format!("S{}", i + 1)))
+                        (text_cell(format!("{}", x.day)))
+                        (text_cell(&x.device))
+                        (text_cell(format!("{:.0}", x.punctures_per_cm2)))
+                        (text_cell(format!("{:.0}", x.nominal_depth_um)))
+                        (text_cell(format!("{:.0} %", 100.0 * x.penetration_efficiency)))
+                        (text_cell(format!("{:.0}", x.effective_depth_um)))
+                        (text_cell(format!("{:.1}", x.channel_radius_um)))
+                        (text_cell(format!("{:.1}", x.channel_angle_deg)))
+                        (text_cell(format!("{:?}", x.bleeding).to_lowercase()))
+                        (text_cell(format!("{:.2} %", 100.0 * x.dermis_injured_fraction)))
+                    }
+                }
+            }
+        }
     }
-    h.push_str("</table>\n</section>\n");
 }
 
 fn grade_meaning(g: Grade) -> &'static str {
@@ -374,54 +341,59 @@ fn grade_meaning(g: Grade) -> &'static str {
     }
 }
 
-fn evidence_section(h: &mut String, s: &Summary, set: Option<&ParameterSet>, sc: &Scenario) {
-    h.push_str("<section id=\"evidence\">\n<h2>Evidence</h2>\n");
-    let _ = writeln!(h, "<p>Parameter set: <strong>{}</strong>.</p>", escape(&s.parameter_set));
+fn evidence_section(s: &Summary, set: Option<&ParameterSet>, sc: &Scenario) -> Markup {
     let Some(set) = set else {
-        h.push_str("<p>The parameter table of this run is not in its folder (write it with the <code>parameters</code> output).</p>\n</section>\n");
-        return;
+        return html! {
+            section #evidence {
+                h2 { "Evidence" }
+                p { "Parameter set: " strong { (s.parameter_set) } "." }
+                p { "The parameter table of this run is not in its folder (write it with the " code { "parameters" } " output)." }
+            }
+        };
     };
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for p in set.param.values() {
         *counts.entry(format!("{:?}", p.grade)).or_default() += 1;
     }
-    let _ = writeln!(h, "<p>{} parameters, by evidence grade:</p>\n<table>", set.param.len());
-    header(h, &["grade", "meaning", "parameters"]);
-    for g in [Grade::P, Grade::L, Grade::E, Grade::A, Grade::C] {
-        let n = counts.get(&format!("{g:?}")).copied().unwrap_or(0);
-        row(
-            h,
-            &[
-                format!("<span class=\"grade\">{g:?}</span>"),
-                grade_meaning(g).into(),
-                format!("{n}"),
-            ],
-        );
+    let changed: Vec<String> = sc.parameters.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+    html! {
+        section #evidence {
+            h2 { "Evidence" }
+            p { "Parameter set: " strong { (s.parameter_set) } "." }
+            p { (set.param.len()) " parameters, by evidence grade:" }
+            table {
+                (header(&["grade", "meaning", "parameters"]))
+                @for g in [Grade::P, Grade::L, Grade::E, Grade::A, Grade::C] {
+                    tr {
+                        td { span.grade { (format!("{g:?}")) } }
+                        (text_cell(grade_meaning(g)))
+                        (text_cell(counts.get(&format!("{g:?}")).copied().unwrap_or(0).to_string()))
+                    }
+                }
+            }
+            @if !changed.is_empty() { p { "Changed by the scenario: " (changed.join(", ")) "." } }
+            details {
+                summary { "Every parameter with its value, range, grade and source" }
+                table {
+                    (header(&["parameter", "value", "unit", "range", "grade", "source", "note"]))
+                    @for (name, p) in &set.param {
+                        tr {
+                            td {
+                                (name)
+                                @if sc.parameters.contains_key(name) { " (scenario)" }
+                            }
+                            (text_cell(p.value.to_string()))
+                            (text_cell(p.unit.as_deref().unwrap_or("")))
+                            (text_cell(format!("{} to {}", p.range[0], p.range[1])))
+                            td { span.grade { (format!("{:?}", p.grade)) } }
+                            (text_cell(&p.source))
+                            (text_cell(p.note.as_deref().unwrap_or("")))
+                        }
+                    }
+                }
+            }
+        }
     }
-    h.push_str("</table>\n");
-    if !sc.parameters.is_empty() {
-        let names: Vec<String> =
-            sc.parameters.iter().map(|(k, v)| format!("{} = {v}", escape(k))).collect();
-        let _ = writeln!(h, "<p>Changed by the scenario: {}.</p>", names.join(", "));
-    }
-    h.push_str("<details><summary>Every parameter with its value, range, grade and source</summary>\n<table>\n");
-    header(h, &["parameter", "value", "unit", "range", "grade", "source", "note"]);
-    for (name, p) in &set.param {
-        let changed = if sc.parameters.contains_key(name) { " (scenario)" } else { "" };
-        row(
-            h,
-            &[
-                format!("{}{changed}", escape(name)),
-                format!("{}", p.value),
-                escape(p.unit.as_deref().unwrap_or("")),
-                format!("{} to {}", p.range[0], p.range[1]),
-                format!("<span class=\"grade\">{:?}</span>", p.grade),
-                escape(&p.source),
-                escape(p.note.as_deref().unwrap_or("")),
-            ],
-        );
-    }
-    h.push_str("</table>\n</details>\n</section>\n");
 }
 
 #[cfg(test)]
@@ -429,8 +401,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    fn user_text_is_shown_inert() {
+        let mut scenario = Scenario::default_scenario();
+        let hostile = "<script>alert(1)</script>\" onload=\"x";
+        scenario.name = Some(hostile.into());
+        scenario.simulation.fidelity = dermasim::Fidelity::Zero;
+        let summary = dermasim::run(&scenario, &ParameterSet::default_set()).unwrap();
+        let page = report_html(&ReportInput {
+            scenario: &scenario,
+            summary: &summary,
+            parameters: None,
+            scenario_hash: "<b>",
+            figures: &[],
+            extra: &[],
+        });
+        assert!(!page.contains("<script") && !page.contains("<b>"), "markup passed through");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onload=&quot;x"));
+        assert!(page.contains("&lt;b&gt;"));
     }
 
     #[test]

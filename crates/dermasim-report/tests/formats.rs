@@ -475,7 +475,7 @@ fn the_report_is_self_contained_and_rebuilt_identically_from_its_folder() {
     let extra = dermasim_report::Section {
         id: "dose".into(),
         title: "Delivered dose".into(),
-        html: "<p>dose table</p>".into(),
+        html: maud::html! { p { "dose table" } },
         figures: vec![],
     };
     dermasim_report::rebuild_report(&dir, &[extra]).unwrap();
