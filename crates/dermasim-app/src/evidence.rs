@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use dermasim::validation::{self, Check};
 use dermasim::ParameterSet;
+use dermasim_calibrate::validation::{self, Check};
 use dermasim_io::{Manifest, RunFolder, Sink};
 
 use crate::{AppError, VERSION};

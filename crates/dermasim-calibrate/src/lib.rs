@@ -6,13 +6,16 @@
 //! misfits, each scaled by its target's half band, plus a weak pull towards the prior values
 //! (so parameters the targets cannot see stay where the literature put them).
 
+pub mod validation;
+
 use std::collections::BTreeMap;
 
 use argmin::core::{CostFunction, Executor, State};
 use argmin::solver::neldermead::NelderMead;
 use dermasim::params::{CalibratedOverlay, Calibration, ParameterSet};
 use dermasim::rng::Stream;
-use dermasim::validation::{self, Target};
+
+use validation::Target;
 
 /// The parameters with no published value that the targets constrain.
 /// The roller's penetration efficiency is no longer fitted (issue 15): it comes from Kalluri

@@ -32,7 +32,6 @@ pub mod scenario;
 pub mod sim;
 pub mod tissue;
 pub mod transport;
-pub mod validation;
 
 pub use error::{Error, FieldError};
 pub use outcome::{Observable, Panel, Summary, TimelinePoint, DISCLAIMER, OBSERVABLES};

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, FieldError};
-use crate::outcome::Summary;
-use crate::params::ParameterSet;
-use crate::scenario::Scenario;
-use crate::sim::{Options, Simulation};
+use dermasim::error::{Error, FieldError};
+use dermasim::outcome::Summary;
+use dermasim::params::ParameterSet;
+use dermasim::scenario::Scenario;
+use dermasim::sim::{Options, Simulation};
 
 /// The embedded target table (`data/targets.toml`).
 pub const TARGETS_TOML: &str = include_str!("../../../data/targets.toml");
@@ -170,7 +170,7 @@ pub fn run_scenarios(
     let runs: Vec<(String, Result<Summary, Error>)> = wanted
         .into_par_iter()
         .map(|(k, s)| {
-            let r = Simulation::build(&s, set, Options::default())
+            let r = Simulation::with_options(&s, set, Options::default())
                 .and_then(|mut sim| sim.run(&mut |_| {}));
             (k, r)
         })

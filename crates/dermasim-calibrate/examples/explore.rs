@@ -1,6 +1,7 @@
 //! Prints every validation check for quick model exploration:
-//! `cargo run -p dermasim --example explore -- name=value ...`
-use dermasim::*;
+//! `cargo run -p dermasim-calibrate --example explore -- name=value ...`
+use dermasim::ParameterSet;
+use dermasim_calibrate::validation;
 fn main() {
     let mut set = ParameterSet::default_set();
     for a in std::env::args().skip(1) {
