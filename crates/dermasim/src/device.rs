@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::FieldError;
 use crate::limits;
 use crate::params::{typed_params, ParameterSet};
-use crate::rng::Stream;
 use crate::tissue::Column;
 
 /// A microneedling device and how it is used in one session.
@@ -52,6 +51,11 @@ pub struct Roller {
     #[serde(default = "d_directions")]
     #[schemars(range(min = limits::ROLLER_DIRECTIONS.lo, max = limits::ROLLER_DIRECTIONS.hi))]
     pub directions: u32,
+    /// Distance between neighbouring lines of one pass; the drum width when absent (lines
+    /// edge to edge). Wider leaves untreated strips, narrower overlaps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = limits::TRACK_SPACING_MM.lo, max = limits::TRACK_SPACING_MM.hi))]
+    pub line_spacing_mm: Option<f64>,
     /// Real channel depth over needle length; the site default from the parameter set when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = limits::PENETRATION_EFFICIENCY.lo, max = limits::PENETRATION_EFFICIENCY.hi))]
@@ -88,6 +92,11 @@ pub struct Pen {
     #[serde(default = "d_pen_passes")]
     #[schemars(range(min = limits::PEN_PASSES.lo, max = limits::PEN_PASSES.hi))]
     pub passes: u32,
+    /// Distance between neighbouring tracks of one pass; the footprint when absent (tracks
+    /// edge to edge). Wider leaves untreated strips, narrower overlaps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = limits::TRACK_SPACING_MM.lo, max = limits::TRACK_SPACING_MM.hi))]
+    pub track_spacing_mm: Option<f64>,
     /// Needle diameter at the base, mm.
     #[serde(default = "d_needle_diameter")]
     #[schemars(range(min = limits::NEEDLE_DIAMETER_MM.lo, max = limits::NEEDLE_DIAMETER_MM.hi))]
@@ -125,6 +134,20 @@ pub struct Stamp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = limits::PENETRATION_EFFICIENCY.lo, max = limits::PENETRATION_EFFICIENCY.hi))]
     pub penetration_efficiency: Option<f64>,
+}
+
+impl Roller {
+    /// Distance between neighbouring lines of a pass, mm.
+    pub fn line_spacing_mm(&self) -> f64 {
+        self.line_spacing_mm.unwrap_or(self.drum_width_mm)
+    }
+}
+
+impl Pen {
+    /// Distance between neighbouring tracks of a pass, mm.
+    pub fn track_spacing_mm(&self) -> f64 {
+        self.track_spacing_mm.unwrap_or(self.footprint_mm)
+    }
 }
 
 fn d_drum() -> f64 {
@@ -330,17 +353,19 @@ impl Device {
     /// Punctures per square centimetre over the whole session.
     pub fn punctures_per_cm2(&self) -> f64 {
         match self {
-            // Needles spread over the drum's surface per revolution: N / (pi D W).
+            // Needles spread over the drum's surface per revolution: N / (pi D W), W the
+            // spacing of the lines rolled (the drum width unless set).
             Device::Roller(r) => {
                 let per_pass = r.needles as f64
-                    / (std::f64::consts::PI * r.drum_diameter_mm * r.drum_width_mm)
+                    / (std::f64::consts::PI * r.drum_diameter_mm * r.line_spacing_mm())
                     * 100.0;
                 per_pass * (r.passes * r.directions) as f64
             }
-            // Needles x strokes per second over the area swept per second.
+            // Needles x strokes per second over the area swept per second (glide speed x
+            // track spacing, the footprint unless set).
             Device::Pen(p) => {
                 let per_pass = p.needles as f64 * p.stroke_rate_hz
-                    / (p.glide_speed_mm_s * p.footprint_mm)
+                    / (p.glide_speed_mm_s * p.track_spacing_mm())
                     * 100.0;
                 per_pass * p.passes as f64
             }
@@ -393,51 +418,6 @@ impl Device {
         })
     }
 
-    /// Puncture centres `[x, y]` in a periodic patch, reproducible from `seed` and `session`.
-    pub fn puncture_positions(
-        &self,
-        patch_um: [f64; 2],
-        seed: u64,
-        session: usize,
-    ) -> Vec<[f64; 2]> {
-        let area_cm2 = patch_um[0] * patch_um[1] * 1e-8;
-        let stream = Stream::new(seed, 0x5e55_0000 + session as u64);
-        match self {
-            Device::Stamp(s) => {
-                // Whole stamps at random offsets; needles on their grid, wrapped into the patch.
-                let stamps = (s.stamps_per_cm2 * area_cm2).round().max(1.0) as u64;
-                let step = s.needle_spacing_mm * 1000.0;
-                let mut out = Vec::new();
-                for k in 0..stamps {
-                    let (ox, oy) = (
-                        stream.uniform(2 * k) * patch_um[0],
-                        stream.uniform(2 * k + 1) * patch_um[1],
-                    );
-                    for r in 0..s.needle_grid[0] {
-                        for c in 0..s.needle_grid[1] {
-                            out.push([
-                                (ox + c as f64 * step).rem_euclid(patch_um[0]),
-                                (oy + r as f64 * step).rem_euclid(patch_um[1]),
-                            ]);
-                        }
-                    }
-                }
-                out
-            }
-            _ => {
-                let n = (self.punctures_per_cm2() * area_cm2).round() as u64;
-                (0..n)
-                    .map(|k| {
-                        [
-                            stream.uniform(2 * k) * patch_um[0],
-                            stream.uniform(2 * k + 1) * patch_um[1],
-                        ]
-                    })
-                    .collect()
-            }
-        }
-    }
-
     /// Field checks; `path` is where this device sits in the scenario.
     pub fn validate(
         &self,
@@ -454,6 +434,9 @@ impl Device {
                 limits::ROLLER_NEEDLES.check_count(&f("needles"), r.needles)?;
                 limits::ROLLER_PASSES.check_count(&f("passes"), r.passes)?;
                 limits::ROLLER_DIRECTIONS.check_count(&f("directions"), r.directions)?;
+                if let Some(w) = r.line_spacing_mm {
+                    limits::TRACK_SPACING_MM.check(&f("line_spacing_mm"), w)?;
+                }
             }
             Device::Pen(p) => {
                 limits::PEN_MAX_DEPTH_MM.check(&f("max_depth_mm"), p.max_depth_mm)?;
@@ -474,6 +457,9 @@ impl Device {
                 limits::STROKE_RATE_HZ.check(&f("stroke_rate_hz"), p.stroke_rate_hz)?;
                 limits::GLIDE_SPEED_MM_S.check(&f("glide_speed_mm_s"), p.glide_speed_mm_s)?;
                 limits::FOOTPRINT_MM.check(&f("footprint_mm"), p.footprint_mm)?;
+                if let Some(w) = p.track_spacing_mm {
+                    limits::TRACK_SPACING_MM.check(&f("track_spacing_mm"), w)?;
+                }
             }
             Device::Stamp(s) => {
                 limits::NEEDLE_LENGTH_MM.check(&f("needle_length_mm"), s.needle_length_mm)?;
@@ -523,6 +509,7 @@ mod tests {
             needle_diameter_mm: 0.25,
             passes: 1,
             directions: 1,
+            line_spacing_mm: None,
             penetration_efficiency: None,
         })
     }
@@ -532,16 +519,5 @@ mod tests {
         // BRIEF: 192 / (pi x 2 cm x 2 cm) = ~15 per cm2 per pass.
         let d = roller().punctures_per_cm2();
         assert!((d - 15.28).abs() < 0.01, "{d}");
-    }
-
-    #[test]
-    fn positions_are_reproducible_and_inside_patch() {
-        let d = roller();
-        let patch = [10_000.0, 20_000.0];
-        let a = d.puncture_positions(patch, 7, 0);
-        assert_eq!(a, d.puncture_positions(patch, 7, 0));
-        assert_ne!(a, d.puncture_positions(patch, 7, 1));
-        assert_eq!(a.len(), (d.punctures_per_cm2() * 2.0).round() as usize);
-        assert!(a.iter().all(|p| p[0] >= 0.0 && p[0] < patch[0] && p[1] >= 0.0 && p[1] < patch[1]));
     }
 }

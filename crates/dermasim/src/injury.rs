@@ -8,11 +8,16 @@ const SUB: usize = 4;
 
 /// Injured fraction of every voxel, in [0, 1].
 ///
-/// With `positions` (3d) each puncture is a cylinder with a tapered tip of injured tissue around its centre, placed in
-/// the periodic patch; overlapping punctures combine as independent events. Without positions
-/// (0d, 1d) the expected fraction of randomly placed punctures is used, which is the lateral
-/// average of the 3d field.
-pub fn injured_fraction(grid: &Grid, ch: &Channels, positions: Option<&[[f64; 2]]>) -> Vec<f64> {
+/// With `positions` (3d) each puncture is a cylinder with a tapered tip of injured tissue around
+/// its centre, placed in the periodic patch; overlapping punctures combine as independent
+/// events. Positions are consumed one at a time, so they need not all be in memory. Without
+/// positions (0d, 1d) the expected fraction of randomly placed punctures is used, which is the
+/// lateral average of the 3d field.
+pub fn injured_fraction(
+    grid: &Grid,
+    ch: &Channels,
+    positions: Option<&mut dyn Iterator<Item = [f64; 2]>>,
+) -> Vec<f64> {
     match positions {
         None => (0..grid.nz)
             .flat_map(|k| {
@@ -107,8 +112,15 @@ mod tests {
             needle_diameter_mm: 0.25,
             penetration_efficiency: None,
         });
-        let pos = device.puncture_positions(patch, 3, 0);
-        let f3 = injured_fraction(&g3, &ch, Some(&pos));
+        let mut pos = crate::placement::punctures(
+            &device,
+            crate::placement::Placement::Random,
+            0.0,
+            patch,
+            3,
+            0,
+        );
+        let f3 = injured_fraction(&g3, &ch, Some(&mut pos));
         let f1 = injured_fraction(&g1, &ch, None);
         for k in 0..g1.nz {
             let mean3 =

@@ -27,6 +27,7 @@ pub mod ode;
 pub mod outcome;
 pub mod outputs;
 pub mod params;
+pub mod placement;
 pub mod rng;
 pub mod scenario;
 pub mod sim;

@@ -108,6 +108,10 @@ pub const STROKE_RATE_HZ: Limit = Limit::new(1.0, 1000.0, "Hz");
 pub const GLIDE_SPEED_MM_S: Limit = Limit::new(0.5, 200.0, "mm/s");
 /// Width of a pen's track.
 pub const FOOTPRINT_MM: Limit = Limit::new(1.0, 30.0, "mm");
+/// Distance between a pen's tracks or a roller's lines.
+pub const TRACK_SPACING_MM: Limit = Limit::new(0.5, 100.0, "mm");
+/// `simulation.path_jitter_um`.
+pub const PATH_JITTER_UM: Limit = Limit::new(0.0, 5000.0, "um");
 /// Rows or columns of a stamp's needle grid.
 pub const STAMP_GRID: Limit = Limit::new(1.0, 100.0, "");
 /// Distance between a stamp's needles.

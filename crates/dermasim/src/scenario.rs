@@ -10,6 +10,7 @@ use crate::error::FieldError;
 use crate::limits::{self, check_range, Limit};
 use crate::outputs::Outputs;
 use crate::params::ParameterSet;
+use crate::placement::{self, Placement};
 use crate::tissue::{Column, Sex, SiteTable};
 
 /// A simulation scenario. Units are in the field names (`_um`, `_mm`, `_days`).
@@ -158,6 +159,19 @@ pub struct Simulation {
     /// Step growth per day since the last session (dt = dt_min + growth * elapsed).
     #[schemars(range(min = limits::DT_GROWTH.lo, max = limits::DT_GROWTH.hi))]
     pub dt_growth: f64,
+    /// Where the punctures enter a 3d patch: `random` (uniform, the default) or `paths` (the
+    /// device's tracks, lines or stamp lattice; see `placement`).
+    #[serde(skip_serializing_if = "Placement::is_default")]
+    pub placement: Placement,
+    /// With `placement = "paths"`: the hand's sideways wobble, up to this far, of each pen
+    /// stroke, roller revolution or stamp, um.
+    #[serde(skip_serializing_if = "is_zero")]
+    #[schemars(range(min = limits::PATH_JITTER_UM.lo, max = limits::PATH_JITTER_UM.hi))]
+    pub path_jitter_um: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl Default for Simulation {
@@ -172,6 +186,8 @@ impl Default for Simulation {
             dt_min_days: 0.02,
             dt_max_days: 1.0,
             dt_growth: 0.1,
+            placement: Placement::Random,
+            path_jitter_um: 0.0,
         }
     }
 }
@@ -186,6 +202,20 @@ impl Scenario {
     /// The device of session `i`.
     pub fn session_device(&self, i: usize) -> &Device {
         self.protocol.sessions[i].device.as_ref().unwrap_or(&self.device)
+    }
+
+    /// Puncture centres `[x, y]` (um) of session `i` on a 3d patch of `patch_um`, placed as
+    /// `simulation.placement` says and reproducible from the seed; generated one at a time.
+    pub fn punctures(&self, i: usize, patch_um: [f64; 2]) -> Box<dyn Iterator<Item = [f64; 2]>> {
+        let sim = &self.simulation;
+        placement::punctures(
+            self.session_device(i),
+            sim.placement,
+            sim.path_jitter_um,
+            patch_um,
+            sim.seed,
+            i,
+        )
     }
 
     /// The parameter set this scenario runs with: `base` plus the scenario's overrides.
@@ -296,6 +326,7 @@ impl Scenario {
         let dt_max = Limit { lo: sim.dt_min_days, ..limits::DT_MAX_DAYS };
         dt_max.check("simulation.dt_max_days", sim.dt_max_days)?;
         limits::DT_GROWTH.check("simulation.dt_growth", sim.dt_growth)?;
+        limits::PATH_JITTER_UM.check("simulation.path_jitter_um", sim.path_jitter_um)?;
         if sim.fidelity == Fidelity::Three {
             let cells = (sim.patch_um[0] / sim.dx_um).round()
                 * (sim.patch_um[1] / sim.dx_um).round()

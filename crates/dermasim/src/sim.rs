@@ -57,7 +57,7 @@ typed_params! {
 /// Knobs that are not part of the scenario (tests, benchmarks, ensemble).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Puncture centres to use at every session instead of the device's random pattern (3d).
+    /// Puncture centres to use at every session instead of the scenario's placement (3d).
     pub positions: Option<Vec<[f64; 2]>>,
     /// Kinetics tolerance; `Tolerance::SIMULATION` when absent.
     pub tolerance: Option<Tolerance>,
@@ -410,19 +410,18 @@ impl Simulation {
 
     fn apply_session(&mut self, i: usize) -> Result<(), Error> {
         let ch = self.channels(i)?;
-        let positions = match self.scenario.simulation.fidelity {
-            Fidelity::Three => Some(self.options.positions.clone().unwrap_or_else(|| {
+        let frac = match self.scenario.simulation.fidelity {
+            Fidelity::Three => {
                 let patch =
                     [self.grid.nx as f64 * self.grid.dx, self.grid.ny as f64 * self.grid.dx];
-                self.scenario.session_device(i).puncture_positions(
-                    patch,
-                    self.scenario.simulation.seed,
-                    i,
-                )
-            })),
-            _ => None,
+                let mut points = match &self.options.positions {
+                    Some(p) => Box::new(p.clone().into_iter()),
+                    None => self.scenario.punctures(i, patch),
+                };
+                injured_fraction(&self.grid, &ch, Some(&mut points))
+            }
+            _ => injured_fraction(&self.grid, &ch, None),
         };
-        let frac = injured_fraction(&self.grid, &ch, positions.as_deref());
         let len = self.grid.len();
         let plane = self.grid.plane();
         let inj = self.injury;

@@ -27,12 +27,7 @@ impl PunctureChart<'_> {
     }
 
     fn positions(&self) -> Vec<[f64; 2]> {
-        let s = self.scenario;
-        s.session_device(self.session).puncture_positions(
-            self.patch(),
-            s.simulation.seed,
-            self.session,
-        )
+        self.scenario.punctures(self.session, self.patch()).collect()
     }
 
     fn aspect(&self) -> f64 {
@@ -57,9 +52,13 @@ impl Chart for PunctureChart<'_> {
         let density = n as f64 / (px * py * 1e-8);
         let d = self.scenario.session_device(self.session);
         format!(
-            "{n} needle entries of the {} on the simulated {px:.0} x {py:.0} µm patch ({density:.0} per cm²), drawn at the open channel radius {:.0} µm. The pattern is reproducible from the scenario seed; at fidelity 3d these are the injured columns, at 0d and 1d the same density enters as a lateral average.",
+            "{n} needle entries of the {} on the simulated {px:.0} x {py:.0} µm patch ({density:.0} per cm²), drawn at the open channel radius {:.0} µm. The pattern ({}) is reproducible from the scenario seed; at fidelity 3d these are the injured columns, at 0d and 1d the same density enters as a lateral average.",
             d.kind(),
-            self.channel_radius_um
+            self.channel_radius_um,
+            match self.scenario.simulation.placement {
+                dermasim::placement::Placement::Random => "placed at random",
+                dermasim::placement::Placement::Paths => "along the device's tracks",
+            }
         )
     }
 
