@@ -52,6 +52,44 @@ impl Grid {
         Grid { nx, ny, nz: hz.len(), dx, hz, zc, layer }
     }
 
+    /// The 0d grid: one cell per layer, except that a layer a channel ends in is split at the
+    /// channel's end (each depth in `channel_ends_um`), so that injured and uninjured tissue of
+    /// that layer are not mixed into one cell. Why: the inflammatory response saturates at low
+    /// injury, so spreading a channel's injury over the whole layer depth makes every part of
+    /// the layer respond as if cut, and that excess adds up session after session (issue 15:
+    /// 0d - 1d was 0.063 on the three-session default). Splits closer than 1 um to a face are
+    /// dropped.
+    pub fn split_layers(thickness_um: &[f64; 4], channel_ends_um: &[f64]) -> Grid {
+        const MIN_CELL_UM: f64 = 1.0;
+        let mut hz = Vec::new();
+        let mut layer = Vec::new();
+        let mut top = 0.0;
+        for (l, &t) in Layer::ALL.iter().zip(thickness_um) {
+            let bottom = top + t;
+            let mut faces: Vec<f64> = channel_ends_um
+                .iter()
+                .copied()
+                .filter(|&z| z > top + MIN_CELL_UM && z < bottom - MIN_CELL_UM)
+                .collect();
+            faces.sort_by(f64::total_cmp);
+            faces.dedup_by(|a, b| (*a - *b).abs() < MIN_CELL_UM);
+            let mut at = top;
+            for z in faces.into_iter().chain([bottom]) {
+                hz.push(z - at);
+                layer.push(*l);
+                at = z;
+            }
+            top = bottom;
+        }
+        let mut zc = Vec::with_capacity(hz.len());
+        let mut top = 0.0;
+        for h in &hz {
+            zc.push(top + h / 2.0);
+            top += h;
+        }
+        Grid { nx: 1, ny: 1, nz: hz.len(), dx: 1.0, hz, zc, layer }
+    }
+
     /// Cells in one depth plane: `nx * ny`.
     pub fn plane(&self) -> usize {
         self.nx * self.ny
@@ -76,5 +114,30 @@ impl Grid {
     /// Top of depth cell `k`.
     pub fn z_top(&self, k: usize) -> f64 {
         self.zc[k] - self.hz[k] / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_0d_grid_splits_a_layer_only_where_a_channel_ends() {
+        let t = [15.0, 50.0, 200.0, 800.0];
+        // No channels: one cell per layer.
+        let g = Grid::split_layers(&t, &[]);
+        assert_eq!(g.hz, t.to_vec());
+        // A channel ending inside the reticular dermis splits it there; one ending on a layer
+        // face (265 um) or within 1 um of it, and repeated depths, add nothing.
+        let g = Grid::split_layers(&t, &[725.0, 265.0, 265.5, 725.0]);
+        assert_eq!(g.hz, vec![15.0, 50.0, 200.0, 460.0, 340.0]);
+        assert_eq!(g.layer[3], Layer::ReticularDermis);
+        assert_eq!(g.layer[4], Layer::ReticularDermis);
+        assert!((g.zc[4] - 895.0).abs() < 1e-9);
+        // Two sessions with different depths give two faces in the layers they end in.
+        let g = Grid::split_layers(&t, &[40.0, 500.0]);
+        assert_eq!(g.hz, vec![15.0, 25.0, 25.0, 200.0, 235.0, 565.0]);
+        assert_eq!(g.layer[1], Layer::Epidermis);
+        assert_eq!(g.layer[2], Layer::Epidermis);
     }
 }

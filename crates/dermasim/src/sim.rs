@@ -182,7 +182,15 @@ impl Simulation {
         let column = Column::build(site, p.age_years, p.sex, &set)?;
         let sim = &scenario.simulation;
         let grid = match sim.fidelity {
-            Fidelity::Zero => Grid::layered(&column.thickness_um, None, 1, 1, 1.0),
+            Fidelity::Zero => {
+                // One cell per layer, split where each session's channels end (Grid::split_layers).
+                let mut ends = Vec::new();
+                for i in 0..scenario.protocol.sessions.len() {
+                    let ch = scenario.session_device(i).channels(&column, &set)?;
+                    ends.push(ch.effective_depth_um);
+                }
+                Grid::split_layers(&column.thickness_um, &ends)
+            }
             Fidelity::One => Grid::layered(&column.thickness_um, Some(sim.dz_um), 1, 1, 1.0),
             Fidelity::Three => {
                 let nx = (sim.patch_um[0] / sim.dx_um).round() as usize;

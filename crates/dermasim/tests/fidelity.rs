@@ -147,6 +147,44 @@ fn collagen_gain_never_falls_as_passes_needles_or_sessions_rise() {
 }
 
 #[test]
+fn at_0d_collagen_gain_never_falls_with_depth_needles_or_sessions() {
+    // 0d is used for screening and clinic forecasts, so its levers must point the right way too.
+    // With one cell per layer the 0d depth response went flat and then fell (2.0 mm below 1.75
+    // mm), and 24 -> 36 needles lowered it; the split 0d grid (channel ends) fixed both.
+    // Passes are not held here: 10 -> 20 passes still lowers the 0d gain by 0.0008 (matrix loss
+    // keeps growing after the response saturates; 1d rises), recorded in docs/numerics.md.
+    let default = scenario(Fidelity::Zero);
+    let depths: Vec<(f64, f64)> = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
+        .iter()
+        .map(|&d| {
+            let mut s = default.clone();
+            pen(&mut s).depth_mm = d;
+            (d, gain(&s))
+        })
+        .collect();
+    assert_non_decreasing("0d depth", &depths);
+    let needles: Vec<(f64, f64)> = [3u32, 6, 12, 24, 36]
+        .iter()
+        .map(|&n| {
+            let mut s = default.clone();
+            pen(&mut s).needles = n;
+            (n as f64, gain(&s))
+        })
+        .collect();
+    assert_non_decreasing("0d needles", &needles);
+    let sessions: Vec<(f64, f64)> = (1..=5)
+        .map(|n| {
+            let mut s = default.clone();
+            s.protocol.sessions = (0..n)
+                .map(|i| dermasim::scenario::Session { day: 28.0 * i as f64, device: None })
+                .collect();
+            (n as f64, gain(&s))
+        })
+        .collect();
+    assert_non_decreasing("0d sessions", &sessions);
+}
+
+#[test]
 fn collagen_gain_grows_with_depth_and_shallow_channels_stay_out_of_the_dermis() {
     let default = scenario(Fidelity::One);
     let at = |depth: f64| {

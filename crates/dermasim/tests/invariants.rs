@@ -124,18 +124,19 @@ fn fidelity_3d_and_1d_agree_on_collagen_within_the_stated_band() {
 }
 
 #[test]
-#[ignore = "open defect after the issue-15 model: on the three-session default 0d - 1d = 0.063 at \
-            day 180 against the stated 0.06 (single sessions: 0d within 0.030 of 3d, \
-            docs/numerics.md); the band is not loosened, the 0d closure needs work"]
 fn fidelity_0d_and_1d_agree_on_collagen_within_the_stated_band() {
-    // Stated band (docs/numerics.md): 0d within 0.06 of 1d on collagen_total_rel.
+    // Stated band (docs/numerics.md): 0d within 0.02 of 1d on collagen_total_rel (0.06 until
+    // the 0d grid was split where channels end; tightened, never loosened). It failed
+    // after issue 15 (0d - 1d = 0.063 at day 180) while 0d held one cell per layer: the
+    // channel's injury, mixed over the whole reticular layer, made all of it respond, session
+    // after session. The 0d grid now splits a layer where the channels end (measured: 0.0085).
     let s0 = run(&scenario(Fidelity::Zero));
     let s1 = run(&scenario(Fidelity::One));
     for day in [14.0, 56.0, 90.0, 180.0] {
         let c = |s: &Summary| s.at(day).unwrap().collagen_total_rel;
         let (a, b) = (c(&s0), c(&s1));
         eprintln!("day {day}: 0d {a:.4} 1d {b:.4}");
-        assert!((a - b).abs() <= 0.06, "day {day}: 0d {a} vs 1d {b}");
+        assert!((a - b).abs() <= 0.02, "day {day}: 0d {a} vs 1d {b}");
     }
 }
 
