@@ -57,6 +57,8 @@ async fn every_page_needs_a_session_body() {
         &format!("/patients/{id}/consents"),
         &format!("/patients/{id}/photos"),
         "/consent-templates",
+        "/users/1/enable",
+        "/users/1/reset-password",
     ] {
         let r = send(&env, "POST", uri, None, Some(&[("csrf", "x")])).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
@@ -92,6 +94,8 @@ async fn csrf_is_required_on_every_post_body() {
         &format!("/patients/{id}/consents"),
         &format!("/patients/{id}/photos"),
         "/consent-templates",
+        "/users/1/enable",
+        "/users/1/reset-password",
     ] {
         let none = send(&env, "POST", uri, Some(&u.cookie), Some(&[("full_name", "X")])).await;
         assert_eq!(none.status, StatusCode::FORBIDDEN, "{uri} without a token");
