@@ -59,6 +59,7 @@ async fn every_page_needs_a_session_body() {
         "/consent-templates",
         "/users/1/enable",
         "/users/1/reset-password",
+        "/workspace/scenarios/1/delete",
     ] {
         let r = send(&env, "POST", uri, None, Some(&[("csrf", "x")])).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
@@ -96,6 +97,7 @@ async fn csrf_is_required_on_every_post_body() {
         "/consent-templates",
         "/users/1/enable",
         "/users/1/reset-password",
+        "/workspace/scenarios/1/delete",
     ] {
         let none = send(&env, "POST", uri, Some(&u.cookie), Some(&[("full_name", "X")])).await;
         assert_eq!(none.status, StatusCode::FORBIDDEN, "{uri} without a token");

@@ -540,3 +540,73 @@ fn administrators_enable_accounts_again_and_reset_passwords() {
         assert_eq!(login(&env, "rita", &fresh).await.status, StatusCode::SEE_OTHER);
     });
 }
+
+#[test]
+fn deleting_a_saved_scenario_keeps_its_runs() {
+    run(async {
+        let env = env().await;
+        let lab = user(&env, "lab", "researcher", None).await;
+        let doc = user(&env, "doc", "practitioner", None).await;
+        let far = user(&env, "far", "researcher", Some("North site")).await;
+        let id = save(&env, &lab, "Shallow", &quick("0.5")).await;
+        let rid = run_of(&env, &lab, id, "").await;
+        assert_eq!(
+            dermasim_web::wait_finished(&env.app, rid, Duration::from_secs(120)).as_deref(),
+            Some("done")
+        );
+        let uri = format!("/workspace/scenarios/{id}/delete");
+        let page = get(&env, &lab, &format!("/workspace/scenarios/{id}")).await;
+        assert!(page.body.contains(&format!("action=\"{uri}\"")), "the editor offers deletion");
+
+        // Refused without the CSRF token, to other roles and to another clinic; nothing goes.
+        let r = send(&env, "POST", &uri, Some(&lab.cookie), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "no CSRF token");
+        assert_eq!(post(&env, &doc, &uri, &[]).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(post(&env, &far, &uri, &[]).await.status, StatusCode::NOT_FOUND);
+        let live = "SELECT COUNT(*) FROM scenarios WHERE deleted_at IS NULL";
+        assert_eq!(count(&env, live).await, 1);
+
+        // Deleted: gone from the list and its pages (404), audited; its text is cleared.
+        let r = post(&env, &lab, &uri, &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(count(&env, live).await, 0);
+        assert!(!get(&env, &lab, "/workspace").await.body.contains("Shallow"));
+        let scenario = format!("/workspace/scenarios/{id}");
+        assert_eq!(get(&env, &lab, &scenario).await.status, StatusCode::NOT_FOUND);
+        let renamed = post(&env, &lab, &scenario, &[("name", "x"), ("toml", DEFAULT)]).await;
+        assert_eq!(renamed.status, StatusCode::NOT_FOUND);
+        let again = post(&env, &lab, &format!("{scenario}/runs"), &[("ensemble", "")]).await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND);
+        assert_eq!(post(&env, &lab, &uri, &[]).await.status, StatusCode::NOT_FOUND, "twice");
+        let text: String = env
+            .app
+            .connection()
+            .query_row("SELECT toml FROM scenarios WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        assert_eq!(text, "");
+        let lab_id = user_id(&env, "lab");
+        assert_eq!(
+            count(&env, &format!("SELECT COUNT(*) FROM audit WHERE action = 'delete' AND entity = 'scenario' AND entity_id = {id} AND user_id = {lab_id} AND detail = 'Shallow'")).await,
+            1
+        );
+
+        // Its run keeps its record: listed, its page and report, its scenario as run, a comparison.
+        let runs = get(&env, &lab, "/workspace/runs").await;
+        assert!(
+            runs.body.contains(&format!("/runs/{rid}")) && runs.body.contains("Shallow (deleted")
+        );
+        assert_eq!(get(&env, &lab, &format!("/runs/{rid}")).await.status, StatusCode::OK);
+        let as_run: String = env
+            .app
+            .connection()
+            .query_row("SELECT scenario_json FROM runs WHERE id = ?1", [rid], |r| r.get(0))
+            .unwrap();
+        assert!(as_run.contains("0.5"), "{as_run}");
+        let cmp = get(&env, &lab, &format!("/workspace/compare?a={rid}&b={rid}")).await;
+        assert_eq!(cmp.status, StatusCode::OK);
+
+        // The name is free again.
+        save(&env, &lab, "Shallow", &quick("0.5")).await;
+        assert_eq!(count(&env, live).await, 1);
+    });
+}
