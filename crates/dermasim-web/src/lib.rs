@@ -29,6 +29,7 @@ mod pages;
 mod photos;
 mod profile_form;
 mod runs;
+mod screening_gate;
 mod users;
 mod workspace;
 mod zip;
