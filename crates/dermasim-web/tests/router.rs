@@ -603,6 +603,24 @@ async fn the_profile_is_entered_in_form_fields_body() {
     let edit = get(&env, &u, &format!("/patients/{id}/edit")).await;
     assert!(edit.body.contains("name=\"concerns.0.sites\" value=\"cheek\""), "{}", edit.body);
     assert!(edit.body.contains("name=\"medications.0.stop\" value=\"2025-06-01\""));
+    // The name fields suggest the names the screening rules know (their vocabulary).
+    let rules = dermasim_clinic::RuleSet::embedded();
+    for (list, field, names) in [
+        ("known-conditions", "conditions.0.name", &rules.vocabulary.conditions),
+        ("known-medications", "medications.0.name", &rules.vocabulary.medications),
+        ("known-procedures", "procedures.0.name", &rules.vocabulary.procedures),
+    ] {
+        for page in [&edit.body, &get(&env, &u, "/patients/new").await.body] {
+            assert!(page.contains(&format!("<datalist id=\"{list}\">")), "{list}");
+            assert!(
+                page.contains(&format!("name=\"{field}\""))
+                    && page.contains(&format!("list=\"{list}\""))
+            );
+            for n in names {
+                assert!(page.contains(&format!("<option value=\"{n}\">")), "{list}: {n}");
+            }
+        }
+    }
     let r = post(
         &env,
         &u,
