@@ -644,3 +644,22 @@ async fn the_profile_is_entered_in_form_fields_body() {
     );
     assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 1);
 }
+
+#[test]
+fn a_database_url_is_refused_and_creates_nothing() {
+    for url in
+        ["postgres://user:pass@localhost/clinic", "postgresql://db.example/clinic", "mysql://x/y"]
+    {
+        let before: Vec<_> =
+            std::fs::read_dir(".").unwrap().map(|e| e.unwrap().file_name()).collect();
+        let e = App::open(std::path::Path::new(url), Config::default()).err().expect("refused");
+        let msg = e.to_string();
+        assert!(msg.starts_with("--db: `") && msg.contains("Nothing was created"), "{msg}");
+        if url.starts_with("postgres") {
+            assert!(msg.contains("PostgreSQL is not supported yet"), "{msg}");
+        }
+        let after: Vec<_> =
+            std::fs::read_dir(".").unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(before, after, "{url}: something was created");
+    }
+}
