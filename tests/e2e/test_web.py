@@ -76,6 +76,7 @@ def record_session(page, patient_url, date, depth, override=None):
     else:
         assert f"there is no screening of this patient on {date}" in notice, notice
         page.fill("input[name=screening_override]", override)
+        page.screenshot(path=str(OUT / "14-sign-without-screening.png"), full_page=True)
     page.click("button:has-text('Sign and lock')")
     assert "Signed by admin" in page.content()
     basis = page.locator("#signed-screening").inner_text()
@@ -253,6 +254,7 @@ def test_clinic_flow(server):
         assert "active" in row.inner_text()
         row.locator("button:has-text('Reset password')").click()
         assert len(page.locator("#reset-user #one-time-password").inner_text()) >= 12
+        page.screenshot(path=str(OUT / "15-users-reset.png"), full_page=True)
 
         # Research workspace: an error shown inline, fixed, saved; two runs compared.
         runs = {}

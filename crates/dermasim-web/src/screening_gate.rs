@@ -44,16 +44,21 @@ pub(crate) fn latest_on(
     .optional()
 }
 
-/// Why signing is refused without an override: what the record holds for the date.
-pub(crate) fn refusal(date: &str, latest: Option<&DayScreening>) -> String {
-    let found = match latest {
+/// What the record holds for the date, when it does not allow treatment.
+fn found(date: &str, latest: Option<&DayScreening>) -> String {
+    match latest {
         None => format!("there is no screening of this patient on {date}"),
         Some(s) => format!("the latest screening of this patient on {date} says `{}`", s.verdict),
-    };
+    }
+}
+
+/// Why signing is refused without an override.
+pub(crate) fn refusal(date: &str, latest: Option<&DayScreening>) -> String {
     format!(
-        "screening_override: {found}, so the note cannot be signed. Screen the patient before \
-         the session (kind pre_session, date {date}), or state the reason for treating without \
-         a screening that allows it (1 to {MAX_OVERRIDE} characters). Nothing was signed."
+        "screening_override: {}, so the note cannot be signed. Screen the patient before the \
+         session (kind pre_session, date {date}), or state the reason for treating without a \
+         screening that allows it (1 to {MAX_OVERRIDE} characters). Nothing was signed.",
+        found(date, latest)
     )
 }
 
@@ -67,10 +72,13 @@ pub(crate) fn sign_notice(date: &str, latest: Option<&DayScreening>) -> String {
             esc(&s.verdict)
         ),
         _ => format!(
-            "<p id=\"sign-screening\" class=\"error\">{}</p>\
+            "<p id=\"sign-screening\" class=\"error\">Not signable yet: {}. Screen the patient \
+             (kind pre_session, date {}) and reload this note, or give the reason for treating \
+             without a screening that allows it.</p>\
              <label>Reason to sign without a screening that allows treatment \
-             <input name=\"screening_override\" maxlength=\"{MAX_OVERRIDE}\"></label>",
-            esc(refusal(date, latest))
+             <input name=\"screening_override\" maxlength=\"{MAX_OVERRIDE}\" size=\"60\"></label>",
+            esc(found(date, latest)),
+            esc(date)
         ),
     }
 }
