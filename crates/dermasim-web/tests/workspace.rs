@@ -595,7 +595,13 @@ fn deleting_a_saved_scenario_keeps_its_runs() {
         assert!(
             runs.body.contains(&format!("/runs/{rid}")) && runs.body.contains("Shallow (deleted")
         );
-        assert_eq!(get(&env, &lab, &format!("/runs/{rid}")).await.status, StatusCode::OK);
+        let page = get(&env, &lab, &format!("/runs/{rid}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("id=\"scenario-deleted\""), "{}", page.body);
+        assert!(
+            !page.body.contains(&format!("href=\"/workspace/scenarios/{id}\"")),
+            "no dead link"
+        );
         let as_run: String = env
             .app
             .connection()
