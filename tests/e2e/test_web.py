@@ -44,8 +44,15 @@ def tiny_png(path):
                      + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def record_session(page, patient_url, date, depth):
+def record_session(page, patient_url, date, depth, override=None):
+    """Record a session note and sign it: after a pre-session screening of that date, or
+    (with `override`) refused first, then signed with the stated reason."""
     page.goto(patient_url)
+    if override is None:
+        screen = page.locator("form[action$='/screenings']")
+        screen.locator("select[name=kind]").select_option("pre_session")
+        screen.locator("input[name=date]").fill(date)
+        screen.locator("button:has-text('Screen')").click()
     page.click("text=Record a session")
     page.fill("input[name=session_date]", date)
     page.select_option("select[name=device]", "pen")
@@ -63,8 +70,17 @@ def record_session(page, patient_url, date, depth):
     page.locator("form[action$='/notes'] button:has-text('Save')").click()
     assert re.search(r"/notes/\d+$", page.url), page.url
     assert "Draft, version 1" in page.content()
+    notice = page.locator("#sign-screening").inner_text()
+    if override is None:
+        assert "go with cautions" in notice, notice
+    else:
+        assert f"there is no screening of this patient on {date}" in notice, notice
+        page.fill("input[name=screening_override]", override)
+        page.screenshot(path=str(OUT / "14-sign-without-screening.png"), full_page=True)
     page.click("button:has-text('Sign and lock')")
     assert "Signed by admin" in page.content()
+    basis = page.locator("#signed-screening").inner_text()
+    assert (override or "Signed on screening") in basis, basis
 
 
 def free_port():
@@ -118,6 +134,9 @@ def test_clinic_flow(server):
         page.fill("input[name=date_of_birth]", "1997-03-04")
         # The profile is form fields; a whole example file can be pasted instead.
         assert page.locator("input[name='concerns.0.sites']").count() == 1
+        # Name fields suggest the names the screening rules know.
+        assert page.locator("input[name='medications.0.name']").get_attribute("list") == "known-medications"
+        assert page.locator("#known-medications option[value=isotretinoin]").count() == 1
         page.click("summary:has-text('Or paste a whole profile')")
         page.fill("textarea[name=profile_toml]", PROFILE)
         page.screenshot(path=str(OUT / "02-new-patient.png"), full_page=True)
@@ -161,7 +180,8 @@ def test_clinic_flow(server):
         # Two signed sessions four weeks apart, then their simulation with live progress.
         record_session(page, patient_url, "2026-03-02", "1.5")
         page.screenshot(path=str(OUT / "06-session-note.png"), full_page=True)
-        record_session(page, patient_url, "2026-03-30", "1.0")
+        record_session(page, patient_url, "2026-03-30", "1.0",
+                       override="screened by phone on the day; recorded later")
         page.goto(patient_url)
         page.select_option("select[name=site]", "cheek")
         page.select_option("select[name=fidelity]", RUN_FIDELITY)
@@ -224,6 +244,17 @@ def test_clinic_flow(server):
         page.goto(base + "/users")
         assert page.locator("#one-time-password").count() == 0, "shown once"
         assert "lab1" in page.locator("#users").inner_text()
+        # Disabled, enabled again, its password reset: a new one-time password shown once.
+        row = page.locator("#users tr", has_text="lab1")
+        row.locator("button:has-text('Disable')").click()
+        row = page.locator("#users tr", has_text="lab1")
+        assert "disabled" in row.inner_text()
+        row.locator("button:has-text('Enable again')").click()
+        row = page.locator("#users tr", has_text="lab1")
+        assert "active" in row.inner_text()
+        row.locator("button:has-text('Reset password')").click()
+        assert len(page.locator("#reset-user #one-time-password").inner_text()) >= 12
+        page.screenshot(path=str(OUT / "15-users-reset.png"), full_page=True)
 
         # Research workspace: an error shown inline, fixed, saved; two runs compared.
         runs = {}
@@ -263,4 +294,11 @@ def test_clinic_flow(server):
                       f"Run {runs['Deep pen']}: Deep pen: 5-95 %"]:
             assert label in svg, label
         page.screenshot(path=str(OUT / "13-compare.png"), full_page=True)
+        # A saved scenario deleted: gone from the workspace, its run still listed.
+        page.goto(base + "/workspace")
+        page.click("text=Shallow pen")
+        page.click("button:has-text('Delete the saved scenario')")
+        assert "Shallow pen" not in page.locator("#scenarios").inner_text()
+        page.goto(base + "/workspace/runs")
+        assert "Shallow pen (deleted" in page.locator("#workspace-runs").inner_text()
         browser.close()

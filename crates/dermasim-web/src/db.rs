@@ -6,10 +6,11 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Migrations in order; `PRAGMA user_version` holds how many are applied.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_notes_runs_consent_photos.sql"),
     include_str!("../migrations/0003_workspace_accounts.sql"),
+    include_str!("../migrations/0004_deletions_screening_gate.sql"),
 ];
 
 pub(crate) fn open(path: &Path) -> rusqlite::Result<Connection> {

@@ -29,6 +29,7 @@ mod pages;
 mod photos;
 mod profile_form;
 mod runs;
+mod screening_gate;
 mod users;
 mod workspace;
 mod zip;
@@ -99,6 +100,7 @@ impl App {
     /// Open the SQLite database at `path` (created with its folder when missing), in WAL mode
     /// with foreign keys on, and apply the migrations it lacks.
     pub fn open(path: &Path, config: Config) -> Result<App, WebError> {
+        refuse_database_url(path)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
@@ -216,6 +218,28 @@ impl App {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// A PostgreSQL URL given as the database: refused before anything is created (read as a
+/// path, it would quietly become a SQLite file named `postgres:`).
+fn refuse_database_url(path: &Path) -> Result<(), WebError> {
+    let text = path.to_string_lossy();
+    let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    if let Some(scheme) =
+        scheme.filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
+    {
+        let which = if scheme == "postgres" || scheme == "postgresql" {
+            "PostgreSQL is not supported yet"
+        } else {
+            "database URLs are not supported"
+        };
+        return Err(WebError::Request(format!(
+            "--db: `{scheme}://...` is a URL, and {which}: this build keeps records in an \
+             embedded SQLite file only. Give a file path (e.g. --db clinic.db), or leave --db \
+             out for the default file. Nothing was created."
+        )));
+    }
+    Ok(())
 }
 
 /// 1 to 64 characters (after trimming), no whitespace.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Auth;
 use crate::db::{self, now_text};
 use crate::pages::{bad_request, esc, hidden_csrf, layout, load_patient, pseudonym, Fail, Page};
-use crate::App;
+use crate::{screening_gate, App};
 
 /// Rows for treatment areas and topicals in the form (empty rows are ignored).
 const AREA_ROWS: usize = 4;
@@ -65,6 +65,9 @@ pub(crate) struct NoteRow {
     pub note: Note,
     pub version: i64,
     pub signed: Option<(String, String)>,
+    /// What signing rested on: the screening (id, verdict), or the override's reason.
+    pub signed_screening: Option<(i64, String)>,
+    pub screening_override: Option<String>,
     pub amendments: Vec<(String, String, String, Note)>,
 }
 
@@ -233,17 +236,27 @@ fn decode(json: &str) -> Result<Note, Fail> {
 /// Note `id` of the user's clinic (404 for another clinic's, like a missing one).
 pub(crate) fn load_note(app: &App, a: &Auth, id: i64) -> Result<NoteRow, Fail> {
     type Raw = (i64, String, String, i64, Option<String>, Option<String>);
-    let row: Option<Raw> = app.db(|c| {
+    type Basis = (Option<i64>, Option<String>, Option<String>);
+    let row: Option<(Raw, Basis)> = app.db(|c| {
         c.query_row(
-            "SELECT n.patient_id, n.session_date, n.note_json, n.version, n.signed_at, u.username
+            "SELECT n.patient_id, n.session_date, n.note_json, n.version, n.signed_at, u.username,
+                    n.screening_id, s.verdict, n.screening_override
              FROM session_notes n LEFT JOIN users u ON u.id = n.signed_by
+             LEFT JOIN screenings s ON s.id = n.screening_id
              WHERE n.id = ?1 AND n.clinic_id = ?2",
             [id, a.clinic_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
+                    (r.get(6)?, r.get(7)?, r.get(8)?),
+                ))
+            },
         )
         .optional()
     })?;
-    let (patient_id, session_date, json, version, signed_at, signer) = row.ok_or(Fail::NotFound)?;
+    let ((patient_id, session_date, json, version, signed_at, signer), basis) =
+        row.ok_or(Fail::NotFound)?;
+    let (screening_id, verdict, screening_override) = basis;
     let raw: Vec<(String, String, String, String)> = app.db(|c| {
         let mut st = c.prepare(
             "SELECT a.created_at, u.username, a.reason, a.note_json FROM note_amendments a
@@ -263,6 +276,8 @@ pub(crate) fn load_note(app: &App, a: &Auth, id: i64) -> Result<NoteRow, Fail> {
         note: decode(&json)?,
         version,
         signed: signed_at.map(|at| (at, signer.unwrap_or_default())),
+        signed_screening: screening_id.zip(verdict),
+        screening_override,
         amendments,
     })
 }
@@ -530,10 +545,14 @@ async fn note_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page
             if a.role.edits_clinical() {
                 let version =
                     format!("<input type=\"hidden\" name=\"version\" value=\"{}\">", n.version);
+                let latest = app.db(|c| {
+                    screening_gate::latest_on(c, a.clinic_id, n.patient_id, &n.session_date)
+                })?;
                 b += &format!(
-                    "<form method=\"post\" action=\"/notes/{id}/sign\">{}{version}\
+                    "<form method=\"post\" action=\"/notes/{id}/sign\">{}{version}{}\
                      <button>Sign and lock</button></form><h2>Edit the draft</h2>{}",
                     hidden_csrf(&a),
+                    screening_gate::sign_notice(&n.session_date, latest.as_ref()),
                     note_form(&a, &format!("/notes/{id}"), &n.session_date, &n.note, &version)
                 );
             }
@@ -543,6 +562,11 @@ async fn note_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page
                 "<p class=\"signed\">Signed by {} at {}; locked.</p><h2>Original note</h2>",
                 esc(by),
                 esc(at)
+            );
+            b += &screening_gate::signed_basis(
+                &a,
+                n.signed_screening.clone(),
+                n.screening_override.as_deref(),
             );
             b += &show(&a, &n.note, &n.session_date);
             for (i, (at, who, reason, note)) in n.amendments.iter().enumerate() {
@@ -645,18 +669,52 @@ async fn sign_note(
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Page {
-    load_note(&app, &a, id)?;
+    let n = load_note(&app, &a, id)?;
     may_write(&a)?;
     let seen = match version_seen(&fields, "version") {
         Ok(v) => v,
         Err(e) => return Ok(bad_request(&a, &e)),
     };
-    // Signing says "I checked this version": a newer or signed one is not signed blind.
+    let reason = match text(&fields, "screening_override", screening_gate::MAX_OVERRIDE, false) {
+        Ok(r) => r,
+        Err(e) => return Ok(bad_request(&a, &e)),
+    };
+    let date = n.session_date.clone();
+    let latest = app.db(|c| screening_gate::latest_on(c, a.clinic_id, n.patient_id, &date))?;
+    // A screening that allows treatment is enough; without one, only a stated reason.
+    let (screening_id, override_reason, basis) = match &latest {
+        Some(s) if s.allows_treatment() => (Some(s.id), None, format!("screening {}", s.id)),
+        _ if !reason.is_empty() => {
+            (None, Some(reason.clone()), format!("screening override: {reason}"))
+        }
+        _ => {
+            let msg = screening_gate::refusal(&date, latest.as_ref());
+            let detail = match &latest {
+                Some(s) => format!("screening {} says {}", s.id, s.verdict),
+                None => format!("no screening on {date}"),
+            };
+            app.audit(Some(&a), "sign_refused_unscreened", "session_note", Some(id), &detail)?;
+            return Err(Fail::Conflict(msg));
+        }
+    };
+    // Signing says "I checked this version": a newer or signed one is not signed blind. The
+    // date is in the condition too: the screening was looked up for it.
     let changed = app.db(|c| {
         let changed = c.execute(
-            "UPDATE session_notes SET signed_by = ?1, signed_at = ?2
-             WHERE id = ?3 AND clinic_id = ?4 AND version = ?5 AND signed_at IS NULL",
-            params![a.user_id, now_text(), id, a.clinic_id, seen],
+            "UPDATE session_notes SET signed_by = ?1, signed_at = ?2, screening_id = ?3,
+             screening_override = ?4
+             WHERE id = ?5 AND clinic_id = ?6 AND version = ?7 AND signed_at IS NULL
+             AND session_date = ?8",
+            params![
+                a.user_id,
+                now_text(),
+                screening_id,
+                override_reason,
+                id,
+                a.clinic_id,
+                seen,
+                date
+            ],
         )?;
         let action = if changed == 1 { "sign" } else { "sign_refused_stale" };
         db::audit(
@@ -666,7 +724,7 @@ async fn sign_note(
             action,
             "session_note",
             Some(id),
-            &format!("version {seen}"),
+            &format!("version {seen}; {basis}"),
         )?;
         Ok(changed)
     })?;

@@ -27,7 +27,7 @@ const LISTS: [List; 4] = [
         "conditions",
         "Medical history and allergies (conditions)",
         &[
-            ("name", Kind::Text),
+            ("name", Kind::Named(Names::Conditions)),
             ("status", Kind::Choice(&["", "active", "controlled", "past"])),
             ("sites", Kind::Sites),
             ("note", Kind::Text),
@@ -36,12 +36,22 @@ const LISTS: [List; 4] = [
     (
         "medications",
         "Medications",
-        &[("name", Kind::Text), ("start", Kind::Date), ("stop", Kind::Date), ("note", Kind::Text)],
+        &[
+            ("name", Kind::Named(Names::Medications)),
+            ("start", Kind::Date),
+            ("stop", Kind::Date),
+            ("note", Kind::Text),
+        ],
     ),
     (
         "procedures",
         "Prior procedures",
-        &[("name", Kind::Text), ("date", Kind::Date), ("sites", Kind::Sites), ("note", Kind::Text)],
+        &[
+            ("name", Kind::Named(Names::Procedures)),
+            ("date", Kind::Date),
+            ("sites", Kind::Sites),
+            ("note", Kind::Text),
+        ],
     ),
 ];
 
@@ -85,6 +95,53 @@ enum Kind {
     /// A comma-separated list of site ids.
     Sites,
     Choice(&'static [&'static str]),
+    /// A name the screening rules know, suggested from their vocabulary (typed freely, so a
+    /// refused name comes back as typed, with the CLI's message listing the known ones).
+    Named(Names),
+}
+
+/// The screening rules' name lists (`[vocabulary]` of `data/contraindications.toml`).
+#[derive(Clone, Copy)]
+enum Names {
+    Conditions,
+    Medications,
+    Procedures,
+}
+
+const NAME_LISTS: [Names; 3] = [Names::Conditions, Names::Medications, Names::Procedures];
+
+impl Names {
+    /// The `<datalist>` id.
+    fn list_id(self) -> &'static str {
+        match self {
+            Names::Conditions => "known-conditions",
+            Names::Medications => "known-medications",
+            Names::Procedures => "known-procedures",
+        }
+    }
+
+    /// The names screening understands, from the rules `dermasim screen` uses.
+    pub(crate) fn known(self) -> &'static [String] {
+        static RULES: std::sync::OnceLock<dermasim_clinic::RuleSet> = std::sync::OnceLock::new();
+        let v = &RULES.get_or_init(dermasim_clinic::RuleSet::embedded).vocabulary;
+        match self {
+            Names::Conditions => &v.conditions,
+            Names::Medications => &v.medications,
+            Names::Procedures => &v.procedures,
+        }
+    }
+}
+
+/// The pick-lists of known names, once per form.
+fn datalists() -> String {
+    NAME_LISTS
+        .iter()
+        .map(|n| {
+            let opts: String =
+                n.known().iter().map(|k| format!("<option value=\"{}\">", esc(k))).collect();
+            format!("<datalist id=\"{}\">{opts}</datalist>", n.list_id())
+        })
+        .collect()
 }
 
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
@@ -176,6 +233,10 @@ fn input(name: &str, kind: Kind, value: &str) -> String {
             format!("<input name=\"{name}\" value=\"{value}\" inputmode=\"decimal\" size=\"6\">")
         }
         Kind::Date => format!("<input type=\"date\" name=\"{name}\" value=\"{value}\">"),
+        Kind::Named(names) => format!(
+            "<input name=\"{name}\" value=\"{value}\" list=\"{}\" maxlength=\"500\" autocomplete=\"off\">",
+            names.list_id()
+        ),
         Kind::Flag => format!(
             "<input type=\"checkbox\" name=\"{name}\" value=\"true\"{}>",
             if value == "true" { " checked" } else { "" }
@@ -232,12 +293,74 @@ fn fields_html(v: &Value) -> String {
         }
         b += "</table>";
     }
-    b + "</fieldset>"
+    b + &datalists() + "</fieldset>"
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Screen a stored profile as the screening page does (the names checked there).
+    fn screens(toml: &str) -> Result<(), String> {
+        let profile =
+            dermasim_clinic::parse_profile(toml, false, "profile").map_err(|e| e.to_string())?;
+        let date = dermasim_clinic::Date::parse("2026-06-01").map_err(|e| e.to_string())?;
+        dermasim_app::clinic::screen(&profile, Some(date)).map(drop).map_err(|e| e.to_string())
+    }
+
+    /// A minimal profile the parser accepts: the required fields and one concern.
+    fn base_profile() -> Vec<(String, String)> {
+        pairs(&[
+            ("age_years", "40"),
+            ("sex", "female"),
+            ("fitzpatrick", "3"),
+            ("skin", "thin"),
+            ("setting", "professional"),
+            ("concerns.0.kind", "fine_lines"),
+            ("concerns.0.sites", "cheek"),
+        ])
+    }
+
+    #[test]
+    fn every_suggested_name_is_one_screening_accepts() {
+        let html = fields_from_toml("");
+        for names in NAME_LISTS {
+            let known = names.known();
+            assert!(known.len() >= 5, "{}", names.list_id());
+            let list = format!("<datalist id=\"{}\">", names.list_id());
+            let at = html.find(&list).expect("the datalist is in the form");
+            let options = &html[at..at + html[at..].find("</datalist>").unwrap()];
+            assert_eq!(options.matches("<option").count(), known.len(), "{}", names.list_id());
+            let (list_name, row) = match names {
+                Names::Conditions => ("conditions", vec![("status", "past")]),
+                Names::Medications => {
+                    ("medications", vec![("start", "2020-01-01"), ("stop", "2020-02-01")])
+                }
+                Names::Procedures => ("procedures", vec![("date", "2019-01-01")]),
+            };
+            assert!(html.contains(&format!(
+                "name=\"{list_name}.0.name\" value=\"\" list=\"{}\"",
+                names.list_id()
+            )));
+            for name in known {
+                assert!(options.contains(&format!("<option value=\"{name}\">")), "{name}");
+                let mut p = base_profile();
+                p.push((format!("{list_name}.0.name"), name.clone()));
+                p.push((format!("{list_name}.0.note"), "as described".into()));
+                for (k, v) in &row {
+                    p.push((format!("{list_name}.0.{k}"), v.to_string()));
+                }
+                let toml = profile_toml(&p).unwrap_or_else(|e| panic!("{list_name} `{name}`: {e}"));
+                assert!(toml.contains(&format!("name = \"{name}\"")), "{toml}");
+                screens(&toml).unwrap_or_else(|e| panic!("{list_name} `{name}`: {e}"));
+            }
+        }
+        // A name off the list is still refused with the CLI's message, which lists the known ones.
+        let mut p = base_profile();
+        p.push(("medications.0.name".into(), "accutane".into()));
+        let e = screens(&profile_toml(&p).unwrap()).unwrap_err();
+        assert!(e.contains("medications.0.name") && e.contains("isotretinoin"), "{e}");
+    }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         v.iter().map(|(k, x)| (k.to_string(), x.to_string())).collect()

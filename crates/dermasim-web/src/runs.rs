@@ -449,6 +449,8 @@ pub(crate) fn enqueue(
 struct RunRow {
     patient_id: Option<i64>,
     scenario_id: Option<i64>,
+    /// The workspace scenario it ran was deleted since (the run keeps its own copy).
+    scenario_deleted: bool,
     site: String,
     status: String,
     progress: f64,
@@ -460,8 +462,10 @@ struct RunRow {
 fn load_run(app: &App, a: &Auth, id: i64) -> Result<RunRow, Fail> {
     let row = app.db(|c| {
         c.query_row(
-            "SELECT patient_id, site, status, progress, message, summary_json, chart_svg IS NOT NULL, scenario_id
-             FROM runs WHERE id = ?1 AND clinic_id = ?2",
+            "SELECT r.patient_id, r.site, r.status, r.progress, r.message, r.summary_json,
+                    r.chart_svg IS NOT NULL, r.scenario_id, s.deleted_at IS NOT NULL
+             FROM runs r LEFT JOIN scenarios s ON s.id = r.scenario_id
+             WHERE r.id = ?1 AND r.clinic_id = ?2",
             [id, a.clinic_id],
             |r| {
                 Ok(RunRow {
@@ -473,6 +477,7 @@ fn load_run(app: &App, a: &Auth, id: i64) -> Result<RunRow, Fail> {
                     summary_json: r.get(5)?,
                     has_chart: r.get(6)?,
                     scenario_id: r.get(7)?,
+                    scenario_deleted: r.get::<_, Option<bool>>(8)?.unwrap_or(false),
                 })
             },
         )
@@ -503,6 +508,12 @@ async fn run_page(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page 
             esc(if a.role.sees_names() { format!("patient {p}") } else { pseudonym(p) })
         ),
         None => match r.scenario_id {
+            Some(_) if r.scenario_deleted => {
+                "<p id=\"scenario-deleted\">Its saved scenario was deleted; \
+                 this run keeps the scenario it ran (in its zip). \
+                 <a href=\"/workspace/runs\">All workspace runs</a></p>"
+                    .to_string()
+            }
             Some(sid) => format!(
                 "<p><a href=\"/workspace/scenarios/{sid}\">Back to the scenario</a> · \
                  <a href=\"/workspace/runs\">All workspace runs</a></p>"

@@ -1,6 +1,8 @@
 //! Account management for administrators: the clinic's users, a new user with a role (its
 //! one-time password shown once, on the answer to the form), disabling a user (no sign-in,
-//! sessions ended). Every change is audited; another clinic's user ids answer 404.
+//! sessions ended) and enabling them again, and a password reset (a new one-time password shown
+//! once, to be changed at the next sign-in). Every change is audited; another clinic's user ids
+//! answer 404, and an administrator's own account is changed at `/account`, not here (409).
 
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
@@ -22,6 +24,8 @@ pub(crate) fn routes() -> Router<App> {
     Router::new()
         .route("/users", get(list).post(create))
         .route("/users/{id}/disable", post(disable))
+        .route("/users/{id}/enable", post(enable))
+        .route("/users/{id}/reset-password", post(reset_password))
 }
 
 fn require(a: &Auth) -> Result<(), Fail> {
@@ -58,12 +62,18 @@ fn page(app: &App, a: &Auth, status: StatusCode, top: &str) -> Page {
         } else {
             "active"
         };
-        let action = if *disabled || *id == a.user_id {
+        let action = if *id == a.user_id {
             String::new()
         } else {
+            let csrf = hidden_csrf(a);
+            let toggle = if *disabled {
+                format!("<form method=\"post\" action=\"/users/{id}/enable\">{csrf}<button>Enable again</button></form>")
+            } else {
+                format!("<form method=\"post\" action=\"/users/{id}/disable\">{csrf}<button>Disable</button></form>")
+            };
             format!(
-                "<form method=\"post\" action=\"/users/{id}/disable\">{}<button>Disable</button></form>",
-                hidden_csrf(a)
+                "{toggle}<form method=\"post\" action=\"/users/{id}/reset-password\">{csrf}\
+                 <button>Reset password</button></form>"
             )
         };
         b += &format!(
@@ -143,8 +153,9 @@ async fn create(State(app): State<App>, a: Auth, Form(f): Form<NewUser>) -> Page
     page(&app, &a, StatusCode::OK, &top)
 }
 
-async fn disable(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
-    require(&a)?;
+/// The name of account `id` of the administrator's clinic (404 for another clinic's or a
+/// missing id; 409 for the administrator's own account, with `own` saying why).
+fn other_account(app: &App, a: &Auth, id: i64, own: &str) -> Result<String, Fail> {
     let name: Option<String> = app.db(|c| {
         c.query_row(
             "SELECT username FROM users WHERE id = ?1 AND clinic_id = ?2",
@@ -155,10 +166,19 @@ async fn disable(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
     })?;
     let name = name.ok_or(Fail::NotFound)?;
     if id == a.user_id {
-        return Err(Fail::Conflict(
-            "You cannot disable your own account; ask another administrator.".into(),
-        ));
+        return Err(Fail::Conflict(own.into()));
     }
+    Ok(name)
+}
+
+async fn disable(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
+    require(&a)?;
+    let name = other_account(
+        &app,
+        &a,
+        id,
+        "You cannot disable your own account; ask another administrator.",
+    )?;
     app.db(|c| {
         c.execute(
             "UPDATE users SET disabled = 1 WHERE id = ?1 AND clinic_id = ?2",
@@ -169,4 +189,55 @@ async fn disable(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
         db::audit(c, Some(a.user_id), Some(a.clinic_id), "disable", "user", Some(id), &name)
     })?;
     Ok(Redirect::to("/users").into_response())
+}
+
+async fn enable(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
+    require(&a)?;
+    let name = other_account(&app, &a, id, "Your own account is enabled: you are signed in.")?;
+    app.db(|c| {
+        // A fresh start: the failures counted before it was disabled do not lock it now.
+        c.execute(
+            "UPDATE users SET disabled = 0, failed_logins = 0, locked_until = NULL
+             WHERE id = ?1 AND clinic_id = ?2",
+            params![id, a.clinic_id],
+        )?;
+        db::audit(c, Some(a.user_id), Some(a.clinic_id), "enable", "user", Some(id), &name)
+    })?;
+    Ok(Redirect::to("/users").into_response())
+}
+
+async fn reset_password(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
+    require(&a)?;
+    let name = other_account(
+        &app,
+        &a,
+        id,
+        "Change your own password on the account page; a reset is for other accounts.",
+    )?;
+    let password = crate::auth::random_password();
+    // Argon2id hashing takes a while: off the request threads.
+    let p = password.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&p))
+        .await
+        .map_err(|e| Fail::Internal(e.to_string()))?;
+    app.db(|c| {
+        // The old password stops working, the lockout is lifted, the user must choose a new
+        // password at the next sign-in, and every open session of the account ends.
+        c.execute(
+            "UPDATE users SET password_hash = ?1, must_change_password = 1, failed_logins = 0,
+             locked_until = NULL WHERE id = ?2 AND clinic_id = ?3",
+            params![hash, id, a.clinic_id],
+        )?;
+        c.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+        db::audit(c, Some(a.user_id), Some(a.clinic_id), "reset_password", "user", Some(id), &name)
+    })?;
+    let top = format!(
+        "<div class=\"notice\" id=\"reset-user\"><p>Password of <strong>{}</strong> reset. \
+         The one-time password, shown this once: <code id=\"one-time-password\">{}</code></p>\
+         <p>Give it to the user in person; they must choose their own at the next sign-in. \
+         Their open sessions have ended.</p></div>",
+        esc(&name),
+        esc(&password)
+    );
+    page(&app, &a, StatusCode::OK, &top)
 }

@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/workspace/scenarios/new", get(new_scenario))
         .route("/workspace/scenarios/{id}", get(edit).post(update))
         .route("/workspace/scenarios/{id}/runs", post(start))
+        .route("/workspace/scenarios/{id}/delete", post(delete))
         .route("/workspace/runs", get(runs_list))
         .route("/workspace/compare", get(compare))
         .route("/workspace/compare.svg", get(compare_chart))
@@ -100,11 +101,14 @@ fn editor(
     );
     if let (Some(id), None) = (id, error) {
         b += &format!(
-            "<h2>Run it</h2><form method=\"post\" action=\"/workspace/scenarios/{id}/runs\">{}\
+            "<h2>Run it</h2><form method=\"post\" action=\"/workspace/scenarios/{id}/runs\">{csrf}\
              <label>Ensemble members (blank: a single run; 2 to 256) \
              <input name=\"ensemble\" inputmode=\"numeric\" size=\"4\"></label>\
-             <button>Run the saved scenario</button></form>",
-            hidden_csrf(a)
+             <button>Run the saved scenario</button></form>\
+             <h2>Delete it</h2><form method=\"post\" action=\"/workspace/scenarios/{id}/delete\">{csrf}\
+             <p>The runs started from it keep their record (each holds the scenario as it ran).</p>\
+             <button>Delete the saved scenario</button></form>",
+            csrf = hidden_csrf(a)
         );
     }
     (status, layout(Some(a), "Scenario", &b)).into_response()
@@ -114,7 +118,8 @@ async fn index(State(app): State<App>, a: Auth) -> Page {
     require(&a)?;
     let rows: Vec<(i64, String, String)> = app.db(|c| {
         let mut st = c.prepare(
-            "SELECT id, name, updated_at FROM scenarios WHERE clinic_id = ?1 ORDER BY name",
+            "SELECT id, name, updated_at FROM scenarios
+             WHERE clinic_id = ?1 AND deleted_at IS NULL ORDER BY name",
         )?;
         let rows = st.query_map([a.clinic_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect()
@@ -202,11 +207,12 @@ async fn create(State(app): State<App>, a: Auth, Form(f): Form<ScenarioForm>) ->
     }
 }
 
-/// A saved scenario of the user's clinic (404 for another clinic's id, like a missing one).
+/// A saved scenario of the user's clinic (404 for another clinic's id or a deleted one, like a
+/// missing one).
 fn load(app: &App, a: &Auth, id: i64) -> Result<(String, String), Fail> {
     app.db(|c| {
         c.query_row(
-            "SELECT name, toml FROM scenarios WHERE id = ?1 AND clinic_id = ?2",
+            "SELECT name, toml FROM scenarios WHERE id = ?1 AND clinic_id = ?2 AND deleted_at IS NULL",
             [id, a.clinic_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -248,12 +254,21 @@ async fn update(
     let name = f.name.trim();
     let res = app.db(|c| {
         let r = c.execute(
-            "UPDATE scenarios SET name = ?1, toml = ?2, updated_at = ?3 WHERE id = ?4 AND clinic_id = ?5",
+            "UPDATE scenarios SET name = ?1, toml = ?2, updated_at = ?3
+             WHERE id = ?4 AND clinic_id = ?5 AND deleted_at IS NULL",
             params![name, f.toml, now_text(), id, a.clinic_id],
         );
         match r {
             Ok(_) => {
-                db::audit(c, Some(a.user_id), Some(a.clinic_id), "update", "scenario", Some(id), name)?;
+                db::audit(
+                    c,
+                    Some(a.user_id),
+                    Some(a.clinic_id),
+                    "update",
+                    "scenario",
+                    Some(id),
+                    name,
+                )?;
                 Ok(true)
             }
             Err(e) if unique_violation(&e) => Ok(false),
@@ -265,6 +280,23 @@ async fn update(
         return Ok(editor(&a, StatusCode::CONFLICT, Some(id), &f.name, &f.toml, Some(&msg), false));
     }
     Ok(Redirect::to(&format!("/workspace/scenarios/{id}?saved=1")).into_response())
+}
+
+async fn delete(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
+    require(&a)?;
+    let (name, _) = load(&app, &a, id)?;
+    app.db(|c| {
+        let now = now_text();
+        // Not a DELETE: the runs started from it point at the row and keep their label. Its
+        // text goes; its name is marked deleted, which frees the name for a new scenario.
+        c.execute(
+            "UPDATE scenarios SET deleted_at = ?1, toml = '', name = name || ' (deleted ' || ?1 || ')'
+             WHERE id = ?2 AND clinic_id = ?3 AND deleted_at IS NULL",
+            params![now, id, a.clinic_id],
+        )?;
+        db::audit(c, Some(a.user_id), Some(a.clinic_id), "delete", "scenario", Some(id), &name)
+    })?;
+    Ok(Redirect::to("/workspace").into_response())
 }
 
 #[derive(Deserialize)]

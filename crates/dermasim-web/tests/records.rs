@@ -107,6 +107,7 @@ async fn notes_are_signed_locked_and_amended_body() {
     assert!(saved.contains("1.25"));
 
     // Signing checks the version too: signing version 1 (now stale) is refused.
+    assert_eq!(screened(&env, &u, pid, "2026-03-02").await, "go with cautions");
     let r = post(&env, &u, &format!("/notes/{id}/sign"), &[("version", "1")]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     let r = post(&env, &u, &format!("/notes/{id}/sign"), &[("version", "2")]).await;
@@ -306,6 +307,7 @@ async fn notes_respect_roles_and_clinics_body() {
 /// Two signed pen sessions four weeks apart at the cheek (1.5 then 1.0 mm).
 async fn signed_sessions(env: &Env, u: &User, pid: i64) {
     for (date, depth) in [("2026-03-02", "1.5"), ("2026-03-30", "1.0")] {
+        screened(env, u, pid, date).await;
         let id = note(env, u, pid, &note_fields(date, depth, true)).await;
         let r = post(env, u, &format!("/notes/{id}/sign"), &[("version", "1")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -571,6 +573,7 @@ async fn follow_ups_and_adverse_events_body() {
     let id = note(&env, &u, pid, &note_fields("2026-03-02", "1.5", false)).await;
     // A draft does not count as a session done.
     assert!(get(&env, &u, "/follow-ups").await.body.contains(&format!("0 of {}", plan.sessions)));
+    screened(&env, &u, pid, "2026-03-02").await;
     assert_eq!(
         post(&env, &u, &format!("/notes/{id}/sign"), &[("version", "1")]).await.status,
         StatusCode::SEE_OTHER
@@ -650,4 +653,129 @@ async fn follow_ups_and_adverse_events_body() {
     );
     assert_eq!(count(&env, "SELECT COUNT(*) FROM adverse_events").await, 2);
     assert!(env.app.connection().execute("DELETE FROM adverse_events", []).is_err());
+}
+
+/// The signing columns of note `id`: screening id, override reason, signed or not.
+fn signing(env: &Env, id: i64) -> (Option<i64>, Option<String>, bool) {
+    env.app
+        .connection()
+        .query_row(
+            "SELECT screening_id, screening_override, signed_at IS NOT NULL FROM session_notes WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_note_is_signed_only_after_a_screening_that_allows_treatment() {
+    run(async {
+        let env = env().await;
+        let u = user(&env, "pat", "practitioner", None).await;
+        let lab = user(&env, "lab", "researcher", None).await;
+        let pid = patient(&env, &u, "Ann Example", "").await;
+        let id = note(&env, &u, pid, &note_fields("2026-03-02", "1.5", false)).await;
+        let sign = format!("/notes/{id}/sign");
+        let refused = |action: &'static str| {
+            format!("SELECT COUNT(*) FROM audit WHERE action = '{action}' AND entity = 'session_note' AND entity_id = {id}")
+        };
+
+        // No screening at all, then one on another day: refused (409), the message names the
+        // field and the date; nothing signed; each refusal audited.
+        let page = get(&env, &u, &format!("/notes/{id}")).await;
+        assert!(page.body.contains("name=\"screening_override\""), "the override field is offered");
+        assert!(page.body.contains("there is no screening of this patient on 2026-03-02"));
+        let r = post(&env, &u, &sign, &[("version", "1")]).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        assert!(r
+            .body
+            .contains("screening_override: there is no screening of this patient on 2026-03-02"));
+        screened(&env, &u, pid, "2026-03-01").await;
+        let r = post(&env, &u, &sign, &[("version", "1"), ("screening_override", "  ")]).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "a blank reason is no reason");
+        assert_eq!(signing(&env, id), (None, None, false));
+        assert_eq!(count(&env, &refused("sign_refused_unscreened")).await, 2);
+
+        // A screening of that day allowing treatment: signed on it, and the note says so.
+        let verdict = screened(&env, &u, pid, "2026-03-02").await;
+        assert_eq!(verdict, "go with cautions");
+        let sid: i64 = env
+            .app
+            .connection()
+            .query_row("SELECT MAX(id) FROM screenings", [], |r| r.get(0))
+            .unwrap();
+        let page = get(&env, &u, &format!("/notes/{id}")).await;
+        assert!(!page.body.contains("name=\"screening_override\""), "no override needed");
+        let r = post(&env, &u, &sign, &[("version", "1")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(signing(&env, id), (Some(sid), None, true));
+        let page = get(&env, &u, &format!("/notes/{id}")).await;
+        assert!(page.body.contains(&format!("Signed on screening {sid}")), "{}", page.body);
+        assert_eq!(
+            count(&env, &format!("SELECT COUNT(*) FROM audit WHERE action = 'sign' AND entity_id = {id} AND detail = 'version 1; screening {sid}'")).await,
+            1
+        );
+
+        // The latest screening of the day counts: a later "defer" outvotes an earlier "go".
+        let later = note(&env, &u, pid, &note_fields("2026-03-30", "1.0", false)).await;
+        screened(&env, &u, pid, "2026-03-30").await;
+        env.app
+            .connection()
+            .execute(
+                "INSERT INTO screenings (patient_id, clinic_id, kind, assessment_date, verdict, result_json, created_by, created_at)
+                 SELECT patient_id, clinic_id, kind, assessment_date, 'defer', result_json, created_by, created_at
+                 FROM screenings WHERE id = (SELECT MAX(id) FROM screenings)",
+                [],
+            )
+            .unwrap();
+        let r = post(&env, &u, &format!("/notes/{later}/sign"), &[("version", "1")]).await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(r.body.contains("says `defer`"), "{}", r.body);
+
+        // A patient screened "do not treat" (pregnant) on the day: refused without a reason;
+        // with one (too long refused, naming the field), signed with the reason stored.
+        let pregnant = include_str!("../../../examples/patients/pregnant.toml");
+        let r = post(
+            &env,
+            &u,
+            "/patients",
+            &[("full_name", "Bea Example"), ("profile_toml", pregnant), ("clinical_notes", "")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let bea: i64 = r.location().trim_start_matches("/patients/").parse().unwrap();
+        let verdict = screened(&env, &u, bea, "2026-04-01").await;
+        assert!(verdict == "do not treat" || verdict == "defer", "{verdict}");
+        let nid = note(&env, &u, bea, &note_fields("2026-04-01", "0.5", false)).await;
+        let bea_sign = format!("/notes/{nid}/sign");
+        let r = post(&env, &u, &bea_sign, &[("version", "1")]).await;
+        assert_eq!(r.status, StatusCode::CONFLICT);
+        assert!(r.body.contains(&format!("says `{verdict}`")), "{}", r.body);
+        let long = "x".repeat(501);
+        let r = post(&env, &u, &bea_sign, &[("version", "1"), ("screening_override", &long)]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("screening_override: 501 characters; at most 500"), "{}", r.body);
+        assert_eq!(signing(&env, nid), (None, None, false));
+        let reason = "<i>post-partum</i>, obstetrician's letter on file";
+        let r =
+            post(&env, &u, &bea_sign, &[("version", "1"), ("screening_override", reason)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(signing(&env, nid), (None, Some(reason.to_string()), true));
+        let page = get(&env, &u, &format!("/notes/{nid}")).await;
+        assert!(page.body.contains(&escaped(reason)) && !page.body.contains(reason), "shown inert");
+        let page = get(&env, &lab, &format!("/notes/{nid}")).await;
+        assert!(
+            !page.body.contains("obstetrician") && page.body.contains("Signed without a screening")
+        );
+        assert_eq!(
+            count(&env, &format!("SELECT COUNT(*) FROM audit WHERE action = 'sign' AND entity_id = {nid} AND detail LIKE '%screening override%'")).await,
+            1
+        );
+        // Stored with the note, so locked with it.
+        let changed = env
+            .app
+            .connection()
+            .execute("UPDATE session_notes SET screening_override = 'edited' WHERE id = ?1", [nid]);
+        assert!(changed.is_err(), "a signed note's override is locked");
+    });
 }

@@ -57,6 +57,9 @@ async fn every_page_needs_a_session_body() {
         &format!("/patients/{id}/consents"),
         &format!("/patients/{id}/photos"),
         "/consent-templates",
+        "/users/1/enable",
+        "/users/1/reset-password",
+        "/workspace/scenarios/1/delete",
     ] {
         let r = send(&env, "POST", uri, None, Some(&[("csrf", "x")])).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
@@ -92,6 +95,9 @@ async fn csrf_is_required_on_every_post_body() {
         &format!("/patients/{id}/consents"),
         &format!("/patients/{id}/photos"),
         "/consent-templates",
+        "/users/1/enable",
+        "/users/1/reset-password",
+        "/workspace/scenarios/1/delete",
     ] {
         let none = send(&env, "POST", uri, Some(&u.cookie), Some(&[("full_name", "X")])).await;
         assert_eq!(none.status, StatusCode::FORBIDDEN, "{uri} without a token");
@@ -597,6 +603,24 @@ async fn the_profile_is_entered_in_form_fields_body() {
     let edit = get(&env, &u, &format!("/patients/{id}/edit")).await;
     assert!(edit.body.contains("name=\"concerns.0.sites\" value=\"cheek\""), "{}", edit.body);
     assert!(edit.body.contains("name=\"medications.0.stop\" value=\"2025-06-01\""));
+    // The name fields suggest the names the screening rules know (their vocabulary).
+    let rules = dermasim_clinic::RuleSet::embedded();
+    for (list, field, names) in [
+        ("known-conditions", "conditions.0.name", &rules.vocabulary.conditions),
+        ("known-medications", "medications.0.name", &rules.vocabulary.medications),
+        ("known-procedures", "procedures.0.name", &rules.vocabulary.procedures),
+    ] {
+        for page in [&edit.body, &get(&env, &u, "/patients/new").await.body] {
+            assert!(page.contains(&format!("<datalist id=\"{list}\">")), "{list}");
+            assert!(
+                page.contains(&format!("name=\"{field}\""))
+                    && page.contains(&format!("list=\"{list}\""))
+            );
+            for n in names {
+                assert!(page.contains(&format!("<option value=\"{n}\">")), "{list}: {n}");
+            }
+        }
+    }
     let r = post(
         &env,
         &u,
@@ -619,4 +643,23 @@ async fn the_profile_is_entered_in_form_fields_body() {
         r.body
     );
     assert_eq!(count(&env, "SELECT COUNT(*) FROM patients").await, 1);
+}
+
+#[test]
+fn a_database_url_is_refused_and_creates_nothing() {
+    for url in
+        ["postgres://user:pass@localhost/clinic", "postgresql://db.example/clinic", "mysql://x/y"]
+    {
+        let before: Vec<_> =
+            std::fs::read_dir(".").unwrap().map(|e| e.unwrap().file_name()).collect();
+        let e = App::open(std::path::Path::new(url), Config::default()).err().expect("refused");
+        let msg = e.to_string();
+        assert!(msg.starts_with("--db: `") && msg.contains("Nothing was created"), "{msg}");
+        if url.starts_with("postgres") {
+            assert!(msg.contains("PostgreSQL is not supported yet"), "{msg}");
+        }
+        let after: Vec<_> =
+            std::fs::read_dir(".").unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(before, after, "{url}: something was created");
+    }
 }

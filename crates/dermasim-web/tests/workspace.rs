@@ -435,3 +435,184 @@ fn administrators_manage_the_clinics_accounts() {
         );
     });
 }
+
+/// The one-time password shown on an answer (`id="one-time-password"`).
+fn shown_password(body: &str) -> String {
+    let at = body.find("id=\"one-time-password\">").expect("a one-time password shown") + 23;
+    body[at..].split('<').next().unwrap().to_string()
+}
+
+fn user_id(env: &Env, name: &str) -> i64 {
+    env.app
+        .connection()
+        .query_row("SELECT id FROM users WHERE username = ?1", [name], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn administrators_enable_accounts_again_and_reset_passwords() {
+    run(async {
+        let env = env().await;
+        let admin = user(&env, "ada", "administrator", None).await;
+        let north = user(&env, "northadmin", "administrator", Some("North site")).await;
+        let doc = user(&env, "doc", "practitioner", None).await;
+        let old_password = env.app.create_user("rita", "reception", None).unwrap();
+        let (admin_id, doc_id, rita_id, north_id) = (
+            user_id(&env, "ada"),
+            user_id(&env, "doc"),
+            user_id(&env, "rita"),
+            user_id(&env, "northadmin"),
+        );
+        let audit_rows = |action: &str, id: i64| {
+            format!("SELECT COUNT(*) FROM audit WHERE action = '{action}' AND entity = 'user' AND entity_id = {id} AND user_id = {admin_id}")
+        };
+
+        // Only administrators; CSRF; another clinic's account 404; one's own 409. Nothing changes.
+        for (path, action) in [("enable", "enable"), ("reset-password", "reset_password")] {
+            let uri = format!("/users/{rita_id}/{path}");
+            assert_eq!(post(&env, &doc, &uri, &[]).await.status, StatusCode::FORBIDDEN, "{uri}");
+            assert_eq!(
+                send(&env, "POST", &uri, Some(&admin.cookie), None).await.status,
+                StatusCode::FORBIDDEN,
+                "{uri} without the CSRF token"
+            );
+            assert_eq!(post(&env, &north, &uri, &[]).await.status, StatusCode::NOT_FOUND, "{uri}");
+            let own = format!("/users/{admin_id}/{path}");
+            assert_eq!(post(&env, &admin, &own, &[]).await.status, StatusCode::CONFLICT, "{own}");
+            let other = format!("/users/{north_id}/{path}");
+            assert_eq!(post(&env, &admin, &other, &[]).await.status, StatusCode::NOT_FOUND);
+            assert_eq!(count(&env, &audit_rows(action, rita_id)).await, 0);
+        }
+
+        // Disabled, then enabled again from the list: it signs in again; audited.
+        assert_eq!(
+            post(&env, &admin, &format!("/users/{rita_id}/disable"), &[]).await.status,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(login(&env, "rita", &old_password).await.status, StatusCode::UNAUTHORIZED);
+        let list = get(&env, &admin, "/users").await;
+        assert!(
+            list.body.contains(&format!("action=\"/users/{rita_id}/enable\"")),
+            "{}",
+            list.body
+        );
+        assert!(
+            !list.body.contains(&format!("action=\"/users/{doc_id}/enable\"")),
+            "doc is active"
+        );
+        let r = post(&env, &admin, &format!("/users/{rita_id}/enable"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(login(&env, "rita", &old_password).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(count(&env, &audit_rows("enable", rita_id)).await, 1);
+        let list = get(&env, &admin, "/users").await;
+        assert!(list.body.contains(&format!("action=\"/users/{rita_id}/disable\"")));
+
+        // Reset: a new one-time password shown once; the old one stops working, the open
+        // session ends, the new one must be changed at the next sign-in; audited.
+        assert_eq!(get(&env, &doc, "/patients").await.status, StatusCode::OK);
+        let r = post(&env, &admin, &format!("/users/{doc_id}/reset-password"), &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let fresh = shown_password(&r.body);
+        assert!(fresh.len() >= 12, "{fresh}");
+        assert!(!get(&env, &admin, "/users").await.body.contains(&fresh), "shown once");
+        let stored: String = env
+            .app
+            .connection()
+            .query_row("SELECT password_hash FROM users WHERE id = ?1", [doc_id], |r| r.get(0))
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$") && !stored.contains(&fresh), "hashed, not kept");
+        assert_eq!(get(&env, &doc, "/patients").await.location(), "/login", "session ended");
+        let signed = login(&env, "doc", &fresh).await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER);
+        let cookie = set_cookie(&signed, "dermasim_session").unwrap();
+        let page = send(&env, "GET", "/patients", Some(&cookie), None).await;
+        assert_eq!(page.location(), "/account", "the reset password is changed first");
+        assert_eq!(count(&env, &audit_rows("reset_password", doc_id)).await, 1);
+
+        // A reset lifts a lockout: locked after failed sign-ins, then reset, it signs in.
+        for _ in 0..dermasim_web::MAX_FAILED_LOGINS {
+            login(&env, "rita", "wrong").await;
+        }
+        assert_eq!(login(&env, "rita", &old_password).await.status, StatusCode::TOO_MANY_REQUESTS);
+        let r = post(&env, &admin, &format!("/users/{rita_id}/reset-password"), &[]).await;
+        let fresh = shown_password(&r.body);
+        assert_eq!(login(&env, "rita", &old_password).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(login(&env, "rita", &fresh).await.status, StatusCode::SEE_OTHER);
+    });
+}
+
+#[test]
+fn deleting_a_saved_scenario_keeps_its_runs() {
+    run(async {
+        let env = env().await;
+        let lab = user(&env, "lab", "researcher", None).await;
+        let doc = user(&env, "doc", "practitioner", None).await;
+        let far = user(&env, "far", "researcher", Some("North site")).await;
+        let id = save(&env, &lab, "Shallow", &quick("0.5")).await;
+        let rid = run_of(&env, &lab, id, "").await;
+        assert_eq!(
+            dermasim_web::wait_finished(&env.app, rid, Duration::from_secs(120)).as_deref(),
+            Some("done")
+        );
+        let uri = format!("/workspace/scenarios/{id}/delete");
+        let page = get(&env, &lab, &format!("/workspace/scenarios/{id}")).await;
+        assert!(page.body.contains(&format!("action=\"{uri}\"")), "the editor offers deletion");
+
+        // Refused without the CSRF token, to other roles and to another clinic; nothing goes.
+        let r = send(&env, "POST", &uri, Some(&lab.cookie), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "no CSRF token");
+        assert_eq!(post(&env, &doc, &uri, &[]).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(post(&env, &far, &uri, &[]).await.status, StatusCode::NOT_FOUND);
+        let live = "SELECT COUNT(*) FROM scenarios WHERE deleted_at IS NULL";
+        assert_eq!(count(&env, live).await, 1);
+
+        // Deleted: gone from the list and its pages (404), audited; its text is cleared.
+        let r = post(&env, &lab, &uri, &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(count(&env, live).await, 0);
+        assert!(!get(&env, &lab, "/workspace").await.body.contains("Shallow"));
+        let scenario = format!("/workspace/scenarios/{id}");
+        assert_eq!(get(&env, &lab, &scenario).await.status, StatusCode::NOT_FOUND);
+        let renamed = post(&env, &lab, &scenario, &[("name", "x"), ("toml", DEFAULT)]).await;
+        assert_eq!(renamed.status, StatusCode::NOT_FOUND);
+        let again = post(&env, &lab, &format!("{scenario}/runs"), &[("ensemble", "")]).await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND);
+        assert_eq!(post(&env, &lab, &uri, &[]).await.status, StatusCode::NOT_FOUND, "twice");
+        let text: String = env
+            .app
+            .connection()
+            .query_row("SELECT toml FROM scenarios WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        assert_eq!(text, "");
+        let lab_id = user_id(&env, "lab");
+        assert_eq!(
+            count(&env, &format!("SELECT COUNT(*) FROM audit WHERE action = 'delete' AND entity = 'scenario' AND entity_id = {id} AND user_id = {lab_id} AND detail = 'Shallow'")).await,
+            1
+        );
+
+        // Its run keeps its record: listed, its page and report, its scenario as run, a comparison.
+        let runs = get(&env, &lab, "/workspace/runs").await;
+        assert!(
+            runs.body.contains(&format!("/runs/{rid}")) && runs.body.contains("Shallow (deleted")
+        );
+        let page = get(&env, &lab, &format!("/runs/{rid}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("id=\"scenario-deleted\""), "{}", page.body);
+        assert!(
+            !page.body.contains(&format!("href=\"/workspace/scenarios/{id}\"")),
+            "no dead link"
+        );
+        let as_run: String = env
+            .app
+            .connection()
+            .query_row("SELECT scenario_json FROM runs WHERE id = ?1", [rid], |r| r.get(0))
+            .unwrap();
+        assert!(as_run.contains("0.5"), "{as_run}");
+        let cmp = get(&env, &lab, &format!("/workspace/compare?a={rid}&b={rid}")).await;
+        assert_eq!(cmp.status, StatusCode::OK);
+
+        // The name is free again.
+        save(&env, &lab, "Shallow", &quick("0.5")).await;
+        assert_eq!(count(&env, live).await, 1);
+    });
+}

@@ -35,7 +35,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let rt = dermasim_web::runtime()?;
     rt.block_on(async {
         let app = dermasim_web::App::open(&db, config)
-            .with_context(|| format!("cannot open the database {}", db.display()))?;
+            .with_context(|| format!("cannot open the database {}", shown(&db)))?;
         if let Some(name) = &args.create_user {
             let role = args.role.as_deref().unwrap_or_default();
             let password = app.create_user(name, role, args.clinic.as_deref())?;
@@ -53,4 +53,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
         dermasim_web::serve(listener, app).await?;
         Ok(())
     })
+}
+
+/// The database as named in messages: a URL only by its scheme, since it may hold a password.
+fn shown(db: &std::path::Path) -> String {
+    let text = db.to_string_lossy();
+    match text.split_once("://") {
+        Some((scheme, _)) => format!("{scheme}://..."),
+        None => db.display().to_string(),
+    }
 }

@@ -145,6 +145,27 @@ pub async fn patient(env: &Env, u: &User, name: &str, notes: &str) -> i64 {
     r.location().trim_start_matches("/patients/").parse().unwrap()
 }
 
+/// Screen patient `pid` before a session on `date` (kind `pre_session`); the verdict stored.
+pub async fn screened(env: &Env, u: &User, pid: i64, date: &str) -> String {
+    let r = post(
+        env,
+        u,
+        &format!("/patients/{pid}/screenings"),
+        &[("kind", "pre_session"), ("date", date)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    env.app
+        .connection()
+        .query_row(
+            "SELECT verdict FROM screenings WHERE patient_id = ?1 AND assessment_date = ?2
+             ORDER BY id DESC LIMIT 1",
+            rusqlite::params![pid, date],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 pub fn escaped(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
