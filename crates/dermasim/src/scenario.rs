@@ -158,6 +158,21 @@ pub struct Simulation {
     /// Step growth per day since the last session (dt = dt_min + growth * elapsed).
     #[schemars(range(min = limits::DT_GROWTH.lo, max = limits::DT_GROWTH.hi))]
     pub dt_growth: f64,
+    /// Kinetics skip a voxel whose state and six neighbours all lie within this share of each
+    /// species' wound scale of rest (`kinetics::RestScale`); 0 skips only voxels exactly at
+    /// rest. Measured effect on the outputs: docs/performance.md.
+    #[schemars(range(min = limits::REST_TOLERANCE.lo, max = limits::REST_TOLERANCE.hi))]
+    #[serde(skip_serializing_if = "is_default_rest_tolerance")]
+    pub rest_tolerance: f64,
+}
+
+/// Default of `simulation.rest_tolerance`, chosen by measurement (docs/performance.md).
+pub const DEFAULT_REST_TOLERANCE: f64 = 0.0;
+
+// Left out of written scenarios at its default, so files and hashes of runs that do not set
+// it stay as they were.
+fn is_default_rest_tolerance(v: &f64) -> bool {
+    *v == DEFAULT_REST_TOLERANCE
 }
 
 impl Default for Simulation {
@@ -172,6 +187,7 @@ impl Default for Simulation {
             dt_min_days: 0.02,
             dt_max_days: 1.0,
             dt_growth: 0.1,
+            rest_tolerance: DEFAULT_REST_TOLERANCE,
         }
     }
 }
@@ -296,6 +312,7 @@ impl Scenario {
         let dt_max = Limit { lo: sim.dt_min_days, ..limits::DT_MAX_DAYS };
         dt_max.check("simulation.dt_max_days", sim.dt_max_days)?;
         limits::DT_GROWTH.check("simulation.dt_growth", sim.dt_growth)?;
+        limits::REST_TOLERANCE.check("simulation.rest_tolerance", sim.rest_tolerance)?;
         if sim.fidelity == Fidelity::Three {
             let cells = (sim.patch_um[0] / sim.dx_um).round()
                 * (sim.patch_um[1] / sim.dx_um).round()
