@@ -1,7 +1,7 @@
 //! Numbers that are either one `f64` or four side by side ([`F4`]), so the voxel's right-hand
-//! side and Jacobian are written once and run on one voxel or on four in SIMD lanes with the
-//! same IEEE operations in the same order: each lane of an [`F4`] result is bit for bit the
-//! scalar result for that lane's inputs.
+//! side and Jacobian are written once and run on one voxel or on several in SIMD lanes with
+//! the same IEEE operations in the same order: each lane of a [`Pack`] result is bit for bit
+//! the scalar result for that lane's inputs.
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -81,94 +81,91 @@ impl Lane for f64 {
     }
 }
 
-/// Lanes per [`F4`]: one AVX2 register of `f64`.
-pub const LANES: usize = 4;
-
-/// Four `f64` side by side; plain arrays that LLVM turns into vector instructions.
+/// `N` numbers `f64` side by side: plain arrays that LLVM turns into vector instructions
+/// (one AVX2 register holds 4; 8 are two registers of independent work).
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[repr(align(32))]
-pub struct F4(pub [f64; LANES]);
+pub struct Pack<const N: usize>(pub [f64; N]);
 
-impl F4 {
+/// Four lanes: one AVX2 register.
+pub type F4 = Pack<4>;
+
+impl<const N: usize> Pack<N> {
     /// Per lane `f64::max` (as the scalar integrator's error scale uses it; the sign of an
     /// equal zero is left to the compiler, so only for values that cannot be `-0.0`).
     #[inline(always)]
-    pub fn max_num(self, o: F4) -> F4 {
+    pub fn max_num(self, o: Self) -> Self {
         self.map2(o, f64::max)
     }
 
     #[inline(always)]
-    fn map2(self, o: F4, f: impl Fn(f64, f64) -> f64) -> F4 {
-        F4([f(self.0[0], o.0[0]), f(self.0[1], o.0[1]), f(self.0[2], o.0[2]), f(self.0[3], o.0[3])])
+    fn map2(self, o: Self, f: impl Fn(f64, f64) -> f64) -> Self {
+        Pack(std::array::from_fn(|l| f(self.0[l], o.0[l])))
     }
+
     #[inline(always)]
-    fn test(self, o: F4, f: impl Fn(f64, f64) -> bool) -> [bool; LANES] {
-        [f(self.0[0], o.0[0]), f(self.0[1], o.0[1]), f(self.0[2], o.0[2]), f(self.0[3], o.0[3])]
+    fn test(self, o: Self, f: impl Fn(f64, f64) -> bool) -> [bool; N] {
+        std::array::from_fn(|l| f(self.0[l], o.0[l]))
     }
 }
 
-macro_rules! f4_op {
+macro_rules! pack_op {
     ($tr:ident, $f:ident, $op:tt) => {
-        impl $tr for F4 {
-            type Output = F4;
+        impl<const N: usize> $tr for Pack<N> {
+            type Output = Self;
             #[inline(always)]
-            fn $f(self, o: F4) -> F4 {
+            fn $f(self, o: Self) -> Self {
                 self.map2(o, |a, b| a $op b)
             }
         }
     };
 }
-f4_op!(Add, add, +);
-f4_op!(Sub, sub, -);
-f4_op!(Mul, mul, *);
-f4_op!(Div, div, /);
+pack_op!(Add, add, +);
+pack_op!(Sub, sub, -);
+pack_op!(Mul, mul, *);
+pack_op!(Div, div, /);
 
-impl Neg for F4 {
-    type Output = F4;
+impl<const N: usize> Neg for Pack<N> {
+    type Output = Self;
     #[inline(always)]
-    fn neg(self) -> F4 {
-        F4([-self.0[0], -self.0[1], -self.0[2], -self.0[3]])
+    fn neg(self) -> Self {
+        Pack(std::array::from_fn(|l| -self.0[l]))
     }
 }
 
-impl Lane for F4 {
-    type Mask = [bool; LANES];
+impl<const N: usize> Lane for Pack<N> {
+    type Mask = [bool; N];
     #[inline(always)]
-    fn splat(v: f64) -> F4 {
-        F4([v; LANES])
+    fn splat(v: f64) -> Self {
+        Pack([v; N])
     }
     #[inline(always)]
-    fn max(self, o: F4) -> F4 {
-        F4::select(self.gt(o), self, o)
+    fn max(self, o: Self) -> Self {
+        Self::select(self.gt(o), self, o)
     }
     #[inline(always)]
-    fn abs(self) -> F4 {
-        F4([self.0[0].abs(), self.0[1].abs(), self.0[2].abs(), self.0[3].abs()])
+    fn abs(self) -> Self {
+        Pack(std::array::from_fn(|l| self.0[l].abs()))
     }
     #[inline(always)]
-    fn powi2(self) -> F4 {
-        F4([self.0[0].powi(2), self.0[1].powi(2), self.0[2].powi(2), self.0[3].powi(2)])
+    fn powi2(self) -> Self {
+        Pack(std::array::from_fn(|l| self.0[l].powi(2)))
     }
     #[inline(always)]
-    fn gt(self, o: F4) -> [bool; LANES] {
+    fn gt(self, o: Self) -> [bool; N] {
         self.test(o, |a, b| a > b)
     }
     #[inline(always)]
-    fn ge(self, o: F4) -> [bool; LANES] {
+    fn ge(self, o: Self) -> [bool; N] {
         self.test(o, |a, b| a >= b)
     }
     #[inline(always)]
-    fn lt(self, o: F4) -> [bool; LANES] {
+    fn lt(self, o: Self) -> [bool; N] {
         self.test(o, |a, b| a < b)
     }
     #[inline(always)]
-    fn select(m: [bool; LANES], a: F4, b: F4) -> F4 {
-        F4([
-            if m[0] { a.0[0] } else { b.0[0] },
-            if m[1] { a.0[1] } else { b.0[1] },
-            if m[2] { a.0[2] } else { b.0[2] },
-            if m[3] { a.0[3] } else { b.0[3] },
-        ])
+    fn select(m: [bool; N], a: Self, b: Self) -> Self {
+        Pack(std::array::from_fn(|l| if m[l] { a.0[l] } else { b.0[l] }))
     }
 }
 
@@ -178,9 +175,9 @@ mod tests {
 
     #[test]
     fn every_lane_is_the_scalar_operation() {
-        let a = F4([1.5, -0.0, f64::NAN, 3e-300]);
-        let b = F4([0.25, 0.0, 2.0, -7.0]);
-        for l in 0..LANES {
+        let a = Pack([1.5, -0.0, f64::NAN, 3e-300]);
+        let b = Pack([0.25, 0.0, 2.0, -7.0]);
+        for l in 0..4 {
             let (x, y) = (a.0[l], b.0[l]);
             let same = |v: f64, w: f64| v.to_bits() == w.to_bits() || (v.is_nan() && w.is_nan());
             assert!(same((a + b).0[l], x + y));
@@ -195,7 +192,7 @@ mod tests {
             assert_eq!(a.gt(b)[l], x > y);
             assert_eq!(a.ge(b)[l], x >= y);
             assert_eq!(a.lt(b)[l], x < y);
-            assert!(same(F4::select(a.gt(b), a, b).0[l], if x > y { x } else { y }));
+            assert!(same(Pack::select(a.gt(b), a, b).0[l], if x > y { x } else { y }));
         }
         // Where f64::max is specified (ordered, unequal), the two agree.
         for (x, y) in [(1.0, 2.0), (-3.0, 0.0), (0.5, -0.5), (f64::NAN, 1.0)] {

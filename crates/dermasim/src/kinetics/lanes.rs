@@ -1,7 +1,7 @@
 //! The voxel kinetics four voxels at a time (issue 14 point 1): Rodas3 with the analytic
 //! Jacobian and the block-triangular solve, exactly as [`crate::ode::integrate_with`] runs it
-//! on one [`Voxel`](super::Voxel), but each arithmetic operation done for four voxels in the
-//! lanes of an [`F4`].
+//! on one [`Voxel`](super::Voxel), but each arithmetic operation done for [`LANES`] voxels
+//! side by side in a [`Pack`].
 //!
 //! Every lane keeps its own time, step size, error estimate and accept/reject decisions, and
 //! its own pivots in the 4x4 block's LU, so a lane performs the same IEEE operations in the
@@ -11,7 +11,7 @@
 //! their own substeps; lanes left without work at the end of a batch compute on a finished
 //! voxel's copy and their results are dropped.
 
-use super::lane::{Lane, F4, LANES};
+use super::lane::{Lane, Pack};
 use super::species::COUNT;
 use super::{jacobian_lanes, rhs_lanes, BaseLanes, Baseline, CooperParams, RemodelParams, TAIL};
 use crate::ode::{inv_root, Method, OdeError, Rodas3, Stats, Tolerance};
@@ -33,8 +33,12 @@ pub struct Job {
 /// Size of the Cooper block, the dense part of the Jacobian.
 const BLOCK: usize = 4;
 
-type Vec12 = [F4; COUNT];
-type Mat12 = [[F4; COUNT]; COUNT];
+/// Voxels integrated side by side: one AVX2 register per value. Eight (two registers of
+/// independent work) measured no faster (docs/performance.md), so four it is.
+pub const LANES: usize = 4;
+
+type Vec12<const N: usize> = [Pack<N>; COUNT];
+type Mat12<const N: usize> = [[Pack<N>; COUNT]; COUNT];
 
 /// Per-lane control state of the scalar integrator.
 #[derive(Clone, Copy)]
@@ -69,11 +73,23 @@ pub fn integrate_jobs(
     dt: f64,
     tol: Tolerance,
 ) -> Result<Stats, OdeError> {
-    crate::numerics::with_avx2(Batch { cooper, remodel, jobs, dt, tol })
+    integrate_jobs_in::<LANES>(cooper, remodel, jobs, dt, tol)
+}
+
+/// [`integrate_jobs`] with `N` lanes (for measuring the lane count).
+#[doc(hidden)]
+pub fn integrate_jobs_in<const N: usize>(
+    cooper: &CooperParams,
+    remodel: &RemodelParams,
+    jobs: &mut [Job],
+    dt: f64,
+    tol: Tolerance,
+) -> Result<Stats, OdeError> {
+    crate::numerics::with_avx2(Batch::<N> { cooper, remodel, jobs, dt, tol })
 }
 
 /// The arguments of [`integrate_jobs`], as work for [`crate::numerics::with_avx2`].
-struct Batch<'a> {
+struct Batch<'a, const N: usize> {
     cooper: &'a CooperParams,
     remodel: &'a RemodelParams,
     jobs: &'a mut [Job],
@@ -81,17 +97,17 @@ struct Batch<'a> {
     tol: Tolerance,
 }
 
-impl crate::numerics::Wide for Batch<'_> {
+impl<const N: usize> crate::numerics::Wide for Batch<'_, N> {
     type Output = Result<Stats, OdeError>;
     #[inline(always)]
     fn run(self) -> Self::Output {
-        integrate_batch(self.cooper, self.remodel, self.jobs, self.dt, self.tol)
+        integrate_batch::<N>(self.cooper, self.remodel, self.jobs, self.dt, self.tol)
     }
 }
 
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-fn integrate_batch(
+fn integrate_batch<const N: usize>(
     cooper: &CooperParams,
     remodel: &RemodelParams,
     jobs: &mut [Job],
@@ -106,8 +122,8 @@ fn integrate_batch(
     let (t1, span) = (dt, dt);
     let hmin = span * 1e-14;
     let near_end = 1e-12 * span.max(1.0);
-    let zero = F4::splat(0.0);
-    let mut y: Vec12 = [zero; COUNT];
+    let zero = Pack::<N>::splat(0.0);
+    let mut y: Vec12<N> = [zero; COUNT];
     let mut base = BaseLanes {
         fibroblasts: zero,
         collagen_i: zero,
@@ -117,13 +133,13 @@ fn integrate_batch(
         response: zero,
     };
     let mut refill = [zero; 3];
-    let mut lanes = [IDLE; LANES];
+    let mut lanes = [IDLE; N];
     let mut next = 0;
-    let mut f0: Vec12 = [zero; COUNT];
-    let mut jac: Mat12 = [[zero; COUNT]; COUNT];
-    let mut g: Mat12 = [[zero; COUNT]; COUNT];
-    let mut piv = [[0u8; LANES]; BLOCK];
-    let mut k: [Vec12; 6] = [[zero; COUNT]; 6];
+    let mut f0: Vec12<N> = [zero; COUNT];
+    let mut jac: Mat12<N> = [[zero; COUNT]; COUNT];
+    let mut g: Mat12<N> = [[zero; COUNT]; COUNT];
+    let mut piv = [[0u8; N]; BLOCK];
+    let mut k: [Vec12<N>; 6] = [[zero; COUNT]; 6];
     loop {
         // Give every free lane the next voxel.
         for (l, c) in lanes.iter_mut().enumerate() {
@@ -154,7 +170,7 @@ fn integrate_batch(
         if lanes.iter().all(|c| c.job.is_none()) {
             break;
         }
-        let mut hh = [1.0; LANES];
+        let mut hh = [1.0; N];
         for (l, c) in lanes.iter_mut().enumerate() {
             if c.job.is_some() {
                 c.last = c.t + c.hh >= t1 - near_end;
@@ -169,10 +185,10 @@ fn integrate_batch(
         // state forming them again gives the same values, so every lane forms them each try.
         rhs_lanes(cooper, remodel, &base, &refill, &y, &mut f0);
         jacobian_lanes(cooper, remodel, &base, &refill, &y, &mut jac);
-        let hh4 = F4(hh);
-        let ghinv = F4::splat(1.0) / (hh4 * F4::splat(R::GAMMA));
+        let hh4 = Pack(hh);
+        let ghinv = Pack::<N>::splat(1.0) / (hh4 * Pack::<N>::splat(R::GAMMA));
         let factored = block_factor(&jac, ghinv, &mut g, &mut piv);
-        let inv_h = F4::splat(1.0) / hh4;
+        let inv_h = Pack::<N>::splat(1.0) / hh4;
         let mut fs = f0;
         for s in 0..R::STAGES {
             if s == 0 {
@@ -183,7 +199,7 @@ fn integrate_batch(
                     let a = R::A[s][j];
                     if a != 0.0 {
                         for i in 0..COUNT {
-                            ys[i] = ys[i] + F4::splat(a) * kj[i];
+                            ys[i] = ys[i] + Pack::<N>::splat(a) * kj[i];
                         }
                     }
                 }
@@ -194,7 +210,7 @@ fn integrate_batch(
             *ks = fs;
             for (j, kj) in done.iter().enumerate() {
                 if R::C[s][j] != 0.0 {
-                    let c = F4::splat(R::C[s][j]) * inv_h;
+                    let c = Pack::<N>::splat(R::C[s][j]) * inv_h;
                     for i in 0..COUNT {
                         ks[i] = ks[i] + c * kj[i];
                     }
@@ -206,13 +222,14 @@ fn integrate_batch(
         for (s, ks) in k.iter().enumerate().take(R::STAGES) {
             if R::M[s] != 0.0 {
                 for i in 0..COUNT {
-                    ynew[i] = ynew[i] + F4::splat(R::M[s]) * ks[i];
+                    ynew[i] = ynew[i] + Pack::<N>::splat(R::M[s]) * ks[i];
                 }
             }
         }
         let mut err = zero;
         for i in 0..COUNT {
-            let sc = F4::splat(tol.atol) + F4::splat(tol.rtol) * y[i].abs().max_num(ynew[i].abs());
+            let sc = Pack::<N>::splat(tol.atol)
+                + Pack::<N>::splat(tol.rtol) * y[i].abs().max_num(ynew[i].abs());
             let e = k[R::STAGES - 1][i] / sc;
             err = err + e * e;
         }
@@ -272,19 +289,19 @@ fn integrate_batch(
 /// [`TAIL`]) in lanes, each lane with its own pivots; per lane whether it is non-singular.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-fn block_factor(
-    jac: &Mat12,
-    ghinv: F4,
-    g: &mut Mat12,
-    piv: &mut [[u8; LANES]; BLOCK],
-) -> [bool; LANES] {
-    let mut ok = [true; LANES];
-    let mut fail = |bad: [bool; LANES]| {
-        for l in 0..LANES {
+fn block_factor<const N: usize>(
+    jac: &Mat12<N>,
+    ghinv: Pack<N>,
+    g: &mut Mat12<N>,
+    piv: &mut [[u8; N]; BLOCK],
+) -> [bool; N] {
+    let mut ok = [true; N];
+    let mut fail = |bad: [bool; N]| {
+        for l in 0..N {
             ok[l] &= !bad[l];
         }
     };
-    let singular = |v: F4| {
+    let singular = |v: Pack<N>| {
         let a = v.abs();
         std::array::from_fn(|l| a.0[l] == 0.0 || !a.0[l].is_finite())
     };
@@ -297,12 +314,12 @@ fn block_factor(
     // LU with partial pivoting, each lane choosing its own pivot rows.
     for c in 0..BLOCK {
         let mut best = g[c][c].abs();
-        let mut p = [c as u8; LANES];
+        let mut p = [c as u8; N];
         for i in c + 1..BLOCK {
             let a = g[i][c].abs();
             let bigger = a.gt(best);
-            best = F4::select(bigger, a, best);
-            for l in 0..LANES {
+            best = Pack::<N>::select(bigger, a, best);
+            for l in 0..N {
                 if bigger[l] {
                     p[l] = i as u8;
                 }
@@ -311,28 +328,28 @@ fn block_factor(
         fail(std::array::from_fn(|l| best.0[l] == 0.0 || !best.0[l].is_finite()));
         piv[c] = p;
         for i in c + 1..BLOCK {
-            let swap: [bool; LANES] = std::array::from_fn(|l| p[l] == i as u8);
+            let swap: [bool; N] = std::array::from_fn(|l| p[l] == i as u8);
             if swap.iter().any(|&s| s) {
                 for j in 0..BLOCK {
                     let (top, other) = (g[c][j], g[i][j]);
-                    g[c][j] = F4::select(swap, other, top);
-                    g[i][j] = F4::select(swap, top, other);
+                    g[c][j] = Pack::<N>::select(swap, other, top);
+                    g[i][j] = Pack::<N>::select(swap, top, other);
                 }
             }
         }
-        let inv = F4::splat(1.0) / g[c][c];
+        let inv = Pack::<N>::splat(1.0) / g[c][c];
         for i in c + 1..BLOCK {
             let l = g[i][c] * inv;
             g[i][c] = l;
-            let nonzero: [bool; LANES] = std::array::from_fn(|q| l.0[q] != 0.0);
+            let nonzero: [bool; N] = std::array::from_fn(|q| l.0[q] != 0.0);
             for j in c + 1..BLOCK {
-                g[i][j] = F4::select(nonzero, g[i][j] - l * g[c][j], g[i][j]);
+                g[i][j] = Pack::<N>::select(nonzero, g[i][j] - l * g[c][j], g[i][j]);
             }
         }
     }
     for i in 0..BLOCK {
         fail(singular(g[i][i]));
-        g[i][i] = F4::splat(1.0) / g[i][i];
+        g[i][i] = Pack::<N>::splat(1.0) / g[i][i];
     }
     for &(i, deps) in TAIL.iter() {
         for &j in deps {
@@ -340,7 +357,7 @@ fn block_factor(
         }
         let d = ghinv - jac[i][i];
         fail(singular(d));
-        g[i][i] = F4::splat(1.0) / d;
+        g[i][i] = Pack::<N>::splat(1.0) / d;
     }
     ok
 }
@@ -348,14 +365,14 @@ fn block_factor(
 /// [`crate::ode::block_solve`] in lanes with the factors of [`block_factor`].
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-fn block_solve(g: &Mat12, piv: &[[u8; LANES]; BLOCK], x: &mut Vec12) {
+fn block_solve<const N: usize>(g: &Mat12<N>, piv: &[[u8; N]; BLOCK], x: &mut Vec12<N>) {
     for c in 0..BLOCK {
         for i in c + 1..BLOCK {
-            let swap: [bool; LANES] = std::array::from_fn(|l| piv[c][l] == i as u8);
+            let swap: [bool; N] = std::array::from_fn(|l| piv[c][l] == i as u8);
             if swap.iter().any(|&s| s) {
                 let (top, other) = (x[c], x[i]);
-                x[c] = F4::select(swap, other, top);
-                x[i] = F4::select(swap, top, other);
+                x[c] = Pack::<N>::select(swap, other, top);
+                x[i] = Pack::<N>::select(swap, top, other);
             }
         }
     }
@@ -446,6 +463,12 @@ mod tests {
         ] {
             let mut lanes = jobs();
             let stats = integrate_jobs(&cooper, &remodel, &mut lanes, dt, tol).unwrap();
+            let mut four = jobs();
+            let stats4 = integrate_jobs_in::<4>(&cooper, &remodel, &mut four, dt, tol).unwrap();
+            assert_eq!(stats, stats4);
+            for (a, b) in lanes.iter().zip(&four) {
+                assert_eq!(a.y.map(f64::to_bits), b.y.map(f64::to_bits), "4 and 8 lanes differ");
+            }
             let mut scalar_stats = Stats::default();
             for (j, got) in jobs().iter().zip(&lanes) {
                 let sys = Voxel {
@@ -460,13 +483,55 @@ mod tests {
                 }
                 scalar_stats +=
                     integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, &mut h, tol).unwrap();
-                for s in 0..COUNT {
-                    assert_eq!(y[s].to_bits(), got.y[s].to_bits(), "dt {dt} species {s}");
+                for (s, (a, b)) in y.iter().zip(&got.y).enumerate() {
+                    assert_eq!(a.to_bits(), b.to_bits(), "dt {dt} species {s}");
                 }
                 assert_eq!(h.to_bits(), got.h.to_bits(), "dt {dt}: carried step");
             }
             assert_eq!(stats, scalar_stats, "dt {dt}: substeps");
             assert!(stats.accepted > 23, "dt {dt}: some voxels took several substeps");
+        }
+    }
+
+    #[test]
+    #[ignore = "measurement; run with --release --ignored --nocapture"]
+    fn measure_lane_widths() {
+        let (cooper, remodel) = params();
+        let many: Vec<Job> = (0..400).flat_map(|_| jobs()).collect();
+        let time = |f: &dyn Fn(&mut Vec<Job>)| {
+            let mut best = f64::INFINITY;
+            for _ in 0..5 {
+                let mut w = many.clone();
+                let clock = std::time::Instant::now();
+                f(&mut w);
+                best = best.min(clock.elapsed().as_secs_f64());
+            }
+            best / many.len() as f64 * 1e9
+        };
+        for dt in [0.05, 1.0] {
+            let tol = Tolerance::SIMULATION;
+            let scalar = time(&|w| {
+                for j in w.iter_mut() {
+                    let sys = Voxel {
+                        cooper: &cooper,
+                        remodel: &remodel,
+                        base: j.base,
+                        refill_to: j.refill_to,
+                    };
+                    if j.h <= 0.0 {
+                        j.h = dt;
+                    }
+                    integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut j.y, &mut j.h, tol)
+                        .unwrap();
+                }
+            });
+            let four = time(&|w| {
+                integrate_jobs_in::<4>(&cooper, &remodel, w, dt, tol).unwrap();
+            });
+            let eight = time(&|w| {
+                integrate_jobs_in::<8>(&cooper, &remodel, w, dt, tol).unwrap();
+            });
+            println!("dt {dt}: ns per voxel call: scalar {scalar:.0}, 4 lanes {four:.0}, 8 lanes {eight:.0}");
         }
     }
 }
