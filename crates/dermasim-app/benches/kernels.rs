@@ -33,15 +33,18 @@ fn lod<R: dermasim::transport::Real>(b: Bencher, species: usize) {
     });
 }
 
-/// The kinetics calls of a 20-day, one-session 1d run, replayed (optimised integrator).
-#[divan::bench(sample_count = 10)]
-fn kinetics_replay(b: Bencher) {
+/// The kinetics calls of a 20-day, one-session 1d run, replayed (optimised integrator, one
+/// voxel at a time and four in SIMD lanes).
+#[divan::bench(args = ["scalar", "lanes"], sample_count = 10)]
+fn kinetics_replay(b: Bencher, integrator: &str) {
     let mut s = bench::default_case(Fidelity::One, 1000.0, 25.0);
     s.protocol.follow_up_days = 20.0;
     s.protocol.sessions.truncate(1);
     let work = KineticsWorkload::record(&s, &ParameterSet::default_set()).unwrap();
+    let integrator =
+        if integrator == "lanes" { bench::Integrator::Lanes } else { bench::Integrator::Scalar };
     b.counter(divan::counter::ItemsCount::new(work.len()))
-        .bench_local(|| bench::kinetics(&work, false).unwrap());
+        .bench_local(|| bench::kinetics(&work, integrator).unwrap());
 }
 
 /// The default scenario end to end at 0d and 1d.

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use dermasim::error::Error;
 use dermasim::grid::Grid;
+use dermasim::kinetics::lanes::{integrate_jobs, Job};
 use dermasim::kinetics::{species::COUNT, Baseline, CooperParams, Reference, RemodelParams, Voxel};
 use dermasim::ode::{self, Rodas3, Stats, Tolerance};
 use dermasim::params::ParameterSet;
@@ -307,15 +308,57 @@ pub struct KineticsResult {
     pub substeps_per_voxel_step: f64,
 }
 
-/// Replay a workload on one thread, carrying each voxel's step size as the simulator does:
-/// the optimised integrator (Rodas3, analytic Jacobian, structured solve, default tolerance)
-/// or, with `reference`, the first implementation (Rodas4, finite differences, dense LU,
-/// rtol 1e-6).
-pub fn kinetics(work: &KineticsWorkload, reference: bool) -> Result<KineticsResult, Error> {
+/// Which integrator a kinetics replay uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrator {
+    /// The first implementation: Rodas4, finite differences, dense LU, rtol 1e-6.
+    Reference,
+    /// The simulator's Rodas3 (analytic Jacobian, structured solve, default tolerance), one
+    /// voxel at a time.
+    Scalar,
+    /// The same Rodas3, four voxels at a time in SIMD lanes (`kinetics::lanes`), as the
+    /// simulator runs it; bit-identical to `Scalar`.
+    Lanes,
+}
+
+/// Voxels per batch of the lane replay, as the simulator's kinetics chunks.
+const LANE_BATCH: usize = 256;
+
+/// Replay a workload on one thread, carrying each voxel's step size as the simulator does.
+pub fn kinetics(work: &KineticsWorkload, integrator: Integrator) -> Result<KineticsResult, Error> {
     let mut h = vec![0.0; work.voxels];
     let mut stats = Stats::default();
     let clock = Instant::now();
-    for c in &work.calls {
+    if integrator == Integrator::Lanes {
+        let mut jobs = Vec::with_capacity(LANE_BATCH);
+        let mut start = 0;
+        while start < work.calls.len() {
+            // A batch: consecutive calls of one step (same dt), at most LANE_BATCH.
+            let dt = work.calls[start].dt;
+            let end = (start..work.calls.len().min(start + LANE_BATCH))
+                .find(|&i| work.calls[i].dt != dt)
+                .unwrap_or(work.calls.len().min(start + LANE_BATCH));
+            jobs.clear();
+            for c in &work.calls[start..end] {
+                let hv = h[c.voxel];
+                jobs.push(Job {
+                    y: c.y,
+                    h: if hv <= 0.0 { c.dt } else { hv },
+                    base: c.base,
+                    refill_to: c.base.matrix(),
+                });
+            }
+            stats +=
+                integrate_jobs(&work.cooper, &work.remodel, &mut jobs, dt, Tolerance::SIMULATION)
+                    .map_err(Error::Solver)?;
+            for (c, j) in work.calls[start..end].iter().zip(&jobs) {
+                h[c.voxel] = j.h;
+            }
+            std::hint::black_box(&jobs);
+            start = end;
+        }
+    }
+    for c in work.calls.iter().filter(|_| integrator != Integrator::Lanes) {
         let sys = Voxel {
             cooper: &work.cooper,
             remodel: &work.remodel,
@@ -327,7 +370,7 @@ pub fn kinetics(work: &KineticsWorkload, reference: bool) -> Result<KineticsResu
         if *hv <= 0.0 {
             *hv = c.dt;
         }
-        stats += if reference {
+        stats += if integrator == Integrator::Reference {
             ode::integrate(&Reference(sys), 0.0, c.dt, &mut y, hv, Tolerance::REFERENCE_SIMULATION)
         } else {
             ode::integrate_with::<Rodas3, COUNT, _>(
@@ -421,9 +464,12 @@ mod tests {
         s.protocol.sessions.truncate(1);
         let work = KineticsWorkload::record(&s, &ParameterSet::default_set()).unwrap();
         assert!(!work.is_empty());
-        let fast = kinetics(&work, false).unwrap();
-        let reference = kinetics(&work, true).unwrap();
+        let fast = kinetics(&work, Integrator::Scalar).unwrap();
+        let reference = kinetics(&work, Integrator::Reference).unwrap();
+        let lanes = kinetics(&work, Integrator::Lanes).unwrap();
         assert_eq!(fast.voxel_steps, work.len());
+        // The lanes do the scalar integrator's work exactly: the same substeps.
+        assert_eq!(lanes.substeps_per_voxel_step, fast.substeps_per_voxel_step);
         // Same calls, fewer internal steps for the optimised integrator (looser tolerance).
         assert!(fast.substeps_per_voxel_step >= 1.0);
         assert!(fast.substeps_per_voxel_step < reference.substeps_per_voxel_step);

@@ -79,6 +79,9 @@ pub const DT_MIN_DAYS: Limit = Limit::new(1e-4, 1.0, "days");
 pub const DT_MAX_DAYS: Limit = Limit::new(DT_MIN_DAYS.lo, 30.0, "days (and at least dt_min_days)");
 /// `simulation.dt_growth`.
 pub const DT_GROWTH: Limit = Limit::new(0.0, 10.0, "per day");
+/// `simulation.rest_tolerance`: 0 skips only voxels exactly at rest; above 0.01 the skipped
+/// voxels' frozen departures would reach a per cent of a wound (docs/performance.md).
+pub const REST_TOLERANCE: Limit = Limit::new(0.0, 0.01, "(share of each species' wound scale)");
 
 /// Needle length of a roller or stamp.
 pub const NEEDLE_LENGTH_MM: Limit = Limit::new(0.1, MAX_NEEDLE_MM, "mm");

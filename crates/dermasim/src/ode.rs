@@ -401,7 +401,7 @@ pub enum OdeError {
 
 /// `x^(-1/n)` for the step-size controller, cheaply for the usual orders.
 #[inline(always)]
-fn inv_root(x: f64, n: f64) -> f64 {
+pub(crate) fn inv_root(x: f64, n: f64) -> f64 {
     if n == 4.0 {
         1.0 / x.sqrt().sqrt()
     } else if n == 3.0 {

@@ -168,10 +168,25 @@ pub struct Simulation {
     #[serde(skip_serializing_if = "is_zero")]
     #[schemars(range(min = limits::PATH_JITTER_UM.lo, max = limits::PATH_JITTER_UM.hi))]
     pub path_jitter_um: f64,
+    /// Kinetics skip a voxel whose state and six neighbours all lie within this share of each
+    /// species' wound scale of rest (`kinetics::RestScale`); 0 skips only voxels exactly at
+    /// rest. Measured effect on the outputs: docs/performance.md.
+    #[schemars(range(min = limits::REST_TOLERANCE.lo, max = limits::REST_TOLERANCE.hi))]
+    #[serde(skip_serializing_if = "is_default_rest_tolerance")]
+    pub rest_tolerance: f64,
 }
 
 fn is_zero(v: &f64) -> bool {
     *v == 0.0
+}
+
+/// Default of `simulation.rest_tolerance`, chosen by measurement (docs/performance.md).
+pub const DEFAULT_REST_TOLERANCE: f64 = 0.0;
+
+// Left out of written scenarios at its default, so files and hashes of runs that do not set
+// it stay as they were.
+fn is_default_rest_tolerance(v: &f64) -> bool {
+    *v == DEFAULT_REST_TOLERANCE
 }
 
 impl Default for Simulation {
@@ -188,6 +203,7 @@ impl Default for Simulation {
             dt_growth: 0.1,
             placement: Placement::Random,
             path_jitter_um: 0.0,
+            rest_tolerance: DEFAULT_REST_TOLERANCE,
         }
     }
 }
@@ -327,6 +343,7 @@ impl Scenario {
         dt_max.check("simulation.dt_max_days", sim.dt_max_days)?;
         limits::DT_GROWTH.check("simulation.dt_growth", sim.dt_growth)?;
         limits::PATH_JITTER_UM.check("simulation.path_jitter_um", sim.path_jitter_um)?;
+        limits::REST_TOLERANCE.check("simulation.rest_tolerance", sim.rest_tolerance)?;
         if sim.fidelity == Fidelity::Three {
             let cells = (sim.patch_um[0] / sim.dx_um).round()
                 * (sim.patch_um[1] / sim.dx_um).round()

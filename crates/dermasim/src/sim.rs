@@ -8,9 +8,11 @@ use crate::device::Channels;
 use crate::error::Error;
 use crate::grid::Grid;
 use crate::injury::injured_fraction;
+use crate::kinetics::lanes::{integrate_jobs, Job};
 use crate::kinetics::module::ModuleVoxel;
 use crate::kinetics::{
-    at_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, Voxel,
+    at_rest, near_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, RestScale,
+    Voxel,
 };
 use crate::ode::{self, Rodas3, Stats, Tolerance};
 use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint, DISCLAIMER};
@@ -67,6 +69,10 @@ pub struct Options {
     /// `Tolerance::REFERENCE_SIMULATION` unless `tolerance` is set): the yardstick that the
     /// optimised kinetics is tested against.
     pub reference_kinetics: bool,
+    /// Integrate the built-in kinetics one voxel at a time instead of four in SIMD lanes
+    /// (`kinetics::lanes`); the results are bit-identical, this is the yardstick that shows it
+    /// and the benchmark's "before".
+    pub scalar_kinetics: bool,
     /// Inflammation module in place of the built-in Cooper 2015 block (an SBML model loaded by
     /// `dermasim-app`); required when the scenario has `[inflammation]`.
     pub inflammation: Option<std::sync::Arc<dyn crate::kinetics::module::InflammationModule>>,
@@ -101,7 +107,8 @@ pub struct Profile {
     pub kinetics_s: f64,
     /// Voxels integrated by the kinetics, summed over steps.
     pub voxel_steps: u64,
-    /// Viable voxels skipped because they were at rest, summed over steps.
+    /// Viable voxels skipped because they were at rest (within `simulation.rest_tolerance`),
+    /// summed over steps.
     pub voxels_resting: u64,
 }
 
@@ -118,6 +125,8 @@ pub struct Simulation {
     epi: EpidermisParams,
     /// Resting state per depth cell.
     base: Vec<Baseline>,
+    /// What "near rest" means per species, per depth cell (`simulation.rest_tolerance`).
+    rest_scale: Vec<RestScale>,
     /// Diffusion coefficient per species per depth cell.
     diffusion: Vec<Vec<f64>>,
     /// Species-major fields: `fields[s * len + voxel]`.
@@ -236,11 +245,16 @@ impl Simulation {
                 refill[m * len + k * grid.plane()..m * len + (k + 1) * grid.plane()].fill(*level);
             }
         }
+        let (remodel, injury) = (RemodelParams::from_set(&set)?, InjuryParams::from_set(&set)?);
+        let doses =
+            [injury.pathogen_per_injury, injury.debris_per_injury, injury.neutrophils_per_injury];
+        let rest_scale = base.iter().map(|b| RestScale::new(b, doses, &remodel)).collect();
         let mut me = Simulation {
             refill,
+            rest_scale,
             cooper: CooperParams::from_set(&set)?,
-            remodel: RemodelParams::from_set(&set)?,
-            injury: InjuryParams::from_set(&set)?,
+            remodel,
+            injury,
             epi: EpidermisParams::from_set(&set)?,
             scenario: scenario.clone(),
             epidermis: vec![1.0; grid.plane()],
@@ -566,6 +580,27 @@ impl Simulation {
         let (cooper, remodel, base, layers, refill) =
             (&self.cooper, &self.remodel, &self.base, &self.grid.layer, &self.refill);
         let module = self.options.inflammation.as_deref();
+        let lanes = module.is_none() && !reference && !self.options.scalar_kinetics;
+        let quiet = self.quiet_voxels();
+        let quiet = quiet.as_deref();
+        let (nx, ny, nz) = (self.grid.nx, self.grid.ny, self.grid.nz);
+        // A voxel is skipped when it and its six neighbours (periodic in x and y) are quiet:
+        // no neighbour is about to push it away from rest either.
+        let skip = |v: usize| {
+            let Some(q) = quiet else { return false };
+            let (i, j, k) = (v % nx, (v / nx) % ny, v / plane);
+            let row = v - i;
+            let left = if i == 0 { row + nx - 1 } else { v - 1 };
+            let right = if i + 1 == nx { row } else { v + 1 };
+            let front = if j == 0 { v + plane - nx } else { v - nx };
+            let back = if j + 1 == ny { v + nx - plane } else { v + nx };
+            q[v] && q[left]
+                && q[right]
+                && q[front]
+                && q[back]
+                && (k == 0 || q[v - plane])
+                && (k + 1 == nz || q[v + plane])
+        };
         const CHUNK: usize = 256;
         // Each chunk of voxels gets its own slice of every species row: disjoint borrows.
         let mut rows = crate::numerics::column_blocks(&mut self.fields, len, CHUNK);
@@ -580,6 +615,8 @@ impl Simulation {
                 let rates = module.map(|m| {
                     std::cell::RefCell::new(m.evaluator(&[cooper.estrogen, cooper.cortisol]))
                 });
+                // The built-in kinetics go four voxels at a time through SIMD lanes.
+                let (mut jobs, mut at) = (Vec::new(), Vec::new());
                 for (o, h) in steps.iter_mut().enumerate() {
                     let v = c * CHUNK + o;
                     let k = v / plane;
@@ -587,16 +624,22 @@ impl Simulation {
                         continue;
                     }
                     let mut y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
-                    if at_rest(&y, &base[k]) {
+                    let resting_now = if quiet.is_some() { skip(v) } else { at_rest(&y, &base[k]) };
+                    if resting_now {
                         resting += 1;
                         continue;
                     }
                     integrated += 1;
                     let refill_to = [refill[v], refill[len + v], refill[2 * len + v]];
-                    let sys = Voxel { cooper, remodel, base: base[k], refill_to };
                     if *h <= 0.0 {
                         *h = dt;
                     }
+                    if lanes {
+                        jobs.push(Job { y, h: *h, base: base[k], refill_to });
+                        at.push(o);
+                        continue;
+                    }
+                    let sys = Voxel { cooper, remodel, base: base[k], refill_to };
                     stats += if let Some(rates) = &rates {
                         let sys = ModuleVoxel { voxel: sys, rates };
                         ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
@@ -610,6 +653,15 @@ impl Simulation {
                         row[o] = ys.max(0.0);
                     }
                 }
+                if !jobs.is_empty() {
+                    stats += integrate_jobs(cooper, remodel, &mut jobs, dt, tol)?;
+                    for (job, &o) in jobs.iter().zip(&at) {
+                        steps[o] = job.h;
+                        for (row, ys) in rows.iter_mut().zip(&job.y) {
+                            row[o] = ys.max(0.0);
+                        }
+                    }
+                }
                 Ok((stats, integrated, resting))
             })
             .collect();
@@ -620,6 +672,30 @@ impl Simulation {
             self.profile.voxels_resting += resting;
         }
         Ok(())
+    }
+
+    /// With a non-zero `simulation.rest_tolerance`, which voxels lie within it of rest (every
+    /// voxel, viable or not, so the neighbour test can read any of them); `None` at 0, where
+    /// only voxels exactly at rest are skipped.
+    fn quiet_voxels(&self) -> Option<Vec<bool>> {
+        let tol = self.scenario.simulation.rest_tolerance;
+        if tol <= 0.0 {
+            return None;
+        }
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let rest: Vec<[f64; COUNT]> = self.base.iter().map(Baseline::state).collect();
+        let fields = &self.fields;
+        Some(
+            (0..len)
+                .into_par_iter()
+                .with_min_len(4096)
+                .map(|v| {
+                    let k = v / plane;
+                    let y: [f64; COUNT] = std::array::from_fn(|s| fields[s * len + v]);
+                    near_rest(&y, &rest[k], &self.rest_scale[k], tol)
+                })
+                .collect(),
+        )
     }
 
     /// Epidermal thickness per column: driven by activated papillary fibroblasts (paracrine

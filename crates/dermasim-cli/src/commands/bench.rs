@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dermasim::{Fidelity, ParameterSet};
-use dermasim_app::bench::{self, KineticsWorkload, LodCase};
+use dermasim_app::bench::{self, Integrator, KineticsWorkload, LodCase};
 use serde_json::{json, Value};
 
 #[derive(Args)]
@@ -52,16 +52,26 @@ fn fnv(s: &str) -> String {
     format!("{h:016x}")
 }
 
-/// `e2e:<fidelity>:<patch_um>:<dx_um>` or `biofvm:<species>:<steps>`.
+/// `e2e:<fidelity>:<patch_um>:<dx_um>[:scalar][:rest=<tolerance>]` or
+/// `biofvm:<species>:<steps>`. `scalar` integrates the kinetics one voxel at a time instead of
+/// in SIMD lanes; `rest` sets `simulation.rest_tolerance`.
 fn run_case(case: &str) -> Result<Value> {
     let parts: Vec<&str> = case.split(':').collect();
     let base = ParameterSet::default_set();
     let mut out = match parts.as_slice() {
-        ["e2e", fidelity, patch, dx] => {
+        ["e2e", fidelity, patch, dx, extra @ ..] => {
             let fidelity: Fidelity = fidelity.parse().map_err(anyhow::Error::msg)?;
-            let scenario = bench::default_case(fidelity, patch.parse()?, dx.parse()?);
+            let mut scenario = bench::default_case(fidelity, patch.parse()?, dx.parse()?);
+            let mut options = dermasim::Options::default();
+            for e in extra {
+                match e.split_once('=') {
+                    None if *e == "scalar" => options.scalar_kinetics = true,
+                    Some(("rest", v)) => scenario.simulation.rest_tolerance = v.parse()?,
+                    _ => bail!("unknown bench case option `{e}`"),
+                }
+            }
             let clock = std::time::Instant::now();
-            let mut sim = dermasim::Simulation::new(&scenario, &base)?;
+            let mut sim = dermasim::Simulation::with_options(&scenario, &base, options)?;
             let summary = sim.run(&mut |_| {})?;
             let wall = clock.elapsed().as_secs_f64();
             let p = sim.profile();
@@ -125,6 +135,10 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The near-rest tolerance the area case is also run at (its effect on the outputs is in
+/// docs/performance.md).
+const AREA_REST_TOLERANCE: f64 = 1e-3;
+
 fn measure(quick: bool, progress: bool) -> Result<Value> {
     let threads = rayon::current_num_threads();
     let base = ParameterSet::default_set();
@@ -183,8 +197,9 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
 
     note(progress, "kinetics (replay of the default 1d run)");
     let work = KineticsWorkload::record(&bench::default_case(Fidelity::One, 1000.0, 25.0), &base)?;
-    let fast = bench::kinetics(&work, false)?;
-    let reference = bench::kinetics(&work, true)?;
+    let fast = bench::kinetics(&work, Integrator::Scalar)?;
+    let reference = bench::kinetics(&work, Integrator::Reference)?;
+    let lanes = bench::kinetics(&work, Integrator::Lanes)?;
     let kinetics = json!({
         "voxel_steps": fast.voxel_steps,
         "voxel_steps_per_s": fast.voxel_steps_per_s,
@@ -197,6 +212,10 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
         // What one voxel-step's time would buy at the measured peak: the roofline of the
         // compute-bound part, without claiming an operation count.
         "peak_flops_per_voxel_step": peak.one_thread_gflops * 1e9 / fast.voxel_steps_per_s,
+        // The same calls four voxels at a time in SIMD lanes (what the simulator runs).
+        "lanes_ns_per_voxel_step": 1e9 / lanes.voxel_steps_per_s,
+        "lanes_speedup": lanes.voxel_steps_per_s / fast.voxel_steps_per_s,
+        "lanes_peak_flops_per_voxel_step": peak.one_thread_gflops * 1e9 / lanes.voxel_steps_per_s,
     });
 
     // The 3d case: the 2 mm x 2 mm patch at 20 um; a 0.5 mm patch when quick.
@@ -210,15 +229,27 @@ fn measure(quick: bool, progress: bool) -> Result<Value> {
         end_to_end.push(child(&format!("e2e:{f}:{p}:{dx}"), threads)?);
     }
     let e3 = end_to_end[2].clone();
-    let integrated = f(&e3["voxel_steps"]);
+    // Kinetics time per integrated voxel-step, summed over threads (core-microseconds).
+    let core_us = |r: &Value| f(&r["kinetics_s"]) * threads as f64 / f(&r["voxel_steps"]) * 1e6;
+    let skipped =
+        |r: &Value| f(&r["voxels_resting"]) / (f(&r["voxel_steps"]) + f(&r["voxels_resting"]));
+    note(progress, "area case: scalar kinetics, and skipping near rest (child processes)");
+    let scalar = child(&format!("e2e:3d:{patch}:{dx}:scalar"), threads)?;
+    let near_rest = child(&format!("e2e:3d:{patch}:{dx}:rest={AREA_REST_TOLERANCE}"), threads)?;
     let area = json!({
         "patch_um": patch,
         "dx_um": dx,
         "voxels": e3["voxels"],
         "wall_s": e3["wall_s"],
-        // Kinetics time per integrated voxel-step, summed over threads (core-microseconds).
-        "kinetics_core_us_per_voxel_step": f(&e3["kinetics_s"]) * threads as f64 / integrated * 1e6,
-        "skipped_share": f(&e3["voxels_resting"]) / (integrated + f(&e3["voxels_resting"])),
+        "kinetics_core_us_per_voxel_step": core_us(&e3),
+        "skipped_share": skipped(&e3),
+        "scalar_wall_s": scalar["wall_s"],
+        "scalar_kinetics_core_us_per_voxel_step": core_us(&scalar),
+        "lanes_kinetics_speedup": core_us(&scalar) / core_us(&e3),
+        "lanes_identical_to_scalar": scalar["summary_hash"] == e3["summary_hash"],
+        "rest_tolerance": AREA_REST_TOLERANCE,
+        "rest_wall_s": near_rest["wall_s"],
+        "rest_skipped_share": skipped(&near_rest),
     });
 
     note(progress, "scaling with voxels and threads");
@@ -342,6 +373,12 @@ fn print_table(r: &Value) {
         f(&k["ns_per_voxel_step"]),
         f(&k["peak_flops_per_voxel_step"])
     );
+    outln!(
+        "  in SIMD lanes: {:.0} ns per voxel-step ({:.0} operations' worth), {:.2}x the scalar rate",
+        f(&k["lanes_ns_per_voxel_step"]),
+        f(&k["lanes_peak_flops_per_voxel_step"]),
+        f(&k["lanes_speedup"])
+    );
     outln!("\nend to end, default scenario");
     for e in r["end_to_end"].as_array().into_iter().flatten() {
         outln!(
@@ -361,6 +398,19 @@ fn print_table(r: &Value) {
         f(&a["wall_s"]),
         f(&a["kinetics_core_us_per_voxel_step"]),
         100.0 * f(&a["skipped_share"])
+    );
+    outln!(
+        "  scalar kinetics: {:.2} s, {:.3} core-us per voxel-step: lanes {:.2}x, results identical: {}",
+        f(&a["scalar_wall_s"]),
+        f(&a["scalar_kinetics_core_us_per_voxel_step"]),
+        f(&a["lanes_kinetics_speedup"]),
+        a["lanes_identical_to_scalar"]
+    );
+    outln!(
+        "  rest_tolerance {:e}: {:.2} s, {:.1} % of voxel-steps skipped",
+        f(&a["rest_tolerance"]),
+        f(&a["rest_wall_s"]),
+        100.0 * f(&a["rest_skipped_share"])
     );
     outln!("\nscaling (3d)");
     for v in r["scaling"]["voxels"].as_array().into_iter().flatten() {

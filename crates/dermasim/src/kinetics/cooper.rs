@@ -4,6 +4,7 @@
 //! State `[P, Pt, N, M]`: pathogen, debris, activated neutrophils, macrophages.
 //! Estrogen `E` and cortisol `C` are constant systemic inputs (0 in the curated model).
 
+use super::lane::Lane;
 use crate::ode::OdeSystem;
 use crate::params::typed_params;
 
@@ -33,26 +34,33 @@ impl CooperParams {
     /// Right-hand side for `[P, Pt, N, M]`; shared by the standalone model and the coupled one.
     #[inline]
     pub fn rates(&self, p: f64, pt: f64, n: f64, m: f64) -> [f64; 4] {
+        self.rates_lanes(p, pt, n, m)
+    }
+
+    /// [`CooperParams::rates`] on one voxel or on several in SIMD lanes (the same operations).
+    #[inline(always)]
+    pub fn rates_lanes<T: Lane>(&self, p: T, pt: T, n: T, m: T) -> [T; 4] {
+        let s = T::splat;
         let (e, c) = (self.estrogen, self.cortisol);
-        let fi2 = m / (1.0 + (n / self.ninf).powi(2) + input_sq(c, self.cm1));
+        let fi2 = m / (s(1.0) + (n / s(self.ninf)).powi2() + s(input_sq(c, self.cm1)));
         let fem = over(self.kmm, 1.0 + input_sq(e, self.eminf));
-        let r1 = over(
-            self.kmpt * pt + self.kmp * p + fem * m + self.kmn * n,
+        let r1 = over_lanes(
+            s(self.kmpt) * pt + s(self.kmp) * p + s(fem) * m + s(self.kmn) * n,
             1.0 + input_sq(c, self.cm2),
         );
-        let r2 = over(self.knpt * pt + self.knp * p, 1.0 + input_sq(c, self.cn));
-        let fen = over(self.snr * r2 / (self.munr + r2), 1.0 + input_sq(e, self.eninf));
-        let dp = self.kpg * p * (1.0 - p / self.pinf)
-            - self.kpb * self.sb * p / (self.mub + self.kbp * p)
-            - self.kpn * p * n * (1.0 + self.ken * e)
-            - self.kpm * p * fi2 * (1.0 + self.kem * e);
+        let r2 = over_lanes(s(self.knpt) * pt + s(self.knp) * p, 1.0 + input_sq(c, self.cn));
+        let fen = over_lanes(s(self.snr) * r2 / (s(self.munr) + r2), 1.0 + input_sq(e, self.eninf));
+        let dp = s(self.kpg) * p * (s(1.0) - p / s(self.pinf))
+            - s(self.kpb) * s(self.sb) * p / (s(self.mub) + s(self.kbp) * p)
+            - s(self.kpn) * p * n * s(1.0 + self.ken * e)
+            - s(self.kpm) * p * fi2 * s(1.0 + self.kem * e);
         // `(1 + ken*N)` in the neutrophil debris term is as curated.
-        let dpt = -self.kptn * pt * n * (1.0 + self.ken * n)
-            - self.kptm * pt * fi2 * (1.0 + self.kem * e)
-            + self.mun * n
-            - self.mupt * pt;
-        let dm = self.smr * r1 / (self.mumr + r1) - self.mum * m;
-        let dn = fen - self.mun * n - self.knm * n * fi2;
+        let dpt = -s(self.kptn) * pt * n * (s(1.0) + s(self.ken) * n)
+            - s(self.kptm) * pt * fi2 * s(1.0 + self.kem * e)
+            + s(self.mun) * n
+            - s(self.mupt) * pt;
+        let dm = s(self.smr) * r1 / (s(self.mumr) + r1) - s(self.mum) * m;
+        let dn = fen - s(self.mun) * n - s(self.knm) * n * fi2;
         [dp, dpt, dn, dm]
     }
 
@@ -60,43 +68,58 @@ impl CooperParams {
     /// `y = [P, Pt, N, M]` (checked against finite differences in the tests).
     #[inline]
     pub fn jacobian(&self, p: f64, pt: f64, n: f64, m: f64) -> [[f64; 4]; 4] {
+        self.jacobian_lanes(p, pt, n, m)
+    }
+
+    /// [`CooperParams::jacobian`] on one voxel or on several in SIMD lanes.
+    #[inline(always)]
+    pub fn jacobian_lanes<T: Lane>(&self, p: T, pt: T, n: T, m: T) -> [[T; 4]; 4] {
+        let s = T::splat;
         let (e, c) = (self.estrogen, self.cortisol);
-        let a1 = 1.0 + (n / self.ninf).powi(2) + input_sq(c, self.cm1);
+        let a1 = s(1.0) + (n / s(self.ninf)).powi2() + s(input_sq(c, self.cm1));
         let fi2 = m / a1;
-        let fi2_m = 1.0 / a1;
-        let fi2_n = -m * 2.0 * n / (self.ninf * self.ninf) / (a1 * a1);
+        let fi2_m = s(1.0) / a1;
+        let fi2_n = -m * s(2.0) * n / s(self.ninf * self.ninf) / (a1 * a1);
         let fem = over(self.kmm, 1.0 + input_sq(e, self.eminf));
         let d2 = 1.0 + input_sq(c, self.cm2);
-        let r1 = over(self.kmpt * pt + self.kmp * p + fem * m + self.kmn * n, d2);
+        let r1 = over_lanes(s(self.kmpt) * pt + s(self.kmp) * p + s(fem) * m + s(self.kmn) * n, d2);
         let dn_ = 1.0 + input_sq(c, self.cn);
-        let r2 = over(self.knpt * pt + self.knp * p, dn_);
+        let r2 = over_lanes(s(self.knpt) * pt + s(self.knp) * p, dn_);
         let de = 1.0 + input_sq(e, self.eninf);
-        let fen_r2 = over(self.snr * self.munr / ((self.munr + r2) * (self.munr + r2)), de);
-        let (en, em) = (1.0 + self.ken * e, 1.0 + self.kem * e);
-        let bp = self.mub + self.kbp * p;
+        let fen_r2 = over_lanes(
+            s(self.snr) * s(self.munr) / ((s(self.munr) + r2) * (s(self.munr) + r2)),
+            de,
+        );
+        let (en, em) = (s(1.0 + self.ken * e), s(1.0 + self.kem * e));
+        let bp = s(self.mub) + s(self.kbp) * p;
         let dp = [
-            self.kpg * (1.0 - 2.0 * p / self.pinf)
-                - self.kpb * self.sb * self.mub / (bp * bp)
-                - self.kpn * n * en
-                - self.kpm * fi2 * em,
-            0.0,
-            -self.kpn * p * en - self.kpm * p * em * fi2_n,
-            -self.kpm * p * em * fi2_m,
+            s(self.kpg) * (s(1.0) - s(2.0) * p / s(self.pinf))
+                - s(self.kpb) * s(self.sb) * s(self.mub) / (bp * bp)
+                - s(self.kpn) * n * en
+                - s(self.kpm) * fi2 * em,
+            s(0.0),
+            -s(self.kpn) * p * en - s(self.kpm) * p * em * fi2_n,
+            -s(self.kpm) * p * em * fi2_m,
         ];
         let dpt = [
-            0.0,
-            -self.kptn * n * (1.0 + self.ken * n) - self.kptm * fi2 * em - self.mupt,
-            -self.kptn * pt * (1.0 + 2.0 * self.ken * n) - self.kptm * pt * em * fi2_n + self.mun,
-            -self.kptm * pt * em * fi2_m,
+            s(0.0),
+            -s(self.kptn) * n * (s(1.0) + s(self.ken) * n) - s(self.kptm) * fi2 * em - s(self.mupt),
+            -s(self.kptn) * pt * (s(1.0) + s(2.0) * s(self.ken) * n)
+                - s(self.kptm) * pt * em * fi2_n
+                + s(self.mun),
+            -s(self.kptm) * pt * em * fi2_m,
         ];
         let dn = [
-            over(fen_r2 * self.knp, dn_),
-            over(fen_r2 * self.knpt, dn_),
-            -self.mun - self.knm * fi2 - self.knm * n * fi2_n,
-            -self.knm * n * fi2_m,
+            over_lanes(fen_r2 * s(self.knp), dn_),
+            over_lanes(fen_r2 * s(self.knpt), dn_),
+            -s(self.mun) - s(self.knm) * fi2 - s(self.knm) * n * fi2_n,
+            -s(self.knm) * n * fi2_m,
         ];
-        let s1 = over(self.smr * self.mumr / ((self.mumr + r1) * (self.mumr + r1)), d2);
-        let dm = [s1 * self.kmp, s1 * self.kmpt, s1 * self.kmn, s1 * fem - self.mum];
+        let s1 = over_lanes(
+            s(self.smr) * s(self.mumr) / ((s(self.mumr) + r1) * (s(self.mumr) + r1)),
+            d2,
+        );
+        let dm = [s1 * s(self.kmp), s1 * s(self.kmpt), s1 * s(self.kmn), s1 * s(fem) - s(self.mum)];
         [dp, dpt, dn, dm]
     }
 }
@@ -227,6 +250,16 @@ fn over(x: f64, d: f64) -> f64 {
         x
     } else {
         x / d
+    }
+}
+
+/// [`over`] on lanes: the division is skipped for every lane alike, since `d` is a parameter.
+#[inline(always)]
+fn over_lanes<T: Lane>(x: T, d: f64) -> T {
+    if d == 1.0 {
+        x
+    } else {
+        x / T::splat(d)
     }
 }
 

@@ -5,12 +5,15 @@
 //! system, so the spatial simulator cannot drift from the published equations.
 
 pub mod cooper;
+pub mod lane;
+pub mod lanes;
 pub mod module;
 pub mod waugh;
 
 use crate::ode::{self, OdeSystem};
 use crate::params::typed_params;
 pub use cooper::CooperParams;
+use lane::Lane;
 
 /// Species of the coupled model, in field order.
 pub mod species {
@@ -147,64 +150,8 @@ pub struct Voxel<'a> {
 impl OdeSystem<COUNT> for Voxel<'_> {
     #[inline]
     fn rhs(&self, y: &[f64; COUNT], dy: &mut [f64; COUNT]) {
-        let (c, r, b) = (self.cooper, self.remodel, &self.base);
-        let [dp, dpt, dn, dm] = c.rates(y[P], y[PT], y[N], y[M]);
-        dy[P] = dp;
-        dy[PT] = dpt;
-        dy[N] = dn;
-        dy[M] = dm;
-        // Repair-phenotype share of the Cooper macrophages: switching from the inflammatory
-        // pool, same death rate, so 0 <= Mr <= M holds.
-        dy[MR] = r.macrophage_switch_per_day * (y[M] - y[MR]) - c.mum * y[MR];
-        // TGF-beta made mostly by repair macrophages (linear production and decay as in
-        // Waugh & Sherratt 2006), plus an optional injury dose: latent TGF-beta that injured
-        // tissue itself sets free (platelets, damaged matrix), read through the debris. Cooper's
-        // macrophage recruitment saturates at debris ~0.01, so the macrophage signal is the same
-        // in every injured voxel; the dose follows injured volume instead. Off (0) by default:
-        // calibrated to Lotfi 2013 it breaks the fidelity bands (docs/numerics.md).
-        let producers = y[MR] + r.tgf_inflammatory_weight * (y[M] - y[MR]);
-        dy[T] = r.tgf_per_repair_macrophage * producers + r.tgf_per_debris * y[PT].max(0.0)
-            - r.tgf_decay_per_day * y[T];
-        // Fibroblasts: logistic growth under TGF-beta, apoptosis back to the resting density.
-        let f = y[F];
-        let signal = y[T].max(0.0) / (r.tgf_half_activation + y[T].max(0.0));
-        let cap = r.fibroblast_capacity_rel * b.fibroblasts;
-        let growth = if cap > 0.0 {
-            r.fibroblast_growth_per_day * b.response * signal * f * (1.0 - f / cap)
-        } else {
-            0.0
-        };
-        dy[F] = growth - r.fibroblast_apoptosis_per_day * (f - b.fibroblasts);
-        // Activated fibroblasts lay down new matrix, collagen III first.
-        let active = (f - b.fibroblasts).max(0.0) * b.response;
-        let synth = r.collagen_synthesis_per_day * active;
-        let excess_iii = (y[C3] - b.collagen_iii).max(0.0);
-        let maturation = r.collagen_maturation_per_day * excess_iii;
-        let mmp = y[M].max(0.0);
-        // Wound filling: fibroblasts replace matrix lost in the injury, fast while activated and
-        // slowly at rest (so a lightly injured voxel that hardly activates still heals).
-        let refill = r.matrix_refill_per_day
-            * (active + r.matrix_refill_resting_share * b.fibroblasts * b.response);
-        dy[C3] = synth * r.collagen_iii_share_new
-            - maturation
-            - r.collagen_mmp_per_macrophage * mmp * y[C3]
-            + r.collagen_turnover_per_day * (b.collagen_iii - y[C3])
-            + refill * (self.refill_to[0] - y[C3]).max(0.0);
-        dy[C1] = synth * (1.0 - r.collagen_iii_share_new)
-            + r.collagen_maturation_yield * maturation
-            - r.collagen_mmp_per_macrophage * mmp * y[C1]
-            + r.collagen_turnover_per_day * (b.collagen_i - y[C1])
-            + refill * (self.refill_to[1] - y[C1]).max(0.0);
-        dy[EF] = r.elastin_synthesis_per_day * active - r.elastin_mmp_per_macrophage * mmp * y[EF]
-            + r.elastin_turnover_per_day * (b.elastin - y[EF])
-            + refill * (self.refill_to[2] - y[EF]).max(0.0);
-        // New elastin: everything synthesised or refilled, lost like the functional pool.
-        dy[EN] = r.elastin_synthesis_per_day * active
-            + refill * (self.refill_to[2] - y[EF]).max(0.0)
-            - r.elastin_mmp_per_macrophage * mmp * y[EN]
-            - r.elastin_turnover_per_day * y[EN];
-        dy[ED] = -r.damaged_elastin_clearance_per_macrophage * mmp * y[ED]
-            + r.elastin_turnover_per_day * (b.damaged_elastin - y[ED]);
+        let base = BaseLanes::from(self.base);
+        rhs_lanes(self.cooper, self.remodel, &base, &self.refill_to, y, dy);
     }
 
     #[inline]
@@ -249,67 +196,187 @@ impl Voxel<'_> {
     /// right-hand derivative, as forward differences do.
     #[inline]
     pub fn analytic_jacobian(&self, y: &[f64; COUNT], jac: &mut [[f64; COUNT]; COUNT]) {
-        let (c, r, b) = (self.cooper, self.remodel, &self.base);
         *jac = [[0.0; COUNT]; COUNT];
-        let cj = c.jacobian(y[P], y[PT], y[N], y[M]);
-        for (i, row) in cj.iter().enumerate() {
-            jac[i][..4].copy_from_slice(row);
-        }
-        jac[MR][M] = r.macrophage_switch_per_day;
-        jac[MR][MR] = -r.macrophage_switch_per_day - c.mum;
-        jac[T][M] = r.tgf_per_repair_macrophage * r.tgf_inflammatory_weight;
-        jac[T][MR] = r.tgf_per_repair_macrophage * (1.0 - r.tgf_inflammatory_weight);
-        jac[T][T] = -r.tgf_decay_per_day;
-        jac[T][PT] = if y[PT] >= 0.0 { r.tgf_per_debris } else { 0.0 };
-
-        let f = y[F];
-        let tp = y[T].max(0.0);
-        let k = r.tgf_half_activation;
-        let signal = tp / (k + tp);
-        let signal_t = if y[T] >= 0.0 { k / ((k + tp) * (k + tp)) } else { 0.0 };
-        let cap = r.fibroblast_capacity_rel * b.fibroblasts;
-        let g = r.fibroblast_growth_per_day * b.response;
-        if cap > 0.0 {
-            jac[F][T] = g * signal_t * f * (1.0 - f / cap);
-            jac[F][F] = g * signal * (1.0 - 2.0 * f / cap);
-        }
-        jac[F][F] -= r.fibroblast_apoptosis_per_day;
-
-        let active_f = if f >= b.fibroblasts { b.response } else { 0.0 };
-        let synth_f = r.collagen_synthesis_per_day * active_f;
-        let maturation_c3 =
-            if y[C3] >= b.collagen_iii { r.collagen_maturation_per_day } else { 0.0 };
-        let mmp = y[M].max(0.0);
-        let mmp_m = if y[M] >= 0.0 { 1.0 } else { 0.0 };
-        let cm = r.collagen_mmp_per_macrophage;
-        let active = (f - b.fibroblasts).max(0.0) * b.response;
-        let refill = r.matrix_refill_per_day
-            * (active + r.matrix_refill_resting_share * b.fibroblasts * b.response);
-        let refill_f = r.matrix_refill_per_day * active_f;
-        // Deficit below rest and its right-hand derivative (0 at the kink).
-        let deficit = |y: f64, rest: f64| ((rest - y).max(0.0), if y < rest { -1.0 } else { 0.0 });
-        let (d3, d3_y) = deficit(y[C3], self.refill_to[0]);
-        let (d1, d1_y) = deficit(y[C1], self.refill_to[1]);
-        let (de, de_y) = deficit(y[EF], self.refill_to[2]);
-        jac[C3][F] = synth_f * r.collagen_iii_share_new + refill_f * d3;
-        jac[C3][M] = -cm * y[C3] * mmp_m;
-        jac[C3][C3] = -maturation_c3 - cm * mmp - r.collagen_turnover_per_day + refill * d3_y;
-        jac[C1][F] = synth_f * (1.0 - r.collagen_iii_share_new) + refill_f * d1;
-        jac[C1][M] = -cm * y[C1] * mmp_m;
-        jac[C1][C3] = r.collagen_maturation_yield * maturation_c3;
-        jac[C1][C1] = -cm * mmp - r.collagen_turnover_per_day + refill * d1_y;
-        jac[EF][F] = r.elastin_synthesis_per_day * active_f + refill_f * de;
-        jac[EF][M] = -r.elastin_mmp_per_macrophage * y[EF] * mmp_m;
-        jac[EF][EF] =
-            -r.elastin_mmp_per_macrophage * mmp - r.elastin_turnover_per_day + refill * de_y;
-        jac[EN][F] = r.elastin_synthesis_per_day * active_f + refill_f * de;
-        jac[EN][M] = -r.elastin_mmp_per_macrophage * y[EN] * mmp_m;
-        jac[EN][EF] = refill * de_y;
-        jac[EN][EN] = -r.elastin_mmp_per_macrophage * mmp - r.elastin_turnover_per_day;
-        jac[ED][M] = -r.damaged_elastin_clearance_per_macrophage * y[ED] * mmp_m;
-        jac[ED][ED] =
-            -r.damaged_elastin_clearance_per_macrophage * mmp - r.elastin_turnover_per_day;
+        let base = BaseLanes::from(self.base);
+        jacobian_lanes(self.cooper, self.remodel, &base, &self.refill_to, y, jac);
     }
+}
+
+/// The resting levels of [`Baseline`] for one voxel (`f64`) or one voxel per SIMD lane.
+#[derive(Debug, Clone, Copy)]
+pub struct BaseLanes<T> {
+    /// [`Baseline::fibroblasts`].
+    pub fibroblasts: T,
+    /// [`Baseline::collagen_i`].
+    pub collagen_i: T,
+    /// [`Baseline::collagen_iii`].
+    pub collagen_iii: T,
+    /// [`Baseline::elastin`].
+    pub elastin: T,
+    /// [`Baseline::damaged_elastin`].
+    pub damaged_elastin: T,
+    /// [`Baseline::response`].
+    pub response: T,
+}
+
+impl From<Baseline> for BaseLanes<f64> {
+    #[inline(always)]
+    fn from(b: Baseline) -> Self {
+        BaseLanes {
+            fibroblasts: b.fibroblasts,
+            collagen_i: b.collagen_i,
+            collagen_iii: b.collagen_iii,
+            elastin: b.elastin,
+            damaged_elastin: b.damaged_elastin,
+            response: b.response,
+        }
+    }
+}
+
+/// The voxel's right-hand side, written once for one voxel or several in SIMD lanes (each
+/// lane bit for bit the one-voxel result). `refill_to` as in [`Voxel::refill_to`].
+#[inline(always)]
+pub fn rhs_lanes<T: Lane>(
+    c: &CooperParams,
+    r: &RemodelParams,
+    b: &BaseLanes<T>,
+    refill_to: &[T; 3],
+    y: &[T; COUNT],
+    dy: &mut [T; COUNT],
+) {
+    let s = T::splat;
+    let z = s(0.0);
+    let [dp, dpt, dn, dm] = c.rates_lanes(y[P], y[PT], y[N], y[M]);
+    dy[P] = dp;
+    dy[PT] = dpt;
+    dy[N] = dn;
+    dy[M] = dm;
+    // Repair-phenotype share of the Cooper macrophages: switching from the inflammatory
+    // pool, same death rate, so 0 <= Mr <= M holds.
+    dy[MR] = s(r.macrophage_switch_per_day) * (y[M] - y[MR]) - s(c.mum) * y[MR];
+    // TGF-beta made mostly by repair macrophages (linear production and decay as in
+    // Waugh & Sherratt 2006), plus an optional injury dose: latent TGF-beta that injured
+    // tissue itself sets free (platelets, damaged matrix), read through the debris. Cooper's
+    // macrophage recruitment saturates at debris ~0.01, so the macrophage signal is the same
+    // in every injured voxel; the dose follows injured volume instead. Off (0) by default:
+    // calibrated to Lotfi 2013 it breaks the fidelity bands (docs/numerics.md).
+    let producers = y[MR] + s(r.tgf_inflammatory_weight) * (y[M] - y[MR]);
+    dy[T] = s(r.tgf_per_repair_macrophage) * producers + s(r.tgf_per_debris) * y[PT].max(z)
+        - s(r.tgf_decay_per_day) * y[T];
+    // Fibroblasts: logistic growth under TGF-beta, apoptosis back to the resting density.
+    let f = y[F];
+    let signal = y[T].max(z) / (s(r.tgf_half_activation) + y[T].max(z));
+    let cap = s(r.fibroblast_capacity_rel) * b.fibroblasts;
+    let growth = T::select(
+        cap.gt(z),
+        s(r.fibroblast_growth_per_day) * b.response * signal * f * (s(1.0) - f / cap),
+        z,
+    );
+    dy[F] = growth - s(r.fibroblast_apoptosis_per_day) * (f - b.fibroblasts);
+    // Activated fibroblasts lay down new matrix, collagen III first.
+    let active = (f - b.fibroblasts).max(z) * b.response;
+    let synth = s(r.collagen_synthesis_per_day) * active;
+    let excess_iii = (y[C3] - b.collagen_iii).max(z);
+    let maturation = s(r.collagen_maturation_per_day) * excess_iii;
+    let mmp = y[M].max(z);
+    // Wound filling: fibroblasts replace matrix lost in the injury, fast while activated and
+    // slowly at rest (so a lightly injured voxel that hardly activates still heals).
+    let refill = s(r.matrix_refill_per_day)
+        * (active + s(r.matrix_refill_resting_share) * b.fibroblasts * b.response);
+    let cm = s(r.collagen_mmp_per_macrophage);
+    let turnover = s(r.collagen_turnover_per_day);
+    dy[C3] = synth * s(r.collagen_iii_share_new) - maturation - cm * mmp * y[C3]
+        + turnover * (b.collagen_iii - y[C3])
+        + refill * (refill_to[0] - y[C3]).max(z);
+    dy[C1] = synth * s(1.0 - r.collagen_iii_share_new)
+        + s(r.collagen_maturation_yield) * maturation
+        - cm * mmp * y[C1]
+        + turnover * (b.collagen_i - y[C1])
+        + refill * (refill_to[1] - y[C1]).max(z);
+    let (esyn, emmp) = (s(r.elastin_synthesis_per_day), s(r.elastin_mmp_per_macrophage));
+    let eturn = s(r.elastin_turnover_per_day);
+    dy[EF] = esyn * active - emmp * mmp * y[EF]
+        + eturn * (b.elastin - y[EF])
+        + refill * (refill_to[2] - y[EF]).max(z);
+    // New elastin: everything synthesised or refilled, lost like the functional pool.
+    dy[EN] =
+        esyn * active + refill * (refill_to[2] - y[EF]).max(z) - emmp * mmp * y[EN] - eturn * y[EN];
+    dy[ED] = -s(r.damaged_elastin_clearance_per_macrophage) * mmp * y[ED]
+        + eturn * (b.damaged_elastin - y[ED]);
+}
+
+/// Analytic Jacobian of [`rhs_lanes`], for one voxel or several in SIMD lanes: writes the
+/// Cooper block and the [`TAIL`] entries (the ones the structured solve reads) and leaves
+/// the others as they are. At the kinks of `max(., 0)` it takes the right-hand derivative.
+#[inline(always)]
+pub fn jacobian_lanes<T: Lane>(
+    c: &CooperParams,
+    r: &RemodelParams,
+    b: &BaseLanes<T>,
+    refill_to: &[T; 3],
+    y: &[T; COUNT],
+    jac: &mut [[T; COUNT]; COUNT],
+) {
+    let s = T::splat;
+    let z = s(0.0);
+    let cj = c.jacobian_lanes(y[P], y[PT], y[N], y[M]);
+    for (i, row) in cj.iter().enumerate() {
+        jac[i][..4].copy_from_slice(row);
+    }
+    jac[MR][M] = s(r.macrophage_switch_per_day);
+    jac[MR][MR] = s(-r.macrophage_switch_per_day - c.mum);
+    jac[T][M] = s(r.tgf_per_repair_macrophage * r.tgf_inflammatory_weight);
+    jac[T][MR] = s(r.tgf_per_repair_macrophage * (1.0 - r.tgf_inflammatory_weight));
+    jac[T][T] = s(-r.tgf_decay_per_day);
+    jac[T][PT] = T::select(y[PT].ge(z), s(r.tgf_per_debris), z);
+
+    let f = y[F];
+    let tp = y[T].max(z);
+    let k = s(r.tgf_half_activation);
+    let signal = tp / (k + tp);
+    let signal_t = T::select(y[T].ge(z), k / ((k + tp) * (k + tp)), z);
+    let cap = s(r.fibroblast_capacity_rel) * b.fibroblasts;
+    let g = s(r.fibroblast_growth_per_day) * b.response;
+    let has_cap = cap.gt(z);
+    jac[F][T] = T::select(has_cap, g * signal_t * f * (s(1.0) - f / cap), z);
+    jac[F][F] = T::select(has_cap, g * signal * (s(1.0) - s(2.0) * f / cap), z)
+        - s(r.fibroblast_apoptosis_per_day);
+
+    let active_f = T::select(f.ge(b.fibroblasts), b.response, z);
+    let synth_f = s(r.collagen_synthesis_per_day) * active_f;
+    let maturation_c3 = T::select(y[C3].ge(b.collagen_iii), s(r.collagen_maturation_per_day), z);
+    let mmp = y[M].max(z);
+    let mmp_m = T::select(y[M].ge(z), s(1.0), z);
+    let cm = s(r.collagen_mmp_per_macrophage);
+    let turnover = s(r.collagen_turnover_per_day);
+    let active = (f - b.fibroblasts).max(z) * b.response;
+    let refill = s(r.matrix_refill_per_day)
+        * (active + s(r.matrix_refill_resting_share) * b.fibroblasts * b.response);
+    let refill_f = s(r.matrix_refill_per_day) * active_f;
+    // Deficit below rest and its right-hand derivative (0 at the kink).
+    let deficit = |y: T, rest: T| ((rest - y).max(z), T::select(y.lt(rest), s(-1.0), z));
+    let (d3, d3_y) = deficit(y[C3], refill_to[0]);
+    let (d1, d1_y) = deficit(y[C1], refill_to[1]);
+    let (de, de_y) = deficit(y[EF], refill_to[2]);
+    jac[C3][F] = synth_f * s(r.collagen_iii_share_new) + refill_f * d3;
+    jac[C3][M] = -cm * y[C3] * mmp_m;
+    jac[C3][C3] = -maturation_c3 - cm * mmp - turnover + refill * d3_y;
+    jac[C1][F] = synth_f * s(1.0 - r.collagen_iii_share_new) + refill_f * d1;
+    jac[C1][M] = -cm * y[C1] * mmp_m;
+    jac[C1][C3] = s(r.collagen_maturation_yield) * maturation_c3;
+    jac[C1][C1] = -cm * mmp - turnover + refill * d1_y;
+    let (esyn, emmp) = (s(r.elastin_synthesis_per_day), s(r.elastin_mmp_per_macrophage));
+    let eturn = s(r.elastin_turnover_per_day);
+    jac[EF][F] = esyn * active_f + refill_f * de;
+    jac[EF][M] = -emmp * y[EF] * mmp_m;
+    jac[EF][EF] = -emmp * mmp - eturn + refill * de_y;
+    jac[EN][F] = esyn * active_f + refill_f * de;
+    jac[EN][M] = -emmp * y[EN] * mmp_m;
+    jac[EN][EF] = refill * de_y;
+    jac[EN][EN] = -emmp * mmp - eturn;
+    let dclear = s(r.damaged_elastin_clearance_per_macrophage);
+    jac[ED][M] = -dclear * y[ED] * mmp_m;
+    jac[ED][ED] = -dclear * mmp - eturn;
 }
 
 /// The voxel system as first written, for reference runs and benchmarks: finite-difference
@@ -337,6 +404,49 @@ pub fn at_rest(y: &[f64; COUNT], b: &Baseline) -> bool {
         && (y[EF] - b.elastin).abs() < EPS
         && (y[ED] - b.damaged_elastin).abs() < EPS
         && y[EN] < EPS
+}
+
+/// How far from rest each species may be, per unit of `simulation.rest_tolerance`, for a
+/// voxel to count as quiet: the size of a wound in that species. Pathogen, debris and
+/// neutrophils: what a fully injured voxel receives (`*_per_injury`); macrophages (both
+/// phenotypes): 1, Cooper 2015's normalised pool; TGF-beta: the level of half-maximal
+/// fibroblast activation; fibroblasts and matrix: the voxel's resting level (new elastin: the
+/// resting elastin). Labelled assumption: the scales only set what "near rest" means, and
+/// the error this causes is measured, not assumed (docs/performance.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RestScale(pub [f64; COUNT]);
+
+impl RestScale {
+    /// Scales for a voxel with resting state `b`, wound doses `[pathogen, debris,
+    /// neutrophils]` per injured fraction, and the remodelling parameters `r`.
+    pub fn new(b: &Baseline, doses: [f64; 3], r: &RemodelParams) -> RestScale {
+        let mut s = [0.0; COUNT];
+        s[P] = doses[0];
+        s[PT] = doses[1];
+        s[N] = doses[2];
+        s[M] = 1.0;
+        s[MR] = 1.0;
+        s[T] = r.tgf_half_activation;
+        s[F] = b.fibroblasts;
+        s[C1] = b.collagen_i;
+        s[C3] = b.collagen_iii;
+        s[EF] = b.elastin;
+        s[ED] = b.damaged_elastin;
+        s[EN] = b.elastin;
+        RestScale(s)
+    }
+}
+
+/// True when every species of `y` lies within `tol` times its [`RestScale`] of rest, or
+/// within the exact rule's 1e-13 of it (species with a zero scale must be exactly at rest).
+/// `tol = 0` is the exact rule of [`at_rest`].
+#[inline]
+pub fn near_rest(y: &[f64; COUNT], rest: &[f64; COUNT], scale: &RestScale, tol: f64) -> bool {
+    const EPS: f64 = 1e-13;
+    (0..COUNT).all(|s| {
+        let d = (y[s] - rest[s]).abs();
+        d < EPS || d <= tol * scale.0[s]
+    })
 }
 
 #[cfg(test)]

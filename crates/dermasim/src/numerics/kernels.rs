@@ -17,6 +17,35 @@ pub(crate) fn avx2() -> bool {
     }
 }
 
+/// Work that [`with_avx2`] can compile for AVX2: code over plain `[f64; 4]` lanes (the
+/// kinetics' `F4`) that LLVM vectorises. `run` and everything it calls must be
+/// `#[inline(always)]`, so they are compiled inside the AVX2 function (a closure would not be:
+/// it stays a separate function built for the baseline CPU).
+pub trait Wide {
+    /// What the work returns.
+    type Output;
+    /// Do the work.
+    fn run(self) -> Self::Output;
+}
+
+/// Run `w` compiled for AVX2 where the CPU has it (chosen at run time), else as built: the
+/// same IEEE operations without fused multiply-add, so bit-identical either way.
+#[inline(always)]
+pub fn with_avx2<W: Wide>(w: W) -> W::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn wide<W: Wide>(w: W) -> W::Output {
+            w.run()
+        }
+        if avx2() {
+            // SAFETY: the CPU has AVX2 (checked at run time).
+            return unsafe { wide(w) };
+        }
+    }
+    w.run()
+}
+
 /// x then y sweeps of one depth plane.
 pub fn lateral_plane<R: Real>(
     mx: Option<&Cyclic<R>>,

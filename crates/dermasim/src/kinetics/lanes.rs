@@ -1,0 +1,537 @@
+//! The voxel kinetics four voxels at a time (issue 14 point 1): Rodas3 with the analytic
+//! Jacobian and the block-triangular solve, exactly as [`crate::ode::integrate_with`] runs it
+//! on one [`Voxel`](super::Voxel), but each arithmetic operation done for [`LANES`] voxels
+//! side by side in a [`Pack`].
+//!
+//! Every lane keeps its own time, step size, error estimate and accept/reject decisions, and
+//! its own pivots in the 4x4 block's LU, so a lane performs the same IEEE operations in the
+//! same order as the scalar integrator does for its voxel: the results are bit-identical to
+//! the scalar path (tested), whatever the grouping and the thread count. A lane whose voxel is
+//! done takes the next voxel of the batch at once, so lanes that need more substeps cost only
+//! their own substeps; lanes left without work at the end of a batch compute on a finished
+//! voxel's copy and their results are dropped.
+
+use super::lane::{Lane, Pack};
+use super::species::COUNT;
+use super::{jacobian_lanes, rhs_lanes, BaseLanes, Baseline, CooperParams, RemodelParams, TAIL};
+use crate::ode::{inv_root, Method, OdeError, Rodas3, Stats, Tolerance};
+
+/// One voxel's kinetics over a step: its state and carried step size, updated in place.
+#[derive(Debug, Clone, Copy)]
+pub struct Job {
+    /// The voxel's state.
+    pub y: [f64; COUNT],
+    /// First trial step; on return the step the controller proposes next (as
+    /// [`crate::ode::integrate_with`]'s `h`).
+    pub h: f64,
+    /// The voxel's resting state.
+    pub base: Baseline,
+    /// Wound-filling targets, as [`super::Voxel::refill_to`].
+    pub refill_to: [f64; 3],
+}
+
+/// Size of the Cooper block, the dense part of the Jacobian.
+const BLOCK: usize = 4;
+
+/// Voxels integrated side by side: one AVX2 register per value. Eight (two registers of
+/// independent work) measured no faster (docs/performance.md), so four it is.
+pub const LANES: usize = 4;
+
+type Vec12<const N: usize> = [Pack<N>; COUNT];
+type Mat12<const N: usize> = [[Pack<N>; COUNT]; COUNT];
+
+/// Per-lane control state of the scalar integrator.
+#[derive(Clone, Copy)]
+struct Control {
+    job: Option<usize>,
+    t: f64,
+    hh: f64,
+    untruncated: f64,
+    last: bool,
+    reject_streak: u32,
+    h_out: f64,
+}
+
+const IDLE: Control = Control {
+    job: None,
+    t: 0.0,
+    hh: 1.0,
+    untruncated: 1.0,
+    last: false,
+    reject_streak: 0,
+    h_out: 0.0,
+};
+
+/// Integrate every job from 0 to `dt` with Rodas3 (the simulator's integrator), four at a
+/// time, in the AVX2 build where the CPU has it; bit-identical to integrating each alone with
+/// `ode::integrate_with::<Rodas3, ..>` on a [`super::Voxel`]. Stops at the first voxel whose
+/// integration fails.
+pub fn integrate_jobs(
+    cooper: &CooperParams,
+    remodel: &RemodelParams,
+    jobs: &mut [Job],
+    dt: f64,
+    tol: Tolerance,
+) -> Result<Stats, OdeError> {
+    integrate_jobs_in::<LANES>(cooper, remodel, jobs, dt, tol)
+}
+
+/// [`integrate_jobs`] with `N` lanes (for measuring the lane count).
+#[doc(hidden)]
+pub fn integrate_jobs_in<const N: usize>(
+    cooper: &CooperParams,
+    remodel: &RemodelParams,
+    jobs: &mut [Job],
+    dt: f64,
+    tol: Tolerance,
+) -> Result<Stats, OdeError> {
+    crate::numerics::with_avx2(Batch::<N> { cooper, remodel, jobs, dt, tol })
+}
+
+/// The arguments of [`integrate_jobs`], as work for [`crate::numerics::with_avx2`].
+struct Batch<'a, const N: usize> {
+    cooper: &'a CooperParams,
+    remodel: &'a RemodelParams,
+    jobs: &'a mut [Job],
+    dt: f64,
+    tol: Tolerance,
+}
+
+impl<const N: usize> crate::numerics::Wide for Batch<'_, N> {
+    type Output = Result<Stats, OdeError>;
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        integrate_batch::<N>(self.cooper, self.remodel, self.jobs, self.dt, self.tol)
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+fn integrate_batch<const N: usize>(
+    cooper: &CooperParams,
+    remodel: &RemodelParams,
+    jobs: &mut [Job],
+    dt: f64,
+    tol: Tolerance,
+) -> Result<Stats, OdeError> {
+    type R = Rodas3;
+    let mut stats = Stats::default();
+    if dt <= 0.0 || jobs.is_empty() {
+        return Ok(stats);
+    }
+    let (t1, span) = (dt, dt);
+    let hmin = span * 1e-14;
+    let near_end = 1e-12 * span.max(1.0);
+    let zero = Pack::<N>::splat(0.0);
+    let mut y: Vec12<N> = [zero; COUNT];
+    let mut base = BaseLanes {
+        fibroblasts: zero,
+        collagen_i: zero,
+        collagen_iii: zero,
+        elastin: zero,
+        damaged_elastin: zero,
+        response: zero,
+    };
+    let mut refill = [zero; 3];
+    let mut lanes = [IDLE; N];
+    let mut next = 0;
+    let mut f0: Vec12<N> = [zero; COUNT];
+    let mut jac: Mat12<N> = [[zero; COUNT]; COUNT];
+    let mut g: Mat12<N> = [[zero; COUNT]; COUNT];
+    let mut piv = [[0u8; N]; BLOCK];
+    let mut k: [Vec12<N>; 6] = [[zero; COUNT]; 6];
+    loop {
+        // Give every free lane the next voxel.
+        for (l, c) in lanes.iter_mut().enumerate() {
+            if c.job.is_some() || next >= jobs.len() {
+                continue;
+            }
+            let j = &jobs[next];
+            for i in 0..COUNT {
+                y[i].0[l] = j.y[i];
+            }
+            let b = &j.base;
+            base.fibroblasts.0[l] = b.fibroblasts;
+            base.collagen_i.0[l] = b.collagen_i;
+            base.collagen_iii.0[l] = b.collagen_iii;
+            base.elastin.0[l] = b.elastin;
+            base.damaged_elastin.0[l] = b.damaged_elastin;
+            base.response.0[l] = b.response;
+            for m in 0..3 {
+                refill[m].0[l] = j.refill_to[m];
+            }
+            *c = Control {
+                job: Some(next),
+                hh: if j.h > 0.0 { j.h.min(span) } else { span },
+                ..IDLE
+            };
+            next += 1;
+        }
+        if lanes.iter().all(|c| c.job.is_none()) {
+            break;
+        }
+        let mut hh = [1.0; N];
+        for (l, c) in lanes.iter_mut().enumerate() {
+            if c.job.is_some() {
+                c.last = c.t + c.hh >= t1 - near_end;
+                c.untruncated = c.hh;
+                if c.last {
+                    c.hh = t1 - c.t;
+                }
+            }
+            hh[l] = c.hh;
+        }
+        // The scalar integrator forms f0 and J only after an accepted step; at an unchanged
+        // state forming them again gives the same values, so every lane forms them each try.
+        rhs_lanes(cooper, remodel, &base, &refill, &y, &mut f0);
+        jacobian_lanes(cooper, remodel, &base, &refill, &y, &mut jac);
+        let hh4 = Pack(hh);
+        let ghinv = Pack::<N>::splat(1.0) / (hh4 * Pack::<N>::splat(R::GAMMA));
+        let factored = block_factor(&jac, ghinv, &mut g, &mut piv);
+        let inv_h = Pack::<N>::splat(1.0) / hh4;
+        let mut fs = f0;
+        for s in 0..R::STAGES {
+            if s == 0 {
+                fs = f0;
+            } else if R::NEW_F[s] {
+                let mut ys = y;
+                for (j, kj) in k.iter().enumerate().take(s) {
+                    let a = R::A[s][j];
+                    if a != 0.0 {
+                        for i in 0..COUNT {
+                            ys[i] = ys[i] + Pack::<N>::splat(a) * kj[i];
+                        }
+                    }
+                }
+                rhs_lanes(cooper, remodel, &base, &refill, &ys, &mut fs);
+            }
+            let (done, rest) = k.split_at_mut(s);
+            let ks = &mut rest[0];
+            *ks = fs;
+            for (j, kj) in done.iter().enumerate() {
+                if R::C[s][j] != 0.0 {
+                    let c = Pack::<N>::splat(R::C[s][j]) * inv_h;
+                    for i in 0..COUNT {
+                        ks[i] = ks[i] + c * kj[i];
+                    }
+                }
+            }
+            block_solve(&g, &piv, ks);
+        }
+        let mut ynew = y;
+        for (s, ks) in k.iter().enumerate().take(R::STAGES) {
+            if R::M[s] != 0.0 {
+                for i in 0..COUNT {
+                    ynew[i] = ynew[i] + Pack::<N>::splat(R::M[s]) * ks[i];
+                }
+            }
+        }
+        let mut err = zero;
+        for i in 0..COUNT {
+            let sc = Pack::<N>::splat(tol.atol)
+                + Pack::<N>::splat(tol.rtol) * y[i].abs().max_num(ynew[i].abs());
+            let e = k[R::STAGES - 1][i] / sc;
+            err = err + e * e;
+        }
+        // The scalar integrator's decisions, lane by lane.
+        for (l, c) in lanes.iter_mut().enumerate() {
+            let Some(job) = c.job else { continue };
+            if !factored[l] {
+                c.hh *= 0.5;
+                stats.rejected += 1;
+                if c.hh < hmin {
+                    return Err(OdeError::Singular { t: c.t });
+                }
+                continue;
+            }
+            let e = (err.0[l] / COUNT as f64).sqrt();
+            if !e.is_finite() {
+                c.hh *= 0.25;
+                stats.rejected += 1;
+                if c.hh < hmin {
+                    return Err(OdeError::NonFinite { t: c.t });
+                }
+                continue;
+            }
+            let fac = (0.9 * inv_root(e.max(1e-10), R::ELO)).clamp(0.2, 6.0);
+            if e <= 1.0 {
+                c.t = if c.last { t1 } else { c.t + c.hh };
+                for i in 0..COUNT {
+                    y[i].0[l] = ynew[i].0[l];
+                }
+                stats.accepted += 1;
+                let grow = if c.reject_streak > 0 { fac.min(1.0) } else { fac };
+                c.hh *= grow;
+                c.h_out = if c.last && grow >= 1.0 { c.hh.max(c.untruncated) } else { c.hh };
+                c.reject_streak = 0;
+                if c.t >= t1 {
+                    let out = &mut jobs[job];
+                    for i in 0..COUNT {
+                        out.y[i] = y[i].0[l];
+                    }
+                    out.h = c.h_out;
+                    c.job = None;
+                }
+            } else {
+                stats.rejected += 1;
+                c.reject_streak += 1;
+                c.hh *= fac.min(0.5);
+                if c.hh < hmin {
+                    return Err(OdeError::StepUnderflow { t: c.t });
+                }
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// [`crate::ode::block_factor`] for the voxel's structure (a 4x4 Cooper block, then
+/// [`TAIL`]) in lanes, each lane with its own pivots; per lane whether it is non-singular.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+fn block_factor<const N: usize>(
+    jac: &Mat12<N>,
+    ghinv: Pack<N>,
+    g: &mut Mat12<N>,
+    piv: &mut [[u8; N]; BLOCK],
+) -> [bool; N] {
+    let mut ok = [true; N];
+    let mut fail = |bad: [bool; N]| {
+        for l in 0..N {
+            ok[l] &= !bad[l];
+        }
+    };
+    let singular = |v: Pack<N>| {
+        let a = v.abs();
+        std::array::from_fn(|l| a.0[l] == 0.0 || !a.0[l].is_finite())
+    };
+    for i in 0..BLOCK {
+        for j in 0..BLOCK {
+            g[i][j] = -jac[i][j];
+        }
+        g[i][i] = g[i][i] + ghinv;
+    }
+    // LU with partial pivoting, each lane choosing its own pivot rows.
+    for c in 0..BLOCK {
+        let mut best = g[c][c].abs();
+        let mut p = [c as u8; N];
+        for i in c + 1..BLOCK {
+            let a = g[i][c].abs();
+            let bigger = a.gt(best);
+            best = Pack::<N>::select(bigger, a, best);
+            for l in 0..N {
+                if bigger[l] {
+                    p[l] = i as u8;
+                }
+            }
+        }
+        fail(std::array::from_fn(|l| best.0[l] == 0.0 || !best.0[l].is_finite()));
+        piv[c] = p;
+        for i in c + 1..BLOCK {
+            let swap: [bool; N] = std::array::from_fn(|l| p[l] == i as u8);
+            if swap.iter().any(|&s| s) {
+                for j in 0..BLOCK {
+                    let (top, other) = (g[c][j], g[i][j]);
+                    g[c][j] = Pack::<N>::select(swap, other, top);
+                    g[i][j] = Pack::<N>::select(swap, top, other);
+                }
+            }
+        }
+        let inv = Pack::<N>::splat(1.0) / g[c][c];
+        for i in c + 1..BLOCK {
+            let l = g[i][c] * inv;
+            g[i][c] = l;
+            let nonzero: [bool; N] = std::array::from_fn(|q| l.0[q] != 0.0);
+            for j in c + 1..BLOCK {
+                g[i][j] = Pack::<N>::select(nonzero, g[i][j] - l * g[c][j], g[i][j]);
+            }
+        }
+    }
+    for i in 0..BLOCK {
+        fail(singular(g[i][i]));
+        g[i][i] = Pack::<N>::splat(1.0) / g[i][i];
+    }
+    for &(i, deps) in TAIL.iter() {
+        for &j in deps {
+            g[i][j] = -jac[i][j];
+        }
+        let d = ghinv - jac[i][i];
+        fail(singular(d));
+        g[i][i] = Pack::<N>::splat(1.0) / d;
+    }
+    ok
+}
+
+/// [`crate::ode::block_solve`] in lanes with the factors of [`block_factor`].
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+fn block_solve<const N: usize>(g: &Mat12<N>, piv: &[[u8; N]; BLOCK], x: &mut Vec12<N>) {
+    for c in 0..BLOCK {
+        for i in c + 1..BLOCK {
+            let swap: [bool; N] = std::array::from_fn(|l| piv[c][l] == i as u8);
+            if swap.iter().any(|&s| s) {
+                let (top, other) = (x[c], x[i]);
+                x[c] = Pack::<N>::select(swap, other, top);
+                x[i] = Pack::<N>::select(swap, top, other);
+            }
+        }
+    }
+    for i in 1..BLOCK {
+        let mut s = x[i];
+        for j in 0..i {
+            s = s - g[i][j] * x[j];
+        }
+        x[i] = s;
+    }
+    for i in (0..BLOCK).rev() {
+        let mut s = x[i];
+        for j in i + 1..BLOCK {
+            s = s - g[i][j] * x[j];
+        }
+        x[i] = s * g[i][i];
+    }
+    for &(i, deps) in TAIL.iter() {
+        let mut s = x[i];
+        for &j in deps {
+            s = s - g[i][j] * x[j];
+        }
+        x[i] = s * g[i][i];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinetics::species::*;
+    use crate::kinetics::Voxel;
+    use crate::ode::integrate_with;
+    use crate::params::ParameterSet;
+
+    fn params() -> (CooperParams, RemodelParams) {
+        let set = ParameterSet::default_set();
+        (CooperParams::from_set(&set).unwrap(), RemodelParams::from_set(&set).unwrap())
+    }
+
+    /// Voxels from fresh wounds to nearly healed, in two layers, with carried steps from
+    /// none to far too long: lanes finish after different numbers of substeps.
+    fn jobs() -> Vec<Job> {
+        let bases = [
+            Baseline {
+                fibroblasts: 0.8,
+                collagen_i: 0.7,
+                collagen_iii: 0.15,
+                elastin: 0.05,
+                damaged_elastin: 0.01,
+                response: 0.9,
+            },
+            Baseline {
+                fibroblasts: 0.3,
+                collagen_i: 0.9,
+                collagen_iii: 0.1,
+                elastin: 0.08,
+                damaged_elastin: 0.02,
+                response: 0.7,
+            },
+        ];
+        (0..23)
+            .map(|v| {
+                let base = bases[v % 2];
+                let mut y = base.state();
+                let w = (v as f64 * 0.37).sin().abs();
+                y[PT] = 2.0 * w.powi(v as i32 % 5);
+                y[N] = 0.1 * w;
+                y[M] = 0.6 * w * w;
+                y[MR] = 0.3 * w * w;
+                y[T] = 0.2 * w;
+                y[F] *= 1.0 + w;
+                y[C3] *= 1.0 - 0.2 * w;
+                y[C1] *= 1.0 - 0.1 * w;
+                y[EN] = 1e-3 * w;
+                let refill_to = [base.collagen_iii * 1.05, base.collagen_i, base.elastin * 1.01];
+                Job { y, h: [0.0, 1e-4, 0.3, 5.0][v % 4], base, refill_to }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lanes_are_bit_identical_to_the_scalar_integrator() {
+        let (cooper, remodel) = params();
+        for (dt, tol) in [
+            (0.02, Tolerance::SIMULATION),
+            (1.0, Tolerance::SIMULATION),
+            (0.5, Tolerance { rtol: 1e-8, atol: 1e-12 }),
+        ] {
+            let mut lanes = jobs();
+            let stats = integrate_jobs(&cooper, &remodel, &mut lanes, dt, tol).unwrap();
+            let mut four = jobs();
+            let stats4 = integrate_jobs_in::<4>(&cooper, &remodel, &mut four, dt, tol).unwrap();
+            assert_eq!(stats, stats4);
+            for (a, b) in lanes.iter().zip(&four) {
+                assert_eq!(a.y.map(f64::to_bits), b.y.map(f64::to_bits), "4 and 8 lanes differ");
+            }
+            let mut scalar_stats = Stats::default();
+            for (j, got) in jobs().iter().zip(&lanes) {
+                let sys = Voxel {
+                    cooper: &cooper,
+                    remodel: &remodel,
+                    base: j.base,
+                    refill_to: j.refill_to,
+                };
+                let (mut y, mut h) = (j.y, j.h);
+                if h <= 0.0 {
+                    h = dt;
+                }
+                scalar_stats +=
+                    integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, &mut h, tol).unwrap();
+                for (s, (a, b)) in y.iter().zip(&got.y).enumerate() {
+                    assert_eq!(a.to_bits(), b.to_bits(), "dt {dt} species {s}");
+                }
+                assert_eq!(h.to_bits(), got.h.to_bits(), "dt {dt}: carried step");
+            }
+            assert_eq!(stats, scalar_stats, "dt {dt}: substeps");
+            assert!(stats.accepted > 23, "dt {dt}: some voxels took several substeps");
+        }
+    }
+
+    #[test]
+    #[ignore = "measurement; run with --release --ignored --nocapture"]
+    fn measure_lane_widths() {
+        let (cooper, remodel) = params();
+        let many: Vec<Job> = (0..400).flat_map(|_| jobs()).collect();
+        let time = |f: &dyn Fn(&mut Vec<Job>)| {
+            let mut best = f64::INFINITY;
+            for _ in 0..5 {
+                let mut w = many.clone();
+                let clock = std::time::Instant::now();
+                f(&mut w);
+                best = best.min(clock.elapsed().as_secs_f64());
+            }
+            best / many.len() as f64 * 1e9
+        };
+        for dt in [0.05, 1.0] {
+            let tol = Tolerance::SIMULATION;
+            let scalar = time(&|w| {
+                for j in w.iter_mut() {
+                    let sys = Voxel {
+                        cooper: &cooper,
+                        remodel: &remodel,
+                        base: j.base,
+                        refill_to: j.refill_to,
+                    };
+                    if j.h <= 0.0 {
+                        j.h = dt;
+                    }
+                    integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut j.y, &mut j.h, tol)
+                        .unwrap();
+                }
+            });
+            let four = time(&|w| {
+                integrate_jobs_in::<4>(&cooper, &remodel, w, dt, tol).unwrap();
+            });
+            let eight = time(&|w| {
+                integrate_jobs_in::<8>(&cooper, &remodel, w, dt, tol).unwrap();
+            });
+            println!("dt {dt}: ns per voxel call: scalar {scalar:.0}, 4 lanes {four:.0}, 8 lanes {eight:.0}");
+        }
+    }
+}
