@@ -1,0 +1,319 @@
+//! The simulator: fields on a grid, stepped by Strang splitting (half transport, kinetics,
+//! half transport); sessions re-inject injury at their day.
+//!
+//! `build` sets a run up, `session` applies a session's injury, `step` advances the fields,
+//! `record` turns them into the timeline and summary, `checkpoint` saves and restores a run.
+
+mod build;
+mod checkpoint;
+mod record;
+mod session;
+mod step;
+
+use record::Sums;
+
+use rayon::prelude::*;
+use std::ops::ControlFlow;
+
+use crate::device::Channels;
+use crate::error::Error;
+use crate::grid::Grid;
+use crate::injury::injured_fraction;
+use crate::kinetics::lanes::{integrate_jobs, Job};
+use crate::kinetics::module::ModuleVoxel;
+use crate::kinetics::{
+    at_rest, near_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, RestScale,
+    Voxel,
+};
+use crate::ode::{self, Rodas3, Stats, Tolerance};
+use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint, DISCLAIMER};
+use crate::params::{typed_params, ParameterSet};
+use crate::scenario::{Fidelity, Scenario};
+use crate::tissue::{Column, Layer, SiteTable};
+use crate::transport::diffuse_fields;
+
+typed_params! {
+    /// What a fully injured voxel releases (scaled by its injured fraction).
+    InjuryParams {
+        debris_per_injury,
+        neutrophils_per_injury,
+        pathogen_per_injury,
+        matrix_loss_per_injury,
+    }
+}
+
+typed_params! {
+    /// Diffusion and migration coefficients in the dermis (um^2/day) and layer factors.
+    TransportParams {
+        d_pathogen,
+        d_debris,
+        d_neutrophils,
+        d_macrophages,
+        d_tgf_beta,
+        d_fibroblasts,
+        epidermis_diffusion_factor,
+        stratum_corneum_diffusion_factor,
+    }
+}
+
+typed_params! {
+    /// Epidermal thickness response.
+    EpidermisParams {
+        epidermis_growth_per_day,
+        epidermis_max_rel,
+        epidermis_relax_per_day,
+        epidermis_injury_signal_weight,
+        epidermis_dermal_coupling,
+    }
+}
+
+/// Knobs that are not part of the scenario (tests, benchmarks, ensemble).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Puncture centres to use at every session instead of the scenario's placement (3d).
+    pub positions: Option<Vec<[f64; 2]>>,
+    /// Kinetics tolerance; `Tolerance::SIMULATION` when absent.
+    pub tolerance: Option<Tolerance>,
+    /// Extra times the stepper must land on (field snapshots).
+    pub stops: Vec<f64>,
+    /// Integrate the kinetics as first written (Rodas4, finite-difference Jacobian, dense LU,
+    /// `Tolerance::REFERENCE_SIMULATION` unless `tolerance` is set): the yardstick that the
+    /// optimised kinetics is tested against.
+    pub reference_kinetics: bool,
+    /// Integrate the built-in kinetics one voxel at a time instead of four in SIMD lanes
+    /// (`kinetics::lanes`); the results are bit-identical, this is the yardstick that shows it
+    /// and the benchmark's "before".
+    pub scalar_kinetics: bool,
+    /// Inflammation module in place of the built-in Cooper 2015 block (an SBML model loaded by
+    /// `dermasim-app`); required when the scenario has `[inflammation]`.
+    pub inflammation: Option<std::sync::Arc<dyn crate::kinetics::module::InflammationModule>>,
+}
+
+/// Where a run spent its time (wall clock, seconds) and how much kinetics it did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Profile {
+    /// Time steps taken.
+    pub steps: u64,
+    /// Wall time in transport.
+    pub transport_s: f64,
+    /// Wall time in kinetics.
+    pub kinetics_s: f64,
+    /// Voxels integrated by the kinetics, summed over steps.
+    pub voxel_steps: u64,
+    /// Viable voxels skipped because they were at rest (within `simulation.rest_tolerance`),
+    /// summed over steps.
+    pub voxels_resting: u64,
+}
+
+/// A run in progress: the grid, the fields and the clock, stepped by [`Simulation::run_until`].
+pub struct Simulation {
+    scenario: Scenario,
+    set: ParameterSet,
+    column: Column,
+    grid: Grid,
+    options: Options,
+    cooper: CooperParams,
+    remodel: RemodelParams,
+    injury: InjuryParams,
+    epi: EpidermisParams,
+    /// Resting state per depth cell.
+    base: Vec<Baseline>,
+    /// What "near rest" means per species, per depth cell (`simulation.rest_tolerance`).
+    rest_scale: Vec<RestScale>,
+    /// Diffusion coefficient per species per depth cell.
+    diffusion: Vec<Vec<f64>>,
+    /// Species-major fields: `fields[s * len + voxel]`.
+    fields: Vec<f64>,
+    /// Last kinetics step per voxel, carried between calls.
+    step: Vec<f64>,
+    /// Relative epidermal thickness per lateral column.
+    epidermis: Vec<f64>,
+    /// 0d/1d closure: share of each lateral column inside some channel's wound zone. The fields
+    /// of a 0d/1d column hold the state of that zone; the rest of the column is at rest, so
+    /// column means are `rest + zone * (field - rest)`. Always 1 at 3d, where every channel is
+    /// resolved.
+    zone: Vec<f64>,
+    /// Wound-filling targets `[collagen III, collagen I, elastin]` per voxel (species-major, 3 x
+    /// len): the matrix each voxel held before its last injury, never below rest.
+    refill: Vec<f64>,
+    t: f64,
+    reference: Sums,
+    sessions_done: usize,
+    session_outcomes: Vec<SessionOutcome>,
+    timeline: Vec<TimelinePoint>,
+    stats: Stats,
+    profile: Profile,
+}
+
+impl Simulation {
+    /// Set up a run of `scenario` with base parameters `base` and default options.
+    pub fn new(scenario: &Scenario, base: &ParameterSet) -> Result<Simulation, Error> {
+        Self::with_options(scenario, base, Options::default())
+    }
+
+    /// Validate the scenario against `base`, then build.
+    pub fn with_options(
+        scenario: &Scenario,
+        base: &ParameterSet,
+        options: Options,
+    ) -> Result<Simulation, Error> {
+        scenario.validate(SiteTable::shared(), base)?;
+        Self::build(scenario, base, options)
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// The skin column.
+    pub fn column(&self) -> &Column {
+        &self.column
+    }
+
+    /// The parameter set the run uses (base plus the scenario's overrides).
+    pub fn parameters(&self) -> &ParameterSet {
+        &self.set
+    }
+
+    /// Simulated time, days.
+    pub fn time(&self) -> f64 {
+        self.t
+    }
+
+    /// One species field, `grid.len()` values in z, y, x order.
+    pub fn field(&self, s: usize) -> &[f64] {
+        let len = self.grid.len();
+        &self.fields[s * len..(s + 1) * len]
+    }
+
+    /// Resting state of each depth cell.
+    pub fn baselines(&self) -> &[Baseline] {
+        &self.base
+    }
+
+    /// Relative epidermal thickness per lateral column (at 0d/1d: of the wound zone).
+    pub fn epidermis(&self) -> &[f64] {
+        &self.epidermis
+    }
+
+    /// Share of each lateral column inside a channel's wound zone: 1 at 3d; at 0d/1d the fields
+    /// hold the zone's state and the column mean is `rest + zone * (field - rest)`.
+    pub fn wound_zone(&self) -> &[f64] {
+        &self.zone
+    }
+
+    /// Lateral mean of every species in depth cell `k`, the 0d/1d wound zone mixed with
+    /// resting tissue exactly as the timeline does (what depth profiles show).
+    pub fn lateral_mean(&self, k: usize) -> [f64; crate::kinetics::species::COUNT] {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let rest = self.base[k].state();
+        std::array::from_fn(|sp| {
+            self.fields[sp * len + k * plane..sp * len + (k + 1) * plane]
+                .iter()
+                .zip(&self.zone)
+                .map(|(&x, &w)| if w == 1.0 { x } else { rest[sp] + w * (x - rest[sp]) })
+                .sum::<f64>()
+                / plane as f64
+        })
+    }
+
+    /// Kinetics integrator steps so far.
+    pub fn solver_stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Time spent per part of the step, and kinetics work done, so far.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The channels of session `i`.
+    pub fn channels(&self, i: usize) -> Result<Channels, Error> {
+        Ok(self.scenario.session_device(i).channels(&self.column, &self.set)?)
+    }
+
+    fn step_size(&self) -> f64 {
+        let sim = &self.scenario.simulation;
+        match self.sessions_done {
+            0 => sim.dt_max_days,
+            n => {
+                let since = self.t - self.scenario.protocol.sessions[n - 1].day;
+                (sim.dt_min_days + sim.dt_growth * since).min(sim.dt_max_days)
+            }
+        }
+    }
+
+    /// Run to the end of follow-up. `observer` sees the simulation after every step.
+    pub fn run(&mut self, observer: &mut dyn FnMut(&Simulation)) -> Result<Summary, Error> {
+        self.run_until(&mut |sim| {
+            observer(sim);
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// Run to the end of follow-up, or until `observer` (called after every step) breaks:
+    /// then `Err(Error::Cancelled)`, and the simulation stands where it stopped (a checkpoint
+    /// of it resumes).
+    ///
+    /// The step-stop policy lives here and only here: the stepper lands on every output time,
+    /// session, the scenario's snapshot days and `Options::stops`, whatever is written, so the
+    /// numbers never depend on the output selection or on how the run is observed.
+    pub fn run_until(
+        &mut self,
+        observer: &mut dyn FnMut(&Simulation) -> ControlFlow<()>,
+    ) -> Result<Summary, Error> {
+        let end = self.scenario.protocol.follow_up_days;
+        let every = self.scenario.simulation.output_every_days;
+        let snapshots = self.scenario.outputs.days(&self.scenario.protocol);
+        let mut stops: Vec<f64> = (0..)
+            .map(|i| i as f64 * every)
+            .take_while(|&t| t < end - 1e-9)
+            .chain(self.scenario.protocol.sessions.iter().map(|s| s.day))
+            .chain(
+                snapshots
+                    .iter()
+                    .chain(&self.options.stops)
+                    .copied()
+                    .filter(|&t| t > 0.0 && t < end),
+            )
+            .chain([end])
+            .collect();
+        stops.sort_by(f64::total_cmp);
+        stops.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+        let outputs_due =
+            |t: f64| ((t / every).round() * every - t).abs() < 1e-9 || (t - end).abs() < 1e-9;
+
+        let mut next = 0;
+        loop {
+            while next < stops.len() && stops[next] <= self.t + 1e-9 {
+                next += 1;
+            }
+            if outputs_due(self.t) && self.timeline.last().is_none_or(|p| p.t_day < self.t - 1e-9) {
+                self.record();
+            }
+            while self.sessions_done < self.scenario.protocol.sessions.len()
+                && (self.scenario.protocol.sessions[self.sessions_done].day - self.t).abs() < 1e-9
+            {
+                self.apply_session(self.sessions_done)?;
+            }
+            if self.t >= end - 1e-9 {
+                break;
+            }
+            let target = stops[next];
+            let dt = self.step_size().min(target - self.t);
+            let dt = if target - (self.t + dt) < 1e-9 { target - self.t } else { dt };
+            self.advance(dt)?;
+            self.t = if (target - self.t - dt).abs() < 1e-9 { target } else { self.t + dt };
+            if observer(self).is_break() {
+                return Err(Error::Cancelled);
+            }
+        }
+        Ok(self.summary())
+    }
+}
+
+/// Run a scenario with the given base parameters and no observer.
+pub fn run(scenario: &Scenario, base: &ParameterSet) -> Result<Summary, Error> {
+    Simulation::new(scenario, base)?.run(&mut |_| {})
+}

@@ -1,0 +1,139 @@
+//! What a run reports: dermis sums, timeline points and the summary.
+
+use super::*;
+
+/// Dermis sums used for the timeline.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Sums {
+    volume: f64,
+    papillary_volume: f64,
+    c1: f64,
+    c3: f64,
+    papillary_collagen: f64,
+    elastin: f64,
+    damaged_elastin: f64,
+    new_elastin: f64,
+    fibroblasts: f64,
+    neutrophils: f64,
+    macrophages: f64,
+    debris: f64,
+    tgf: f64,
+}
+
+impl Simulation {
+    pub(super) fn sums(&self) -> Sums {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let mut s = Sums::default();
+        for k in 0..self.grid.nz {
+            let layer = self.grid.layer[k];
+            if !layer.is_dermis() {
+                continue;
+            }
+            let h = self.grid.hz[k];
+            let rest = self.base[k].state();
+            // Column means: the wound zone's state mixed with resting tissue (3d: zone = 1).
+            let row = |sp: usize| {
+                self.fields[sp * len + k * plane..sp * len + (k + 1) * plane]
+                    .iter()
+                    .zip(&self.zone)
+                    .map(|(&x, &w)| if w == 1.0 { x } else { rest[sp] + w * (x - rest[sp]) })
+                    .sum::<f64>()
+                    * h
+            };
+            let (c1, c3) = (row(C1), row(C3));
+            s.volume += h * plane as f64;
+            s.c1 += c1;
+            s.c3 += c3;
+            if layer == Layer::PapillaryDermis {
+                s.papillary_volume += h * plane as f64;
+                s.papillary_collagen += c1 + c3;
+            }
+            s.elastin += row(EF);
+            s.damaged_elastin += row(ED);
+            s.new_elastin += row(EN);
+            s.fibroblasts += row(F);
+            s.neutrophils += row(N);
+            s.macrophages += row(M);
+            s.debris += row(PT);
+            s.tgf += row(T);
+        }
+        s
+    }
+
+    pub(super) fn record(&mut self) {
+        let s = self.sums();
+        let r = &self.reference;
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 1.0 };
+        self.timeline.push(TimelinePoint {
+            t_day: self.t,
+            collagen_i_rel: ratio(s.c1, r.c1),
+            collagen_iii_rel: ratio(s.c3, r.c3),
+            collagen_total_rel: ratio(s.c1 + s.c3, r.c1 + r.c3),
+            collagen_papillary_rel: ratio(s.papillary_collagen, r.papillary_collagen),
+            elastin_rel: ratio(s.elastin, r.elastin),
+            elastin_total_rel: ratio(s.elastin + s.damaged_elastin, r.elastin + r.damaged_elastin),
+            elastin_functional_rel: ratio(s.elastin, r.elastin),
+            elastin_new_fraction: if r.elastin > 0.0 { s.new_elastin / r.elastin } else { 0.0 },
+            epidermis_thickness_rel: self
+                .epidermis
+                .iter()
+                .zip(&self.zone)
+                .map(|(&x, &w)| if w == 1.0 { x } else { 1.0 + w * (x - 1.0) })
+                .sum::<f64>()
+                / self.epidermis.len() as f64,
+            fibroblasts_rel: ratio(s.fibroblasts, r.fibroblasts),
+            neutrophils: s.neutrophils / s.volume,
+            macrophages: s.macrophages / s.volume,
+            debris: s.debris / s.volume,
+            tgf_beta: s.tgf / s.volume,
+            bands: Default::default(),
+        });
+    }
+
+    pub(super) fn summary(&self) -> Summary {
+        let n = self.session_outcomes.len().max(1) as f64;
+        let t = self.column.thickness_um;
+        Summary {
+            program: "dermasim".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            scenario_name: self.scenario.name.clone(),
+            site: self.column.site.clone(),
+            fidelity: self.scenario.simulation.fidelity.as_str().into(),
+            seed: self.scenario.simulation.seed,
+            parameter_set: self.set.provenance(),
+            layers_um: LayersUm {
+                stratum_corneum: t[0],
+                epidermis: t[1],
+                papillary_dermis: t[2],
+                reticular_dermis: t[3],
+            },
+            punctures_per_cm2: self
+                .session_outcomes
+                .iter()
+                .map(|s| s.punctures_per_cm2)
+                .sum::<f64>()
+                / n,
+            effective_depth_um: self
+                .session_outcomes
+                .iter()
+                .map(|s| s.effective_depth_um)
+                .fold(0.0, f64::max),
+            bleeding: self
+                .session_outcomes
+                .iter()
+                .map(|s| s.bleeding)
+                .max()
+                .unwrap_or(crate::device::Bleeding::None),
+            sessions: self.session_outcomes.clone(),
+            endpoints: endpoints(
+                &self.timeline,
+                self.scenario.protocol.sessions.first().map_or(0.0, |s| s.day),
+                self.scenario.protocol.sessions.get(1).map(|s| s.day),
+            ),
+            timeline: self.timeline.clone(),
+            notes: Vec::new(),
+            disclaimer: DISCLAIMER.into(),
+            delivery: None,
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! One time step: transport (Strang halves), kinetics per voxel (scalar or SIMD lanes,
+//! skipping voxels at rest) and the epidermis.
+
+use super::*;
+
+impl Simulation {
+    /// Diffuse every species' departure from its resting profile. Only fibroblasts have a
+    /// resting density that changes with depth (papillary vs reticular); moving the departure
+    /// `f - f_rest` instead of `f` keeps the resting profile an exact fixed point (an absolute
+    /// density would be pushed across the layer step for ever, issue 15 point 1), and what moves
+    /// is the wound-driven excess. The other diffusing species rest at zero.
+    pub(super) fn transport(&mut self, dt: f64) {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let shift = |fields: &mut [f64], base: &[Baseline], sign: f64| {
+            let row = &mut fields[F * len..(F + 1) * len];
+            for (k, b) in base.iter().enumerate() {
+                if b.fibroblasts != 0.0 {
+                    for v in &mut row[k * plane..(k + 1) * plane] {
+                        *v += sign * b.fibroblasts;
+                    }
+                }
+            }
+        };
+        shift(&mut self.fields, &self.base, -1.0);
+        let d: Vec<&[f64]> = self.diffusion.iter().map(Vec::as_slice).collect();
+        diffuse_fields(&self.grid, &mut self.fields, &d, 0.0, dt);
+        shift(&mut self.fields, &self.base, 1.0);
+    }
+
+    pub(super) fn advance(&mut self, dt: f64) -> Result<(), Error> {
+        let clock = std::time::Instant::now();
+        self.transport(dt / 2.0);
+        let transported = clock.elapsed().as_secs_f64();
+        let clock = std::time::Instant::now();
+        self.kinetics(dt)?;
+        self.update_epidermis(dt);
+        self.profile.kinetics_s += clock.elapsed().as_secs_f64();
+        let clock = std::time::Instant::now();
+        self.transport(dt / 2.0);
+        self.profile.transport_s += transported + clock.elapsed().as_secs_f64();
+        self.profile.steps += 1;
+        Ok(())
+    }
+
+    pub(super) fn kinetics(&mut self, dt: f64) -> Result<(), Error> {
+        let len = self.grid.len();
+        let plane = self.grid.plane();
+        let reference = self.options.reference_kinetics;
+        let tol = self.options.tolerance.unwrap_or(if reference {
+            Tolerance::REFERENCE_SIMULATION
+        } else {
+            Tolerance::SIMULATION
+        });
+        let (cooper, remodel, base, layers, refill) =
+            (&self.cooper, &self.remodel, &self.base, &self.grid.layer, &self.refill);
+        let module = self.options.inflammation.as_deref();
+        let lanes = module.is_none() && !reference && !self.options.scalar_kinetics;
+        let quiet = self.quiet_voxels();
+        let quiet = quiet.as_deref();
+        let (nx, ny, nz) = (self.grid.nx, self.grid.ny, self.grid.nz);
+        // A voxel is skipped when it and its six neighbours (periodic in x and y) are quiet:
+        // no neighbour is about to push it away from rest either.
+        let skip = |v: usize| {
+            let Some(q) = quiet else { return false };
+            let (i, j, k) = (v % nx, (v / nx) % ny, v / plane);
+            let row = v - i;
+            let left = if i == 0 { row + nx - 1 } else { v - 1 };
+            let right = if i + 1 == nx { row } else { v + 1 };
+            let front = if j == 0 { v + plane - nx } else { v - nx };
+            let back = if j + 1 == ny { v + nx - plane } else { v + nx };
+            q[v] && q[left]
+                && q[right]
+                && q[front]
+                && q[back]
+                && (k == 0 || q[v - plane])
+                && (k + 1 == nz || q[v + plane])
+        };
+        const CHUNK: usize = 256;
+        // Each chunk of voxels gets its own slice of every species row: disjoint borrows.
+        let mut rows = crate::numerics::column_blocks(&mut self.fields, len, CHUNK);
+        let results: Vec<Result<(Stats, u64, u64), ode::OdeError>> = self
+            .step
+            .par_chunks_mut(CHUNK)
+            .zip(rows.par_iter_mut())
+            .enumerate()
+            .map(|(c, (steps, rows))| {
+                let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
+                // One evaluator per chunk: an SBML module needs its own value store.
+                let rates = module.map(|m| {
+                    std::cell::RefCell::new(m.evaluator(&[cooper.estrogen, cooper.cortisol]))
+                });
+                // The built-in kinetics go four voxels at a time through SIMD lanes.
+                let (mut jobs, mut at) = (Vec::new(), Vec::new());
+                for (o, h) in steps.iter_mut().enumerate() {
+                    let v = c * CHUNK + o;
+                    let k = v / plane;
+                    if !layers[k].is_viable() {
+                        continue;
+                    }
+                    let mut y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
+                    let resting_now = if quiet.is_some() { skip(v) } else { at_rest(&y, &base[k]) };
+                    if resting_now {
+                        resting += 1;
+                        continue;
+                    }
+                    integrated += 1;
+                    let refill_to = [refill[v], refill[len + v], refill[2 * len + v]];
+                    if *h <= 0.0 {
+                        *h = dt;
+                    }
+                    if lanes {
+                        jobs.push(Job { y, h: *h, base: base[k], refill_to });
+                        at.push(o);
+                        continue;
+                    }
+                    let sys = Voxel { cooper, remodel, base: base[k], refill_to };
+                    stats += if let Some(rates) = &rates {
+                        let sys = ModuleVoxel { voxel: sys, rates };
+                        ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
+                    } else if reference {
+                        ode::integrate(&Reference(sys), 0.0, dt, &mut y, h, tol)?
+                    } else {
+                        ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
+                    };
+                    for (row, ys) in rows.iter_mut().zip(&y) {
+                        // Round-off can leave values a hair below zero near rest.
+                        row[o] = ys.max(0.0);
+                    }
+                }
+                if !jobs.is_empty() {
+                    stats += integrate_jobs(cooper, remodel, &mut jobs, dt, tol)?;
+                    for (job, &o) in jobs.iter().zip(&at) {
+                        steps[o] = job.h;
+                        for (row, ys) in rows.iter_mut().zip(&job.y) {
+                            row[o] = ys.max(0.0);
+                        }
+                    }
+                }
+                Ok((stats, integrated, resting))
+            })
+            .collect();
+        for r in results {
+            let (stats, integrated, resting) = r.map_err(Error::Solver)?;
+            self.stats += stats;
+            self.profile.voxel_steps += integrated;
+            self.profile.voxels_resting += resting;
+        }
+        Ok(())
+    }
+
+    /// With a non-zero `simulation.rest_tolerance`, which voxels lie within it of rest (every
+    /// voxel, viable or not, so the neighbour test can read any of them); `None` at 0, where
+    /// only voxels exactly at rest are skipped.
+    pub(super) fn quiet_voxels(&self) -> Option<Vec<bool>> {
+        let tol = self.scenario.simulation.rest_tolerance;
+        if tol <= 0.0 {
+            return None;
+        }
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let rest: Vec<[f64; COUNT]> = self.base.iter().map(Baseline::state).collect();
+        let fields = &self.fields;
+        Some(
+            (0..len)
+                .into_par_iter()
+                .with_min_len(4096)
+                .map(|v| {
+                    let k = v / plane;
+                    let y: [f64; COUNT] = std::array::from_fn(|s| fields[s * len + v]);
+                    near_rest(&y, &rest[k], &self.rest_scale[k], tol)
+                })
+                .collect(),
+        )
+    }
+
+    /// Epidermal thickness per column: driven by activated papillary fibroblasts (paracrine
+    /// keratinocyte growth factors) and by debris in the epidermis (wound signal), relaxing
+    /// back slowly. Linear in H with the drive frozen over the step, so solved exactly.
+    pub(super) fn update_epidermis(&mut self, dt: f64) {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let e = self.epi;
+        for c in 0..plane {
+            let (mut pap, mut pap_w, mut epi, mut epi_w) = (0.0, 0.0, 0.0, 0.0);
+            let (mut coll, mut coll_rest) = (0.0, 0.0);
+            for k in 0..self.grid.nz {
+                let v = k * plane + c;
+                let h = self.grid.hz[k];
+                match self.grid.layer[k] {
+                    Layer::PapillaryDermis => {
+                        let b = &self.base[k];
+                        pap += (self.fields[F * len + v] - b.fibroblasts).max(0.0) * b.response * h;
+                        pap_w += h;
+                        coll += (self.fields[C1 * len + v] + self.fields[C3 * len + v]) * h;
+                        coll_rest += (b.collagen_i + b.collagen_iii) * h;
+                    }
+                    Layer::Epidermis => {
+                        epi += self.fields[PT * len + v] * h;
+                        epi_w += h;
+                    }
+                    _ => {}
+                }
+            }
+            // Lasting thickening only while the papillary dermis itself stays changed.
+            let dermal = if coll_rest > 0.0 { (coll / coll_rest - 1.0).max(0.0) } else { 0.0 };
+            let drive = pap / pap_w.max(1e-30)
+                + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30)
+                + e.epidermis_dermal_coupling * dermal;
+            let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel
+                + e.epidermis_relax_per_day;
+            let b = e.epidermis_growth_per_day * drive + e.epidermis_relax_per_day;
+            let eq = a / b;
+            self.epidermis[c] = eq + (self.epidermis[c] - eq) * (-b * dt).exp();
+        }
+    }
+}
