@@ -1,4 +1,14 @@
 //! The scenario: one typed schema for everything a run needs, read from TOML or JSON.
+//! The parts live in `patient`, `protocol` and `simulation`; the checks of the whole are
+//! [`Scenario::validate`].
+
+mod patient;
+mod protocol;
+mod simulation;
+
+pub use patient::Patient;
+pub use protocol::{Protocol, Session};
+pub use simulation::{Fidelity, Simulation, DEFAULT_REST_TOLERANCE};
 
 use std::collections::BTreeMap;
 
@@ -10,8 +20,8 @@ use crate::error::FieldError;
 use crate::limits::{self, check_range, Limit};
 use crate::outputs::Outputs;
 use crate::params::ParameterSet;
-use crate::placement::{self, Placement};
-use crate::tissue::{Column, Sex, SiteTable};
+use crate::placement;
+use crate::tissue::{Column, SiteTable};
 
 /// A simulation scenario. Units are in the field names (`_um`, `_mm`, `_days`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -48,170 +58,10 @@ pub struct Scenario {
     pub inflammation: Option<crate::kinetics::module::InflammationSource>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-/// The patient and the treated site.
-pub struct Patient {
-    /// Anatomical site id from `dermasim sites`.
-    pub site: String,
-    /// Age in years, 18 to 100.
-    #[schemars(range(min = limits::AGE_YEARS.lo, max = limits::AGE_YEARS.hi))]
-    pub age_years: f64,
-    /// Sex, for the thickness and ageing factors.
-    #[serde(default)]
-    pub sex: Sex,
-    /// Fitzpatrick skin type, 1 to 6.
-    #[serde(default = "default_fitzpatrick")]
-    #[schemars(range(min = limits::FITZPATRICK.lo, max = limits::FITZPATRICK.hi))]
-    pub fitzpatrick: u8,
-}
-
-fn default_fitzpatrick() -> u8 {
-    3
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-/// The treatment course.
-pub struct Protocol {
-    /// Treatment sessions in increasing day order.
-    pub sessions: Vec<Session>,
-    /// Simulated time after day 0, in days.
-    #[schemars(range(min = limits::FOLLOW_UP_DAYS.lo, max = limits::FOLLOW_UP_DAYS.hi))]
-    pub follow_up_days: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-/// One treatment session.
-pub struct Session {
-    /// Day of the session, from day 0.
-    pub day: f64,
-    /// Device settings for this session only; the scenario's device when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<Device>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-/// How finely the skin is resolved.
-pub enum Fidelity {
-    /// Well-mixed layers: one compartment per skin layer.
-    #[serde(rename = "0d")]
-    Zero,
-    /// Depth-resolved, laterally averaged.
-    #[serde(rename = "1d")]
-    #[default]
-    One,
-    /// Full patch with periodic lateral boundaries.
-    #[serde(rename = "3d")]
-    Three,
-}
-
-impl Fidelity {
-    /// The fidelity as scenarios name it (`0d`, `1d`, `3d`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fidelity::Zero => "0d",
-            Fidelity::One => "1d",
-            Fidelity::Three => "3d",
-        }
-    }
-}
-
-impl std::str::FromStr for Fidelity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "0d" => Ok(Fidelity::Zero),
-            "1d" => Ok(Fidelity::One),
-            "3d" => Ok(Fidelity::Three),
-            _ => Err(format!("`{s}` is not a fidelity; use 0d, 1d or 3d")),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-/// Numerical settings of a run.
-pub struct Simulation {
-    /// 0d, 1d or 3d.
-    pub fidelity: Fidelity,
-    /// Depth grid spacing (1d and 3d), 1 to 200 um.
-    #[schemars(range(min = limits::DZ_UM.lo, max = limits::DZ_UM.hi))]
-    pub dz_um: f64,
-    /// Lateral grid spacing (3d), 2 to 500 um.
-    #[schemars(range(min = limits::DX_UM.lo, max = limits::DX_UM.hi))]
-    pub dx_um: f64,
-    /// Lateral patch size `[x, y]` (3d), at least 3 voxels each way.
-    #[schemars(inner(range(min = limits::PATCH_UM.lo, max = limits::PATCH_UM.hi)))]
-    pub patch_um: [f64; 2],
-    /// Cadence of the timeline, days.
-    #[schemars(range(min = limits::OUTPUT_EVERY_DAYS.lo, max = limits::OUTPUT_EVERY_DAYS.hi))]
-    pub output_every_days: f64,
-    /// Seed of the puncture patterns and of ensemble draws.
-    pub seed: u64,
-    /// Step right after a session, days.
-    #[schemars(range(min = limits::DT_MIN_DAYS.lo, max = limits::DT_MIN_DAYS.hi))]
-    pub dt_min_days: f64,
-    /// Largest step, days.
-    #[schemars(range(min = limits::DT_MAX_DAYS.lo, max = limits::DT_MAX_DAYS.hi))]
-    pub dt_max_days: f64,
-    /// Step growth per day since the last session (dt = dt_min + growth * elapsed).
-    #[schemars(range(min = limits::DT_GROWTH.lo, max = limits::DT_GROWTH.hi))]
-    pub dt_growth: f64,
-    /// Where the punctures enter a 3d patch: `random` (uniform, the default) or `paths` (the
-    /// device's tracks, lines or stamp lattice; see `placement`).
-    #[serde(skip_serializing_if = "Placement::is_default")]
-    pub placement: Placement,
-    /// With `placement = "paths"`: the hand's sideways wobble, up to this far, of each pen
-    /// stroke, roller revolution or stamp, um.
-    #[serde(skip_serializing_if = "is_zero")]
-    #[schemars(range(min = limits::PATH_JITTER_UM.lo, max = limits::PATH_JITTER_UM.hi))]
-    pub path_jitter_um: f64,
-    /// Kinetics skip a voxel whose state and six neighbours all lie within this share of each
-    /// species' wound scale of rest (`kinetics::RestScale`); 0 skips only voxels exactly at
-    /// rest. Measured effect on the outputs: docs/performance.md.
-    #[schemars(range(min = limits::REST_TOLERANCE.lo, max = limits::REST_TOLERANCE.hi))]
-    #[serde(skip_serializing_if = "is_default_rest_tolerance")]
-    pub rest_tolerance: f64,
-}
-
-fn is_zero(v: &f64) -> bool {
-    *v == 0.0
-}
-
-/// Default of `simulation.rest_tolerance`, chosen by measurement (docs/performance.md).
-pub const DEFAULT_REST_TOLERANCE: f64 = 0.0;
-
-// Left out of written scenarios at its default, so files and hashes of runs that do not set
-// it stay as they were.
-fn is_default_rest_tolerance(v: &f64) -> bool {
-    *v == DEFAULT_REST_TOLERANCE
-}
-
-impl Default for Simulation {
-    fn default() -> Self {
-        Simulation {
-            fidelity: Fidelity::One,
-            dz_um: 20.0,
-            dx_um: 25.0,
-            patch_um: [1000.0, 1000.0],
-            output_every_days: 1.0,
-            seed: 42,
-            dt_min_days: 0.02,
-            dt_max_days: 1.0,
-            dt_growth: 0.1,
-            placement: Placement::Random,
-            path_jitter_um: 0.0,
-            rest_tolerance: DEFAULT_REST_TOLERANCE,
-        }
-    }
-}
-
 impl Scenario {
     /// The built-in default: cheek, pen 1.5 mm, 3 sessions 4 weeks apart, 180 days.
     pub fn default_scenario() -> Scenario {
-        let text = include_str!("../../../examples/default.toml");
+        let text = include_str!("../../../../examples/default.toml");
         toml::from_str(text).expect("examples/default.toml is valid")
     }
 
