@@ -24,7 +24,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::device::Device;
+use crate::device::{Device, Stamp};
 use crate::rng::Stream;
 
 /// How punctures are placed on a 3d patch (`simulation.placement`).
@@ -68,7 +68,9 @@ pub fn punctures(
     }
 }
 
-/// The random pattern (as before paths existed: same streams, same order).
+/// The random pattern (as before paths existed: same streams, same order). A stamp is pressed
+/// whole at each random point, its needles wrapped into the patch; other devices put one
+/// needle there (wrapping a point already inside the patch leaves it exactly as it is).
 fn random(
     device: &Device,
     patch_um: [f64; 2],
@@ -78,32 +80,26 @@ fn random(
     let area_cm2 = patch_um[0] * patch_um[1] * 1e-8;
     let stream = Stream::new(seed, RANDOM_STREAM + session as u64);
     let [lx, ly] = patch_um;
-    let (stamp, count) = match device {
-        // Whole stamps at random offsets; needles on their grid, wrapped into the patch.
-        Device::Stamp(s) => {
-            let stamps = (s.stamps_per_cm2 * area_cm2).round().max(1.0) as u64;
-            (Some((s.needle_grid, s.needle_spacing_mm * 1000.0)), stamps)
-        }
-        _ => (None, (device.punctures_per_cm2() * area_cm2).round() as u64),
+    let (imprint, count) = match device {
+        Device::Stamp(s) => (stamp_grid(s), (s.stamps_per_cm2 * area_cm2).round().max(1.0) as u64),
+        _ => (vec![[0.0, 0.0]], (device.punctures_per_cm2() * area_cm2).round() as u64),
     };
+    // Shared by every point's inner iterator without copying.
+    let imprint: std::sync::Arc<[[f64; 2]]> = imprint.into();
     (0..count).flat_map(move |k| {
-        let (u, v) = (stream.uniform(2 * k), stream.uniform(2 * k + 1));
-        let points: Box<dyn Iterator<Item = [f64; 2]>> = match stamp {
-            Some(([rows, cols], step)) => {
-                let (ox, oy) = (u * lx, v * ly);
-                Box::new((0..rows).flat_map(move |r| {
-                    (0..cols).map(move |c| {
-                        [
-                            (ox + c as f64 * step).rem_euclid(lx),
-                            (oy + r as f64 * step).rem_euclid(ly),
-                        ]
-                    })
-                }))
-            }
-            None => Box::new(std::iter::once([u * lx, v * ly])),
-        };
-        points
+        let (ox, oy) = (stream.uniform(2 * k) * lx, stream.uniform(2 * k + 1) * ly);
+        let imprint = imprint.clone();
+        (0..imprint.len()).map(move |n| {
+            [(ox + imprint[n][0]).rem_euclid(lx), (oy + imprint[n][1]).rem_euclid(ly)]
+        })
     })
+}
+
+/// Needle offsets `[x, y]` of a stamp's grid from its corner needle, µm.
+fn stamp_grid(s: &Stamp) -> Vec<[f64; 2]> {
+    let step = s.needle_spacing_mm * 1000.0;
+    let [rows, cols] = s.needle_grid;
+    (0..rows).flat_map(|r| (0..cols).map(move |c| [c as f64 * step, r as f64 * step])).collect()
 }
 
 /// One pass of a device over the plane: an imprint (needle offsets `[along, across]`, µm)
@@ -223,13 +219,8 @@ fn sweeps(device: &Device, jitter: f64, seed: u64, session: usize) -> Vec<Sweep>
                 .collect()
         }
         Device::Stamp(s) => {
-            let step = s.needle_spacing_mm * 1000.0;
-            let [rows, cols] = s.needle_grid;
-            let imprint = (0..rows)
-                .flat_map(|r| (0..cols).map(move |c| [c as f64 * step, r as f64 * step]))
-                .collect();
             let lattice = (1e8 / s.stamps_per_cm2).sqrt();
-            vec![pass(0, 0.0, imprint, lattice, lattice)]
+            vec![pass(0, 0.0, stamp_grid(s), lattice, lattice)]
         }
     }
 }

@@ -10,10 +10,11 @@ impl Simulation {
             Fidelity::Three => {
                 let patch =
                     [self.grid.nx as f64 * self.grid.dx, self.grid.ny as f64 * self.grid.dx];
-                let mut points = match &self.options.positions {
-                    Some(p) => Box::new(p.clone().into_iter()),
-                    None => self.scenario.punctures(i, patch),
-                };
+                let mut points: Box<dyn Iterator<Item = [f64; 2]> + '_> =
+                    match &self.options.positions {
+                        Some(p) => Box::new(p.iter().copied()),
+                        None => self.scenario.punctures(i, patch),
+                    };
                 injured_fraction(&self.grid, &ch, Some(&mut points))
             }
             _ => injured_fraction(&self.grid, &ch, None),
