@@ -91,6 +91,25 @@ fn pen(s: &mut Scenario) -> &mut dermasim::device::Pen {
     }
 }
 
+/// Gain at each value of a lever, set on a copy of `default` by `set`.
+fn sweep(default: &Scenario, values: &[f64], set: impl Fn(&mut Scenario, f64)) -> Vec<(f64, f64)> {
+    values
+        .iter()
+        .map(|&v| {
+            let mut s = default.clone();
+            set(&mut s, v);
+            (v, gain(&s))
+        })
+        .collect()
+}
+
+/// `n` sessions four weeks apart.
+fn set_sessions(s: &mut Scenario, n: f64) {
+    s.protocol.sessions = (0..n as usize)
+        .map(|i| dermasim::scenario::Session { day: 28.0 * i as f64, device: None })
+        .collect();
+}
+
 /// Gains along a lever must never fall (a hair of solver noise allowed) and must rise overall.
 fn assert_non_decreasing(name: &str, values: &[(f64, f64)]) {
     eprintln!("{name}: {values:?}");
@@ -110,39 +129,18 @@ fn assert_non_decreasing(name: &str, values: &[(f64, f64)]) {
 #[test]
 fn collagen_gain_never_falls_as_passes_needles_or_sessions_rise() {
     let default = scenario(Fidelity::One);
-    let passes: Vec<(f64, f64)> = [1u32, 2, 3, 5, 10, 20]
-        .iter()
-        .map(|&n| {
-            let mut s = default.clone();
-            pen(&mut s).passes = n;
-            (n as f64, gain(&s))
-        })
-        .collect();
+    let passes =
+        sweep(&default, &[1.0, 2.0, 3.0, 5.0, 10.0, 20.0], |s, n| pen(s).passes = n as u32);
     assert_non_decreasing("passes", &passes);
     // Saturation: the last doubling of passes adds far less than the first.
     let first = passes[1].1 - passes[0].1;
     let last = passes[5].1 - passes[4].1;
     assert!(last < 0.25 * first, "no saturation in passes: {first} then {last}");
 
-    let needles: Vec<(f64, f64)> = [3u32, 6, 12, 24, 36]
-        .iter()
-        .map(|&n| {
-            let mut s = default.clone();
-            pen(&mut s).needles = n;
-            (n as f64, gain(&s))
-        })
-        .collect();
+    let needles = sweep(&default, &[3.0, 6.0, 12.0, 24.0, 36.0], |s, n| pen(s).needles = n as u32);
     assert_non_decreasing("needles", &needles);
 
-    let sessions: Vec<(f64, f64)> = (1..=5)
-        .map(|n| {
-            let mut s = default.clone();
-            s.protocol.sessions = (0..n)
-                .map(|i| dermasim::scenario::Session { day: 28.0 * i as f64, device: None })
-                .collect();
-            (n as f64, gain(&s))
-        })
-        .collect();
+    let sessions = sweep(&default, &[1.0, 2.0, 3.0, 4.0, 5.0], set_sessions);
     assert_non_decreasing("sessions", &sessions);
 }
 
@@ -154,33 +152,12 @@ fn at_0d_collagen_gain_never_falls_with_depth_needles_or_sessions() {
     // Passes are not held here: 10 -> 20 passes still lowers the 0d gain by 0.0008 (matrix loss
     // keeps growing after the response saturates; 1d rises), recorded in docs/numerics.md.
     let default = scenario(Fidelity::Zero);
-    let depths: Vec<(f64, f64)> = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
-        .iter()
-        .map(|&d| {
-            let mut s = default.clone();
-            pen(&mut s).depth_mm = d;
-            (d, gain(&s))
-        })
-        .collect();
+    let depths =
+        sweep(&default, &[0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0], |s, d| pen(s).depth_mm = d);
     assert_non_decreasing("0d depth", &depths);
-    let needles: Vec<(f64, f64)> = [3u32, 6, 12, 24, 36]
-        .iter()
-        .map(|&n| {
-            let mut s = default.clone();
-            pen(&mut s).needles = n;
-            (n as f64, gain(&s))
-        })
-        .collect();
+    let needles = sweep(&default, &[3.0, 6.0, 12.0, 24.0, 36.0], |s, n| pen(s).needles = n as u32);
     assert_non_decreasing("0d needles", &needles);
-    let sessions: Vec<(f64, f64)> = (1..=5)
-        .map(|n| {
-            let mut s = default.clone();
-            s.protocol.sessions = (0..n)
-                .map(|i| dermasim::scenario::Session { day: 28.0 * i as f64, device: None })
-                .collect();
-            (n as f64, gain(&s))
-        })
-        .collect();
+    let sessions = sweep(&default, &[1.0, 2.0, 3.0, 4.0, 5.0], set_sessions);
     assert_non_decreasing("0d sessions", &sessions);
 }
 
