@@ -630,7 +630,13 @@ impl Cohort {
         let members = self.members_batch(&jobs, &results)?;
         let name = format!("shard={shard:05}/part.parquet");
         for table in ["members", "timeline"] {
-            remove_stale_temporaries(&out.join(table).join(format!("shard={shard:05}")));
+            remove_stale_temporaries(&out.join(table).join(format!("shard={shard:05}")), ".dermasim-");
+        }
+        // `_shards/` is shared by every shard (maybe running in other processes), so only this
+        // shard's marker's leftovers go.
+        let marker_file = marker_path(out, shard);
+        if let Some(dir) = marker_file.parent() {
+            remove_stale_temporaries(dir, &dermasim_io::temporary_prefix(&marker_file));
         }
         let mut files = BTreeMap::new();
         let mpath = format!("members/{name}");
@@ -773,14 +779,14 @@ impl Observer for CancelOnly<'_> {
     }
 }
 
-/// Temporary files of writes killed part-way (`.dermasim-*.tmp`) in a shard folder, removed
+/// Temporary files of writes killed part-way (`PREFIX*.tmp`) in a shard's folder, removed
 /// before the shard is rewritten: no reader ever picks them up (dot files), but a finished
 /// dataset then holds exactly its files.
-fn remove_stale_temporaries(dir: &Path) {
+fn remove_stale_temporaries(dir: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".dermasim-") && name.ends_with(".tmp") {
+        if name.starts_with(prefix) && name.ends_with(".tmp") {
             let _ = std::fs::remove_file(e.path());
         }
     }

@@ -69,3 +69,29 @@ fn foreign_folders_and_bad_slices_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"));
 }
+
+#[test]
+fn a_rerun_clears_what_a_killed_shard_left_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("c.toml");
+    std::fs::write(&spec, SPEC).unwrap();
+    let (s, out) = (spec.to_str().unwrap(), dir.path().join("ds"));
+    ok(&["cohort", s, "--out", out.to_str().unwrap()]);
+    let clean = files_in(&out);
+    // Shard 1 killed while writing its marker and a table; shard 2's marker write (maybe in
+    // another process) still in flight.
+    std::fs::remove_file(out.join("_shards/00001.json")).unwrap();
+    let left = [
+        "_shards/.dermasim-00001.json-k1Ll3d.tmp",
+        "members/shard=00001/.dermasim-part.parquet-k1Ll3d.tmp",
+    ];
+    let in_flight = "_shards/.dermasim-00002.json-w0rk1n.tmp";
+    for f in left.iter().chain([&in_flight]) {
+        std::fs::write(out.join(f), "half").unwrap();
+    }
+    let err = ok(&["cohort", s, "--out", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&err.stdout).contains("3 of 3 shards complete"));
+    let mut want = clean.clone();
+    want.insert(in_flight.to_string());
+    assert_eq!(files_in(&out), want);
+}

@@ -15,7 +15,9 @@ use dermasim::{FieldError, ParameterSet, Scenario};
 use sha2::{Digest, Sha256};
 
 pub use overrides::apply_override;
-pub use paths::{check_folder_target, is_run_folder, write_atomic, write_file, FolderTarget};
+pub use paths::{
+    check_folder_target, is_run_folder, temporary_prefix, write_atomic, write_file, FolderTarget,
+};
 pub use run_folder::{
     replace_in_folder, timeline_columns, timeseries_csv, FileEntry, Manifest, MemorySink,
     RunFolder, Sink,

@@ -102,12 +102,14 @@ pub fn write_file(path: &Path, bytes: &[u8], flag: &str) -> Result<PathBuf, IoEr
 }
 
 /// Write `bytes` to a temporary sibling of `path`, then rename it over `path`: readers see the
-/// old file or the new one, never part of one.
+/// old file or the new one, never part of one. The temporary is named
+/// [`temporary_prefix`]`(path)` + random + `.tmp`, so what a killed write left of one file can
+/// be found and removed without touching other files' writes in progress.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|source| IoError::Write { path: dir.into(), source })?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".dermasim-")
+        .prefix(&temporary_prefix(path))
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|source| IoError::Write { path: path.into(), source })?;
@@ -115,6 +117,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     tmp.as_file().sync_all().map_err(|source| IoError::Write { path: path.into(), source })?;
     tmp.persist(path).map_err(|e| IoError::Write { path: path.into(), source: e.error })?;
     Ok(())
+}
+
+/// The name prefix of [`write_atomic`]'s temporaries for `path`: `.dermasim-NAME-`.
+pub fn temporary_prefix(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    format!(".dermasim-{name}-")
 }
 
 /// Remove staging folders (`.NAME.tmp-PID`, `.NAME.old-PID`) left in `parent` by dermasim runs
