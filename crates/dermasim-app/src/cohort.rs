@@ -630,7 +630,10 @@ impl Cohort {
         let members = self.members_batch(&jobs, &results)?;
         let name = format!("shard={shard:05}/part.parquet");
         for table in ["members", "timeline"] {
-            remove_stale_temporaries(&out.join(table).join(format!("shard={shard:05}")), ".dermasim-");
+            remove_stale_temporaries(
+                &out.join(table).join(format!("shard={shard:05}")),
+                ".dermasim-",
+            );
         }
         // `_shards/` is shared by every shard (maybe running in other processes), so only this
         // shard's marker's leftovers go.

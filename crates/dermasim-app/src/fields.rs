@@ -24,6 +24,7 @@ pub const UNITS: [&str; COUNT] = [
     "fraction of healthy elastic fibre",
     "fraction of healthy elastic fibre",
     "fraction of healthy elastic fibre (made since day 0)",
+    "model units (latent TGF-beta, as active TGF-beta once activated)",
 ];
 
 /// Species names with their units, in the order of a snapshot's fields.

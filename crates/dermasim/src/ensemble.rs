@@ -26,8 +26,9 @@ fn varied(name: &str) -> bool {
                 | "cortisol"
                 | "pathogen_per_injury"
                 | "site_reference_age_years"
-                // A mechanism switch (off by default), not an uncertainty.
-                | "tgf_per_debris"
+                // A mechanism switch (off by default), not an uncertainty, and its time scale.
+                | "latent_tgf_per_injury"
+                | "latent_tgf_activation_per_day"
         )
 }
 

@@ -42,8 +42,10 @@ pub mod species {
     /// Elastin made since the start of the run (tropoelastin and the fibres it forms): a
     /// share of `EF`, tracked so outputs can separate new from old elastin.
     pub const EN: usize = 11;
+    /// Latent TGF-beta set free by the injury (platelets, matrix stores), activated over days.
+    pub const LT: usize = 12;
     /// Species in a voxel state.
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     /// Field names of the species, in field order.
     pub const NAMES: [&str; COUNT] = [
         "pathogen",
@@ -58,6 +60,7 @@ pub mod species {
         "elastin",
         "damaged_elastin",
         "new_elastin",
+        "latent_tgf_beta",
     ];
 }
 use species::*;
@@ -68,7 +71,7 @@ typed_params! {
         macrophage_switch_per_day,
         tgf_per_repair_macrophage,
         tgf_inflammatory_weight,
-        tgf_per_debris,
+        latent_tgf_activation_per_day,
         tgf_decay_per_day,
         tgf_half_activation,
         fibroblast_growth_per_day,
@@ -182,7 +185,8 @@ impl OdeSystem<COUNT> for Voxel<'_> {
 /// names the other species its rate reads; a test checks this against the right-hand side.
 pub const TAIL: [(usize, &[usize]); COUNT - 4] = [
     (MR, &[M]),
-    (T, &[PT, M, MR]),
+    (LT, &[]),
+    (T, &[M, MR, LT]),
     (F, &[T]),
     (C3, &[F, M]),
     (C1, &[F, M, C3]),
@@ -254,15 +258,15 @@ pub fn rhs_lanes<T: Lane>(
     // Repair-phenotype share of the Cooper macrophages: switching from the inflammatory
     // pool, same death rate, so 0 <= Mr <= M holds.
     dy[MR] = s(r.macrophage_switch_per_day) * (y[M] - y[MR]) - s(c.mum) * y[MR];
-    // TGF-beta made mostly by repair macrophages (linear production and decay as in
-    // Waugh & Sherratt 2006), plus an optional injury dose: latent TGF-beta that injured
-    // tissue itself sets free (platelets, damaged matrix), read through the debris. Cooper's
-    // macrophage recruitment saturates at debris ~0.01, so the macrophage signal is the same
-    // in every injured voxel; the dose follows injured volume instead. Off (0) by default:
-    // calibrated to Lotfi 2013 it breaks the fidelity bands (docs/numerics.md).
+    // TGF-beta made by macrophages, mostly the repair phenotype (linear production and decay
+    // as in Waugh & Sherratt 2006), plus the injury's own latent TGF-beta (platelets, matrix
+    // stores; the session adds it in proportion to the injured tissue) activated over days.
+    // Cooper's macrophage recruitment saturates at debris ~0.01, so the macrophage signal is
+    // the same in every injured voxel; the latent dose follows injured volume.
     let producers = y[MR] + s(r.tgf_inflammatory_weight) * (y[M] - y[MR]);
-    dy[T] = s(r.tgf_per_repair_macrophage) * producers + s(r.tgf_per_debris) * y[PT].max(z)
-        - s(r.tgf_decay_per_day) * y[T];
+    let activation = s(r.latent_tgf_activation_per_day) * y[LT];
+    dy[LT] = -activation;
+    dy[T] = s(r.tgf_per_repair_macrophage) * producers + activation - s(r.tgf_decay_per_day) * y[T];
     // Fibroblasts: logistic growth under TGF-beta, apoptosis back to the resting density.
     let f = y[F];
     let signal = y[T].max(z) / (s(r.tgf_half_activation) + y[T].max(z));
@@ -328,7 +332,8 @@ pub fn jacobian_lanes<T: Lane>(
     jac[T][M] = s(r.tgf_per_repair_macrophage * r.tgf_inflammatory_weight);
     jac[T][MR] = s(r.tgf_per_repair_macrophage * (1.0 - r.tgf_inflammatory_weight));
     jac[T][T] = s(-r.tgf_decay_per_day);
-    jac[T][PT] = T::select(y[PT].ge(z), s(r.tgf_per_debris), z);
+    jac[LT][LT] = s(-r.latent_tgf_activation_per_day);
+    jac[T][LT] = s(r.latent_tgf_activation_per_day);
 
     let f = y[F];
     let tp = y[T].max(z);
@@ -404,6 +409,7 @@ pub fn at_rest(y: &[f64; COUNT], b: &Baseline) -> bool {
         && (y[EF] - b.elastin).abs() < EPS
         && (y[ED] - b.damaged_elastin).abs() < EPS
         && y[EN] < EPS
+        && y[LT] < EPS
 }
 
 /// How far from rest each species may be, per unit of `simulation.rest_tolerance`, for a
@@ -418,12 +424,13 @@ pub struct RestScale(pub [f64; COUNT]);
 
 impl RestScale {
     /// Scales for a voxel with resting state `b`, wound doses `[pathogen, debris,
-    /// neutrophils]` per injured fraction, and the remodelling parameters `r`.
-    pub fn new(b: &Baseline, doses: [f64; 3], r: &RemodelParams) -> RestScale {
+    /// neutrophils, latent TGF-beta]` per injured fraction, and the remodelling parameters `r`.
+    pub fn new(b: &Baseline, doses: [f64; 4], r: &RemodelParams) -> RestScale {
         let mut s = [0.0; COUNT];
         s[P] = doses[0];
         s[PT] = doses[1];
         s[N] = doses[2];
+        s[LT] = doses[3];
         s[M] = 1.0;
         s[MR] = 1.0;
         s[T] = r.tgf_half_activation;
@@ -475,9 +482,9 @@ mod tests {
     /// States away from the kinks of `max(., 0)`: early inflammation, peak, resolution.
     fn states() -> Vec<[f64; COUNT]> {
         vec![
-            [0.02, 1.8, 0.09, 0.01, 0.001, 0.002, 0.81, 0.55, 0.12, 0.04, 0.008, 0.001],
-            [0.3, 0.9, 0.25, 0.6, 0.3, 0.4, 2.1, 0.68, 0.22, 0.05, 0.006, 0.004],
-            [1e-4, 0.05, 0.01, 0.2, 0.18, 0.05, 1.4, 0.74, 0.19, 0.052, 0.004, 0.01],
+            [0.02, 1.8, 0.09, 0.01, 0.001, 0.002, 0.81, 0.55, 0.12, 0.04, 0.008, 0.001, 3.0],
+            [0.3, 0.9, 0.25, 0.6, 0.3, 0.4, 2.1, 0.68, 0.22, 0.05, 0.006, 0.004, 1.2],
+            [1e-4, 0.05, 0.01, 0.2, 0.18, 0.05, 1.4, 0.74, 0.19, 0.052, 0.004, 0.01, 0.05],
         ]
     }
 

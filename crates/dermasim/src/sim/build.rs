@@ -81,8 +81,12 @@ impl Simulation {
             }
         }
         let (remodel, injury) = (RemodelParams::from_set(&set)?, InjuryParams::from_set(&set)?);
-        let doses =
-            [injury.pathogen_per_injury, injury.debris_per_injury, injury.neutrophils_per_injury];
+        let doses = [
+            injury.pathogen_per_injury,
+            injury.debris_per_injury,
+            injury.neutrophils_per_injury,
+            injury.latent_tgf_per_injury,
+        ];
         let rest_scale = base.iter().map(|b| RestScale::new(b, doses, &remodel)).collect();
         let mut me = Simulation {
             refill,

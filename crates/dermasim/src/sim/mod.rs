@@ -36,6 +36,7 @@ typed_params! {
     /// What a fully injured voxel releases (scaled by its injured fraction).
     InjuryParams {
         debris_per_injury,
+        latent_tgf_per_injury,
         neutrophils_per_injury,
         pathogen_per_injury,
         matrix_loss_per_injury,

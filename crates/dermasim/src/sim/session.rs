@@ -73,6 +73,7 @@ impl Simulation {
             f[PT * len + v] += inj.debris_per_injury * phi;
             f[N * len + v] += inj.neutrophils_per_injury * phi;
             f[P * len + v] += inj.pathogen_per_injury * phi;
+            f[LT * len + v] += inj.latent_tgf_per_injury * phi;
             // Wound filling later restores what the voxel held before this injury (at least
             // its rest, and what an earlier injury left still to be filled).
             for (m, (s, r)) in [C3, C1, EF].into_iter().zip(self.base[k].matrix()).enumerate() {
