@@ -79,7 +79,7 @@ fn a_scenario_with_several_faults_is_refused_for_the_first_part_in_order() {
 fn the_prepared_scenario_holds_what_the_run_derives() {
     let mut s = Scenario::default_scenario();
     s.simulation.fidelity = Fidelity::Zero;
-    s.parameters.insert("penetration_efficiency_pen".into(), 0.8);
+    s.parameters.insert("penetration_efficiency_pen".into(), 0.5);
     let prepared = s.prepare(SiteTable::shared(), &base()).unwrap();
     assert_eq!(prepared.scenario(), &s);
     assert_eq!(prepared.parameters(), &s.parameter_set(&base()).unwrap());
