@@ -1,6 +1,7 @@
 //! Topical delivery through the channels of each session.
 
 use dermasim::delivery::DeliveryReport;
+use dermasim::tissue::SiteTable;
 use dermasim::{ParameterSet, Scenario};
 
 use crate::{AppError, Observer, Progress};
@@ -14,5 +15,6 @@ pub fn deliver(scenario: &Scenario, observer: &dyn Observer) -> Result<DeliveryR
         ));
     }
     observer.progress(Progress::Stage("topical delivery"));
-    Ok(dermasim::delivery::deliver(scenario, &ParameterSet::default_set())?)
+    let prepared = scenario.prepare(SiteTable::shared(), &ParameterSet::default_set())?;
+    Ok(dermasim::delivery::deliver(&prepared)?)
 }

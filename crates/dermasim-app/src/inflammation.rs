@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use dermasim::kinetics::module::{InflammationModule, InflammationSource, INPUTS, ROLES};
-use dermasim::{FieldError, ParameterSet, Scenario, Simulation};
+use dermasim::{FieldError, Scenario};
 use dermasim_sbml::mapping::{InputMap, Mapping, RoleMap};
 use dermasim_sbml::skin::SbmlInflammation;
 use sha2::{Digest, Sha256};
@@ -30,13 +30,6 @@ pub fn resolve_path(scenario: &mut Scenario, scenario_file: Option<&Path>) {
 pub fn module(scenario: &Scenario) -> Result<Option<Arc<dyn InflammationModule>>, AppError> {
     let Some(src) = &scenario.inflammation else { return Ok(None) };
     Ok(Some(Arc::new(load(src)?)))
-}
-
-/// A simulation of `scenario` with its inflammation module (the built-in one when it names
-/// none).
-pub fn simulation(scenario: &Scenario, base: &ParameterSet) -> Result<Simulation, AppError> {
-    let options = dermasim::Options { inflammation: module(scenario)?, ..Default::default() };
-    Ok(Simulation::with_options(scenario, base, options)?)
 }
 
 /// Read, compile and map an SBML inflammation module.

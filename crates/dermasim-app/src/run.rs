@@ -216,8 +216,9 @@ fn execute(
     let started = Instant::now();
     let base = ParameterSet::default_set();
     let scenario = &request.scenario;
-    let parameters = scenario.parameter_set(&base)?;
-    let days = scenario.outputs.days(&scenario.protocol);
+    // Checked once here; the central run, the ensemble and delivery all take `prepared`.
+    let prepared = scenario.prepare(dermasim::tissue::SiteTable::shared(), &base)?;
+    let days = prepared.snapshot_days().to_vec();
     let keep_fields =
         scenario.outputs.resolved(scenario.simulation.fidelity).contains(&OutputKind::Vti);
     let mut warnings = Vec::new();
@@ -232,7 +233,7 @@ fn execute(
         ));
     }
     let options = dermasim::Options { inflammation: inflammation.clone(), ..Default::default() };
-    let mut sim = Simulation::with_options(scenario, &base, options)?;
+    let mut sim = Simulation::from_prepared(&prepared, options)?;
     let mut resumed_from_day = None;
     if let Some(c) = request.checkpoint.as_ref().filter(|c| c.resume && c.path.exists()) {
         let bytes = std::fs::read(&c.path)
@@ -289,7 +290,7 @@ fn execute(
         observer.progress(Progress::Members { done: 0, total: n });
         members = dermasim::ensemble::add_bands(
             &mut summary,
-            scenario,
+            &prepared,
             &base,
             n,
             &|done| observer.progress(Progress::Members { done, total: n }),
@@ -304,7 +305,7 @@ fn execute(
     }
     if scenario.topical.is_some() {
         observer.progress(Progress::Stage("topical delivery"));
-        summary.delivery = Some(dermasim::delivery::deliver(scenario, &base)?);
+        summary.delivery = Some(dermasim::delivery::deliver(&prepared)?);
     }
     let outside = scenario.overrides_outside_range(&base);
     if !outside.is_empty() {
@@ -340,7 +341,7 @@ fn execute(
     Ok(RunReport {
         summary,
         scenario: scenario.clone(),
-        parameters,
+        parameters: prepared.parameters().clone(),
         capture,
         members,
         wall_time_s,

@@ -51,7 +51,7 @@ pub fn load_text(text: &str, origin: &str, base: &ParameterSet) -> Result<Scenar
     let tree = dermasim_io::parse_tree(text, false, origin)?;
     let scenario = dermasim_io::scenario_from_tree(tree).map_err(dermasim_io::IoError::from)?;
     scenario
-        .validate(&dermasim::tissue::SiteTable::embedded(), base)
+        .validate(dermasim::tissue::SiteTable::shared(), base)
         .map_err(dermasim_io::IoError::from)?;
     Ok(scenario)
 }

@@ -505,7 +505,9 @@ fn with_topical() -> (Scenario, Summary) {
         channel_patency: None,
     });
     let (mut summary, _) = run(&s, false);
-    summary.delivery = Some(dermasim::delivery::deliver(&s, &ParameterSet::default_set()).unwrap());
+    let prepared =
+        s.prepare(dermasim::tissue::SiteTable::shared(), &ParameterSet::default_set()).unwrap();
+    summary.delivery = Some(dermasim::delivery::deliver(&prepared).unwrap());
     (s, summary)
 }
 

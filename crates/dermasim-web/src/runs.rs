@@ -268,7 +268,7 @@ pub(crate) fn scenario_from_record(
     });
     let scenario: Scenario = serde_json::from_value(value).map_err(|e| e.to_string())?;
     scenario
-        .validate(&dermasim::tissue::SiteTable::embedded(), &dermasim::ParameterSet::default_set())
+        .validate(dermasim::tissue::SiteTable::shared(), &dermasim::ParameterSet::default_set())
         .map_err(|e| e.to_string())?;
     Ok(scenario)
 }

@@ -392,10 +392,14 @@ impl Device {
         column: &Column,
         set: &ParameterSet,
     ) -> Result<Channels, crate::error::ParamError> {
-        let p = DeviceParams::from_set(set)?;
+        Ok(self.channels_with(column, &DeviceParams::from_set(set)?))
+    }
+
+    /// [`Device::channels`] with the device parameters already read from the set.
+    pub fn channels_with(&self, column: &Column, p: &DeviceParams) -> Channels {
         let nominal = self.nominal_depth_mm() * 1000.0;
-        let eff = self.penetration_efficiency(&p);
-        let depth = channel_depth_um(nominal, eff, &p).min(column.total_um());
+        let eff = self.penetration_efficiency(p);
+        let depth = channel_depth_um(nominal, eff, p).min(column.total_um());
         let radius = 0.5 * self.needle_diameter_mm() * 1000.0 * p.channel_width_ratio;
         let bleeding = if depth >= column.plexus_depth_um {
             Bleeding::Confluent
@@ -404,7 +408,7 @@ impl Device {
         } else {
             Bleeding::None
         };
-        Ok(Channels {
+        Channels {
             punctures_per_cm2: self.punctures_per_cm2(),
             nominal_depth_um: nominal,
             penetration_efficiency: eff,
@@ -415,7 +419,7 @@ impl Device {
             bleeding,
             tip_length_um: p.needle_tip_length_um.min(depth),
             closure_reach_um: p.closure_reach_um,
-        })
+        }
     }
 
     /// Field checks; `path` is where this device sits in the scenario.
@@ -425,7 +429,7 @@ impl Device {
         column: &Column,
         dp: &DeviceParams,
     ) -> Result<(), FieldError> {
-        let f = |name: &str| format!("{path}.{name}");
+        let f = |name: &str| limits::field(path, name);
         match self {
             Device::Roller(r) => {
                 limits::NEEDLE_LENGTH_MM.check(&f("needle_length_mm"), r.needle_length_mm)?;

@@ -14,8 +14,9 @@ use crate::error::Error;
 use crate::outcome::Summary;
 use crate::params::ParameterSet;
 use crate::rng::Stream;
-use crate::scenario::{Fidelity, Scenario};
+use crate::scenario::{Fidelity, Prepared, Scenario};
 use crate::sim::{Options, Simulation};
+use crate::tissue::SiteTable;
 
 /// Parameters left fixed by the ensemble: model-only reference sets and structural inputs.
 fn varied(name: &str) -> bool {
@@ -89,9 +90,15 @@ fn healing_draws(names: &[String], draws: &[Vec<f64>], base: &ParameterSet) -> V
 pub const POSTERIOR_JSON: &str = include_str!("../../../data/posterior.json");
 
 impl Posterior {
-    /// The embedded posterior, when it has enough weight spread to be worth using.
-    pub fn embedded() -> Option<Posterior> {
-        serde_json::from_str::<Posterior>(POSTERIOR_JSON).ok().filter(|p| p.effective_size() >= 8.0)
+    /// The embedded posterior, when it has enough weight spread to be worth using. Parsed
+    /// once per process: the file is 145 KB of JSON and every ensemble draws from it.
+    pub fn embedded() -> Option<&'static Posterior> {
+        static POSTERIOR: std::sync::LazyLock<Option<Posterior>> = std::sync::LazyLock::new(|| {
+            serde_json::from_str::<Posterior>(POSTERIOR_JSON)
+                .ok()
+                .filter(|p| p.effective_size() >= 8.0)
+        });
+        POSTERIOR.as_ref()
     }
 
     /// Draws (and their share of the weight) whose healed state does not heal under `base`.
@@ -229,24 +236,27 @@ pub fn run_ensemble_with(
     progress: &(dyn Fn(usize) + Sync),
     cancelled: &(dyn Fn() -> bool + Sync),
 ) -> Result<Summary, Error> {
-    let mut summary = Simulation::new(scenario, base)?.run_until(&mut |_| {
-        if cancelled() {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })?;
-    add_bands(&mut summary, scenario, base, members, progress, cancelled)?;
+    let prepared = scenario.prepare(SiteTable::shared(), base)?;
+    let mut summary =
+        Simulation::from_prepared(&prepared, Options::default())?.run_until(&mut |_| {
+            if cancelled() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+    add_bands(&mut summary, &prepared, base, members, progress, cancelled)?;
     Ok(summary)
 }
 
 /// Add `*_p05` / `*_p50` / `*_p95` bands from `members` draws to `summary`, the central run of
-/// `scenario` (however it was run: watched, checkpointed, resumed), so every front end has one
-/// central run. Returns the members' own runs in draw order (`None` for a member that failed
-/// to solve), so front ends can show them in long form.
+/// `prepared` (however it was run: watched, checkpointed, resumed), so every front end has one
+/// central run. `base` is the set the draws vary (the scenario's overrides win over them).
+/// Returns the members' own runs in draw order (`None` for a member that failed to solve), so
+/// front ends can show them in long form.
 pub fn add_bands(
     summary: &mut Summary,
-    scenario: &Scenario,
+    prepared: &Prepared,
     base: &ParameterSet,
     members: usize,
     progress: &(dyn Fn(usize) + Sync),
@@ -259,6 +269,7 @@ pub fn add_bands(
             ControlFlow::Continue(())
         }
     };
+    let scenario = prepared.scenario();
     let mut fast = scenario.clone();
     if fast.simulation.fidelity == Fidelity::Three {
         fast.simulation.fidelity = Fidelity::One;
@@ -294,12 +305,13 @@ pub fn add_bands(
         draws.iter().map(|d| fast.parameter_set(d)).collect::<Result<_, _>>()?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let runs: Vec<Result<Summary, Error>> = sets
-        .par_iter()
+        .into_par_iter()
         .map(|set| {
             // Scenario overrides are already inside `set`; members that fail are counted.
             let mut s = fast.clone();
             s.parameters.clear();
-            let r = Simulation::build(&s, set, Options::default())
+            let r = Prepared::unchecked(s, set)
+                .and_then(|p| Simulation::from_prepared(&p, Options::default()))
                 .and_then(|mut sim| sim.run_until(&mut { watch }));
             if !matches!(r, Err(Error::Cancelled)) {
                 progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);

@@ -56,6 +56,12 @@ pub(crate) fn check_range(
     Ok(())
 }
 
+/// The dotted path of `name` inside `path` (`field("device", "passes")` is `device.passes`):
+/// how every check names the field it refuses.
+pub fn field(path: &str, name: &str) -> String {
+    format!("{path}.{name}")
+}
+
 /// Longest needle or deepest setting of any device, mm.
 pub const MAX_NEEDLE_MM: f64 = 3.0;
 

@@ -23,11 +23,10 @@ pub use solver::Numerics;
 
 use crate::device::Channels;
 use crate::error::{Error, FieldError};
-use crate::limits::check_range;
+use crate::limits::{self, check_range};
 use crate::outcome::DISCLAIMER;
-use crate::params::ParameterSet;
-use crate::scenario::Scenario;
-use crate::tissue::{Column, SiteTable};
+use crate::scenario::Prepared;
+use crate::tissue::Column;
 use solver::{ChannelPath, Closure, DepthGrid, Problem};
 
 /// What "dermis dose" means, repeated in every report.
@@ -118,7 +117,7 @@ impl Topical {
     /// Field checks; `session_days` are the scenario's session days (the window of each
     /// application must end before the next session).
     pub fn validate(&self, path: &str, session_days: &[f64]) -> Result<(), FieldError> {
-        let f = |name: &str| format!("{path}.{name}");
+        let f = |name: &str| limits::field(path, name);
         CompoundTable::embedded().require(&self.compound, &f("compound"))?;
         let positive = |name: &str, v: f64, hi: f64, unit: &str| -> Result<(), FieldError> {
             if !v.is_finite() || v <= 0.0 || v > hi {
@@ -500,10 +499,10 @@ pub fn simulate(
     }
 }
 
-/// Delivery after every session of a scenario with a `topical` section.
-pub fn deliver(scenario: &Scenario, base: &ParameterSet) -> Result<DeliveryReport, Error> {
-    let sites = SiteTable::embedded();
-    scenario.validate(&sites, base)?;
+/// Delivery after every session of a prepared scenario with a `topical` section, through each
+/// session's channels in the patient's column.
+pub fn deliver(prepared: &Prepared) -> Result<DeliveryReport, Error> {
+    let scenario = prepared.scenario();
     let t = scenario.topical.as_ref().ok_or_else(|| {
         FieldError::new(
             "topical",
@@ -512,16 +511,14 @@ pub fn deliver(scenario: &Scenario, base: &ParameterSet) -> Result<DeliveryRepor
     })?;
     let table = CompoundTable::embedded();
     let compound = table.require(&t.compound, "topical.compound")?;
-    let set = scenario.parameter_set(base)?;
-    let p = &scenario.patient;
-    let column = Column::build(sites.require(&p.site, "patient.site")?, p.age_years, p.sex, &set)?;
+    let column = prepared.column();
     let app = Application { compound, constants: &table.model, topical: t };
     let numerics = Numerics::default();
     let mut sessions = Vec::new();
-    for (i, s) in scenario.protocol.sessions.iter().enumerate() {
+    let sessions_and_channels = scenario.protocol.sessions.iter().zip(prepared.channels());
+    for (i, (s, channels)) in sessions_and_channels.enumerate() {
         let device = scenario.session_device(i);
-        let channels = device.channels(&column, &set)?;
-        let mut out = simulate(&column, Some(&channels), &app, &numerics);
+        let mut out = simulate(column, Some(channels), &app, &numerics);
         out.session = i;
         out.day = s.day;
         out.device = device.kind().into();

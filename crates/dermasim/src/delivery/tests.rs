@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::device::Device;
-use crate::tissue::Sex;
+use crate::params::ParameterSet;
+use crate::scenario::Scenario;
+use crate::tissue::{Sex, SiteTable};
 
 const VITAMIN_C_PEN: &str = include_str!("../../../../examples/delivery_vitamin_c_pen.toml");
 const HA_ROLLER: &str = include_str!("../../../../examples/delivery_hyaluronic_home_roller.toml");
@@ -18,11 +20,16 @@ fn base() -> ParameterSet {
     ParameterSet::default_set()
 }
 
+/// Delivery of `s`, prepared against the default parameters.
+fn deliver_scenario(s: &Scenario) -> Result<DeliveryReport, Error> {
+    deliver(&s.prepare(SiteTable::shared(), &base())?)
+}
+
 /// The first session of `s`, with the compound and topical settings changed by `edit`.
 fn first_session(mut s: Scenario, edit: impl FnOnce(&mut Topical)) -> SessionDelivery {
     s.protocol.sessions.truncate(1);
     edit(s.topical.as_mut().unwrap());
-    deliver(&s, &base()).expect("delivery runs").sessions.remove(0)
+    deliver_scenario(&s).expect("delivery runs").sessions.remove(0)
 }
 
 fn column(s: &Scenario) -> Column {
@@ -241,7 +248,7 @@ fn mass_balances_within_1e_minus_6_everywhere() {
 fn examples_deliver_with_sane_invariants() {
     for text in [VITAMIN_C_PEN, HA_ROLLER, EGF_OCCLUDED] {
         let s = scenario(text);
-        let r = deliver(&s, &base()).unwrap();
+        let r = deliver_scenario(&s).unwrap();
         assert_eq!(r.sessions.len(), s.protocol.sessions.len());
         assert_eq!(r.applied_ug_per_cm2, s.topical.as_ref().unwrap().applied_ug_per_cm2());
         for x in &r.sessions {
@@ -345,7 +352,7 @@ fn bad_topical_input_names_the_field() {
     // And a scenario without a topical section cannot be delivered.
     let mut s = scenario(VITAMIN_C_PEN);
     s.topical = None;
-    assert!(deliver(&s, &base()).unwrap_err().to_string().contains("topical"));
+    assert!(deliver_scenario(&s).unwrap_err().to_string().contains("topical"));
 }
 
 #[test]
@@ -354,6 +361,6 @@ fn older_thinner_skin_still_balances() {
     let mut s = scenario(EGF_OCCLUDED);
     s.patient.age_years = 80.0;
     s.patient.sex = Sex::Male;
-    let r = deliver(&s, &base()).unwrap();
+    let r = deliver_scenario(&s).unwrap();
     assert!(r.sessions.iter().all(|x| x.mass_balance.max_relative_error < 1e-6));
 }

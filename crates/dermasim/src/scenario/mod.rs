@@ -1,14 +1,17 @@
 //! The scenario: one typed schema for everything a run needs, read from TOML or JSON.
-//! The parts live in `patient`, `protocol` and `simulation`; the checks of the whole are
-//! [`Scenario::validate`].
+//! The parts live in `patient`, `protocol` and `simulation`, each with its own `validate`
+//! (devices, outputs, topical and inflammation in their modules); [`Scenario::prepare`]
+//! composes them and returns the [`Prepared`] scenario that runs take.
 
 mod patient;
+mod prepared;
 mod protocol;
 mod simulation;
 
 pub use patient::Patient;
-pub use protocol::{Protocol, Session};
-pub use simulation::{Fidelity, Simulation, DEFAULT_REST_TOLERANCE};
+pub use prepared::Prepared;
+pub use protocol::{Protocol, Session, MAX_SESSIONS};
+pub use simulation::{Fidelity, Simulation, DEFAULT_REST_TOLERANCE, MAX_3D_VOXELS};
 
 use std::collections::BTreeMap;
 
@@ -17,11 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, DeviceParams};
 use crate::error::FieldError;
-use crate::limits::{self, check_range, Limit};
 use crate::outputs::Outputs;
 use crate::params::ParameterSet;
 use crate::placement;
-use crate::tissue::{Column, SiteTable};
+use crate::tissue::SiteTable;
 
 /// A simulation scenario. Units are in the field names (`_um`, `_mm`, `_days`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -116,100 +118,30 @@ impl Scenario {
     }
 
     /// Everything a file can get wrong beyond its syntax; the error names the field path.
+    /// A check only: what runs the scenario takes [`Scenario::prepare`], which checks the same.
     pub fn validate(&self, sites: &SiteTable, base: &ParameterSet) -> Result<(), FieldError> {
-        let set = self.parameter_set(base)?;
-        let p = &self.patient;
-        let site = sites.require(&p.site, "patient.site")?;
-        limits::AGE_YEARS.check("patient.age_years", p.age_years)?;
-        if !(limits::FITZPATRICK.lo..=limits::FITZPATRICK.hi).contains(&(p.fitzpatrick as f64)) {
-            return Err(FieldError::new(
-                "patient.fitzpatrick",
-                format!("{} is not a Fitzpatrick type; use 1 to 6", p.fitzpatrick),
-            ));
-        }
-        let column = Column::build(site, p.age_years, p.sex, &set)
-            .map_err(|e| FieldError::new("patient", e.to_string()))?;
+        self.prepare(sites, base).map(drop)
+    }
 
+    /// Check the scenario once, part by part in a fixed order (so a file with several faults
+    /// is always refused for the same one), and keep what the checks derived for the run: the
+    /// parameter set, the skin column and each session's channels. The simulator, the
+    /// ensemble and delivery take the result instead of deriving it again.
+    pub fn prepare(&self, sites: &SiteTable, base: &ParameterSet) -> Result<Prepared, FieldError> {
+        let set = self.parameter_set(base)?;
+        let column = self.patient.validate("patient", sites, &set)?;
         let dp = DeviceParams::from_set(&set).map_err(FieldError::from)?;
         self.device.validate("device", &column, &dp)?;
-        let pr = &self.protocol;
-        limits::FOLLOW_UP_DAYS.check("protocol.follow_up_days", pr.follow_up_days)?;
-        // No session at all is the untreated control arm: a valid scenario (issue 15).
-        if pr.sessions.len() > 100 {
-            return Err(FieldError::new(
-                "protocol.sessions",
-                format!("{} sessions; at most 100", pr.sessions.len()),
-            ));
-        }
-        let mut last = f64::NEG_INFINITY;
-        for (i, s) in pr.sessions.iter().enumerate() {
-            let path = format!("protocol.sessions.{i}.day");
-            if !s.day.is_finite() || s.day < 0.0 {
-                return Err(FieldError::new(path, format!("{} must be 0 or later", s.day)));
-            }
-            if s.day >= pr.follow_up_days {
-                return Err(FieldError::new(
-                    path,
-                    format!(
-                        "day {} is not before the end of follow-up (protocol.follow_up_days = {})",
-                        s.day, pr.follow_up_days
-                    ),
-                ));
-            }
-            if s.day <= last {
-                return Err(FieldError::new(
-                    path,
-                    format!("day {} must come after the previous session (day {last})", s.day),
-                ));
-            }
-            last = s.day;
-            if let Some(d) = &s.device {
-                d.validate(&format!("protocol.sessions.{i}.device"), &column, &dp)?;
-            }
-        }
-
-        self.outputs.validate(pr)?;
-
-        let sim = &self.simulation;
-        limits::DZ_UM.check("simulation.dz_um", sim.dz_um)?;
-        limits::DX_UM.check("simulation.dx_um", sim.dx_um)?;
-        for (k, axis) in ["x", "y"].iter().enumerate() {
-            let path = format!("simulation.patch_um.{k}");
-            check_range(&path, sim.patch_um[k], 3.0 * sim.dx_um, limits::PATCH_UM.hi, "um")
-                .map_err(|e| {
-                    FieldError::new(
-                        e.path,
-                        format!(
-                            "{} (patch {axis} must hold at least 3 voxels of simulation.dx_um)",
-                            e.message
-                        ),
-                    )
-                })?;
-        }
-        let every = Limit { hi: pr.follow_up_days, ..limits::OUTPUT_EVERY_DAYS };
-        every.check("simulation.output_every_days", sim.output_every_days)?;
-        limits::DT_MIN_DAYS.check("simulation.dt_min_days", sim.dt_min_days)?;
-        let dt_max = Limit { lo: sim.dt_min_days, ..limits::DT_MAX_DAYS };
-        dt_max.check("simulation.dt_max_days", sim.dt_max_days)?;
-        limits::DT_GROWTH.check("simulation.dt_growth", sim.dt_growth)?;
-        limits::PATH_JITTER_UM.check("simulation.path_jitter_um", sim.path_jitter_um)?;
-        limits::REST_TOLERANCE.check("simulation.rest_tolerance", sim.rest_tolerance)?;
-        if sim.fidelity == Fidelity::Three {
-            let cells = (sim.patch_um[0] / sim.dx_um).round()
-                * (sim.patch_um[1] / sim.dx_um).round()
-                * (column.total_um() / sim.dz_um).ceil();
-            if cells > 3.0e7 {
-                return Err(FieldError::new("simulation.dx_um", format!("the 3d grid would hold {cells:.0} voxels; at most 3e7 fit in memory, raise dx_um or dz_um or shrink patch_um")));
-            }
-        }
+        self.protocol.validate("protocol", &column, &dp)?;
+        self.outputs.validate(&self.protocol)?;
+        self.simulation.validate("simulation", self.protocol.follow_up_days, &column)?;
         if let Some(t) = &self.topical {
-            let days: Vec<f64> = pr.sessions.iter().map(|s| s.day).collect();
-            t.validate("topical", &days)?;
+            t.validate("topical", &self.protocol.session_days())?;
         }
         if let Some(i) = &self.inflammation {
             i.validate("inflammation", &self.parameters)?;
         }
-        Ok(())
+        Ok(Prepared::derive(self.clone(), set, column, &dp))
     }
 
     /// Short hash of the scenario's canonical JSON, recorded in every run folder.

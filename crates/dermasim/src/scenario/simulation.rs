@@ -3,8 +3,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::limits;
+use crate::error::FieldError;
+use crate::limits::{self, check_range, field, Limit};
 use crate::placement::Placement;
+use crate::tissue::Column;
+
+/// Most voxels a 3d grid may hold (what fits in memory).
+pub const MAX_3D_VOXELS: f64 = 3.0e7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 /// How finely the skin is resolved.
@@ -119,5 +124,56 @@ impl Default for Simulation {
             path_jitter_um: 0.0,
             rest_tolerance: DEFAULT_REST_TOLERANCE,
         }
+    }
+}
+
+impl Simulation {
+    /// Grid, steps and placement (`path` is where the settings sit in the scenario): ranges that
+    /// depend on the follow-up (the timeline cadence) and, at 3d, on the patient's `column`
+    /// (the number of voxels).
+    pub fn validate(
+        &self,
+        path: &str,
+        follow_up_days: f64,
+        column: &Column,
+    ) -> Result<(), FieldError> {
+        limits::DZ_UM.check(&field(path, "dz_um"), self.dz_um)?;
+        limits::DX_UM.check(&field(path, "dx_um"), self.dx_um)?;
+        for (k, axis) in ["x", "y"].iter().enumerate() {
+            let at = format!("{path}.patch_um.{k}");
+            check_range(&at, self.patch_um[k], 3.0 * self.dx_um, limits::PATCH_UM.hi, "um")
+                .map_err(|e| {
+                    FieldError::new(
+                        e.path,
+                        format!(
+                            "{} (patch {axis} must hold at least 3 voxels of simulation.dx_um)",
+                            e.message
+                        ),
+                    )
+                })?;
+        }
+        let every = Limit { hi: follow_up_days, ..limits::OUTPUT_EVERY_DAYS };
+        every.check(&field(path, "output_every_days"), self.output_every_days)?;
+        limits::DT_MIN_DAYS.check(&field(path, "dt_min_days"), self.dt_min_days)?;
+        let dt_max = Limit { lo: self.dt_min_days, ..limits::DT_MAX_DAYS };
+        dt_max.check(&field(path, "dt_max_days"), self.dt_max_days)?;
+        limits::DT_GROWTH.check(&field(path, "dt_growth"), self.dt_growth)?;
+        limits::PATH_JITTER_UM.check(&field(path, "path_jitter_um"), self.path_jitter_um)?;
+        limits::REST_TOLERANCE.check(&field(path, "rest_tolerance"), self.rest_tolerance)?;
+        if self.fidelity == Fidelity::Three {
+            let cells = (self.patch_um[0] / self.dx_um).round()
+                * (self.patch_um[1] / self.dx_um).round()
+                * (column.total_um() / self.dz_um).ceil();
+            if cells > MAX_3D_VOXELS {
+                return Err(FieldError::new(
+                    field(path, "dx_um"),
+                    format!(
+                        "the 3d grid would hold {cells:.0} voxels; at most 3e7 fit in memory, \
+                         raise dx_um or dz_um or shrink patch_um"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }

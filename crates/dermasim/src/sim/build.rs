@@ -3,14 +3,10 @@
 use super::*;
 
 impl Simulation {
-    /// Build without validation, for scenarios already validated against the central
-    /// parameters (ensemble members draw other values, e.g. deeper penetration, which the
-    /// device model clamps to the skin's thickness).
-    pub(crate) fn build(
-        scenario: &Scenario,
-        base: &ParameterSet,
-        options: Options,
-    ) -> Result<Simulation, Error> {
+    /// Build a run of a prepared scenario: grid, baselines, diffusion and fields. Ensemble
+    /// members come here with a scenario prepared unchecked against their own draws.
+    pub fn from_prepared(prepared: &Prepared, options: Options) -> Result<Simulation, Error> {
+        let scenario = &prepared.scenario;
         if scenario.inflammation.is_some() && options.inflammation.is_none() {
             return Err(crate::FieldError::new(
                 "inflammation.sbml",
@@ -19,20 +15,13 @@ impl Simulation {
             )
             .into());
         }
-        let sites = SiteTable::shared();
-        let set = scenario.parameter_set(base)?;
-        let p = &scenario.patient;
-        let site = sites.require(&p.site, "patient.site")?;
-        let column = Column::build(site, p.age_years, p.sex, &set)?;
+        let (set, column) = (&prepared.set, &prepared.column);
         let sim = &scenario.simulation;
         let grid = match sim.fidelity {
             Fidelity::Zero => {
                 // One cell per layer, split where each session's channels end (Grid::split_layers).
-                let mut ends = Vec::new();
-                for i in 0..scenario.protocol.sessions.len() {
-                    let ch = scenario.session_device(i).channels(&column, &set)?;
-                    ends.push(ch.effective_depth_um);
-                }
+                let ends: Vec<f64> =
+                    prepared.channels.iter().map(|ch| ch.effective_depth_um).collect();
                 Grid::split_layers(&column.thickness_um, &ends)
             }
             Fidelity::One => Grid::layered(&column.thickness_um, Some(sim.dz_um), 1, 1, 1.0),
@@ -45,7 +34,7 @@ impl Simulation {
         let layer_index = |l: Layer| Layer::ALL.iter().position(|&x| x == l).unwrap();
         let base: Vec<Baseline> =
             grid.layer.iter().map(|&l| column.baseline[layer_index(l)]).collect();
-        let tp = TransportParams::from_set(&set)?;
+        let tp = TransportParams::from_set(set)?;
         let mut diffusion = vec![vec![0.0; grid.nz]; COUNT];
         for (s, d) in [
             (P, tp.d_pathogen),
@@ -80,7 +69,7 @@ impl Simulation {
                 refill[m * len + k * grid.plane()..m * len + (k + 1) * grid.plane()].fill(*level);
             }
         }
-        let (remodel, injury) = (RemodelParams::from_set(&set)?, InjuryParams::from_set(&set)?);
+        let (remodel, injury) = (RemodelParams::from_set(set)?, InjuryParams::from_set(set)?);
         let doses = [
             injury.pathogen_per_injury,
             injury.debris_per_injury,
@@ -91,18 +80,16 @@ impl Simulation {
         let mut me = Simulation {
             refill,
             rest_scale,
-            cooper: CooperParams::from_set(&set)?,
+            cooper: CooperParams::from_set(set)?,
             remodel,
             injury,
-            epi: EpidermisParams::from_set(&set)?,
-            scenario: scenario.clone(),
+            epi: EpidermisParams::from_set(set)?,
+            prepared: prepared.clone(),
             epidermis: vec![1.0; grid.plane()],
             zone: vec![if sim.fidelity == Fidelity::Three { 1.0 } else { 0.0 }; grid.plane()],
             step: vec![0.0; len],
-            column,
             grid,
             options,
-            set,
             base,
             diffusion,
             fields,

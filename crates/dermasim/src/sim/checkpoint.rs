@@ -52,8 +52,8 @@ impl Simulation {
     pub fn checkpoint(&self) -> Vec<u8> {
         let header = CheckpointHeader {
             format: CHECKPOINT_FORMAT.into(),
-            scenario: self.scenario.canonical_json(),
-            parameters: serde_json::to_string(&self.set).expect("parameters serialise"),
+            scenario: self.prepared.scenario.canonical_json(),
+            parameters: serde_json::to_string(&self.prepared.set).expect("parameters serialise"),
             t: self.t,
             sessions_done: self.sessions_done,
             session_outcomes: self.session_outcomes.clone(),
@@ -100,8 +100,9 @@ impl Simulation {
         if h.format != CHECKPOINT_FORMAT {
             return Err(bad(&format!("format `{}` is not {CHECKPOINT_FORMAT}", h.format)));
         }
-        if h.scenario != self.scenario.canonical_json()
-            || h.parameters != serde_json::to_string(&self.set).expect("parameters serialise")
+        if h.scenario != self.prepared.scenario.canonical_json()
+            || h.parameters
+                != serde_json::to_string(&self.prepared.set).expect("parameters serialise")
         {
             return Err(bad("it belongs to a different scenario or parameter set"));
         }
@@ -123,8 +124,8 @@ impl Simulation {
         if at != bytes.len() {
             return Err(bad("trailing bytes after the fields"));
         }
-        let sessions = &self.scenario.protocol.sessions;
-        let end = self.scenario.protocol.follow_up_days;
+        let sessions = &self.prepared.scenario.protocol.sessions;
+        let end = self.prepared.scenario.protocol.follow_up_days;
         if !(h.t.is_finite() && (0.0..=end).contains(&h.t)) {
             return Err(bad(&format!("time {} lies outside the run (0 to {end} days)", h.t)));
         }

@@ -28,7 +28,7 @@ use crate::kinetics::{
 use crate::ode::{self, Rodas3, Stats, Tolerance};
 use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint, DISCLAIMER};
 use crate::params::{typed_params, ParameterSet};
-use crate::scenario::{Fidelity, Scenario};
+use crate::scenario::{Fidelity, Prepared, Scenario};
 use crate::tissue::{Column, Layer, SiteTable};
 use crate::transport::diffuse_fields;
 
@@ -108,9 +108,8 @@ pub struct Profile {
 
 /// A run in progress: the grid, the fields and the clock, stepped by [`Simulation::run_until`].
 pub struct Simulation {
-    scenario: Scenario,
-    set: ParameterSet,
-    column: Column,
+    /// The scenario and what its checks derived (parameters, column, channels).
+    prepared: Prepared,
     grid: Grid,
     options: Options,
     cooper: CooperParams,
@@ -152,14 +151,13 @@ impl Simulation {
         Self::with_options(scenario, base, Options::default())
     }
 
-    /// Validate the scenario against `base`, then build.
+    /// Prepare (check) the scenario against `base`, then build.
     pub fn with_options(
         scenario: &Scenario,
         base: &ParameterSet,
         options: Options,
     ) -> Result<Simulation, Error> {
-        scenario.validate(SiteTable::shared(), base)?;
-        Self::build(scenario, base, options)
+        Self::from_prepared(&scenario.prepare(SiteTable::shared(), base)?, options)
     }
 
     /// The grid.
@@ -169,12 +167,12 @@ impl Simulation {
 
     /// The skin column.
     pub fn column(&self) -> &Column {
-        &self.column
+        &self.prepared.column
     }
 
     /// The parameter set the run uses (base plus the scenario's overrides).
     pub fn parameters(&self) -> &ParameterSet {
-        &self.set
+        &self.prepared.set
     }
 
     /// Simulated time, days.
@@ -230,16 +228,16 @@ impl Simulation {
     }
 
     /// The channels of session `i`.
-    pub fn channels(&self, i: usize) -> Result<Channels, Error> {
-        Ok(self.scenario.session_device(i).channels(&self.column, &self.set)?)
+    pub fn channels(&self, i: usize) -> &Channels {
+        &self.prepared.channels[i]
     }
 
     fn step_size(&self) -> f64 {
-        let sim = &self.scenario.simulation;
+        let sim = &self.prepared.scenario.simulation;
         match self.sessions_done {
             0 => sim.dt_max_days,
             n => {
-                let since = self.t - self.scenario.protocol.sessions[n - 1].day;
+                let since = self.t - self.prepared.scenario.protocol.sessions[n - 1].day;
                 (sim.dt_min_days + sim.dt_growth * since).min(sim.dt_max_days)
             }
         }
@@ -264,13 +262,13 @@ impl Simulation {
         &mut self,
         observer: &mut dyn FnMut(&Simulation) -> ControlFlow<()>,
     ) -> Result<Summary, Error> {
-        let end = self.scenario.protocol.follow_up_days;
-        let every = self.scenario.simulation.output_every_days;
-        let snapshots = self.scenario.outputs.days(&self.scenario.protocol);
+        let end = self.prepared.scenario.protocol.follow_up_days;
+        let every = self.prepared.scenario.simulation.output_every_days;
+        let snapshots = &self.prepared.snapshot_days;
         let mut stops: Vec<f64> = (0..)
             .map(|i| i as f64 * every)
             .take_while(|&t| t < end - 1e-9)
-            .chain(self.scenario.protocol.sessions.iter().map(|s| s.day))
+            .chain(self.prepared.scenario.protocol.sessions.iter().map(|s| s.day))
             .chain(
                 snapshots
                     .iter()
@@ -293,8 +291,9 @@ impl Simulation {
             if outputs_due(self.t) && self.timeline.last().is_none_or(|p| p.t_day < self.t - 1e-9) {
                 self.record();
             }
-            while self.sessions_done < self.scenario.protocol.sessions.len()
-                && (self.scenario.protocol.sessions[self.sessions_done].day - self.t).abs() < 1e-9
+            while self.sessions_done < self.prepared.scenario.protocol.sessions.len()
+                && (self.prepared.scenario.protocol.sessions[self.sessions_done].day - self.t).abs()
+                    < 1e-9
             {
                 self.apply_session(self.sessions_done)?;
             }

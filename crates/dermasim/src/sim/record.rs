@@ -92,15 +92,15 @@ impl Simulation {
 
     pub(super) fn summary(&self) -> Summary {
         let n = self.session_outcomes.len().max(1) as f64;
-        let t = self.column.thickness_um;
+        let t = self.prepared.column.thickness_um;
         Summary {
             program: "dermasim".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            scenario_name: self.scenario.name.clone(),
-            site: self.column.site.clone(),
-            fidelity: self.scenario.simulation.fidelity.as_str().into(),
-            seed: self.scenario.simulation.seed,
-            parameter_set: self.set.provenance(),
+            scenario_name: self.prepared.scenario.name.clone(),
+            site: self.prepared.column.site.clone(),
+            fidelity: self.prepared.scenario.simulation.fidelity.as_str().into(),
+            seed: self.prepared.scenario.simulation.seed,
+            parameter_set: self.prepared.set.provenance(),
             layers_um: LayersUm {
                 stratum_corneum: t[0],
                 epidermis: t[1],
@@ -127,8 +127,8 @@ impl Simulation {
             sessions: self.session_outcomes.clone(),
             endpoints: endpoints(
                 &self.timeline,
-                self.scenario.protocol.sessions.first().map_or(0.0, |s| s.day),
-                self.scenario.protocol.sessions.get(1).map(|s| s.day),
+                self.prepared.scenario.protocol.sessions.first().map_or(0.0, |s| s.day),
+                self.prepared.scenario.protocol.sessions.get(1).map(|s| s.day),
             ),
             timeline: self.timeline.clone(),
             notes: Vec::new(),

@@ -5,15 +5,15 @@ use super::*;
 
 impl Simulation {
     pub(super) fn apply_session(&mut self, i: usize) -> Result<(), Error> {
-        let ch = self.channels(i)?;
-        let frac = match self.scenario.simulation.fidelity {
+        let ch = self.prepared.channels[i].clone();
+        let frac = match self.prepared.scenario.simulation.fidelity {
             Fidelity::Three => {
                 let patch =
                     [self.grid.nx as f64 * self.grid.dx, self.grid.ny as f64 * self.grid.dx];
                 let mut points: Box<dyn Iterator<Item = [f64; 2]> + '_> =
                     match &self.options.positions {
                         Some(p) => Box::new(p.iter().copied()),
-                        None => self.scenario.punctures(i, patch),
+                        None => self.prepared.scenario.punctures(i, patch),
                     };
                 injured_fraction(&self.grid, &ch, Some(&mut points))
             }
@@ -25,38 +25,39 @@ impl Simulation {
         // 0d/1d closure: the new channels' wound zones join the existing zone; the union's state
         // is the volume-weighted mix of the old zone and newly reached resting tissue, and the
         // injury is concentrated in the zone (its injured share is phi / zone).
-        let concentration: Vec<f64> = if self.scenario.simulation.fidelity == Fidelity::Three {
-            vec![1.0; plane]
-        } else {
-            let added = ch.wound_zone_fraction();
-            (0..plane)
-                .map(|c| {
-                    let old = self.zone[c];
-                    let new = 1.0 - (1.0 - old) * (1.0 - added);
-                    if new <= 0.0 {
-                        return 0.0;
-                    }
-                    let keep = old / new;
-                    if keep < 1.0 {
-                        for k in 0..self.grid.nz {
-                            let v = k * plane + c;
-                            let rest = self.base[k].state();
-                            for (sp, r) in rest.iter().enumerate() {
-                                let x = &mut self.fields[sp * len + v];
-                                *x = r + keep * (*x - r);
-                            }
-                            for (m, r) in self.base[k].matrix().iter().enumerate() {
-                                let x = &mut self.refill[m * len + v];
-                                *x = r + keep * (*x - r);
-                            }
+        let concentration: Vec<f64> =
+            if self.prepared.scenario.simulation.fidelity == Fidelity::Three {
+                vec![1.0; plane]
+            } else {
+                let added = ch.wound_zone_fraction();
+                (0..plane)
+                    .map(|c| {
+                        let old = self.zone[c];
+                        let new = 1.0 - (1.0 - old) * (1.0 - added);
+                        if new <= 0.0 {
+                            return 0.0;
                         }
-                        self.epidermis[c] = 1.0 + keep * (self.epidermis[c] - 1.0);
-                    }
-                    self.zone[c] = new;
-                    1.0 / new
-                })
-                .collect()
-        };
+                        let keep = old / new;
+                        if keep < 1.0 {
+                            for k in 0..self.grid.nz {
+                                let v = k * plane + c;
+                                let rest = self.base[k].state();
+                                for (sp, r) in rest.iter().enumerate() {
+                                    let x = &mut self.fields[sp * len + v];
+                                    *x = r + keep * (*x - r);
+                                }
+                                for (m, r) in self.base[k].matrix().iter().enumerate() {
+                                    let x = &mut self.refill[m * len + v];
+                                    *x = r + keep * (*x - r);
+                                }
+                            }
+                            self.epidermis[c] = 1.0 + keep * (self.epidermis[c] - 1.0);
+                        }
+                        self.zone[c] = new;
+                        1.0 / new
+                    })
+                    .collect()
+            };
         let (mut injured_volume, mut dermis_volume) = (0.0, 0.0);
         for (v, &phi) in frac.iter().enumerate() {
             let k = v / plane;
@@ -85,9 +86,9 @@ impl Simulation {
                 f[s * len + v] *= keep;
             }
         }
-        let device = self.scenario.session_device(i);
+        let device = self.prepared.scenario.session_device(i);
         self.session_outcomes.push(SessionOutcome {
-            day: self.scenario.protocol.sessions[i].day,
+            day: self.prepared.scenario.protocol.sessions[i].day,
             device: device.kind().to_string(),
             punctures_per_cm2: ch.punctures_per_cm2,
             nominal_depth_um: ch.nominal_depth_um,

@@ -152,7 +152,7 @@ impl Simulation {
     /// voxel, viable or not, so the neighbour test can read any of them); `None` at 0, where
     /// only voxels exactly at rest are skipped.
     pub(super) fn quiet_voxels(&self) -> Option<Vec<bool>> {
-        let tol = self.scenario.simulation.rest_tolerance;
+        let tol = self.prepared.scenario.simulation.rest_tolerance;
         if tol <= 0.0 {
             return None;
         }
