@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
-use rusqlite::{params, OptionalExtension};
+use crate::db::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{Auth, Role};
