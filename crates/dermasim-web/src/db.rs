@@ -56,6 +56,14 @@ pub enum DbError {
     /// A parameter or column of a PostgreSQL type this layer does not map.
     #[error("PostgreSQL type {0} is not one this server uses")]
     UnsupportedType(String),
+    /// A query given more or fewer parameters than its placeholders.
+    #[error("the query has {expected} placeholders and was given {given} parameters")]
+    ParamCount {
+        /// Placeholders in the SQL.
+        expected: usize,
+        /// Parameters given.
+        given: usize,
+    },
     /// Opening the database did not give the settings the server relies on.
     #[error("{0}")]
     Setup(String),
@@ -580,11 +588,14 @@ fn as_refs(bound: &[PgParam]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
 /// (an integer bound to a BIGINT column, NULL typed like its column).
 fn postgres_params(st: &postgres::Statement, values: &[Value]) -> DbResult<Vec<PgParam>> {
     use postgres::types::Type;
+    if st.params().len() != values.len() {
+        return Err(DbError::ParamCount { expected: st.params().len(), given: values.len() });
+    }
     st.params()
         .iter()
         .enumerate()
         .map(|(i, ty)| {
-            let v = values.get(i).cloned().unwrap_or(Value::Null);
+            let v = values[i].clone();
             let mismatch = |v: &Value| DbError::Type {
                 column: i,
                 expected: "a value of the parameter's type",

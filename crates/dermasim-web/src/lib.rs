@@ -39,7 +39,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use db::params;
+
 
 pub use auth::{Role, MAX_FAILED_LOGINS};
 pub use db::{Db, DbError, OptionalExtension, Row, ToValue, Value};
