@@ -3,11 +3,11 @@
 //! it; photo consent is separate from marketing consent; a withdrawal is a later "declined".
 //! Templates and answers are append-only (database triggers).
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
-use crate::db::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{Auth, Role};

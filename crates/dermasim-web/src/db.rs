@@ -7,8 +7,8 @@
 //! flags, text for timestamps. Rows are read whole into [`Value`]s, so a handler reads a column
 //! by index the same way on both.
 
-use std::cell::RefCell;
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// SQLite migrations in order; `PRAGMA user_version` holds how many are applied.
@@ -370,12 +370,64 @@ impl<T> OptionalExtension<T> for DbResult<T> {
 }
 
 /// An open database. Queries take `&self`, like a SQLite connection; the server keeps one
-/// behind a mutex, so a PostgreSQL client is only ever used by one thread at a time.
+/// behind a mutex.
 pub enum Db {
     /// An embedded SQLite file (WAL, foreign keys on).
     Sqlite(rusqlite::Connection),
     /// A PostgreSQL server.
-    Postgres(RefCell<postgres::Client>),
+    Postgres(PgConnection),
+}
+
+/// A work item for the PostgreSQL connection's thread.
+type PgJob = Box<dyn FnOnce(&mut postgres::Client) + Send>;
+
+/// A PostgreSQL client on a thread of its own. The sync `postgres` client drives each call on a
+/// private Tokio runtime, which cannot start on a thread already inside the server's runtime
+/// (every request handler is); its own thread never is. A call waits for its answer, as a call
+/// on SQLite waits for the file.
+pub struct PgConnection {
+    jobs: mpsc::Sender<PgJob>,
+}
+
+impl PgConnection {
+    /// Connect on a new thread; the thread ends when the connection is dropped.
+    fn connect(config: postgres::Config) -> DbResult<PgConnection> {
+        let (jobs, inbox) = mpsc::channel::<PgJob>();
+        let (ready, connected) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("dermasim-postgres".into())
+            .spawn(move || match config.connect(postgres::NoTls) {
+                Ok(mut client) => {
+                    let _ = ready.send(Ok(()));
+                    while let Ok(job) = inbox.recv() {
+                        job(&mut client);
+                    }
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            })
+            .map_err(|e| DbError::Setup(format!("cannot start the PostgreSQL thread: {e}")))?;
+        match connected.recv() {
+            Ok(Ok(())) => Ok(PgConnection { jobs }),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(DbError::Setup("the PostgreSQL thread ended while connecting".into())),
+        }
+    }
+
+    /// Run `f` on the client and wait for its result.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> DbResult<T> + Send + 'static,
+    ) -> DbResult<T> {
+        let (answer, result) = mpsc::channel();
+        let job: PgJob = Box::new(move |client| {
+            let _ = answer.send(f(client));
+        });
+        let gone = || DbError::Setup("the PostgreSQL connection's thread has ended".into());
+        self.jobs.send(job).map_err(|_| gone())?;
+        result.recv().map_err(|_| gone())?
+    }
 }
 
 impl Db {
@@ -396,11 +448,12 @@ impl Db {
                 Ok(st.execute(rusqlite::params_from_iter(values.iter().map(to_sqlite)))?)
             }
             Db::Postgres(c) => {
-                let mut c = c.borrow_mut();
-                let st = c.prepare(&postgres_sql(sql))?;
-                let bound = postgres_params(&st, &values)?;
-                let n = c.execute(&st, &as_refs(&bound))?;
-                Ok(n as usize)
+                let sql = postgres_sql(sql);
+                c.call(move |c| {
+                    let st = c.prepare(&sql)?;
+                    let bound = postgres_params(&st, &values)?;
+                    Ok(c.execute(&st, &as_refs(&bound))? as usize)
+                })
             }
         }
     }
@@ -409,7 +462,10 @@ impl Db {
     pub fn execute_batch(&self, sql: &str) -> DbResult<()> {
         match self {
             Db::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Db::Postgres(c) => Ok(c.borrow_mut().batch_execute(sql)?),
+            Db::Postgres(c) => {
+                let sql = sql.to_string();
+                c.call(move |c| Ok(c.batch_execute(&sql)?))
+            }
         }
     }
 
@@ -420,20 +476,24 @@ impl Db {
             Db::Sqlite(c) => {
                 let mut st = c.prepare(sql)?;
                 let n = st.column_count();
-                let mut rows = st.query(rusqlite::params_from_iter(values.iter().map(to_sqlite)))?;
+                let mut rows =
+                    st.query(rusqlite::params_from_iter(values.iter().map(to_sqlite)))?;
                 let mut out = Vec::new();
                 while let Some(r) = rows.next()? {
-                    let values = (0..n).map(|i| r.get_ref(i).map(from_sqlite)).collect::<Result<_, _>>()?;
+                    let values =
+                        (0..n).map(|i| r.get_ref(i).map(from_sqlite)).collect::<Result<_, _>>()?;
                     out.push(Row { values });
                 }
                 Ok(out)
             }
             Db::Postgres(c) => {
-                let mut c = c.borrow_mut();
-                let st = c.prepare(&postgres_sql(sql))?;
-                let bound = postgres_params(&st, &values)?;
-                let rows = c.query(&st, &as_refs(&bound))?;
-                rows.iter().map(from_postgres_row).collect()
+                let sql = postgres_sql(sql);
+                c.call(move |c| {
+                    let st = c.prepare(&sql)?;
+                    let bound = postgres_params(&st, &values)?;
+                    let rows = c.query(&st, &as_refs(&bound))?;
+                    rows.iter().map(from_postgres_row).collect()
+                })
             }
         }
     }
@@ -690,8 +750,7 @@ pub(crate) fn open_postgres(url: &str) -> DbResult<Db> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(POSTGRES_CONNECT_TIMEOUT);
     }
-    let client = config.connect(postgres::NoTls)?;
-    let db = Db::Postgres(RefCell::new(client));
+    let db = Db::Postgres(PgConnection::connect(config)?);
     migrate(&db)?;
     Ok(db)
 }
@@ -700,7 +759,9 @@ pub(crate) fn open_postgres(url: &str) -> DbResult<Db> {
 fn migrate(db: &Db) -> DbResult<()> {
     let tx = db.unchecked_transaction()?;
     let (migrations, applied): (&[&str], i64) = match db {
-        Db::Sqlite(_) => (&SQLITE_MIGRATIONS, tx.query_row("PRAGMA user_version", [], |r| r.get(0))?),
+        Db::Sqlite(_) => {
+            (&SQLITE_MIGRATIONS, tx.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        }
         Db::Postgres(_) => {
             tx.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
@@ -729,7 +790,9 @@ fn migrate(db: &Db) -> DbResult<()> {
 pub fn schema_version(db: &Db) -> DbResult<i64> {
     match db {
         Db::Sqlite(_) => db.query_row("PRAGMA user_version", [], |r| r.get(0)),
-        Db::Postgres(_) => db.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)),
+        Db::Postgres(_) => {
+            db.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        }
     }
 }
 

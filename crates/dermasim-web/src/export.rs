@@ -1,12 +1,12 @@
 //! Exports: a patient's complete record as JSON with their photos (a subject access request),
 //! and a simulation run as a zip of its scenario, summary and chart. Both are audited.
 
+use crate::db::Db;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use crate::db::Db;
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
@@ -23,13 +23,7 @@ pub(crate) fn routes() -> Router<App> {
 
 /// Rows of `sql` (parameters: the id and the clinic) as JSON objects named by `cols`; a
 /// column whose name ends in `_json` is parsed and stored without the suffix.
-fn rows(
-    c: &Db,
-    sql: &str,
-    id: i64,
-    clinic: i64,
-    cols: &[&str],
-) -> crate::db::DbResult<Vec<Value>> {
+fn rows(c: &Db, sql: &str, id: i64, clinic: i64, cols: &[&str]) -> crate::db::DbResult<Vec<Value>> {
     let mut st = c.prepare(sql)?;
     let rows = st.query_map([id, clinic], |r| {
         let mut o = serde_json::Map::new();

@@ -3,12 +3,12 @@
 //! the plan's earliest date); `/follow-ups` lists what is due, overdue first. Adverse events are
 //! recorded against a session note, "none" included, append-only.
 
+use crate::db::params;
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
 use jiff::civil::Date;
-use crate::db::params;
 use serde::Deserialize;
 
 use crate::auth::Auth;

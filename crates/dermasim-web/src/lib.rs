@@ -39,8 +39,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-
-
 pub use auth::{Role, MAX_FAILED_LOGINS};
 pub use db::{Db, DbError, OptionalExtension, Row, ToValue, Value};
 pub use photos::MAX_PHOTO_BYTES;
@@ -102,11 +100,13 @@ impl Store {
     pub fn parse(db: &Path) -> Result<Store, WebError> {
         let text = db.to_string_lossy();
         let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-        match scheme.filter(|s| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')
-        }) {
+        match scheme
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
+        {
             None => Ok(Store::Sqlite(db.to_path_buf())),
-            Some(s) if s == "postgres" || s == "postgresql" => Ok(Store::Postgres(text.into_owned())),
+            Some(s) if s == "postgres" || s == "postgresql" => {
+                Ok(Store::Postgres(text.into_owned()))
+            }
             Some(s) => Err(WebError::Request(format!(
                 "--db: `{s}://...` is a URL, and only PostgreSQL URLs (postgres://...) are \
                  supported: give a postgres:// URL, a SQLite file path (e.g. --db clinic.db), or \

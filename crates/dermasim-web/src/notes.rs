@@ -3,12 +3,12 @@
 //! database refuses changes to a signed note); later corrections are amendments that keep the
 //! original visible.
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use crate::db::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Auth;

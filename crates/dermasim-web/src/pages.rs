@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::db::{params, OptionalExtension};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Extension, Form, Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -9,7 +10,6 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use crate::db::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{self, Auth, MaybeAuth, Role, LOGIN_COOKIE, SESSION_COOKIE};

@@ -6,13 +6,13 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
+use crate::db::{params, OptionalExtension};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use crate::db::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;

@@ -11,6 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -19,7 +20,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use dermasim::Scenario;
 use dermasim_app::{CancelFlag, Observer, Progress};
-use crate::db::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::Auth;

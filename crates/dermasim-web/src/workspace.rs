@@ -3,13 +3,13 @@
 //! field-path messages), run through the background queue, listed, and compared two at a time
 //! on one chart (`dermasim_report::plots::CompareChart`). No patient data appears here.
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use dermasim::{ParameterSet, Scenario, Summary};
-use crate::db::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{Auth, Role};

@@ -697,7 +697,10 @@ fn postgres_urls_are_read_as_postgres_and_a_dead_server_is_a_clear_error() {
     let url = "postgres://ana:secret@127.0.0.1:1/clinic?connect_timeout=5";
     let e = App::open(std::path::Path::new(url), config).err().expect("refused");
     let msg = e.to_string();
-    assert!(msg.starts_with("--db: cannot connect to the PostgreSQL server postgres://ana:***@"), "{msg}");
+    assert!(
+        msg.starts_with("--db: cannot connect to the PostgreSQL server postgres://ana:***@"),
+        "{msg}"
+    );
     assert!(!msg.contains("secret"), "{msg}");
 }
 

@@ -52,9 +52,8 @@ impl TestDb {
                     std::process::id(),
                     NEXT.fetch_add(1, Ordering::Relaxed)
                 );
-                let mut admin = postgres::Client::connect(&url, postgres::NoTls)
+                admin(&url, format!("CREATE SCHEMA {schema}"))
                     .unwrap_or_else(|e| panic!("{POSTGRES_VAR}={url}: {e}"));
-                admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
                 let sep = if url.contains('?') { '&' } else { '?' };
                 let location = format!("{url}{sep}options=-csearch_path%3D{schema}").into();
                 TestDb { dir, location, postgres: Some((url, schema)) }
@@ -80,11 +79,20 @@ impl Drop for TestDb {
         if let Some((url, schema)) = &self.postgres {
             // The app's own connection may still be open (its run workers hold it); a DROP
             // waits only for statements in flight.
-            if let Ok(mut admin) = postgres::Client::connect(url, postgres::NoTls) {
-                let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
+            let _ = admin(url, format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         }
     }
+}
+
+/// Run `sql` on the server at `url`, on a thread of its own: the sync client starts a runtime
+/// of its own, which cannot start inside the test's.
+fn admin(url: &str, sql: String) -> Result<(), postgres::Error> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        postgres::Client::connect(&url, postgres::NoTls)?.batch_execute(&sql)
+    })
+    .join()
+    .expect("the admin thread ran")
 }
 
 /// A test environment on a fresh [`TestDb`] opened with `config`.
