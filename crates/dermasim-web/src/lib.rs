@@ -51,20 +51,20 @@ pub enum WebError {
     #[error("database: {0}")]
     Db(#[from] DbError),
     /// The PostgreSQL server of `--db` could not be reached or refused the connection.
-    #[error("--db: cannot connect to the PostgreSQL server {url}: {source}")]
+    #[error("--db: cannot connect to the PostgreSQL server {url}: {reason}")]
     Connect {
         /// The URL without its password.
         url: String,
-        /// Why.
-        source: DbError,
+        /// Why (in the message, not a separate cause, so it is printed once).
+        reason: DbError,
     },
     /// The photo folder (`--photos`) cannot be created or written.
-    #[error("--photos: cannot write photos to {dir}: {source}")]
+    #[error("--photos: cannot write photos to {dir}: {reason}")]
     Photos {
         /// The folder.
         dir: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, not a separate cause, so it is printed once).
+        reason: std::io::Error,
     },
     /// Listening or serving.
     #[error("{0}")]
@@ -158,7 +158,7 @@ fn writable_photo_dir(dir: &Path) -> Result<(), WebError> {
         std::fs::write(&probe, b"")?;
         std::fs::remove_file(&probe)
     };
-    check().map_err(|source| WebError::Photos { dir: dir.to_path_buf(), source })
+    check().map_err(|reason| WebError::Photos { dir: dir.to_path_buf(), reason })
 }
 
 /// The shared state of the server: the database and settings.
@@ -221,7 +221,7 @@ impl App {
             }
             Store::Postgres(url) => {
                 let db = db::open_postgres(url)
-                    .map_err(|source| WebError::Connect { url: store.shown(), source })?;
+                    .map_err(|reason| WebError::Connect { url: store.shown(), reason })?;
                 (db, photo_dir.unwrap_or_else(default_photo_dir))
             }
         };
