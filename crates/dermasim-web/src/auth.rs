@@ -197,8 +197,8 @@ impl Limiter {
 }
 
 /// The session behind the request's cookie, if valid.
-pub(crate) fn session(app: &App, parts: &Parts) -> rusqlite::Result<Option<Auth>> {
-    use rusqlite::OptionalExtension;
+pub(crate) fn session(app: &App, parts: &Parts) -> crate::db::DbResult<Option<Auth>> {
+    use crate::db::OptionalExtension;
     let Some(token) = cookie(parts, SESSION_COOKIE) else { return Ok(None) };
     let token_hash = sha256_hex(&token);
     let row: Option<(i64, i64, String, String, String, i64)> = app
@@ -207,7 +207,7 @@ pub(crate) fn session(app: &App, parts: &Parts) -> rusqlite::Result<Option<Auth>
             "SELECT u.id, u.clinic_id, u.username, u.role, s.csrf, u.must_change_password
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
-            rusqlite::params![token_hash, crate::db::now_secs()],
+            crate::params![token_hash, crate::db::now_secs()],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )
         .optional()?;
@@ -225,13 +225,13 @@ pub(crate) fn session(app: &App, parts: &Parts) -> rusqlite::Result<Option<Auth>
 }
 
 /// A new session for `user_id`; returns the cookie token.
-pub(crate) fn start_session(conn: &rusqlite::Connection, user_id: i64) -> rusqlite::Result<String> {
+pub(crate) fn start_session(conn: &crate::db::Db, user_id: i64) -> crate::db::DbResult<String> {
     let token = random_hex(32);
     let now = crate::db::now_secs();
     conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
     conn.execute(
         "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![sha256_hex(&token), user_id, random_hex(32), now, now + SESSION_SECS],
+        crate::params![sha256_hex(&token), user_id, random_hex(32), now, now + SESSION_SECS],
     )?;
     Ok(token)
 }

@@ -3,11 +3,11 @@
 //! it; photo consent is separate from marketing consent; a withdrawal is a later "declined".
 //! Templates and answers are append-only (database triggers).
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
-use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{Auth, Role};
@@ -181,12 +181,11 @@ async fn record_consent(
         )));
     }
     app.db(|c| {
-        c.execute(
+        let cid = c.insert_returning_id(
             "INSERT INTO consents (patient_id, clinic_id, template_id, granted, taken_by, taken_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![pid, a.clinic_id, tid, granted, a.user_id, now_text()],
         )?;
-        let cid = c.last_insert_rowid();
         let detail = format!(
             "patient {pid}: {kind} v{version} {}",
             if granted == 1 { "granted" } else { "declined" }
@@ -276,12 +275,11 @@ async fn create_template(State(app): State<App>, a: Auth, Form(f): Form<Template
             params![a.clinic_id, f.kind],
             |r| r.get(0),
         )?;
-        tx.execute(
+        let id = tx.insert_returning_id(
             "INSERT INTO consent_templates (clinic_id, kind, version, title, body, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![a.clinic_id, f.kind, version, title, f.body, a.user_id, now_text()],
         )?;
-        let id = tx.last_insert_rowid();
         db::audit(&tx, Some(a.user_id), Some(a.clinic_id), "create", "consent_template", Some(id), &format!("{} v{version}", f.kind))?;
         tx.commit()
     })?;

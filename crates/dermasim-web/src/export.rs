@@ -1,12 +1,12 @@
 //! Exports: a patient's complete record as JSON with their photos (a subject access request),
 //! and a simulation run as a zip of its scenario, summary and chart. Both are audited.
 
+use crate::db::Db;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use rusqlite::Connection;
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
@@ -23,27 +23,21 @@ pub(crate) fn routes() -> Router<App> {
 
 /// Rows of `sql` (parameters: the id and the clinic) as JSON objects named by `cols`; a
 /// column whose name ends in `_json` is parsed and stored without the suffix.
-fn rows(
-    c: &Connection,
-    sql: &str,
-    id: i64,
-    clinic: i64,
-    cols: &[&str],
-) -> rusqlite::Result<Vec<Value>> {
+fn rows(c: &Db, sql: &str, id: i64, clinic: i64, cols: &[&str]) -> crate::db::DbResult<Vec<Value>> {
     let mut st = c.prepare(sql)?;
     let rows = st.query_map([id, clinic], |r| {
         let mut o = serde_json::Map::new();
         for (i, name) in cols.iter().enumerate() {
-            let v: rusqlite::types::Value = r.get(i)?;
+            let v: crate::db::Value = r.get(i)?;
             let v = match v {
-                rusqlite::types::Value::Null => Value::Null,
-                rusqlite::types::Value::Integer(n) => json!(n),
-                rusqlite::types::Value::Real(x) => json!(x),
-                rusqlite::types::Value::Text(t) => match name.strip_suffix("_json") {
+                crate::db::Value::Null => Value::Null,
+                crate::db::Value::Int(n) => json!(n),
+                crate::db::Value::Real(x) => json!(x),
+                crate::db::Value::Text(t) => match name.strip_suffix("_json") {
                     Some(_) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
                     None => Value::String(t),
                 },
-                rusqlite::types::Value::Blob(_) => Value::Null,
+                crate::db::Value::Blob(_) => Value::Null,
             };
             o.insert(name.trim_end_matches("_json").to_string(), v);
         }
@@ -154,7 +148,7 @@ async fn run_export(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Pag
     /// status, site, scenario, summary, chart, created.
     type RunRow = (String, String, String, Option<String>, Option<String>, String);
     let row: Option<RunRow> = app.db(|c| {
-        use rusqlite::OptionalExtension;
+        use crate::db::OptionalExtension;
         c.query_row(
             "SELECT status, site, scenario_json, summary_json, chart_svg, created_at FROM runs WHERE id = ?1 AND clinic_id = ?2",
             [id, a.clinic_id],

@@ -3,12 +3,12 @@
 //! the plan's earliest date); `/follow-ups` lists what is due, overdue first. Adverse events are
 //! recorded against a session note, "none" included, append-only.
 
+use crate::db::params;
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
 use jiff::civil::Date;
-use rusqlite::params;
 use serde::Deserialize;
 
 use crate::auth::Auth;
@@ -52,7 +52,7 @@ pub(crate) fn schedule(
     notes: &[NoteRow],
 ) -> Result<Vec<Due>, Fail> {
     let json: Option<String> = app.db(|c| {
-        use rusqlite::OptionalExtension;
+        use crate::db::OptionalExtension;
         c.query_row(
             "SELECT report_json FROM plans WHERE patient_id = ?1 AND clinic_id = ?2 AND outcome = 'planned'
              ORDER BY id DESC LIMIT 1",
@@ -289,12 +289,11 @@ async fn record_event(
         Err(e) => return Ok(bad_request(&a, &e)),
     };
     app.db(|c| {
-        c.execute(
+        let eid = c.insert_returning_id(
             "INSERT INTO adverse_events (note_id, clinic_id, kind, severity, onset_date, description, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![id, a.clinic_id, f.kind, f.severity, onset, f.description.trim(), a.user_id, now_text()],
         )?;
-        let eid = c.last_insert_rowid();
         db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "adverse_event", Some(eid), &format!("note {id}: {}", f.kind))
     })?;
     Ok(Redirect::to(&format!("/notes/{id}#adverse-events")).into_response())

@@ -3,9 +3,10 @@
 //! A front end over [`dermasim_app`]: screening and plans are `dermasim_app::clinic::screen`
 //! and `dermasim_app::clinic::plan`, the forecast chart is `dermasim_app::clinic::forecast_chart`;
 //! nothing here re-implements them. Records live in SQLite (WAL, foreign keys on, the schema in
-//! `migrations/` applied at start).
+//! `migrations/` applied at start) or, given a `postgres://` URL, in PostgreSQL (the schema in
+//! `migrations/postgres/`); every handler runs the same queries on both ([`Db`]).
 //!
-//! - [`App::open`] opens (or creates) the database; [`App::bootstrap`] makes the first
+//! - [`App::open`] opens (or creates) the database named by `--db` ([`Store::parse`]); [`App::bootstrap`] makes the first
 //!   administrator; [`App::create_user`] adds an account.
 //! - [`router`] is the whole HTTP surface (tested with `tower::ServiceExt::oneshot`);
 //!   [`serve`] runs it on a listener.
@@ -20,7 +21,7 @@
 
 mod auth;
 mod consent;
-mod db;
+pub mod db;
 mod export;
 mod followups;
 mod multipart;
@@ -39,6 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use auth::{Role, MAX_FAILED_LOGINS};
+pub use db::{Db, DbError, OptionalExtension, Row, ToValue, Value};
 pub use photos::MAX_PHOTO_BYTES;
 pub use runs::{wait_finished, RUN_QUEUE_CAPACITY, RUN_WORKERS};
 
@@ -47,7 +49,23 @@ pub use runs::{wait_finished, RUN_QUEUE_CAPACITY, RUN_WORKERS};
 pub enum WebError {
     /// The database (open, migrate, query).
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] DbError),
+    /// The PostgreSQL server of `--db` could not be reached or refused the connection.
+    #[error("--db: cannot connect to the PostgreSQL server {url}: {reason}")]
+    Connect {
+        /// The URL without its password.
+        url: String,
+        /// Why (in the message, not a separate cause, so it is printed once).
+        reason: DbError,
+    },
+    /// The photo folder (`--photos`) cannot be created or written.
+    #[error("--photos: cannot write photos to {dir}: {reason}")]
+    Photos {
+        /// The folder.
+        dir: PathBuf,
+        /// Why (in the message, not a separate cause, so it is printed once).
+        reason: std::io::Error,
+    },
     /// Listening or serving.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -61,16 +79,97 @@ pub enum WebError {
 pub struct Config {
     /// Mark cookies `Secure` (set when served over TLS, e.g. behind a TLS-terminating proxy).
     pub secure_cookies: bool,
+    /// Where photos are stored (`--photos`). `None`: `NAME.photos` beside a SQLite file, the
+    /// user's data folder `dermasim/photos` ([`default_photo_dir`]) with PostgreSQL.
+    pub photo_dir: Option<PathBuf>,
+}
+
+/// Where the records live, as `--db` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    /// An embedded SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server: a `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl Store {
+    /// `--db` as a store: a `postgres://` or `postgresql://` URL is PostgreSQL, any other URL
+    /// is refused (read as a path, it would quietly become a SQLite file named `mysql:`), and
+    /// anything else is a SQLite file path.
+    pub fn parse(db: &Path) -> Result<Store, WebError> {
+        let text = db.to_string_lossy();
+        let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
+        {
+            None => Ok(Store::Sqlite(db.to_path_buf())),
+            Some(s) if s == "postgres" || s == "postgresql" => {
+                Ok(Store::Postgres(text.into_owned()))
+            }
+            Some(s) => Err(WebError::Request(format!(
+                "--db: `{s}://...` is a URL, and only PostgreSQL URLs (postgres://...) are \
+                 supported: give a postgres:// URL, a SQLite file path (e.g. --db clinic.db), or \
+                 leave --db out for the default file. Nothing was created."
+            ))),
+        }
+    }
+
+    /// The store as named in messages: a URL without its password.
+    pub fn shown(&self) -> String {
+        match self {
+            Store::Sqlite(p) => p.display().to_string(),
+            Store::Postgres(url) => without_password(url),
+        }
+    }
+}
+
+/// `url` with the password of its user part (`user:secret@`) replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = &rest[..at];
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            let masked = if rest[..at].contains(':') { format!("{user}:***") } else { user.into() };
+            format!("{scheme}://{masked}{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The photo folder used with PostgreSQL when `--photos` is not given:
+/// `$XDG_DATA_HOME/dermasim/photos`, else `~/.local/share/dermasim/photos`, else `photos` in
+/// the working folder.
+pub fn default_photo_dir() -> PathBuf {
+    match default_db_path().parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(data) => data.join("photos"),
+        None => PathBuf::from("photos"),
+    }
+}
+
+/// Create `dir` when missing and prove it writable (a file written and removed), so an
+/// unwritable folder is refused at start, not at the first upload.
+fn writable_photo_dir(dir: &Path) -> Result<(), WebError> {
+    let check = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let probe = dir.join(format!(".dermasim-write-check-{}", std::process::id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)
+    };
+    check().map_err(|reason| WebError::Photos { dir: dir.to_path_buf(), reason })
 }
 
 /// The shared state of the server: the database and settings.
 #[derive(Clone)]
 pub struct App {
-    pub(crate) db: Arc<Mutex<rusqlite::Connection>>,
+    pub(crate) db: Arc<Mutex<Db>>,
     pub(crate) config: Config,
     pub(crate) limiter: Arc<Mutex<auth::Limiter>>,
     pub(crate) runs: Arc<runs::Queue>,
-    /// Where photos are stored: `NAME.photos` beside the database file.
+    /// Where photos are stored: `--photos`, else `NAME.photos` beside a SQLite file or
+    /// [`default_photo_dir`] with PostgreSQL.
     pub(crate) photo_dir: PathBuf,
 }
 
@@ -97,21 +196,43 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, WebError> {
 }
 
 impl App {
-    /// Open the SQLite database at `path` (created with its folder when missing), in WAL mode
-    /// with foreign keys on, and apply the migrations it lacks.
+    /// Open the database `--db` names ([`Store::parse`]): a SQLite file at `path` (created with
+    /// its folder when missing, WAL mode, foreign keys on) or a PostgreSQL server given as a
+    /// `postgres://` URL; apply the migrations it lacks.
     pub fn open(path: &Path, config: Config) -> Result<App, WebError> {
-        refuse_database_url(path)?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+        let store = Store::parse(path)?;
+        // The photo folder first: a server that could not store photos is refused before it
+        // creates or touches the database. Beside a SQLite file it is made at the first upload,
+        // as the file's own folder is writable.
+        let photo_dir = match (&config.photo_dir, &store) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Store::Postgres(_)) => Some(default_photo_dir()),
+            (None, Store::Sqlite(_)) => None,
+        };
+        if let Some(dir) = &photo_dir {
+            writable_photo_dir(dir)?;
         }
-        let db = Arc::new(Mutex::new(db::open(path)?));
+        let (db, photo_dir) = match &store {
+            Store::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)?;
+                }
+                (db::open_sqlite(path)?, photo_dir.unwrap_or_else(|| photos::folder_for(path)))
+            }
+            Store::Postgres(url) => {
+                let db = db::open_postgres(url)
+                    .map_err(|reason| WebError::Connect { url: store.shown(), reason })?;
+                (db, photo_dir.unwrap_or_else(default_photo_dir))
+            }
+        };
+        let db = Arc::new(Mutex::new(db));
         let runs = runs::start(&db);
         Ok(App {
             db,
             config,
             limiter: Arc::new(Mutex::new(auth::Limiter::default())),
             runs,
-            photo_dir: photos::folder_for(path),
+            photo_dir,
         })
     }
 
@@ -121,14 +242,15 @@ impl App {
         Ok(runs::mark_interrupted(&self.connection())?)
     }
 
-    /// The folder holding the photos (`NAME.photos` beside the database file).
+    /// The folder holding the photos (`--photos`, else `NAME.photos` beside a SQLite file or
+    /// [`default_photo_dir`] with PostgreSQL).
     pub fn photo_dir(&self) -> &Path {
         &self.photo_dir
     }
 
     /// The database connection (one, shared; statements are short). Never hold it across an
     /// `.await`.
-    pub fn connection(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+    pub fn connection(&self) -> std::sync::MutexGuard<'_, Db> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -191,14 +313,14 @@ impl App {
         let password = auth::random_password();
         let hash = auth::hash_password(&password);
         let conn = self.connection();
-        let res = conn.execute(
+        let res: Result<i64, DbError> = conn.query_row(
             "INSERT INTO users (clinic_id, username, role, password_hash, must_change_password, created_at)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-            rusqlite::params![clinic_id, name, role.as_str(), hash, db::now_text()],
+             VALUES (?1, ?2, ?3, ?4, 1, ?5) RETURNING id",
+            params![clinic_id, name, role.as_str(), hash, db::now_text()],
+            |r| r.get(0),
         );
         match res {
-            Ok(_) => {
-                let id = conn.last_insert_rowid();
+            Ok(id) => {
                 db::audit(
                     &conn,
                     actor,
@@ -210,36 +332,10 @@ impl App {
                 )?;
                 Ok(Ok(password))
             }
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
-            {
-                Ok(Err(NewUserRefused::Exists))
-            }
+            Err(e) if e.is_unique_violation() => Ok(Err(NewUserRefused::Exists)),
             Err(e) => Err(e.into()),
         }
     }
-}
-
-/// A PostgreSQL URL given as the database: refused before anything is created (read as a
-/// path, it would quietly become a SQLite file named `postgres:`).
-fn refuse_database_url(path: &Path) -> Result<(), WebError> {
-    let text = path.to_string_lossy();
-    let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    if let Some(scheme) =
-        scheme.filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
-    {
-        let which = if scheme == "postgres" || scheme == "postgresql" {
-            "PostgreSQL is not supported yet"
-        } else {
-            "database URLs are not supported"
-        };
-        return Err(WebError::Request(format!(
-            "--db: `{scheme}://...` is a URL, and {which}: this build keeps records in an \
-             embedded SQLite file only. Give a file path (e.g. --db clinic.db), or leave --db \
-             out for the default file. Nothing was created."
-        )));
-    }
-    Ok(())
 }
 
 /// 1 to 64 characters (after trimming), no whitespace.

@@ -3,12 +3,12 @@
 //! database refuses changes to a signed note); later corrections are amendments that keep the
 //! original visible.
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Auth;
@@ -467,12 +467,11 @@ async fn create_note(
     let json = serde_json::to_string(&note).map_err(|e| Fail::Internal(e.to_string()))?;
     let id = app.db(|c| {
         let now = now_text();
-        c.execute(
+        let id = c.insert_returning_id(
             "INSERT INTO session_notes (patient_id, clinic_id, session_date, note_json, created_by, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             params![pid, a.clinic_id, date, json, a.user_id, now],
         )?;
-        let id = c.last_insert_rowid();
         db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "session_note", Some(id), &format!("patient {pid}"))?;
         Ok(id)
     })?;

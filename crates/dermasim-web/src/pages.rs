@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::db::{params, OptionalExtension};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Extension, Form, Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -9,7 +10,6 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{self, Auth, MaybeAuth, Role, LOGIN_COOKIE, SESSION_COOKIE};
@@ -145,12 +145,12 @@ pub(crate) enum Fail {
     Forbidden(String),
     Conflict(String),
     TooLarge(String),
-    Db(rusqlite::Error),
+    Db(crate::db::DbError),
     Internal(String),
 }
 
-impl From<rusqlite::Error> for Fail {
-    fn from(e: rusqlite::Error) -> Fail {
+impl From<crate::db::DbError> for Fail {
+    fn from(e: crate::db::DbError) -> Fail {
         Fail::Db(e)
     }
 }
@@ -238,7 +238,7 @@ impl App {
     /// Run `f` on the connection (locked for the call only; never across an `.await`).
     pub(crate) fn db<T>(
         &self,
-        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+        f: impl FnOnce(&crate::db::Db) -> crate::db::DbResult<T>,
     ) -> Result<T, Fail> {
         Ok(f(&self.connection())?)
     }
@@ -679,12 +679,11 @@ async fn create_patient(
     };
     let now = now_text();
     let id = app.db(|c| {
-        c.execute(
+        let id = c.insert_returning_id(
             "INSERT INTO patients (clinic_id, full_name, date_of_birth, phone, profile_toml, clinical_notes, created_by, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
             params![a.clinic_id, f.full_name.trim(), dob, f.phone.trim(), f.profile_toml, f.clinical_notes, a.user_id, now],
         )?;
-        let id = c.last_insert_rowid();
         db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "patient", Some(id), "")?;
         Ok(id)
     })?;
@@ -800,13 +799,13 @@ async fn patient(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Page {
             )?;
             let s = st
                 .query_map([id, a.clinic_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<crate::db::DbResult<Vec<_>>>()?;
             let mut st = c.prepare(
                 "SELECT id, assessment_date, outcome, created_at FROM plans WHERE patient_id = ?1 AND clinic_id = ?2 ORDER BY id DESC",
             )?;
             let p = st
                 .query_map([id, a.clinic_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<crate::db::DbResult<Vec<_>>>()?;
             Ok((s, p))
         })?
     } else {
@@ -970,12 +969,11 @@ async fn screen_patient(
     };
     let json = serde_json::to_string(&s).map_err(|e| Fail::Internal(e.to_string()))?;
     app.db(|c| {
-        c.execute(
+        let sid = c.insert_returning_id(
             "INSERT INTO screenings (patient_id, clinic_id, kind, assessment_date, verdict, result_json, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![id, a.clinic_id, f.kind, s.assessment_date.to_string(), s.verdict.as_str(), json, a.user_id, now_text()],
         )?;
-        let sid = c.last_insert_rowid();
         db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "screening", Some(sid), &format!("patient {id}: {}", s.verdict.as_str()))
     })?;
     Ok(Redirect::to(&format!("/patients/{id}#screenings")).into_response())
@@ -1034,12 +1032,11 @@ async fn plan_patient(
     let json = json.map_err(|e| Fail::Internal(e.to_string()))?;
     let chart = chart.map(|c| String::from_utf8_lossy(&c).into_owned());
     let pid = app.db(|c| {
-        c.execute(
+        let pid = c.insert_returning_id(
             "INSERT INTO plans (patient_id, clinic_id, assessment_date, outcome, report_json, chart_svg, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![id, a.clinic_id, date, kind, json, chart, a.user_id, now_text()],
         )?;
-        let pid = c.last_insert_rowid();
         db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "plan", Some(pid), &format!("patient {id}: {kind}"))?;
         Ok(pid)
     })?;

@@ -6,13 +6,13 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
+use crate::db::{params, OptionalExtension};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
@@ -257,12 +257,11 @@ async fn upload(
         .map_err(|e| Fail::Internal(e.to_string()))?
         .map_err(|e| Fail::Internal(format!("the photo could not be stored: {e}")))?;
     app.db(|c| {
-        c.execute(
+        let id = c.insert_returning_id(
             "INSERT INTO photos (patient_id, clinic_id, area, stage, taken_on, mime, sha256, bytes, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![pid, a.clinic_id, u.area, u.stage, taken.to_string(), mime, sha, bytes.len() as i64, a.user_id, now_text()],
         )?;
-        let id = c.last_insert_rowid();
         let detail = format!("patient {pid}: {} {} ({} as sent)", u.area, u.stage, u.filename);
         db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "photo", Some(id), &detail)
     })?;

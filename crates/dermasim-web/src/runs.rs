@@ -11,6 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -19,7 +20,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use dermasim::Scenario;
 use dermasim_app::{CancelFlag, Observer, Progress};
-use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::Auth;
@@ -60,7 +60,7 @@ impl Queue {
 /// Mark runs left queued or running by an earlier server process as interrupted; returns
 /// how many. Called by [`crate::serve`] before it listens (not by [`App::open`], so that
 /// `--create-user` beside a running server leaves that server's runs alone).
-pub(crate) fn mark_interrupted(conn: &rusqlite::Connection) -> rusqlite::Result<usize> {
+pub(crate) fn mark_interrupted(conn: &crate::db::Db) -> crate::db::DbResult<usize> {
     conn.execute(
         "UPDATE runs SET status = 'interrupted', finished_at = ?1,
          message = 'the server stopped while this run was queued or running; start it again'
@@ -70,7 +70,7 @@ pub(crate) fn mark_interrupted(conn: &rusqlite::Connection) -> rusqlite::Result<
 }
 
 /// Start the worker threads (idle until a run is queued).
-pub(crate) fn start(db: &Arc<Mutex<rusqlite::Connection>>) -> Arc<Queue> {
+pub(crate) fn start(db: &Arc<Mutex<crate::db::Db>>) -> Arc<Queue> {
     let (sender, receiver) = std::sync::mpsc::sync_channel(RUN_QUEUE_CAPACITY);
     let queue = Arc::new(Queue { sender, live: Mutex::new(HashMap::new()) });
     let receiver = Arc::new(Mutex::new(receiver));
@@ -84,7 +84,7 @@ pub(crate) fn start(db: &Arc<Mutex<rusqlite::Connection>>) -> Arc<Queue> {
     queue
 }
 
-fn worker(db: &Mutex<rusqlite::Connection>, queue: &Queue, receiver: &Mutex<Receiver<i64>>) {
+fn worker(db: &Mutex<crate::db::Db>, queue: &Queue, receiver: &Mutex<Receiver<i64>>) {
     let conn = || db.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let next = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -124,7 +124,7 @@ fn worker(db: &Mutex<rusqlite::Connection>, queue: &Queue, receiver: &Mutex<Rece
 
 /// Watches a run: progress into [`Live`] (and the database about once a second), cancel from it.
 struct Watch<'a> {
-    db: &'a Mutex<rusqlite::Connection>,
+    db: &'a Mutex<crate::db::Db>,
     id: i64,
     /// Ensemble members after the central run, if any.
     members: Option<usize>,
@@ -162,7 +162,7 @@ impl Observer for Watch<'_> {
 /// Run `id`: its scenario through `dermasim-app`, then the chart. Returns the summary JSON and
 /// the chart SVG.
 fn execute(
-    db: &Mutex<rusqlite::Connection>,
+    db: &Mutex<crate::db::Db>,
     id: i64,
     live: &Live,
 ) -> Result<(String, String), dermasim_app::AppError> {
@@ -414,12 +414,11 @@ pub(crate) fn enqueue(
         RunOrigin::Scenario(s) => (None, Some(s), format!("scenario {s}")),
     };
     let id = app.db(|c| {
-        c.execute(
+        let id = c.insert_returning_id(
             "INSERT INTO runs (clinic_id, patient_id, scenario_id, site, scenario_json, ensemble, status, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8)",
             params![a.clinic_id, patient_id, scenario_id, site, json, ensemble, a.user_id, now_text()],
         )?;
-        let id = c.last_insert_rowid();
         db::audit(c, Some(a.user_id), Some(a.clinic_id), "create", "run", Some(id), &detail)?;
         Ok(id)
     })?;
@@ -684,7 +683,7 @@ mod tests {
     use super::*;
 
     fn bar(members: Option<usize>, p: Progress) -> f64 {
-        let db = Mutex::new(rusqlite::Connection::open_in_memory().unwrap());
+        let db = Mutex::new(crate::db::Db::Sqlite(rusqlite::Connection::open_in_memory().unwrap()));
         let live = Live::default();
         let watch = Watch {
             db: &db,

@@ -4,7 +4,7 @@
 //! note and audited). The latest screening of the day counts, so a later "defer" on the same
 //! day is not outvoted by an earlier "go".
 
-use rusqlite::{Connection, OptionalExtension};
+use crate::db::{Db, OptionalExtension};
 
 use crate::auth::Auth;
 use crate::pages::esc;
@@ -29,16 +29,16 @@ impl DayScreening {
 
 /// The patient's latest screening on `date` (YYYY-MM-DD) in the clinic, if any.
 pub(crate) fn latest_on(
-    c: &Connection,
+    c: &Db,
     clinic_id: i64,
     patient_id: i64,
     date: &str,
-) -> rusqlite::Result<Option<DayScreening>> {
+) -> crate::db::DbResult<Option<DayScreening>> {
     c.query_row(
         "SELECT id, verdict FROM screenings
          WHERE clinic_id = ?1 AND patient_id = ?2 AND assessment_date = ?3
          ORDER BY id DESC LIMIT 1",
-        rusqlite::params![clinic_id, patient_id, date],
+        crate::params![clinic_id, patient_id, date],
         |r| Ok(DayScreening { id: r.get(0)?, verdict: r.get(1)? }),
     )
     .optional()

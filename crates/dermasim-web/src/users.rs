@@ -4,12 +4,12 @@
 //! once, to be changed at the next sign-in). Every change is audited; another clinic's user ids
 //! answer 404, and an administrator's own account is changed at `/account`, not here (409).
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
-use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{Auth, Role};

@@ -3,13 +3,13 @@
 //! field-path messages), run through the background queue, listed, and compared two at a time
 //! on one chart (`dermasim_report::plots::CompareChart`). No patient data appears here.
 
+use crate::db::{params, OptionalExtension};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use dermasim::{ParameterSet, Scenario, Summary};
-use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
 
 use crate::auth::{Auth, Role};
@@ -161,9 +161,8 @@ fn validate(f: &ScenarioForm) -> Result<(), String> {
     check(&f.toml).map(drop)
 }
 
-fn unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(x, _)
-        if x.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+fn unique_violation(e: &crate::db::DbError) -> bool {
+    e.is_unique_violation()
 }
 
 async fn create(State(app): State<App>, a: Auth, Form(f): Form<ScenarioForm>) -> Page {
@@ -175,14 +174,13 @@ async fn create(State(app): State<App>, a: Auth, Form(f): Form<ScenarioForm>) ->
     let name = f.name.trim();
     let res = app.db(|c| {
         let now = now_text();
-        let r = c.execute(
+        let r = c.insert_returning_id(
             "INSERT INTO scenarios (clinic_id, name, toml, created_by, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             params![a.clinic_id, name, f.toml, a.user_id, now],
         );
         match r {
-            Ok(_) => {
-                let id = c.last_insert_rowid();
+            Ok(id) => {
                 db::audit(
                     c,
                     Some(a.user_id),

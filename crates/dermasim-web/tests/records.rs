@@ -511,8 +511,7 @@ async fn progress_is_live_and_a_restart_marks_runs_interrupted_body() {
     assert!(page.body.contains("data-events=\"/runs/") && page.body.contains("Cancel"));
 
     // A restart while it runs: the new server marks it interrupted, not running forever.
-    let path = env._dir.path().join("test.db");
-    let reopened = dermasim_web::App::open(&path, dermasim_web::Config::default()).unwrap();
+    let reopened = env.db.open(dermasim_web::Config::default());
     // Opening alone (as `--create-user` does beside a running server) changes nothing.
     let still: String = reopened
         .connection()

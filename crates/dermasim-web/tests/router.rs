@@ -153,9 +153,7 @@ async fn cookies_and_security_headers_body() {
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     assert!(csp.contains("connect-src 'self'"), "the run page's event stream needs it");
     // Behind TLS the cookie is Secure.
-    let dir = tempfile::tempdir().unwrap();
-    let app = App::open(&dir.path().join("tls.db"), Config { secure_cookies: true }).unwrap();
-    let env2 = Env { router: dermasim_web::router(app.clone()), app, _dir: dir };
+    let env2 = env_with(Config { secure_cookies: true, ..Config::default() });
     let page = send(&env2, "GET", "/login", None, None).await;
     let c = page.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
     assert!(c.contains("; Secure"), "{c}");
@@ -529,27 +527,41 @@ fn reopening_keeps_records_and_schema() {
 }
 
 async fn reopening_keeps_records_and_schema_body() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("keep.db");
+    let db = TestDb::new("keep.db");
     {
-        let app = App::open(&path, Config::default()).unwrap();
+        let app = db.open(Config::default());
         app.create_user("pat", "practitioner", None).unwrap();
     }
-    let app = App::open(&path, Config::default()).unwrap();
+    let app = db.open(Config::default());
     let c = app.connection();
     let n: i64 = c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 1);
-    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-    assert_eq!(mode, "wal");
-    let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
-    assert_eq!(fk, 1);
-    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    // Every migration file is applied, once.
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
-        .count();
-    assert_eq!(version, files as i64);
+    let folder = if db.is_postgres() {
+        // PostgreSQL enforces foreign keys always; the table schema_version records migrations.
+        "/migrations/postgres"
+    } else {
+        let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 1);
+        "/migrations"
+    };
+    let missing_user = c.execute(
+        "INSERT INTO patients (clinic_id, full_name, created_by, created_at, updated_at)
+         VALUES (1, 'x', 999, 'now', 'now')",
+        [],
+    );
+    assert!(missing_user.is_err(), "foreign keys are enforced");
+    let version = dermasim_web::db::schema_version(&c).unwrap();
+    // Every migration file is applied, once; both engines have the same migrations.
+    let sql_files = |folder: &str| {
+        std::fs::read_dir(format!("{}{folder}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "sql"))
+            .count()
+    };
+    assert_eq!(version, sql_files(folder) as i64);
+    assert_eq!(sql_files("/migrations"), sql_files("/migrations/postgres"));
     drop(c);
     assert!(app.create_user("pat", "practitioner", None).is_err(), "names are unique");
     assert!(app.create_user("x", "boss", None).is_err(), "roles are the four");
@@ -646,20 +658,62 @@ async fn the_profile_is_entered_in_form_fields_body() {
 }
 
 #[test]
-fn a_database_url_is_refused_and_creates_nothing() {
-    for url in
-        ["postgres://user:pass@localhost/clinic", "postgresql://db.example/clinic", "mysql://x/y"]
-    {
+fn a_database_url_other_than_postgres_is_refused_and_creates_nothing() {
+    for url in ["mysql://x/y", "sqlite://clinic.db", "https://example.org/db"] {
         let before: Vec<_> =
             std::fs::read_dir(".").unwrap().map(|e| e.unwrap().file_name()).collect();
         let e = App::open(std::path::Path::new(url), Config::default()).err().expect("refused");
         let msg = e.to_string();
         assert!(msg.starts_with("--db: `") && msg.contains("Nothing was created"), "{msg}");
-        if url.starts_with("postgres") {
-            assert!(msg.contains("PostgreSQL is not supported yet"), "{msg}");
-        }
+        assert!(msg.contains("only PostgreSQL URLs"), "{msg}");
         let after: Vec<_> =
             std::fs::read_dir(".").unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(before, after, "{url}: something was created");
     }
+}
+
+#[test]
+fn postgres_urls_are_read_as_postgres_and_a_dead_server_is_a_clear_error() {
+    use dermasim_web::Store;
+    for url in ["postgres://user:secret@db.example/clinic", "POSTGRESQL://db.example/clinic"] {
+        assert_eq!(
+            Store::parse(std::path::Path::new(url)).unwrap(),
+            Store::Postgres(url.to_string())
+        );
+    }
+    assert_eq!(
+        Store::parse(std::path::Path::new("records/clinic.db")).unwrap(),
+        Store::Sqlite("records/clinic.db".into())
+    );
+    assert_eq!(
+        Store::Postgres("postgres://ana:secret@db.example:5433/clinic".into()).shown(),
+        "postgres://ana:***@db.example:5433/clinic"
+    );
+    // Nothing listens on port 1: the connection is refused, an error naming --db without the
+    // password, never a panic.
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    let config = Config { photo_dir: Some(photos.clone()), ..Config::default() };
+    let url = "postgres://ana:secret@127.0.0.1:1/clinic?connect_timeout=5";
+    let e = App::open(std::path::Path::new(url), config).err().expect("refused");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("--db: cannot connect to the PostgreSQL server postgres://ana:***@"),
+        "{msg}"
+    );
+    assert!(!msg.contains("secret"), "{msg}");
+}
+
+#[test]
+fn an_unwritable_photo_folder_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the folder should be: no folder can be made there, whoever runs the test.
+    let blocked = dir.path().join("blocked");
+    std::fs::write(&blocked, b"a file").unwrap();
+    let config = Config { photo_dir: Some(blocked.join("photos")), ..Config::default() };
+    let e = App::open(&dir.path().join("t.db"), config.clone()).err().expect("refused");
+    assert!(e.to_string().starts_with("--photos: cannot write photos to "), "{e}");
+    let url = "postgres://ana@127.0.0.1:1/clinic";
+    let e = App::open(std::path::Path::new(url), config).err().expect("refused");
+    assert!(e.to_string().starts_with("--photos: "), "checked before connecting: {e}");
 }

@@ -8,10 +8,16 @@ use clap::Args;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// SQLite database file (created with migrations applied when missing). Default:
+    /// SQLite database file (created with migrations applied when missing), or a PostgreSQL
+    /// server as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (migrated at start). Default:
     /// $XDG_DATA_HOME/dermasim/dermasim.db, else ~/.local/share/dermasim/dermasim.db.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH|URL")]
     db: Option<PathBuf>,
+    /// Folder for photos (created when missing; refused at start when not writable). Default:
+    /// NAME.photos beside a SQLite file; with PostgreSQL $XDG_DATA_HOME/dermasim/photos, else
+    /// ~/.local/share/dermasim/photos.
+    #[arg(long, value_name = "DIR")]
+    photos: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -31,11 +37,13 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     let db = args.db.unwrap_or_else(dermasim_web::default_db_path);
-    let config = dermasim_web::Config { secure_cookies: args.behind_tls };
+    let config =
+        dermasim_web::Config { secure_cookies: args.behind_tls, photo_dir: args.photos.clone() };
     let rt = dermasim_web::runtime()?;
     rt.block_on(async {
         let app = dermasim_web::App::open(&db, config)
             .with_context(|| format!("cannot open the database {}", shown(&db)))?;
+        let store = dermasim_web::Store::parse(&db)?;
         if let Some(name) = &args.create_user {
             let role = args.role.as_deref().unwrap_or_default();
             let password = app.create_user(name, role, args.clinic.as_deref())?;
@@ -48,7 +56,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let listener = dermasim_web::bind(args.addr)
             .await
             .with_context(|| format!("cannot listen on {}", args.addr))?;
-        outln!("database {}", db.display());
+        outln!("database {}", store.shown());
+        outln!("photos {}", app.photo_dir().display());
         outln!("dermasim serve: http://{}/ (Ctrl-C stops)", listener.local_addr()?);
         dermasim_web::serve(listener, app).await?;
         Ok(())

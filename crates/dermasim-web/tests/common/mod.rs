@@ -1,5 +1,6 @@
-//! Shared helpers of the router tests: a temp-file database, signed-in users, requests
-//! through `tower::ServiceExt::oneshot`.
+//! Shared helpers of the router tests: a fresh database per test (a temp-file SQLite database,
+//! or, when `DERMASIM_TEST_POSTGRES` holds a URL, a schema of its own on that PostgreSQL
+//! server), signed-in users, requests through `tower::ServiceExt::oneshot`.
 #![allow(dead_code)]
 
 use axum::body::Body;
@@ -16,7 +17,89 @@ pub fn run<F: std::future::Future>(f: F) -> F::Output {
 pub struct Env {
     pub app: App,
     pub router: Router,
-    pub _dir: tempfile::TempDir,
+    pub db: TestDb,
+}
+
+/// The PostgreSQL server the tests use instead of SQLite, when set.
+pub const POSTGRES_VAR: &str = "DERMASIM_TEST_POSTGRES";
+
+/// One test's own database, removed at the end: a SQLite file in a temp folder, or, when
+/// [`POSTGRES_VAR`] holds a URL, a new schema on that server (the app connects with it as its
+/// `search_path`, so tests run in parallel without seeing each other's rows).
+pub struct TestDb {
+    pub dir: tempfile::TempDir,
+    /// What `--db` would be: the file path, or the URL with the schema as `search_path`.
+    pub location: std::path::PathBuf,
+    /// The server URL and the schema, with PostgreSQL.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh database named `name` (the file name on SQLite).
+    pub fn new(name: &str) -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        match std::env::var(POSTGRES_VAR).ok().filter(|u| !u.is_empty()) {
+            None => TestDb { location: dir.path().join(name), dir, postgres: None },
+            Some(url) => {
+                use std::sync::atomic::{AtomicU64, Ordering};
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos();
+                let schema = format!(
+                    "t_{}_{}_{nanos}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                );
+                admin(&url, format!("CREATE SCHEMA {schema}"))
+                    .unwrap_or_else(|e| panic!("{POSTGRES_VAR}={url}: {e}"));
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let location = format!("{url}{sep}options=-csearch_path%3D{schema}").into();
+                TestDb { dir, location, postgres: Some((url, schema)) }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// Open (or reopen) the app on this database; photos in the temp folder with PostgreSQL.
+    pub fn open(&self, mut config: Config) -> App {
+        if self.is_postgres() && config.photo_dir.is_none() {
+            config.photo_dir = Some(self.dir.path().join("photos"));
+        }
+        App::open(&self.location, config).unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.postgres {
+            // The app's own connection may still be open (its run workers hold it); a DROP
+            // waits only for statements in flight.
+            let _ = admin(url, format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// Run `sql` on the server at `url`, on a thread of its own: the sync client starts a runtime
+/// of its own, which cannot start inside the test's.
+fn admin(url: &str, sql: String) -> Result<(), postgres::Error> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        postgres::Client::connect(&url, postgres::NoTls)?.batch_execute(&sql)
+    })
+    .join()
+    .expect("the admin thread ran")
+}
+
+/// A test environment on a fresh [`TestDb`] opened with `config`.
+pub fn env_with(config: Config) -> Env {
+    let db = TestDb::new("test.db");
+    let app = db.open(config);
+    Env { router: dermasim_web::router(app.clone()), app, db }
 }
 
 pub struct Resp {
@@ -38,9 +121,7 @@ pub struct User {
 }
 
 pub async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let app = App::open(&dir.path().join("test.db"), Config::default()).unwrap();
-    Env { router: dermasim_web::router(app.clone()), app, _dir: dir }
+    env_with(Config::default())
 }
 
 pub fn form_body(fields: &[(&str, &str)]) -> String {
@@ -160,7 +241,7 @@ pub async fn screened(env: &Env, u: &User, pid: i64, date: &str) -> String {
         .query_row(
             "SELECT verdict FROM screenings WHERE patient_id = ?1 AND assessment_date = ?2
              ORDER BY id DESC LIMIT 1",
-            rusqlite::params![pid, date],
+            dermasim_web::params![pid, date],
             |r| r.get(0),
         )
         .unwrap()
