@@ -625,7 +625,9 @@ async fn cancel_run(State(app): State<App>, a: Auth, Path(id): Path<i64>) -> Pag
         return Err(Fail::Forbidden("Your role cannot cancel this simulation.".into()));
     }
     let live = app.runs.live(id);
-    if finished(&r.status) && live.is_none() {
+    // Finished in the database is finished, even while its worker is still letting go of the
+    // run's live entry (that window made the cancel of a just-finished run look accepted).
+    if finished(&r.status) {
         return Err(Fail::Conflict(format!(
             "This run is {} already; nothing to cancel.",
             r.status
