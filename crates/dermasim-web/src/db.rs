@@ -243,33 +243,21 @@ impl FromValue for i64 {
         }
     }
 }
-impl FromValue for i32 {
-    const NAME: &'static str = "a 32-bit integer";
-    fn from_value(v: Value) -> Result<Self, Value> {
-        match v {
-            Value::Int(n) => i32::try_from(n).map_err(|_| Value::Int(n)),
-            v => Err(v),
+/// Narrower integers read from the engine's 64-bit integer, refused when out of their range.
+macro_rules! narrow_integer {
+    ($($t:ty => $name:literal),* $(,)?) => {$(
+        impl FromValue for $t {
+            const NAME: &'static str = $name;
+            fn from_value(v: Value) -> Result<Self, Value> {
+                match v {
+                    Value::Int(n) => <$t>::try_from(n).map_err(|_| Value::Int(n)),
+                    v => Err(v),
+                }
+            }
         }
-    }
+    )*};
 }
-impl FromValue for u32 {
-    const NAME: &'static str = "an unsigned 32-bit integer";
-    fn from_value(v: Value) -> Result<Self, Value> {
-        match v {
-            Value::Int(n) => u32::try_from(n).map_err(|_| Value::Int(n)),
-            v => Err(v),
-        }
-    }
-}
-impl FromValue for usize {
-    const NAME: &'static str = "a count";
-    fn from_value(v: Value) -> Result<Self, Value> {
-        match v {
-            Value::Int(n) => usize::try_from(n).map_err(|_| Value::Int(n)),
-            v => Err(v),
-        }
-    }
-}
+narrow_integer!(i32 => "a 32-bit integer", u32 => "an unsigned 32-bit integer", usize => "a count");
 impl FromValue for bool {
     const NAME: &'static str = "a flag (0 or 1)";
     fn from_value(v: Value) -> Result<Self, Value> {
