@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web app's tests on PostgreSQL: a throwaway cluster (Unix socket only, trust auth, C
 # collation so text sorts byte-wise as in SQLite), DERMASIM_TEST_POSTGRES pointing at it (each
-# test then makes and drops a schema of its own), `cargo test -p dermasim-web`, then the cluster
+# test then makes and drops a schema of its own), the web crate's test targets, then the cluster
 # is stopped and removed. Installs Debian's postgresql when no server binaries are found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,5 +43,8 @@ as_server "$bin/pg_ctl" -D "$root/data" -l "$root/server.log" -w \
 
 export DERMASIM_TEST_POSTGRES="postgresql://dermasim@/postgres?host=$root&port=$port"
 start=$(date +%s)
-cargo test -p dermasim-web --locked
+# The web crate's test targets under `--workspace`, so features resolve as in the main
+# `cargo test --workspace` and its build is reused (`-p dermasim-web` resolves them on its own
+# and recompiles arrow and parquet). Its unit tests need no database and ran there already.
+cargo test --workspace --locked --test consent_photos --test records --test router --test workspace
 echo "dermasim-web tests on PostgreSQL ($("$bin/postgres" --version)): passed in $(( $(date +%s) - start )) s"
