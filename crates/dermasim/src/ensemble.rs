@@ -27,9 +27,6 @@ fn varied(name: &str) -> bool {
                 | "cortisol"
                 | "pathogen_per_injury"
                 | "site_reference_age_years"
-                // A mechanism switch (off by default), not an uncertainty, and its time scale.
-                | "latent_tgf_per_injury"
-                | "latent_tgf_activation_per_day"
         )
 }
 

@@ -71,6 +71,7 @@ fn transport_alone_keeps_the_layered_resting_profile() {
     s.parameters.insert("debris_per_injury".into(), 0.0);
     s.parameters.insert("neutrophils_per_injury".into(), 0.0);
     s.parameters.insert("matrix_loss_per_injury".into(), 0.0);
+    s.parameters.insert("latent_tgf_per_injury".into(), 0.0);
     s.parameters.insert("d_fibroblasts".into(), 5000.0);
     s.parameters.insert("reticular_fibroblasts_rel".into(), 0.2);
     s.protocol.follow_up_days = 730.0;
@@ -132,9 +133,17 @@ fn collagen_gain_never_falls_as_passes_needles_or_sessions_rise() {
     let passes =
         sweep(&default, &[1.0, 2.0, 3.0, 5.0, 10.0, 20.0], |s, n| pen(s).passes = n as u32);
     assert_non_decreasing("passes", &passes);
-    // Saturation: the last doubling of passes adds far less than the first.
+    // Saturation as the channels overlap: with a 36-needle cartridge, 10 passes already cover
+    // about 96 % of the surface (Poisson coverage of the 62.5 um injury discs) and 20 nearly
+    // all of it, so the last doubling of passes adds far less than the first. (At the
+    // default 12 needles coverage is still 66 % at 10 passes and the gain rightly keeps
+    // growing with the injured volume.)
+    let mut dense = default.clone();
+    pen(&mut dense).needles = 36;
+    let passes = sweep(&dense, &[1.0, 2.0, 10.0, 20.0], |s, n| pen(s).passes = n as u32);
+    assert_non_decreasing("passes at 36 needles", &passes);
     let first = passes[1].1 - passes[0].1;
-    let last = passes[5].1 - passes[4].1;
+    let last = passes[3].1 - passes[2].1;
     assert!(last < 0.25 * first, "no saturation in passes: {first} then {last}");
 
     let needles = sweep(&default, &[3.0, 6.0, 12.0, 24.0, 36.0], |s, n| pen(s).needles = n as u32);
@@ -251,14 +260,12 @@ fn the_ensemble_collagen_band_stops_rising_within_a_year() {
 
 #[test]
 fn with_the_injury_dose_of_tgf_beta_the_gain_follows_injured_volume() {
-    // The optional mechanism (latent_tgf_per_injury, off by default): latent TGF-beta set free
-    // in proportion to injured tissue and activated over days carries the signal, so 1.5 mm,
-    // whose channel cuts many times the dermal volume of a 0.5 mm one, gives at least three
-    // times the gain; still monotone. And the dose outlasts the first week: TGF-beta two weeks
-    // after one session is still at least 1 % of its peak (the Aust 2010 check).
-    let mut default = scenario(Fidelity::One);
-    default.parameters.insert("latent_tgf_per_injury".into(), 80.0);
-    default.parameters.insert("tgf_per_repair_macrophage".into(), 3.0);
+    // Latent TGF-beta set free in proportion to injured tissue and activated over days carries
+    // the signal, so 1.5 mm, whose channel cuts many times the dermal volume of a 0.5 mm one,
+    // gives at least three times the gain; still monotone. And the dose outlasts the first
+    // week: TGF-beta two weeks after one session is still at least 1 % of its peak (the Aust
+    // 2010 check).
+    let default = scenario(Fidelity::One);
     let at = |depth: f64| {
         let mut s = default.clone();
         pen(&mut s).depth_mm = depth;

@@ -112,14 +112,25 @@ fn single_central_puncture_gives_a_radially_symmetric_3d_field() {
 
 #[test]
 fn fidelity_3d_and_1d_agree_on_collagen_within_the_stated_band() {
-    // Stated band (docs/numerics.md): 3d and 1d within 0.02 of collagen_total_rel.
+    // Stated band (docs/numerics.md): over the default pen's three sessions the 1d collagen
+    // gain is within 6 % of the resolved 3d gain (measured: at most 5.5 %, 1d above). The 3d
+    // reference is an 800 um patch at 20 um (about 17 punctures a session): the 400 um, 40 um
+    // patch of the other tests holds four punctures and reads 0.02-0.03 lower, from the
+    // sample of channel positions and the coarse step. The band was 0.02 absolute while the
+    // gain was about +0.3 (7 % of it); with the injury dose of latent TGF-beta the gain is
+    // about +0.9, and the band is stated relative to it, tighter than before.
     let s1 = run(&scenario(Fidelity::One));
-    let s3 = run(&scenario(Fidelity::Three));
+    let mut s = scenario(Fidelity::Three);
+    s.simulation.patch_um = [800.0, 800.0];
+    s.simulation.dx_um = 20.0;
+    s.simulation.dz_um = 20.0;
+    let s3 = run(&s);
     for day in [14.0, 56.0, 90.0, 180.0] {
         let c = |s: &Summary| s.at(day).unwrap().collagen_total_rel;
         let (b, d) = (c(&s1), c(&s3));
-        eprintln!("day {day}: 1d {b:.4} 3d {d:.4}");
-        assert!((d - b).abs() <= 0.02, "day {day}: 3d {d} vs 1d {b}");
+        let rel = (b - d).abs() / (d - 1.0);
+        eprintln!("day {day}: 1d {b:.4} 3d {d:.4} ({:.1} % of the 3d gain)", 100.0 * rel);
+        assert!(d > 1.05 && rel <= 0.06, "day {day}: 3d {d} vs 1d {b}");
     }
 }
 
@@ -225,7 +236,7 @@ fn optimised_kinetics_match_the_reference_integrator_on_a_whole_run() {
     // Rodas3 with the analytic Jacobian at the default tolerance against Rodas4 with
     // finite differences and dense LU at rtol 1e-6 (the first implementation): the main
     // outputs agree to 5e-4, ten times inside the refinement bound above; the inflammatory
-    // means, transients that the kinetics tolerance (rtol 3e-3) governs directly, to 5e-3.
+    // means, transients that the kinetics tolerance (rtol 2e-3) governs directly, to 5e-3.
     let s = scenario(Fidelity::One);
     let fast = run(&s);
     let opts = Options { reference_kinetics: true, ..Options::default() };

@@ -33,6 +33,7 @@ impl Simulation {
         let transported = clock.elapsed().as_secs_f64();
         let clock = std::time::Instant::now();
         self.kinetics(dt)?;
+        self.retire_refill_targets();
         self.update_epidermis(dt);
         self.profile.kinetics_s += clock.elapsed().as_secs_f64();
         let clock = std::time::Instant::now();
@@ -146,6 +147,29 @@ impl Simulation {
             self.profile.voxels_resting += resting;
         }
         Ok(())
+    }
+
+    /// Wound filling ends once it has restored what the injury took: a voxel whose matrix is
+    /// back at its refill target gets its resting level as target again. A target kept after
+    /// it was reached would refill collagen III for as long as it matures into collagen I, a
+    /// source of matrix that never ends (and at 0d/1d, where a session's targets are set over
+    /// the whole wound zone, it made repeated sessions outgrow 3d).
+    pub(super) fn retire_refill_targets(&mut self) {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let (fields, base) = (&self.fields, &self.base);
+        for (m, s) in [C3, C1, EF].into_iter().enumerate() {
+            let level = &fields[s * len..(s + 1) * len];
+            let targets = &mut self.refill[m * len..(m + 1) * len];
+            for (k, b) in base.iter().enumerate() {
+                let rest = b.matrix()[m];
+                let cells = k * plane..(k + 1) * plane;
+                for (t, &x) in targets[cells.clone()].iter_mut().zip(&level[cells]) {
+                    if *t > rest && x >= *t {
+                        *t = rest;
+                    }
+                }
+            }
+        }
     }
 
     /// With a non-zero `simulation.rest_tolerance`, which voxels lie within it of rest (every
