@@ -93,8 +93,8 @@ fn a_cancelled_run_stops_within_a_step_and_leaves_no_folder() {
 #[test]
 fn memory_and_folder_sinks_hold_the_same_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut s = Scenario::default_scenario();
-    s.outputs.write = Some(vec![dermasim::outputs::OutputKind::TimeseriesCsv]);
+    let mut s = dermasim_app::ScenarioFile::default_scenario();
+    s.outputs.write = Some(vec![dermasim_app::OutputKind::TimeseriesCsv]);
     let request = RunRequest::new(s);
     let mut mem = MemorySink::new();
     run::run_into(&request, &mut mem, &NoObserver).unwrap();

@@ -7,6 +7,9 @@ use super::*;
 struct CheckpointHeader {
     format: String,
     scenario: String,
+    /// The snapshot days the stepper lands on: part of the run, though not of the scenario.
+    #[serde(default)]
+    snapshot_days: Vec<f64>,
     parameters: String,
     t: f64,
     sessions_done: usize,
@@ -53,6 +56,7 @@ impl Simulation {
         let header = CheckpointHeader {
             format: CHECKPOINT_FORMAT.into(),
             scenario: self.prepared.scenario.canonical_json(),
+            snapshot_days: self.prepared.snapshot_days.clone(),
             parameters: serde_json::to_string(&self.prepared.set).expect("parameters serialise"),
             t: self.t,
             sessions_done: self.sessions_done,
@@ -101,6 +105,7 @@ impl Simulation {
             return Err(bad(&format!("format `{}` is not {CHECKPOINT_FORMAT}", h.format)));
         }
         if h.scenario != self.prepared.scenario.canonical_json()
+            || h.snapshot_days != self.prepared.snapshot_days
             || h.parameters
                 != serde_json::to_string(&self.prepared.set).expect("parameters serialise")
         {
