@@ -489,11 +489,7 @@ impl Cohort {
         o
     }
 
-    fn scenario_unchecked(
-        &self,
-        member: usize,
-        protocol: usize,
-    ) -> Result<ScenarioFile, AppError> {
+    fn scenario_unchecked(&self, member: usize, protocol: usize) -> Result<ScenarioFile, AppError> {
         let mut tree = self.protocols[protocol].1.clone();
         for o in self.member_overrides(member, protocol) {
             dermasim_io::apply_override(&mut tree, &o)?;

@@ -51,11 +51,7 @@ pub fn load(source: &ScenarioSource, base: &ParameterSet) -> Result<PreparedFile
 /// Parse and validate scenario TOML given as text (a browser's editor, say): the same steps
 /// as [`load`] for a `.toml` file, so the same field-path errors (`origin` stands where a file
 /// name would, in syntax errors).
-pub fn load_text(
-    text: &str,
-    origin: &str,
-    base: &ParameterSet,
-) -> Result<PreparedFile, AppError> {
+pub fn load_text(text: &str, origin: &str, base: &ParameterSet) -> Result<PreparedFile, AppError> {
     let tree = dermasim_io::parse_tree(text, false, origin)?;
     let file = dermasim_io::scenario_from_tree(tree).map_err(IoError::from)?;
     Ok(file.prepare(SiteTable::shared(), base).map_err(IoError::from)?)

@@ -180,11 +180,11 @@ fn is_false(v: &&bool) -> bool {
     !**v
 }
 
-/// The file as parsed: `Scenario`'s keys, defaults and name, with `outputs` in its place, so
-/// serde's messages (expected keys, `expected struct Scenario`) and the order in which faults
-/// are found are unchanged.
+/// The file as parsed: `Scenario`'s keys and defaults with `outputs` in its place, and its
+/// name in messages, so serde's messages (expected keys, `expected struct Scenario`) and the
+/// order in which faults are found are unchanged.
 #[derive(Deserialize)]
-#[serde(rename = "Scenario", deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "struct Scenario")]
 struct FileRepr {
     #[serde(default)]
     name: Option<String>,
@@ -315,7 +315,8 @@ mod tests {
         .filter(|k| !json.contains(&format!("\"{k}\":")))
         .collect();
         assert!(keys.is_empty(), "missing {keys:?} in {json}");
-        let at = |k: &str| json.find(&format!("\"{k}\":{{")).or_else(|| json.find(&format!("\"{k}\":")));
+        let at =
+            |k: &str| json.find(&format!("\"{k}\":{{")).or_else(|| json.find(&format!("\"{k}\":")));
         assert!(at("topical") < at("outputs") && at("outputs") < at("allow_outside_range"));
     }
 
