@@ -284,7 +284,7 @@ mod tests {
             "name=\"full\"",
             "parameters.penetration_efficiency_pen=0.5",
             "allow_outside_range=true",
-            "topical={compound=\"caffeine\"}",
+            "topical={compound=\"caffeine\", concentration_mg_per_ml=10, amount_ul_per_cm2=2, duration_h=8}",
             "inflammation={sbml=\"m.xml\"}",
             "outputs.write=[\"profiles\"]",
             "outputs.snapshot_days=[3, 1]",

@@ -205,6 +205,13 @@ mod checkpoint_tests {
         other.patient.age_years = 60.0;
         let mut sim = Simulation::new(&other, &base).unwrap();
         assert!(sim.restore(saved.as_ref().unwrap()).is_err());
+        // So is one of the same scenario with other snapshot days: they move the steps.
+        let asked =
+            crate::scenario::SnapshotRequest { path: "outputs.snapshot_days", days: &[50.0] };
+        let prepared =
+            s.prepare_with_snapshots(crate::tissue::SiteTable::shared(), &base, asked).unwrap();
+        let mut sim = Simulation::from_prepared(&prepared, crate::Options::default()).unwrap();
+        assert!(sim.restore(saved.as_ref().unwrap()).is_err());
         let mut sim = Simulation::new(&s, &base).unwrap();
         assert!(sim.restore(&saved.unwrap()[..100]).is_err());
     }
