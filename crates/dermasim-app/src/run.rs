@@ -38,10 +38,10 @@ pub struct CheckpointPlan {
 #[derive(Debug, Clone)]
 pub enum RunScenario {
     /// Checked and prepared already ([`crate::scenario::load`]): the run takes it as it is.
-    Prepared(PreparedFile),
+    Prepared(Box<PreparedFile>),
     /// Not checked yet (built in code, read back from a database): prepared when the run
     /// starts, and refused then with the same field-path errors.
-    File(ScenarioFile),
+    File(Box<ScenarioFile>),
 }
 
 impl RunScenario {
@@ -88,13 +88,13 @@ impl RunRequest {
     /// A single run of `scenario` (a [`Scenario`] or a [`ScenarioFile`]), checked when the
     /// run starts; nothing else.
     pub fn new(scenario: impl Into<ScenarioFile>) -> RunRequest {
-        RunRequest::with(RunScenario::File(scenario.into()))
+        RunRequest::with(RunScenario::File(Box::new(scenario.into())))
     }
 
     /// A single run of a scenario checked already ([`crate::scenario::load`]): the run uses
     /// its preparation and checks nothing again.
     pub fn prepared(scenario: PreparedFile) -> RunRequest {
-        RunRequest::with(RunScenario::Prepared(scenario))
+        RunRequest::with(RunScenario::Prepared(Box::new(scenario)))
     }
 
     fn with(scenario: RunScenario) -> RunRequest {
