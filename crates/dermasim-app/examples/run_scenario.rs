@@ -16,7 +16,8 @@ pub fn summary(file: Option<std::path::PathBuf>) -> Summary {
     };
     let scenario = scenario::load(&source, &ParameterSet::default_set()).expect("a valid scenario");
     let mut sink = MemorySink::new();
-    let report = run::run_into(&RunRequest::new(scenario), &mut sink, &NoObserver).expect("runs");
+    let report =
+        run::run_into(&RunRequest::prepared(scenario), &mut sink, &NoObserver).expect("runs");
     println!("{} files in memory, e.g. {}", sink.files().len(), sink.files()[0].path);
     report.summary
 }

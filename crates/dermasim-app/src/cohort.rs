@@ -34,7 +34,7 @@ use arrow_schema::{DataType, Field, Schema};
 use dermasim::rng::Stream;
 use dermasim::tissue::SiteTable;
 use dermasim::{ParameterSet, Scenario, Summary};
-use dermasim_io::{FolderTarget, IoError};
+use dermasim_io::{FolderTarget, IoError, PreparedFile, ScenarioFile};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -489,7 +489,7 @@ impl Cohort {
         o
     }
 
-    fn scenario_unchecked(&self, member: usize, protocol: usize) -> Result<Scenario, AppError> {
+    fn scenario_unchecked(&self, member: usize, protocol: usize) -> Result<ScenarioFile, AppError> {
         let mut tree = self.protocols[protocol].1.clone();
         for o in self.member_overrides(member, protocol) {
             dermasim_io::apply_override(&mut tree, &o)?;
@@ -497,8 +497,13 @@ impl Cohort {
         Ok(dermasim_io::scenario_from_tree(tree)?)
     }
 
-    /// The validated scenario of `member` under `protocol` (an index into [`Self::protocols`]).
-    pub fn member_scenario(&self, member: usize, protocol: usize) -> Result<Scenario, AppError> {
+    /// The validated scenario of `member` under `protocol` (an index into [`Self::protocols`]),
+    /// prepared for its run.
+    pub fn member_scenario(
+        &self,
+        member: usize,
+        protocol: usize,
+    ) -> Result<PreparedFile, AppError> {
         if member >= self.members || protocol >= self.protocols.len() {
             return Err(AppError::request(
                 "member",
@@ -510,8 +515,7 @@ impl Cohort {
             ));
         }
         let s = self.scenario_unchecked(member, protocol)?;
-        s.validate(SiteTable::shared(), &ParameterSet::default_set())?;
-        Ok(s)
+        Ok(s.prepare(SiteTable::shared(), &ParameterSet::default_set())?)
     }
 
     /// The manifest of the dataset (deterministic: no clock, so datasets compare byte for byte).
@@ -621,7 +625,7 @@ impl Cohort {
             .par_iter()
             .map(|&(i, p)| {
                 let s = self.member_scenario(i, p)?;
-                let r = run::run(&RunRequest::new(s), &quiet)?;
+                let r = run::run(&RunRequest::prepared(s), &quiet)?;
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                 observer.progress(Progress::Members { done: d, total });
                 Ok(r.summary)
@@ -963,7 +967,7 @@ patient.fitzpatrick = { choice = [1, 2, 3, 4, 5, 6] }
         assert_eq!(c.member_overrides(3, 0), again.member_overrides(3, 0));
         assert_eq!(c.hash(), again.hash());
         let s = c.member_scenario(3, 0).unwrap();
-        assert!((25.0..=75.0).contains(&s.patient.age_years));
+        assert!((25.0..=75.0).contains(&s.scenario().patient.age_years));
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("cohort");
         assert_eq!(c.prepare(&out, "--out").unwrap(), vec![0, 1, 2]);

@@ -110,7 +110,7 @@ mod tests {
             run(&RunRequest { capture: true, ..RunRequest::new(small_3d()) }, &crate::NoObserver)
                 .unwrap();
         let days = snapshot_days(r.capture.as_ref());
-        assert_eq!(days, r.scenario.outputs.days(&r.scenario.protocol));
+        assert_eq!(days, r.scenario.outputs.days(&r.scenario.scenario.protocol));
         let grid = r.capture.as_ref().unwrap().grid().clone();
         let snap = snapshot(r.capture.as_ref(), days[0]).unwrap();
         assert_eq!(snap.fields.len(), COUNT * grid.len());

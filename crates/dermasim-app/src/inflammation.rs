@@ -21,7 +21,9 @@ pub fn resolve_path(scenario: &mut Scenario, scenario_file: Option<&Path>) {
     else {
         return;
     };
-    if Path::new(&src.sbml).is_relative() && !dir.as_os_str().is_empty() {
+    // An empty name stays empty, for the scenario's check to refuse by name.
+    let named = !src.sbml.trim().is_empty();
+    if named && Path::new(&src.sbml).is_relative() && !dir.as_os_str().is_empty() {
         src.sbml = dir.join(&src.sbml).to_string_lossy().into_owned();
     }
 }

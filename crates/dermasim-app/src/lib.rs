@@ -42,7 +42,10 @@ pub mod scenario;
 pub mod tables;
 
 pub use dermasim::{ParameterSet, Scenario, Summary};
-pub use dermasim_io::{FileEntry, Manifest, MemorySink, RunFolder, Sink};
+pub use dermasim_io::{
+    FileEntry, Manifest, MemorySink, OutputKind, Outputs, PreparedFile, RunFolder, ScenarioFile,
+    Sink,
+};
 pub use error::AppError;
 pub use observe::{CancelFlag, NoObserver, Observer, Progress};
 

@@ -6,9 +6,10 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use dermasim::outputs::OutputKind;
 use dermasim::{ParameterSet, Scenario, Simulation, Summary};
-use dermasim_io::{scenario_hash, Manifest, RunFolder, Sink};
+use dermasim_io::{
+    prepared_hash, Manifest, OutputKind, Outputs, PreparedFile, RunFolder, ScenarioFile, Sink,
+};
 use dermasim_report::{Capture, DepthTable, RunData};
 
 use crate::{AppError, Observer, Progress, VERSION};
@@ -31,11 +32,46 @@ pub struct CheckpointPlan {
     pub resume: bool,
 }
 
+/// The scenario of a [`RunRequest`]: checked already, or checked when the run starts. Either
+/// way the run checks it exactly once: the run takes a [`PreparedFile`] and nothing after
+/// that has a scenario to check.
+#[derive(Debug, Clone)]
+pub enum RunScenario {
+    /// Checked and prepared already ([`crate::scenario::load`]): the run takes it as it is.
+    Prepared(Box<PreparedFile>),
+    /// Not checked yet (built in code, read back from a database): prepared when the run
+    /// starts, and refused then with the same field-path errors.
+    File(Box<ScenarioFile>),
+}
+
+impl RunScenario {
+    /// The scenario as the core sees it.
+    pub fn scenario(&self) -> &Scenario {
+        match self {
+            RunScenario::Prepared(p) => p.scenario(),
+            RunScenario::File(f) => &f.scenario,
+        }
+    }
+
+    /// The file's `[outputs]`.
+    pub fn outputs(&self) -> &Outputs {
+        match self {
+            RunScenario::Prepared(p) => p.outputs(),
+            RunScenario::File(f) => &f.outputs,
+        }
+    }
+
+    /// The kinds of file a run folder of this scenario gets.
+    fn kinds(&self) -> std::collections::BTreeSet<OutputKind> {
+        self.outputs().resolved(self.scenario().simulation.fidelity)
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    /// The validated scenario ([`crate::scenario::load`]).
-    pub scenario: Scenario,
+    /// The scenario, prepared already ([`RunRequest::prepared`]) or not ([`RunRequest::new`]).
+    pub scenario: RunScenario,
     /// Bands from this many ensemble members.
     pub ensemble: Option<usize>,
     /// Checkpoints of the central run (single runs only).
@@ -49,8 +85,19 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
-    /// A single run of `scenario`, nothing else.
-    pub fn new(scenario: Scenario) -> RunRequest {
+    /// A single run of `scenario` (a [`Scenario`] or a [`ScenarioFile`]), checked when the
+    /// run starts; nothing else.
+    pub fn new(scenario: impl Into<ScenarioFile>) -> RunRequest {
+        RunRequest::with(RunScenario::File(Box::new(scenario.into())))
+    }
+
+    /// A single run of a scenario checked already ([`crate::scenario::load`]): the run uses
+    /// its preparation and checks nothing again.
+    pub fn prepared(scenario: PreparedFile) -> RunRequest {
+        RunRequest::with(RunScenario::Prepared(Box::new(scenario)))
+    }
+
+    fn with(scenario: RunScenario) -> RunRequest {
         RunRequest {
             scenario,
             ensemble: None,
@@ -97,8 +144,8 @@ impl RunRequest {
 pub struct RunReport {
     /// The summary (`summary.json`), with bands and delivery when asked.
     pub summary: Summary,
-    /// The scenario as run.
-    pub scenario: Scenario,
+    /// The scenario file as run (`scenario.json`).
+    pub scenario: ScenarioFile,
     /// The parameter set as run (scenario overrides applied).
     pub parameters: ParameterSet,
     /// Depth data taken while the run went (when files that need them were written, or the
@@ -137,7 +184,7 @@ pub fn run_into(
     sink: &mut dyn Sink,
     observer: &dyn Observer,
 ) -> Result<RunReport, AppError> {
-    let kinds = request.scenario.outputs.resolved(request.scenario.simulation.fidelity);
+    let kinds = request.scenario.kinds();
     let watch = kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti);
     let report = execute(request, watch || request.capture, observer)?;
     observer.progress(Progress::Stage("writing outputs"));
@@ -189,7 +236,7 @@ pub fn write_run(report: &RunReport, sink: &mut dyn Sink) -> Result<(), AppError
         sections: cap.map_or(&empty, |c| &c.sections),
         extra: &[],
     };
-    let kinds = report.scenario.outputs.resolved(report.scenario.simulation.fidelity);
+    let kinds = report.scenario.outputs.resolved(report.scenario.scenario.simulation.fidelity);
     dermasim_report::write_outputs(sink, &data, cap, &kinds)?;
     if !report.members.is_empty() && kinds.contains(&OutputKind::TimeseriesCsv) {
         sink.write(
@@ -215,12 +262,20 @@ fn execute(
     request.check()?;
     let started = Instant::now();
     let base = ParameterSet::default_set();
-    let scenario = &request.scenario;
-    // Checked once here; the central run, the ensemble and delivery all take `prepared`.
-    let prepared = scenario.prepare(dermasim::tissue::SiteTable::shared(), &base)?;
+    // Checked once: here for a file, already for a prepared one. The central run, the
+    // ensemble and delivery all take `prepared`; there is no unchecked scenario below.
+    let checked_here;
+    let file = match &request.scenario {
+        RunScenario::Prepared(p) => p,
+        RunScenario::File(f) => {
+            checked_here = f.clone().prepare(dermasim::tissue::SiteTable::shared(), &base)?;
+            &checked_here
+        }
+    };
+    let prepared = file.prepared();
+    let scenario = prepared.scenario();
     let days = prepared.snapshot_days().to_vec();
-    let keep_fields =
-        scenario.outputs.resolved(scenario.simulation.fidelity).contains(&OutputKind::Vti);
+    let keep_fields = request.scenario.kinds().contains(&OutputKind::Vti);
     let mut warnings = Vec::new();
 
     // An SBML inflammation module, when the scenario names one (`[inflammation]`).
@@ -233,7 +288,7 @@ fn execute(
         ));
     }
     let options = dermasim::Options { inflammation: inflammation.clone(), ..Default::default() };
-    let mut sim = Simulation::from_prepared(&prepared, options)?;
+    let mut sim = Simulation::from_prepared(prepared, options)?;
     let mut resumed_from_day = None;
     if let Some(c) = request.checkpoint.as_ref().filter(|c| c.resume && c.path.exists()) {
         let bytes = std::fs::read(&c.path)
@@ -290,7 +345,7 @@ fn execute(
         observer.progress(Progress::Members { done: 0, total: n });
         members = dermasim::ensemble::add_bands(
             &mut summary,
-            &prepared,
+            prepared,
             &base,
             n,
             &|done| observer.progress(Progress::Members { done, total: n }),
@@ -305,7 +360,7 @@ fn execute(
     }
     if scenario.topical.is_some() {
         observer.progress(Progress::Stage("topical delivery"));
-        summary.delivery = Some(dermasim::delivery::deliver(&prepared)?);
+        summary.delivery = Some(dermasim::delivery::deliver(prepared)?);
     }
     let outside = scenario.overrides_outside_range(&base);
     if !outside.is_empty() {
@@ -326,7 +381,7 @@ fn execute(
         version: VERSION.into(),
         created_utc: dermasim_io::utc_now(),
         command: request.command.clone(),
-        scenario_hash: scenario_hash(scenario),
+        scenario_hash: prepared_hash(file),
         seed: scenario.simulation.seed,
         fidelity: scenario.simulation.fidelity.as_str().into(),
         threads: rayon::current_num_threads(),
@@ -340,7 +395,7 @@ fn execute(
     };
     Ok(RunReport {
         summary,
-        scenario: scenario.clone(),
+        scenario: file.file(),
         parameters: prepared.parameters().clone(),
         capture,
         members,

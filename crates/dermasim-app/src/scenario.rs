@@ -1,10 +1,12 @@
 //! Loading a scenario the way every front end does: a file (or the built-in default), then
-//! `PATH=VALUE` overrides, then the shared switches, then the library's validation.
+//! `PATH=VALUE` overrides, then the shared switches, then the library's validation, once: the
+//! result is a [`PreparedFile`] that runs and delivery take without checking it again.
 
 use std::path::PathBuf;
 
-use dermasim::outputs::OutputKind;
-use dermasim::{ParameterSet, Scenario};
+use dermasim::tissue::SiteTable;
+use dermasim::ParameterSet;
+use dermasim_io::{IoError, OutputKind, PreparedFile};
 
 use crate::AppError;
 
@@ -24,8 +26,8 @@ pub struct ScenarioSource {
     pub allow_outside_range: bool,
 }
 
-/// Read, override, parse and validate: the scenario exactly as it will run.
-pub fn load(source: &ScenarioSource, base: &ParameterSet) -> Result<Scenario, AppError> {
+/// Read, override, parse and validate: the scenario exactly as it will run, prepared once.
+pub fn load(source: &ScenarioSource, base: &ParameterSet) -> Result<PreparedFile, AppError> {
     let mut overrides = source.overrides.clone();
     if let Some(f) = &source.fidelity {
         overrides.push(format!("simulation.fidelity={f}"));
@@ -33,27 +35,26 @@ pub fn load(source: &ScenarioSource, base: &ParameterSet) -> Result<Scenario, Ap
     if source.allow_outside_range {
         overrides.push("allow_outside_range=true".into());
     }
-    let mut scenario = dermasim_io::load_scenario(source.file.as_deref(), &overrides, base)?;
-    // An SBML inflammation module is read from beside the scenario file, and checked now so
-    // a wrong mapping is refused before anything runs.
-    crate::inflammation::resolve_path(&mut scenario, source.file.as_deref());
-    crate::inflammation::module(&scenario)?;
+    let mut file = dermasim_io::read_scenario(source.file.as_deref(), &overrides)?;
+    // An SBML inflammation module is read from beside the scenario file (the path resolved
+    // before the checks, so the prepared scenario is the one that runs), and loaded now so a
+    // wrong mapping is refused before anything runs.
+    crate::inflammation::resolve_path(&mut file.scenario, source.file.as_deref());
+    let mut prepared = file.prepare(SiteTable::shared(), base).map_err(IoError::from)?;
+    crate::inflammation::module(prepared.scenario())?;
     if let Some(list) = &source.outputs {
-        scenario.outputs.write = Some(parse_outputs(list)?);
+        prepared.set_write(Some(parse_outputs(list)?));
     }
-    Ok(scenario)
+    Ok(prepared)
 }
 
 /// Parse and validate scenario TOML given as text (a browser's editor, say): the same steps
 /// as [`load`] for a `.toml` file, so the same field-path errors (`origin` stands where a file
 /// name would, in syntax errors).
-pub fn load_text(text: &str, origin: &str, base: &ParameterSet) -> Result<Scenario, AppError> {
+pub fn load_text(text: &str, origin: &str, base: &ParameterSet) -> Result<PreparedFile, AppError> {
     let tree = dermasim_io::parse_tree(text, false, origin)?;
-    let scenario = dermasim_io::scenario_from_tree(tree).map_err(dermasim_io::IoError::from)?;
-    scenario
-        .validate(dermasim::tissue::SiteTable::shared(), base)
-        .map_err(dermasim_io::IoError::from)?;
-    Ok(scenario)
+    let file = dermasim_io::scenario_from_tree(tree).map_err(IoError::from)?;
+    Ok(file.prepare(SiteTable::shared(), base).map_err(IoError::from)?)
 }
 
 /// `a,b,c`, `all` or `none` as output kinds.
@@ -90,7 +91,7 @@ mod tests {
             let from_file = load(&ScenarioSource { file: Some(file), ..Default::default() }, &base);
             let from_text = load_text(&text, "s.toml", &base);
             match (from_file, from_text) {
-                (Ok(a), Ok(b)) => assert_eq!(a, b),
+                (Ok(a), Ok(b)) => assert_eq!(a.file(), b.file()),
                 (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
                 (a, b) => panic!("file {a:?} but text {b:?}"),
             }

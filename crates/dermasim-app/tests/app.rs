@@ -93,8 +93,8 @@ fn a_cancelled_run_stops_within_a_step_and_leaves_no_folder() {
 #[test]
 fn memory_and_folder_sinks_hold_the_same_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut s = Scenario::default_scenario();
-    s.outputs.write = Some(vec![dermasim::outputs::OutputKind::TimeseriesCsv]);
+    let mut s = dermasim_app::ScenarioFile::default_scenario();
+    s.outputs.write = Some(vec![dermasim_app::OutputKind::TimeseriesCsv]);
     let request = RunRequest::new(s);
     let mut mem = MemorySink::new();
     run::run_into(&request, &mut mem, &NoObserver).unwrap();
@@ -129,4 +129,37 @@ fn the_examples_run_as_documented() {
     run_scenario::run_with(None);
     ensemble::run_with(None);
     plan::run_with(None);
+}
+
+#[test]
+fn a_loaded_scenario_runs_on_its_one_preparation() {
+    use dermasim_app::scenario::{load, ScenarioSource};
+    let source = ScenarioSource {
+        overrides: vec!["outputs.snapshot_days=[3, 40]".into()],
+        fidelity: Some("0d".into()),
+        ..Default::default()
+    };
+    let prepared = load(&source, &dermasim::ParameterSet::default_set()).unwrap();
+    let once = run::run(&RunRequest::prepared(prepared.clone()), &NoObserver).unwrap();
+    // The same file checked when the run starts: the same run, bit for bit.
+    let checked_at_start = run::run(&RunRequest::new(prepared.file()), &NoObserver).unwrap();
+    assert_eq!(json(&once.summary), json(&checked_at_start.summary));
+    assert_eq!(once.manifest.scenario_hash, checked_at_start.manifest.scenario_hash);
+    assert_eq!(once.scenario, prepared.file());
+
+    // A prepared request is not checked again: prepared against a set whose range admits an
+    // override, it runs; the same file as an unchecked request is checked against the
+    // default set when it starts, and refused.
+    let name = "collagen_synthesis_per_day";
+    let mut wide = dermasim::ParameterSet::default_set();
+    wide.param.get_mut(name).unwrap().range[1] = 1.0;
+    let source = ScenarioSource {
+        overrides: vec![format!("parameters.{name}=0.4")],
+        fidelity: Some("0d".into()),
+        ..Default::default()
+    };
+    let prepared = load(&source, &wide).unwrap();
+    assert!(run::run(&RunRequest::prepared(prepared.clone()), &NoObserver).is_ok());
+    let e = run::run(&RunRequest::new(prepared.file()), &NoObserver).err().unwrap().to_string();
+    assert!(e.starts_with(&format!("parameters.{name}:")) && e.contains("outside"), "{e}");
 }

@@ -133,10 +133,12 @@ fn mutated_scenarios_never_panic_and_refusals_name_a_field() {
             let result = catch_unwind(AssertUnwindSafe(|| scenario::load(&source, &base)));
             let result = result.unwrap_or_else(|_| panic!("{name} mutation {k} panicked:\n{case}"));
             match result {
-                Ok(mut s) => {
+                Ok(s) => {
                     loaded += 1;
-                    // Whatever loads must build and run (at 0d, the cheap level).
-                    s.simulation.fidelity = dermasim::Fidelity::Zero;
+                    // Whatever loads must build and run (at 0d, the cheap level; a changed
+                    // scenario is checked again when the run starts).
+                    let mut s = s.file();
+                    s.scenario.simulation.fidelity = dermasim::Fidelity::Zero;
                     let run = catch_unwind(AssertUnwindSafe(|| {
                         dermasim_app::run::run(&dermasim_app::run::RunRequest::new(s), &NoObserver)
                     }));

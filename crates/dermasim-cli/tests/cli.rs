@@ -265,9 +265,8 @@ fn checkpoint_resume_gives_the_same_summary() {
         .unwrap());
     assert!(!out.with_extension("checkpoint").exists(), "a finished run removes its checkpoint");
     // The scenario and stepping exactly as `run --outputs none` builds them.
-    let mut scenario = dermasim::Scenario::default_scenario();
-    scenario.outputs.write = Some(vec![]);
-    let days = scenario.outputs.days(&scenario.protocol);
+    let scenario = dermasim::Scenario::default_scenario();
+    let days = dermasim_io::Outputs::default().days(&scenario.protocol);
     let opts = dermasim_report::Capture::options(&days);
     let mut sim =
         dermasim::Simulation::with_options(&scenario, &dermasim::ParameterSet::default_set(), opts)

@@ -389,7 +389,6 @@ impl Draft {
             },
             parameters: Default::default(),
             topical: None,
-            outputs: Default::default(),
             allow_outside_range: false,
             inflammation: None,
         }

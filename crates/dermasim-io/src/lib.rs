@@ -2,11 +2,15 @@
 //!
 //! - [`load_scenario`]: TOML or JSON, `--set PATH=VALUE` overrides, typed parsing whose errors
 //!   name the field path, then the library's semantic validation.
+//! - [`ScenarioFile`]: the core's scenario plus the file's `[outputs]` ([`Outputs`], which
+//!   files a run writes), with the file's canonical JSON, hash and schema.
 //! - [`RunFolder`]: writes a run folder atomically (temporary folder, then rename).
 
+pub mod outputs;
 mod overrides;
 pub mod paths;
 mod run_folder;
+mod scenario_file;
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +18,7 @@ use dermasim::tissue::SiteTable;
 use dermasim::{FieldError, ParameterSet, Scenario};
 use sha2::{Digest, Sha256};
 
+pub use outputs::{OutputKind, Outputs};
 pub use overrides::apply_override;
 pub use paths::{
     check_folder_target, is_run_folder, temporary_prefix, write_atomic, write_file, FolderTarget,
@@ -22,6 +27,7 @@ pub use run_folder::{
     replace_in_folder, timeline_columns, timeseries_csv, FileEntry, Manifest, MemorySink,
     RunFolder, Sink,
 };
+pub use scenario_file::{PreparedFile, ScenarioFile};
 
 /// Errors of reading scenarios and writing outputs. Messages name the file, and the cause
 /// follows as the error's source (printed once).
@@ -107,8 +113,8 @@ fn non_finite(v: &toml::Value, path: String) -> Option<String> {
     }
 }
 
-/// Typed scenario from a tree; errors carry the field path (`device.depth_mm: ...`).
-pub fn scenario_from_tree(tree: serde_json::Value) -> Result<Scenario, FieldError> {
+/// Typed scenario file from a tree; errors carry the field path (`device.depth_mm: ...`).
+pub fn scenario_from_tree(tree: serde_json::Value) -> Result<ScenarioFile, FieldError> {
     // Devices are tagged by `kind`; serde buffers tagged content and loses the path inside,
     // so each device is checked on its own first.
     if let Some(d) = tree.get("device") {
@@ -170,7 +176,13 @@ pub fn load_scenario(
     file: Option<&Path>,
     overrides: &[String],
     base: &ParameterSet,
-) -> Result<Scenario, IoError> {
+) -> Result<PreparedFile, IoError> {
+    Ok(read_scenario(file, overrides)?.prepare(SiteTable::shared(), base)?)
+}
+
+/// Read, override and parse a scenario file, without the semantic checks (the caller
+/// prepares it: [`ScenarioFile::prepare`]). `None` means the built-in default.
+pub fn read_scenario(file: Option<&Path>, overrides: &[String]) -> Result<ScenarioFile, IoError> {
     let mut tree = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -183,20 +195,27 @@ pub fn load_scenario(
     for o in overrides {
         apply_override(&mut tree, o)?;
     }
-    let scenario = scenario_from_tree(tree)?;
-    scenario.validate(SiteTable::shared(), base)?;
-    Ok(scenario)
+    Ok(scenario_from_tree(tree)?)
 }
 
-/// SHA-256 of the scenario's canonical JSON (first 16 hex digits).
-pub fn scenario_hash(s: &Scenario) -> String {
-    let digest = Sha256::digest(s.canonical_json().as_bytes());
+/// SHA-256 of the scenario file's canonical JSON (first 16 hex digits).
+pub fn scenario_hash(s: &ScenarioFile) -> String {
+    hash_of(&s.canonical_json())
+}
+
+/// [`scenario_hash`] of a prepared file.
+pub fn prepared_hash(s: &PreparedFile) -> String {
+    hash_of(&s.canonical_json())
+}
+
+fn hash_of(canonical_json: &str) -> String {
+    let digest = Sha256::digest(canonical_json.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// JSON Schema of the scenario file.
 pub fn scenario_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Scenario)).expect("schema serialises")
+    serde_json::to_value(schemars::schema_for!(ScenarioFile)).expect("schema serialises")
 }
 
 /// Current UTC time as RFC 3339 to the second (`2026-12-01T09:30:00Z`).
@@ -215,14 +234,15 @@ mod tests {
     #[test]
     fn default_scenario_loads_and_hash_is_stable() {
         let s = load_scenario(None, &[], &base()).unwrap();
-        assert_eq!(scenario_hash(&s), scenario_hash(&Scenario::default_scenario()));
-        assert_eq!(scenario_hash(&s).len(), 16);
+        let default = ScenarioFile::default_scenario();
+        assert_eq!(prepared_hash(&s), scenario_hash(&default));
+        assert_eq!(scenario_hash(&default).len(), 16);
     }
 
     #[test]
     fn override_changes_a_field_and_is_validated() {
         let s = load_scenario(None, &["patient.age_years=65".into()], &base()).unwrap();
-        assert_eq!(s.patient.age_years, 65.0);
+        assert_eq!(s.scenario().patient.age_years, 65.0);
         let e =
             load_scenario(None, &["patient.age_years=7".into()], &base()).unwrap_err().to_string();
         assert!(e.starts_with("patient.age_years:") && e.contains("18"), "{e}");

@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use arrow_array::{Array, Float32Array};
 use arrow_pyarrow::ToPyArrow;
-use dermasim::outputs::OutputKind;
 use dermasim_app::cohort::{self, Cohort};
 use dermasim_app::fields::{self, Capture};
 use dermasim_app::run::{self as app_run, RunRequest};
 use dermasim_app::scenario::{self as app_scenario, ScenarioSource};
 use dermasim_app::tables;
-use dermasim_app::{AppError, Observer, ParameterSet, Progress, Scenario, Summary};
+use dermasim_app::{AppError, Observer, ParameterSet, Progress, Summary};
+use dermasim_io::{OutputKind, ScenarioFile};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -170,7 +170,7 @@ fn compute<T: Send>(
 #[pyclass(module = "dermasim._native", name = "Scenario", frozen, from_py_object)]
 #[derive(Clone)]
 struct PyScenario {
-    inner: Scenario,
+    inner: ScenarioFile,
 }
 
 fn base() -> &'static ParameterSet {
@@ -180,7 +180,7 @@ fn base() -> &'static ParameterSet {
 
 /// `PATH=VALUE` edits applied to `scenario`, then typed parsing and validation: the path of
 /// `dermasim run --set`.
-fn edited(scenario: &Scenario, edits: &[String]) -> Result<Scenario, AppError> {
+fn edited(scenario: &ScenarioFile, edits: &[String]) -> Result<ScenarioFile, AppError> {
     let mut tree = serde_json::to_value(scenario).expect("a scenario serialises");
     for e in edits {
         dermasim_io::apply_override(&mut tree, e)?;
@@ -209,7 +209,7 @@ impl PyScenario {
     /// The built-in default scenario (`dermasim init`).
     #[staticmethod]
     fn default() -> PyScenario {
-        PyScenario { inner: Scenario::default_scenario() }
+        PyScenario { inner: ScenarioFile::default_scenario() }
     }
 
     /// Read a scenario file (TOML, or JSON by extension), with optional `PATH=VALUE` edits,
@@ -223,7 +223,7 @@ impl PyScenario {
             ..ScenarioSource::default()
         };
         app_scenario::load(&source, base())
-            .map(|inner| PyScenario { inner })
+            .map(|prepared| PyScenario { inner: prepared.file() })
             .map_err(|e| py_err(py, e))
     }
 
@@ -264,13 +264,13 @@ impl PyScenario {
     /// `0d`, `1d` or `3d`.
     #[getter]
     fn fidelity(&self) -> &'static str {
-        self.inner.simulation.fidelity.as_str()
+        self.inner.scenario.simulation.fidelity.as_str()
     }
 
     /// The seed (3d puncture positions, ensemble draws).
     #[getter]
     fn seed(&self) -> u64 {
-        self.inner.simulation.seed
+        self.inner.scenario.simulation.seed
     }
 
     fn __eq__(&self, other: &PyScenario) -> bool {
@@ -280,10 +280,10 @@ impl PyScenario {
     fn __repr__(&self) -> String {
         format!(
             "Scenario(site={:?}, age_years={}, fidelity={:?}, seed={}, hash={:?})",
-            self.inner.patient.site,
-            self.inner.patient.age_years,
-            self.inner.simulation.fidelity.as_str(),
-            self.inner.simulation.seed,
+            self.inner.scenario.patient.site,
+            self.inner.scenario.patient.age_years,
+            self.inner.scenario.simulation.fidelity.as_str(),
+            self.inner.scenario.simulation.seed,
             dermasim_io::scenario_hash(&self.inner)
         )
     }
@@ -293,7 +293,7 @@ impl PyScenario {
 #[pyclass(module = "dermasim._native", name = "RunResult", frozen)]
 struct PyRunResult {
     summary: Summary,
-    scenario: Scenario,
+    scenario: ScenarioFile,
     warnings: Vec<String>,
     wall_time_s: f64,
     members: Vec<Option<Summary>>,
@@ -427,10 +427,10 @@ impl PyRunResult {
 }
 
 fn with_switches(
-    scenario: &Scenario,
+    scenario: &ScenarioFile,
     fidelity: Option<String>,
     seed: Option<u64>,
-) -> Result<Scenario, AppError> {
+) -> Result<ScenarioFile, AppError> {
     let mut edits = Vec::new();
     if let Some(f) = fidelity {
         edits.push(format!("simulation.fidelity={f}"));
@@ -455,11 +455,11 @@ fn run(
     members: Option<usize>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyRunResult> {
-    let s = scenario.map(|s| s.inner).unwrap_or_else(Scenario::default_scenario);
+    let s = scenario.map(|s| s.inner).unwrap_or_else(ScenarioFile::default_scenario);
     let s = with_switches(&s, fidelity, seed).map_err(|e| py_err(py, e))?;
     // Keep the field snapshots the run folder would get (3d, or `vti` asked for), for
     // `RunResult.fields(day)`.
-    let keep_fields = s.outputs.resolved(s.simulation.fidelity).contains(&OutputKind::Vti);
+    let keep_fields = s.outputs.resolved(s.scenario.simulation.fidelity).contains(&OutputKind::Vti);
     let request = RunRequest { ensemble: members, capture: keep_fields, ..RunRequest::new(s) };
     let report = compute(py, progress.as_ref(), |w| app_run::run(&request, w))?;
     Ok(PyRunResult::new(report))
@@ -468,7 +468,13 @@ fn run(
 /// Topical delivery of the scenario's `topical` section (`dermasim deliver --json`).
 #[pyfunction]
 fn deliver_json(py: Python<'_>, scenario: PyScenario) -> PyResult<String> {
-    let r = compute(py, None, |w| dermasim_app::deliver::deliver(&scenario.inner, w))?;
+    // A Python scenario was checked when it was made (the default is valid): prepare it for
+    // the delivery run.
+    let prepared = scenario
+        .inner
+        .prepare(dermasim::tissue::SiteTable::shared(), base())
+        .map_err(|e| py_err(py, e.into()))?;
+    let r = compute(py, None, |w| dermasim_app::deliver::deliver(&prepared, w))?;
     Ok(serde_json::to_string(&r).expect("serialises"))
 }
 
@@ -642,7 +648,7 @@ impl PyCohort {
     ) -> PyResult<PyScenario> {
         self.inner
             .member_scenario(member, protocol)
-            .map(|inner| PyScenario { inner })
+            .map(|prepared| PyScenario { inner: prepared.file() })
             .map_err(|e| py_err(py, e))
     }
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use dermasim::params::{Grade, ParameterSet};
 use dermasim::{Scenario, Summary};
+use dermasim_io::ScenarioFile;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::plots::Figure;
@@ -32,7 +33,8 @@ pub struct Section {
 
 /// Everything the page shows.
 pub struct ReportInput<'a> {
-    pub scenario: &'a Scenario,
+    /// The scenario file as run (shown whole, `[outputs]` included).
+    pub scenario: &'a ScenarioFile,
     pub summary: &'a Summary,
     /// The parameter set the run used (sources and grades); `None` when unknown.
     pub parameters: Option<&'a ParameterSet>,
@@ -103,7 +105,7 @@ pub fn report_html(r: &ReportInput) -> String {
                         @for f in &x.figures { (figure(f)) }
                     }
                 }
-                (evidence_section(s, r.parameters, r.scenario))
+                (evidence_section(s, r.parameters, &r.scenario.scenario))
                 p.disclaimer #disclaimer { strong { "Note." } " " (s.disclaimer) }
             }
         }
@@ -176,7 +178,8 @@ fn header(cells: &[&str]) -> Markup {
     html! { tr { @for c in cells { th { (c) } } } }
 }
 
-fn scenario_section(sc: &Scenario) -> Markup {
+fn scenario_section(file: &ScenarioFile) -> Markup {
+    let sc = &file.scenario;
     let p = &sc.patient;
     let sessions: Vec<String> = sc.protocol.sessions.iter().map(|x| format!("{}", x.day)).collect();
     let d = &sc.device;
@@ -205,7 +208,7 @@ fn scenario_section(sc: &Scenario) -> Markup {
             format!("fidelity {}, seed {}", sc.simulation.fidelity.as_str(), sc.simulation.seed),
         ),
     ];
-    let text = toml::to_string_pretty(sc)
+    let text = toml::to_string_pretty(file)
         .unwrap_or_else(|e| format!("(cannot show the scenario as TOML: {e})"));
     html! {
         section #scenario {
@@ -408,7 +411,7 @@ mod tests {
         scenario.simulation.fidelity = dermasim::Fidelity::Zero;
         let summary = dermasim::run(&scenario, &ParameterSet::default_set()).unwrap();
         let page = report_html(&ReportInput {
-            scenario: &scenario,
+            scenario: &scenario.clone().into(),
             summary: &summary,
             parameters: None,
             scenario_hash: "<b>",

@@ -21,9 +21,9 @@ pub mod vtk;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use dermasim::outputs::OutputKind;
-use dermasim::{ParameterSet, Scenario, Summary};
-use dermasim_io::{replace_in_folder, scenario_hash, timeseries_csv, IoError, Sink};
+use dermasim::{ParameterSet, Summary};
+use dermasim_io::outputs::{with_requirements, OutputKind};
+use dermasim_io::{replace_in_folder, scenario_hash, timeseries_csv, IoError, ScenarioFile, Sink};
 
 pub use capture::Capture;
 pub use depth::DepthTable;
@@ -44,7 +44,8 @@ pub enum ReportError {
 
 /// One run, as the writers see it.
 pub struct RunData<'a> {
-    pub scenario: &'a Scenario,
+    /// The scenario file as run (its outputs give the report's scenario hash).
+    pub scenario: &'a ScenarioFile,
     pub summary: &'a Summary,
     /// The parameter set the run used (scenario overrides applied).
     pub parameters: Option<&'a ParameterSet>,
@@ -76,7 +77,7 @@ pub fn figures(run: &RunData, png: bool) -> Result<Vec<Figure>, plots::PlotError
     if let Some(first) = s.sessions.first() {
         out.push(render(
             &plots::PunctureChart {
-                scenario: run.scenario,
+                scenario: &run.scenario.scenario,
                 session: 0,
                 channel_radius_um: first.channel_radius_um,
             },
@@ -122,7 +123,7 @@ pub fn write_outputs(
     kinds: &BTreeSet<OutputKind>,
 ) -> Result<(), ReportError> {
     use OutputKind::*;
-    let kinds = &dermasim::outputs::with_requirements(kinds.clone());
+    let kinds = &with_requirements(kinds.clone());
     let s = run.summary;
     if kinds.contains(&TimeseriesCsv) {
         folder.write(

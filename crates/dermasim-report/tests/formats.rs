@@ -8,15 +8,14 @@ use std::path::Path;
 
 use base64::Engine;
 use dermasim::kinetics::species::{self as sp, COUNT, NAMES};
-use dermasim::outputs::OutputKind;
 use dermasim::tissue::Layer;
 use dermasim::{Fidelity, ParameterSet, Scenario, Simulation, Summary};
-use dermasim_io::{Manifest, RunFolder, Sink};
+use dermasim_io::{Manifest, OutputKind, Outputs, RunFolder, ScenarioFile, Sink};
 use dermasim_report::plots::{self, Chart};
 use dermasim_report::{vtk, Capture, RunData};
 
 /// A 3d case small enough for a test: 4 x 3 voxels of 50 um, coarse depth, 8 days.
-fn tiny(fidelity: Fidelity) -> Scenario {
+fn tiny(fidelity: Fidelity) -> ScenarioFile {
     let mut s = Scenario::default_scenario();
     s.protocol.follow_up_days = 8.0;
     s.protocol.sessions.truncate(1);
@@ -24,14 +23,14 @@ fn tiny(fidelity: Fidelity) -> Scenario {
     s.simulation.patch_um = [200.0, 150.0];
     s.simulation.dx_um = 50.0;
     s.simulation.dz_um = 100.0;
-    s.outputs.snapshot_days = vec![0.0, 2.0, 8.0];
-    s
+    let outputs = Outputs { snapshot_days: vec![0.0, 2.0, 8.0], ..Outputs::default() };
+    ScenarioFile { scenario: s, outputs }
 }
 
-fn run(s: &Scenario, fields: bool) -> (Summary, Capture) {
+fn run(file: &ScenarioFile, fields: bool) -> (Summary, Capture) {
     let base = ParameterSet::default_set();
-    let days = s.outputs.days(&s.protocol);
-    let mut sim = Simulation::with_options(s, &base, Capture::options(&days)).unwrap();
+    let days = file.outputs.days(&file.scenario.protocol);
+    let mut sim = Simulation::with_options(&file.scenario, &base, Capture::options(&days)).unwrap();
     let mut cap = Capture::new(&sim, &days, fields);
     let summary = sim.run(&mut |x| cap.observe(x)).unwrap();
     (summary, cap)
@@ -204,7 +203,7 @@ fn charts_are_well_formed_svg_and_png_of_their_size_with_units_and_legends() {
         label: "total collagen, relative to rest",
     };
     let punctures = plots::PunctureChart {
-        scenario: &s3,
+        scenario: &s3.scenario,
         session: 0,
         channel_radius_um: summary.sessions[0].channel_radius_um,
     };
@@ -268,7 +267,7 @@ fn check_chart(chart: &impl Chart, texts: &[&str]) {
 /// Write a run folder as the CLI does, for one output selection.
 fn write_folder(
     dir: &Path,
-    s: &Scenario,
+    file: &ScenarioFile,
     summary: &Summary,
     cap: &Capture,
     kinds: &BTreeSet<OutputKind>,
@@ -288,12 +287,13 @@ fn write_folder(
             "scenario.json",
             "scenario",
             "scenario",
-            serde_json::to_string_pretty(s).unwrap().as_bytes(),
+            serde_json::to_string_pretty(file).unwrap().as_bytes(),
         )
         .unwrap();
+    let s = &file.scenario;
     let set = s.parameter_set(&base).unwrap();
     let run = RunData {
-        scenario: s,
+        scenario: file,
         summary,
         parameters: Some(&set),
         profiles: &cap.profiles,
@@ -307,7 +307,7 @@ fn write_folder(
             version: "test".into(),
             created_utc: dermasim_io::utc_now(),
             command: vec![],
-            scenario_hash: dermasim_io::scenario_hash(s),
+            scenario_hash: dermasim_io::scenario_hash(file),
             seed: s.simulation.seed,
             fidelity: s.simulation.fidelity.as_str().into(),
             threads: 1,
@@ -389,8 +389,8 @@ fn fewer_outputs_write_fewer_files_and_the_manifest_always_matches_the_folder() 
     let mut all = Vec::new();
     for (i, sel) in selections.iter().enumerate() {
         let dir = tmp.path().join(format!("run{i}"));
-        let o = dermasim::outputs::Outputs { write: Some(sel.clone()), ..Default::default() };
-        let kinds = o.resolved(s.simulation.fidelity);
+        let o = Outputs { write: Some(sel.clone()), ..Default::default() };
+        let kinds = o.resolved(s.scenario.simulation.fidelity);
         write_folder(&dir, &s, &summary, &cap, &kinds);
         let files = assert_manifest_matches(&dir);
         for fixed in ["manifest.json", "summary.json", "scenario.json"] {
@@ -453,7 +453,7 @@ fn the_report_is_self_contained_and_rebuilt_identically_from_its_folder() {
         assert!(first.contains(&format!("id=\"{id}\"")), "{id} missing");
     }
     // Every parameter of the set, with its grade, is in the evidence table.
-    let set = s.parameter_set(&ParameterSet::default_set()).unwrap();
+    let set = s.scenario.parameter_set(&ParameterSet::default_set()).unwrap();
     for name in set.param.keys() {
         assert!(first.contains(&format!("<td>{name}</td>")), "parameter {name} missing");
     }
@@ -490,9 +490,9 @@ fn the_report_is_self_contained_and_rebuilt_identically_from_its_folder() {
 }
 
 /// `tiny` at 1d with a vitamin C serum after the session, and its delivery report.
-fn with_topical() -> (Scenario, Summary) {
+fn with_topical() -> (ScenarioFile, Summary) {
     let mut s = tiny(Fidelity::One);
-    s.topical = Some(dermasim::delivery::Topical {
+    s.scenario.topical = Some(dermasim::delivery::Topical {
         compound: "ascorbic_acid".into(),
         concentration_mg_per_ml: 150.0,
         amount_ul_per_cm2: 2.0,
@@ -505,9 +505,11 @@ fn with_topical() -> (Scenario, Summary) {
         channel_patency: None,
     });
     let (mut summary, _) = run(&s, false);
-    let prepared =
-        s.prepare(dermasim::tissue::SiteTable::shared(), &ParameterSet::default_set()).unwrap();
-    summary.delivery = Some(dermasim::delivery::deliver(&prepared).unwrap());
+    let prepared = s
+        .clone()
+        .prepare(dermasim::tissue::SiteTable::shared(), &ParameterSet::default_set())
+        .unwrap();
+    summary.delivery = Some(dermasim::delivery::deliver(prepared.prepared()).unwrap());
     (s, summary)
 }
 

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use dermasim::Scenario;
+use dermasim_app::ScenarioFile;
 use dermasim_app::{CancelFlag, Observer, Progress};
 use serde::Deserialize;
 
@@ -174,7 +175,7 @@ fn execute(
             Ok((r.get(0)?, r.get(1)?))
         })
         .map_err(|e| bad(e.to_string()))?;
-    let scenario: Scenario = serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?;
+    let scenario: ScenarioFile = serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?;
     let mut request = dermasim_app::run::RunRequest::new(scenario);
     request.ensemble = ensemble.map(|n| n as usize);
     request.command = vec!["dermasim serve".into(), format!("run {id}")];
@@ -186,7 +187,7 @@ fn execute(
     }))
     .map_err(|_| bad("the simulation stopped with an internal error".into()))??;
     let summary = serde_json::to_string(&report.summary).map_err(|e| bad(e.to_string()))?;
-    let chart = chart(&report.scenario, &report.summary).map_err(bad)?;
+    let chart = chart(&report.scenario.scenario, &report.summary).map_err(bad)?;
     Ok((summary, chart))
 }
 
@@ -388,7 +389,7 @@ async fn start_run(
         Err(e) => return Ok(bad_request(&a, &e)),
     };
     let origin = RunOrigin::Patient(pid);
-    enqueue(&app, &a, origin, f.site.trim(), &scenario, ensemble)
+    enqueue(&app, &a, origin, f.site.trim(), &scenario.into(), ensemble)
 }
 
 /// Where a run came from: a patient's record, or a saved scenario of the research workspace.
@@ -405,7 +406,7 @@ pub(crate) fn enqueue(
     a: &Auth,
     origin: RunOrigin,
     site: &str,
-    scenario: &Scenario,
+    scenario: &ScenarioFile,
     ensemble: Option<i64>,
 ) -> Page {
     let json = serde_json::to_string(scenario).map_err(|e| Fail::Internal(e.to_string()))?;

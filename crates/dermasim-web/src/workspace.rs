@@ -9,7 +9,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use dermasim::{ParameterSet, Scenario, Summary};
+use dermasim::{ParameterSet, Summary};
+use dermasim_app::ScenarioFile;
 use serde::Deserialize;
 
 use crate::auth::{Auth, Role};
@@ -50,8 +51,9 @@ pub(crate) fn routes() -> Router<App> {
 }
 
 /// The scenario as the CLI would load it from a `.toml` file: the same messages.
-fn check(text: &str) -> Result<Scenario, String> {
+fn check(text: &str) -> Result<ScenarioFile, String> {
     dermasim_app::scenario::load_text(text, "scenario", &ParameterSet::default_set())
+        .map(|prepared| prepared.file())
         .map_err(|e| e.to_string())
 }
 
@@ -326,10 +328,10 @@ async fn start(
         Ok(s) => s,
         Err(e) => return Ok(crate::pages::bad_request(&a, &e)),
     };
-    if scenario.name.is_none() {
-        scenario.name = Some(name);
+    if scenario.scenario.name.is_none() {
+        scenario.scenario.name = Some(name);
     }
-    let site = scenario.patient.site.clone();
+    let site = scenario.scenario.patient.site.clone();
     enqueue(&app, &a, RunOrigin::Scenario(id), &site, &scenario, ensemble)
 }
 

@@ -307,7 +307,7 @@ pub fn add_bands(
             // Scenario overrides are already inside `set`; members that fail are counted.
             let mut s = fast.clone();
             s.parameters.clear();
-            let r = Prepared::unchecked(s, set)
+            let r = Prepared::unchecked(s, set, prepared.snapshot_days.clone())
                 .and_then(|p| Simulation::from_prepared(&p, Options::default()))
                 .and_then(|mut sim| sim.run_until(&mut { watch }));
             if !matches!(r, Err(Error::Cancelled)) {

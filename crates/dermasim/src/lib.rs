@@ -25,7 +25,6 @@ pub mod models;
 pub mod numerics;
 pub mod ode;
 pub mod outcome;
-pub mod outputs;
 pub mod params;
 pub mod placement;
 pub mod rng;

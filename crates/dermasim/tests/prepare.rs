@@ -4,7 +4,7 @@
 
 use dermasim::device::DeviceParams;
 use dermasim::ensemble::Posterior;
-use dermasim::scenario::Session;
+use dermasim::scenario::{Session, SnapshotRequest};
 use dermasim::tissue::{Column, SiteTable};
 use dermasim::{Fidelity, FieldError, Options, ParameterSet, Scenario, Simulation};
 
@@ -76,6 +76,25 @@ fn a_scenario_with_several_faults_is_refused_for_the_first_part_in_order() {
 }
 
 #[test]
+fn requested_snapshot_days_are_checked_after_the_protocol_and_before_the_simulation() {
+    let asked = |days| SnapshotRequest { path: "outputs.snapshot_days", days };
+    let refused = |s: &Scenario, days| {
+        s.prepare_with_snapshots(SiteTable::shared(), &base(), asked(days))
+            .expect_err("the scenario is refused")
+            .path
+    };
+    let mut s = Scenario::default_scenario();
+    s.simulation.dz_um = 0.0;
+    assert_eq!(refused(&s, &[400.0]), "outputs.snapshot_days.0");
+    s.protocol.follow_up_days = 0.0;
+    assert_eq!(refused(&s, &[400.0]), "protocol.follow_up_days");
+
+    let s = Scenario::default_scenario();
+    let prepared = s.prepare_with_snapshots(SiteTable::shared(), &base(), asked(&[5.0, 2.0, 5.0]));
+    assert_eq!(prepared.unwrap().snapshot_days(), [2.0, 5.0]);
+}
+
+#[test]
 fn the_prepared_scenario_holds_what_the_run_derives() {
     let mut s = Scenario::default_scenario();
     s.simulation.fidelity = Fidelity::Zero;
@@ -89,7 +108,8 @@ fn the_prepared_scenario_holds_what_the_run_derives() {
         let set = prepared.parameters();
         assert_eq!(ch, &s.session_device(i).channels(prepared.column(), set).unwrap());
     }
-    assert_eq!(prepared.snapshot_days(), s.outputs.days(&s.protocol));
+    let default_days = SnapshotRequest::default().resolve(&s.protocol);
+    assert_eq!(prepared.snapshot_days(), default_days);
 
     // A run of the prepared scenario is the run of the scenario, bit for bit.
     let mut sim = Simulation::from_prepared(&prepared, Options::default()).unwrap();

@@ -132,12 +132,13 @@ pub fn run(args: RunArgs) -> Result<()> {
         ),
         (_, false) => None,
     };
+    // Loaded and checked once above; the run takes that preparation as it is.
     let request = RunRequest {
-        scenario,
         ensemble: args.ensemble,
         checkpoint,
         command: std::env::args().collect(),
         capture: false,
+        ..RunRequest::prepared(scenario)
     };
     let bar = Bar::new();
     let report = match &args.out {

@@ -1,17 +1,21 @@
 //! The scenario: one typed schema for everything a run needs, read from TOML or JSON.
 //! The parts live in `patient`, `protocol` and `simulation`, each with its own `validate`
-//! (devices, outputs, topical and inflammation in their modules); [`Scenario::prepare`]
-//! composes them and returns the [`Prepared`] scenario that runs take.
+//! (devices, topical and inflammation in their modules); [`Scenario::prepare`] composes them
+//! and returns the [`Prepared`] scenario that runs take. Which files a run writes is not part
+//! of it (`dermasim-io`'s `ScenarioFile` adds the `[outputs]` table); only the snapshot days,
+//! which decide where the stepper stops, come in as plain numbers ([`SnapshotRequest`]).
 
 mod patient;
 mod prepared;
 mod protocol;
 mod simulation;
+mod snapshots;
 
 pub use patient::Patient;
 pub use prepared::Prepared;
 pub use protocol::{Protocol, Session, MAX_SESSIONS};
 pub use simulation::{Fidelity, Simulation, DEFAULT_REST_TOLERANCE, MAX_3D_VOXELS};
+pub use snapshots::{SnapshotRequest, MAX_SNAPSHOT_DAYS};
 
 use std::collections::BTreeMap;
 
@@ -20,7 +24,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, DeviceParams};
 use crate::error::FieldError;
-use crate::outputs::Outputs;
 use crate::params::ParameterSet;
 use crate::placement;
 use crate::tissue::SiteTable;
@@ -47,9 +50,6 @@ pub struct Scenario {
     /// A product applied after each session (`dermasim deliver`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topical: Option<crate::delivery::Topical>,
-    /// What the run folder holds (`dermasim run --outputs` overrides `write`).
-    #[serde(default, skip_serializing_if = "Outputs::is_default")]
-    pub outputs: Outputs,
     /// Accept `parameters` overrides outside their ranges in `data/parameters.toml` (recorded
     /// in the summary's notes). Off by default: an override outside its range is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -123,17 +123,28 @@ impl Scenario {
         self.prepare(sites, base).map(drop)
     }
 
+    /// [`Scenario::prepare_with_snapshots`] with the default snapshot days.
+    pub fn prepare(&self, sites: &SiteTable, base: &ParameterSet) -> Result<Prepared, FieldError> {
+        self.prepare_with_snapshots(sites, base, SnapshotRequest::default())
+    }
+
     /// Check the scenario once, part by part in a fixed order (so a file with several faults
     /// is always refused for the same one), and keep what the checks derived for the run: the
-    /// parameter set, the skin column and each session's channels. The simulator, the
-    /// ensemble and delivery take the result instead of deriving it again.
-    pub fn prepare(&self, sites: &SiteTable, base: &ParameterSet) -> Result<Prepared, FieldError> {
+    /// parameter set, the skin column, each session's channels and the snapshot days the
+    /// stepper lands on. The simulator, the ensemble and delivery take the result instead of
+    /// deriving it again.
+    pub fn prepare_with_snapshots(
+        &self,
+        sites: &SiteTable,
+        base: &ParameterSet,
+        snapshots: SnapshotRequest<'_>,
+    ) -> Result<Prepared, FieldError> {
         let set = self.parameter_set(base)?;
         let column = self.patient.validate("patient", sites, &set)?;
         let dp = DeviceParams::from_set(&set).map_err(FieldError::from)?;
         self.device.validate("device", &column, &dp)?;
         self.protocol.validate("protocol", &column, &dp)?;
-        self.outputs.validate(&self.protocol)?;
+        snapshots.validate(&self.protocol)?;
         self.simulation.validate("simulation", self.protocol.follow_up_days, &column)?;
         if let Some(t) = &self.topical {
             t.validate("topical", &self.protocol.session_days())?;
@@ -141,10 +152,12 @@ impl Scenario {
         if let Some(i) = &self.inflammation {
             i.validate("inflammation", &self.parameters)?;
         }
-        Ok(Prepared::derive(self.clone(), set, column, &dp))
+        let days = snapshots.resolve(&self.protocol);
+        Ok(Prepared::derive(self.clone(), set, column, &dp, days))
     }
 
-    /// Short hash of the scenario's canonical JSON, recorded in every run folder.
+    /// The scenario's canonical JSON (fields in declaration order); a scenario file's hash,
+    /// recorded in every run folder, is taken over `dermasim-io`'s mirror of it.
     pub fn canonical_json(&self) -> String {
         serde_json::to_string(self).expect("scenario serialises")
     }

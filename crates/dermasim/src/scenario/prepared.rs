@@ -24,23 +24,28 @@ impl Prepared {
         set: ParameterSet,
         column: Column,
         dp: &DeviceParams,
+        snapshot_days: Vec<f64>,
     ) -> Prepared {
         let channels = (0..scenario.protocol.sessions.len())
             .map(|i| scenario.session_device(i).channels_with(&column, dp))
             .collect();
-        let snapshot_days = scenario.outputs.days(&scenario.protocol);
         Prepared { scenario, set, column, channels, snapshot_days }
     }
 
     /// `scenario` run with `set` in place of its checked parameters, without the checks:
     /// ensemble members draw other values (deeper penetration, say), which the device model
-    /// clamps to the skin's thickness. The column and channels are derived again from `set`.
-    pub(crate) fn unchecked(scenario: Scenario, set: ParameterSet) -> Result<Prepared, Error> {
+    /// clamps to the skin's thickness. The column and channels are derived again from `set`;
+    /// the snapshot days are `snapshot_days` as resolved for the checked scenario.
+    pub(crate) fn unchecked(
+        scenario: Scenario,
+        set: ParameterSet,
+        snapshot_days: Vec<f64>,
+    ) -> Result<Prepared, Error> {
         let p = &scenario.patient;
         let site = SiteTable::shared().require(&p.site, "patient.site")?;
         let column = Column::build(site, p.age_years, p.sex, &set)?;
         let dp = DeviceParams::from_set(&set)?;
-        Ok(Prepared::derive(scenario, set, column, &dp))
+        Ok(Prepared::derive(scenario, set, column, &dp, snapshot_days))
     }
 
     /// The scenario as checked.

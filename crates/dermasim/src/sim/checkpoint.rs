@@ -7,6 +7,9 @@ use super::*;
 struct CheckpointHeader {
     format: String,
     scenario: String,
+    /// The snapshot days the stepper lands on: part of the run, though not of the scenario.
+    #[serde(default)]
+    snapshot_days: Vec<f64>,
     parameters: String,
     t: f64,
     sessions_done: usize,
@@ -53,6 +56,7 @@ impl Simulation {
         let header = CheckpointHeader {
             format: CHECKPOINT_FORMAT.into(),
             scenario: self.prepared.scenario.canonical_json(),
+            snapshot_days: self.prepared.snapshot_days.clone(),
             parameters: serde_json::to_string(&self.prepared.set).expect("parameters serialise"),
             t: self.t,
             sessions_done: self.sessions_done,
@@ -101,6 +105,7 @@ impl Simulation {
             return Err(bad(&format!("format `{}` is not {CHECKPOINT_FORMAT}", h.format)));
         }
         if h.scenario != self.prepared.scenario.canonical_json()
+            || h.snapshot_days != self.prepared.snapshot_days
             || h.parameters
                 != serde_json::to_string(&self.prepared.set).expect("parameters serialise")
         {
@@ -199,6 +204,13 @@ mod checkpoint_tests {
         let mut other = s.clone();
         other.patient.age_years = 60.0;
         let mut sim = Simulation::new(&other, &base).unwrap();
+        assert!(sim.restore(saved.as_ref().unwrap()).is_err());
+        // So is one of the same scenario with other snapshot days: they move the steps.
+        let asked =
+            crate::scenario::SnapshotRequest { path: "outputs.snapshot_days", days: &[50.0] };
+        let prepared =
+            s.prepare_with_snapshots(crate::tissue::SiteTable::shared(), &base, asked).unwrap();
+        let mut sim = Simulation::from_prepared(&prepared, crate::Options::default()).unwrap();
         assert!(sim.restore(saved.as_ref().unwrap()).is_err());
         let mut sim = Simulation::new(&s, &base).unwrap();
         assert!(sim.restore(&saved.unwrap()[..100]).is_err());

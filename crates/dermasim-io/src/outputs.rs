@@ -1,14 +1,14 @@
 //! What a run folder holds besides its fixed files (`manifest.json`, `summary.json`,
-//! `scenario.json`): the scenario's `[outputs]` table, overridden by `dermasim run --outputs`.
+//! `scenario.json`): the scenario file's `[outputs]` table, overridden by `dermasim run
+//! --outputs`. A file-format concern, so it lives here and not in the core; the core gets only
+//! the snapshot days, as plain numbers ([`Outputs::snapshot_request`]).
 
 use std::collections::BTreeSet;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
-use crate::limits::check_range;
-use crate::scenario::{Fidelity, Protocol};
+use dermasim::scenario::{Fidelity, Protocol, SnapshotRequest};
 
 /// One kind of optional output. Names as in the scenario file and `--outputs`.
 #[derive(
@@ -97,9 +97,6 @@ pub fn with_requirements(mut kinds: BTreeSet<OutputKind>) -> BTreeSet<OutputKind
     kinds
 }
 
-/// Most snapshot days a scenario may ask for (each is a file per 3d field format).
-pub const MAX_SNAPSHOT_DAYS: usize = 20;
-
 impl Outputs {
     /// Whether the table is the default one (`write` absent, no snapshot days given).
     pub fn is_default(&self) -> bool {
@@ -118,49 +115,22 @@ impl Outputs {
         with_requirements(kinds)
     }
 
-    /// Snapshot days, sorted and unique.
-    pub fn days(&self, protocol: &Protocol) -> Vec<f64> {
-        let end = protocol.follow_up_days;
-        let mut days: Vec<f64> = if self.snapshot_days.is_empty() {
-            let first = protocol.sessions.first().map_or(0.0, |s| s.day);
-            [first + 1.0, first + 7.0, first + 28.0, end]
-                .into_iter()
-                .filter(|&d| d <= end)
-                .collect()
-        } else {
-            self.snapshot_days.clone()
-        };
-        days.sort_by(f64::total_cmp);
-        days.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-        days
+    /// The snapshot days as the core takes them: plain numbers and where they sit in the file
+    /// (checked by `Scenario::prepare_with_snapshots`, after the protocol).
+    pub fn snapshot_request(&self) -> SnapshotRequest<'_> {
+        SnapshotRequest { path: "outputs.snapshot_days", days: &self.snapshot_days }
     }
 
-    /// Check the snapshot days: at most [`MAX_SNAPSHOT_DAYS`], each within 0 to the protocol's
-    /// follow-up; the error names the offending index.
-    pub fn validate(&self, protocol: &Protocol) -> Result<(), FieldError> {
-        if self.snapshot_days.len() > MAX_SNAPSHOT_DAYS {
-            return Err(FieldError::new(
-                "outputs.snapshot_days",
-                format!("{} days; at most {MAX_SNAPSHOT_DAYS}", self.snapshot_days.len()),
-            ));
-        }
-        for (i, &d) in self.snapshot_days.iter().enumerate() {
-            check_range(
-                &format!("outputs.snapshot_days.{i}"),
-                d,
-                0.0,
-                protocol.follow_up_days,
-                "days (0 to protocol.follow_up_days)",
-            )?;
-        }
-        Ok(())
+    /// Snapshot days, sorted and unique (the default days when none are given).
+    pub fn days(&self, protocol: &Protocol) -> Vec<f64> {
+        self.snapshot_request().resolve(protocol)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Session;
+    use dermasim::scenario::Session;
 
     fn protocol() -> Protocol {
         Protocol { sessions: vec![Session { day: 2.0, device: None }], follow_up_days: 20.0 }
@@ -201,15 +171,5 @@ mod tests {
         assert_eq!(Outputs::default().days(&protocol()), vec![3.0, 9.0, 20.0]);
         let o = Outputs { snapshot_days: vec![5.0, 1.0, 5.0], ..Outputs::default() };
         assert_eq!(o.days(&protocol()), vec![1.0, 5.0]);
-    }
-
-    #[test]
-    fn days_outside_follow_up_name_their_index() {
-        let o = Outputs { snapshot_days: vec![1.0, 21.0], ..Outputs::default() };
-        let e = o.validate(&protocol()).unwrap_err();
-        assert_eq!(e.path, "outputs.snapshot_days.1");
-        let many =
-            Outputs { snapshot_days: (0..21).map(f64::from).collect(), ..Outputs::default() };
-        assert!(many.validate(&Protocol { follow_up_days: 100.0, ..protocol() }).is_err());
     }
 }
