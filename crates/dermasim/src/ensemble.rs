@@ -23,10 +23,7 @@ fn varied(name: &str) -> bool {
     !name.starts_with("ws_")
         && !matches!(
             name,
-            "estrogen"
-                | "cortisol"
-                | "pathogen_per_injury"
-                | "site_reference_age_years"
+            "estrogen" | "cortisol" | "pathogen_per_injury" | "site_reference_age_years"
         )
 }
 
