@@ -49,6 +49,8 @@ struct Control {
     untruncated: f64,
     last: bool,
     reject_streak: u32,
+    /// The controller's proposal after the first accepted step: the step carried out
+    /// (`ode::integrate_with` says why); 0 until then.
     h_out: f64,
 }
 
@@ -262,7 +264,9 @@ fn integrate_batch<const N: usize>(
                 stats.accepted += 1;
                 let grow = if c.reject_streak > 0 { fac.min(1.0) } else { fac };
                 c.hh *= grow;
-                c.h_out = if c.last && grow >= 1.0 { c.hh.max(c.untruncated) } else { c.hh };
+                if c.h_out == 0.0 {
+                    c.h_out = if c.last && grow >= 1.0 { c.hh.max(c.untruncated) } else { c.hh };
+                }
                 c.reject_streak = 0;
                 if c.t >= t1 {
                     let out = &mut jobs[job];
