@@ -68,8 +68,7 @@ fn every_example_runs_with_json() {
             if std::fs::read_to_string(&path).unwrap().contains("fidelity = \"3d\"") {
                 run.args(["--set", "simulation.patch_um=[500,500]"]);
             }
-            let v: serde_json::Value =
-                serde_json::from_str(&ok(run.output().unwrap())).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&ok(run.output().unwrap())).unwrap();
             check_summary_contract(&v);
             n += 1;
         }
