@@ -25,9 +25,17 @@ PY="$VENV/bin/python"
 "$PY" -m pip install -q "dask[distributed]" || echo "warning: dask[distributed] did not install; its test is skipped" >&2
 "$PY" -m pip install -q ray || echo "warning: ray did not install; its test is skipped" >&2
 
-# The binary the tests compare with, from the same tree and profile.
-if [ "$PROFILE" = dev ]; then BIN_DIR=debug; else BIN_DIR=$PROFILE; fi
-cargo build -q --locked --profile "$PROFILE" --bin dermasim
+# The binary the tests compare with, from the same tree and profile. In the dev profile it is
+# the one `cargo test --workspace` builds (a no-op after the README's test command): `cargo
+# build --bin dermasim` selects one package, so cargo unifies a smaller feature set (no dev
+# dependencies, no Arrow FFI) and compiled clap, Arrow and Parquet a second time.
+if [ "$PROFILE" = dev ]; then
+  BIN_DIR=debug
+  cargo test -q --workspace --locked --no-run
+else
+  BIN_DIR=$PROFILE
+  cargo build -q --locked --profile "$PROFILE" --bin dermasim
+fi
 export DERMASIM_BIN="$CARGO_TARGET_DIR/$BIN_DIR/dermasim"
 
 rm -rf "$CARGO_TARGET_DIR/wheels"

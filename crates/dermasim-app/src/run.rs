@@ -236,7 +236,7 @@ pub fn write_run(report: &RunReport, sink: &mut dyn Sink) -> Result<(), AppError
         sections: cap.map_or(&empty, |c| &c.sections),
         extra: &[],
     };
-    let kinds = report.scenario.outputs.resolved(report.scenario.scenario.simulation.fidelity);
+    let kinds = report.scenario.output_kinds();
     dermasim_report::write_outputs(sink, &data, cap, &kinds)?;
     if !report.members.is_empty() && kinds.contains(&OutputKind::TimeseriesCsv) {
         sink.write(

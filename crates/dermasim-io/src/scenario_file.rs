@@ -53,6 +53,12 @@ impl ScenarioFile {
         canonical_json(&self.scenario, &self.outputs)
     }
 
+    /// The kinds of file a run folder of this scenario gets ([`Outputs::resolved`] at its
+    /// fidelity).
+    pub fn output_kinds(&self) -> std::collections::BTreeSet<OutputKind> {
+        self.outputs.resolved(self.scenario.simulation.fidelity)
+    }
+
     /// Check the scenario and its snapshot days once ([`Scenario::prepare_with_snapshots`]);
     /// the result is what runs take, so nothing checks the file again.
     pub fn prepare(

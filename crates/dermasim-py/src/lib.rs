@@ -459,7 +459,7 @@ fn run(
     let s = with_switches(&s, fidelity, seed).map_err(|e| py_err(py, e))?;
     // Keep the field snapshots the run folder would get (3d, or `vti` asked for), for
     // `RunResult.fields(day)`.
-    let keep_fields = s.outputs.resolved(s.scenario.simulation.fidelity).contains(&OutputKind::Vti);
+    let keep_fields = s.output_kinds().contains(&OutputKind::Vti);
     let request = RunRequest { ensemble: members, capture: keep_fields, ..RunRequest::new(s) };
     let report = compute(py, progress.as_ref(), |w| app_run::run(&request, w))?;
     Ok(PyRunResult::new(report))
