@@ -540,8 +540,13 @@ pub fn integrate_with<R: Method, const N: usize, S: OdeSystem<N>>(
             hh *= grow;
             // A step cut short to land on t1 that met its tolerance easily does not shrink
             // the proposal.
-            let proposal = if last && grow >= 1.0 { hh.max(untruncated) } else { hh };
-            first_proposal.get_or_insert(proposal);
+            first_proposal.get_or_insert_with(|| {
+                if last && grow >= 1.0 {
+                    hh.max(untruncated)
+                } else {
+                    hh
+                }
+            });
             reject_streak = 0;
         } else {
             stats.rejected += 1;
