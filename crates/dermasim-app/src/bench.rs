@@ -10,7 +10,10 @@ use rayon::prelude::*;
 use dermasim::error::Error;
 use dermasim::grid::Grid;
 use dermasim::kinetics::lanes::{integrate_jobs, Job};
-use dermasim::kinetics::{species::COUNT, Baseline, CooperParams, Reference, RemodelParams, Voxel};
+use dermasim::kinetics::{
+    species::{COUNT, T},
+    Baseline, CooperParams, Reference, RemodelParams, Voxel,
+};
 use dermasim::ode::{self, Rodas3, Stats, Tolerance};
 use dermasim::params::ParameterSet;
 use dermasim::scenario::{Fidelity, Scenario};
@@ -231,6 +234,7 @@ struct Call {
     voxel: usize,
     base: Baseline,
     y: [f64; COUNT],
+    tgf_excess: f64,
     dt: f64,
 }
 
@@ -257,6 +261,7 @@ impl KineticsWorkload {
             for sp in 0..COUNT {
                 all.extend_from_slice(s.field(sp));
             }
+            all.extend_from_slice(s.tgf_excess());
             snapshots.push((s.time(), all));
         })?;
         let mut calls = Vec::new();
@@ -268,12 +273,11 @@ impl KineticsWorkload {
                 if !grid.layer[k].is_viable() {
                     continue;
                 }
-                calls.push(Call {
-                    voxel: v,
-                    base: base[k],
-                    y: std::array::from_fn(|s| fields[s * len + v]),
-                    dt,
-                });
+                // The kinetics holds TGF-beta without what diffusion brought (`tgf_excess`).
+                let tgf_excess = fields[COUNT * len + v];
+                let mut y: [f64; COUNT] = std::array::from_fn(|s| fields[s * len + v]);
+                y[T] -= tgf_excess;
+                calls.push(Call { voxel: v, base: base[k], y, tgf_excess, dt });
             }
         }
         Ok(KineticsWorkload {
@@ -346,6 +350,7 @@ pub fn kinetics(work: &KineticsWorkload, integrator: Integrator) -> Result<Kinet
                     h: if hv <= 0.0 { c.dt } else { hv },
                     base: c.base,
                     refill_to: c.base.matrix(),
+                    tgf_excess: c.tgf_excess,
                 });
             }
             stats +=
@@ -364,6 +369,7 @@ pub fn kinetics(work: &KineticsWorkload, integrator: Integrator) -> Result<Kinet
             remodel: &work.remodel,
             base: c.base,
             refill_to: c.base.matrix(),
+            tgf_excess: c.tgf_excess,
         };
         let mut y = c.y;
         let hv = &mut h[c.voxel];

@@ -36,14 +36,34 @@ pub fn diffuse<R: Real>(grid: &Grid, field: &mut [R], d: &[f64], dt: f64) {
 /// Every line is solved by the same arithmetic whatever the thread count, so results are
 /// bit-identical across thread counts.
 pub fn diffuse_fields<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], decay: f64, dt: f64) {
+    diffuse_with_decay(grid, fields, d, &vec![decay; grid.nz], dt);
+}
+
+/// One backward-Euler LOD step of `dt` for one field that also decays at `decay[k]` per day
+/// in depth cell `k` (folded into the depth sweep): the screened diffusion
+/// `(1 - dt (div D grad - decay)) u_new = u` of a species whose decay is as fast as its
+/// spread (TGF-beta, `sim::step`).
+pub fn diffuse_screened<R: Real>(grid: &Grid, field: &mut [R], d: &[f64], decay: &[f64], dt: f64) {
+    diffuse_with_decay(grid, field, &[d], decay, dt);
+}
+
+fn diffuse_with_decay<R: Real>(
+    grid: &Grid,
+    fields: &mut [R],
+    d: &[&[f64]],
+    decay: &[f64],
+    dt: f64,
+) {
     let len = grid.len();
     debug_assert_eq!(fields.len(), d.len() * len);
+    debug_assert_eq!(decay.len(), grid.nz);
     if dt <= 0.0 || len == 0 {
         return;
     }
+    let decays = decay.iter().any(|&k| k > 0.0);
     let active: Vec<usize> = (0..d.len())
         .filter(|&s| {
-            (decay > 0.0 || d[s].iter().any(|&v| v != 0.0))
+            (decays || d[s].iter().any(|&v| v != 0.0))
                 && fields[s * len..(s + 1) * len].iter().any(|&v| v != R::ZERO)
         })
         .collect();
@@ -97,7 +117,7 @@ fn lateral<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize
     }
 }
 
-fn depth_matrix<R: Real>(grid: &Grid, d: &[f64], decay: f64, dt: f64) -> Thomas<R> {
+fn depth_matrix<R: Real>(grid: &Grid, d: &[f64], decay: &[f64], dt: f64) -> Thomas<R> {
     let nz = grid.nz;
     // Face conductance g = 2 / (h_k/D_k + h_{k+1}/D_{k+1}); zero where either side is 0.
     let g: Vec<f64> = (0..nz.saturating_sub(1))
@@ -121,7 +141,7 @@ fn depth_matrix<R: Real>(grid: &Grid, d: &[f64], decay: f64, dt: f64) -> Thomas<
         if k + 1 < nz {
             upper[k] = -s * g[k];
         }
-        diag[k] = 1.0 + decay * dt - lower[k] - upper[k];
+        diag[k] = 1.0 + decay[k] * dt - lower[k] - upper[k];
     }
     Thomas::new(&lower, &diag, &upper)
 }
@@ -133,11 +153,11 @@ fn depth<R: Real>(
     fields: &mut [R],
     d: &[&[f64]],
     active: &[usize],
-    decay: f64,
+    decay: &[f64],
     dt: f64,
 ) {
     let (nz, plane, len) = (grid.nz, grid.plane(), grid.len());
-    if nz < 2 && decay == 0.0 {
+    if nz < 2 && decay.iter().all(|&k| k == 0.0) {
         return;
     }
     let mats: Vec<Thomas<R>> =
@@ -291,7 +311,7 @@ mod tests {
     }
 
     /// The LOD step written out with dense matrices: x, then y, then depth.
-    fn dense_lod(g: &Grid, f: &[f64], d: &[f64], decay: f64, dt: f64) -> Vec<f64> {
+    fn dense_lod(g: &Grid, f: &[f64], d: &[f64], decay: &[f64], dt: f64) -> Vec<f64> {
         let mut u = f.to_vec();
         let periodic = |n: usize, r: f64| {
             (0..n)
@@ -321,7 +341,7 @@ mod tests {
         }
         let mut a = vec![vec![0.0; g.nz]; g.nz];
         for k in 0..g.nz {
-            a[k][k] = 1.0 + decay * dt;
+            a[k][k] = 1.0 + decay[k] * dt;
             for n in [k.wrapping_sub(1), k + 1] {
                 if n < g.nz {
                     let face = 2.0 / (g.hz[k] / d[k] + g.hz[n] / d[n]);
@@ -351,12 +371,22 @@ mod tests {
         let d = coefficients(&g);
         for decay in [0.0, 0.7] {
             let f = pattern(g.len(), 3);
-            let expect = dense_lod(&g, &f, &d, decay, 0.4);
+            let expect = dense_lod(&g, &f, &d, &vec![decay; g.nz], 0.4);
             let mut got = f.clone();
             diffuse_fields(&g, &mut got, &[&d], decay, 0.4);
             for (v, (a, b)) in got.iter().zip(&expect).enumerate() {
                 assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "voxel {v}: {a} vs {b}");
             }
+        }
+        // Decay by depth cell (TGF-beta: none in the stratum corneum).
+        let decay: Vec<f64> =
+            g.layer.iter().map(|l| if l.is_viable() { 15.0 } else { 0.0 }).collect();
+        let f = pattern(g.len(), 8);
+        let expect = dense_lod(&g, &f, &d, &decay, 0.4);
+        let mut got = f.clone();
+        diffuse_screened(&g, &mut got, &d, &decay, 0.4);
+        for (v, (a, b)) in got.iter().zip(&expect).enumerate() {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "screened, voxel {v}: {a} vs {b}");
         }
     }
 

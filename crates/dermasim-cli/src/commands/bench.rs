@@ -74,7 +74,7 @@ fn run_case(case: &str) -> Result<Value> {
             let mut sim = dermasim::Simulation::with_options(&scenario, &base, options)?;
             let summary = sim.run(&mut |_| {})?;
             let wall = clock.elapsed().as_secs_f64();
-            let p = sim.profile();
+            let (p, stats) = (sim.profile(), sim.solver_stats());
             json!({
                 "fidelity": fidelity.as_str(),
                 "voxels": sim.grid().len(),
@@ -84,6 +84,8 @@ fn run_case(case: &str) -> Result<Value> {
                 "transport_s": p.transport_s,
                 "voxel_steps": p.voxel_steps,
                 "voxels_resting": p.voxels_resting,
+                "kinetics_steps_accepted": stats.accepted,
+                "kinetics_steps_rejected": stats.rejected,
                 "summary_hash": fnv(&serde_json::to_string(&summary)?),
             })
         }

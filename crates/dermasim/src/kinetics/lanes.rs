@@ -28,6 +28,8 @@ pub struct Job {
     pub base: Baseline,
     /// Wound-filling targets, as [`super::Voxel::refill_to`].
     pub refill_to: [f64; 3],
+    /// Diffused TGF-beta, as [`super::Voxel::tgf_excess`].
+    pub tgf_excess: f64,
 }
 
 /// Size of the Cooper block, the dense part of the Jacobian.
@@ -135,6 +137,7 @@ fn integrate_batch<const N: usize>(
         response: zero,
     };
     let mut refill = [zero; 3];
+    let mut excess = zero;
     let mut lanes = [IDLE; N];
     let mut next = 0;
     let mut f0: Vec12<N> = [zero; COUNT];
@@ -162,6 +165,7 @@ fn integrate_batch<const N: usize>(
             for m in 0..3 {
                 refill[m].0[l] = j.refill_to[m];
             }
+            excess.0[l] = j.tgf_excess;
             *c = Control {
                 job: Some(next),
                 hh: if j.h > 0.0 { j.h.min(span) } else { span },
@@ -185,8 +189,8 @@ fn integrate_batch<const N: usize>(
         }
         // The scalar integrator forms f0 and J only after an accepted step; at an unchanged
         // state forming them again gives the same values, so every lane forms them each try.
-        rhs_lanes(cooper, remodel, &base, &refill, &y, &mut f0);
-        jacobian_lanes(cooper, remodel, &base, &refill, &y, &mut jac);
+        rhs_lanes(cooper, remodel, &base, &refill, excess, &y, &mut f0);
+        jacobian_lanes(cooper, remodel, &base, &refill, excess, &y, &mut jac);
         let hh4 = Pack(hh);
         let ghinv = Pack::<N>::splat(1.0) / (hh4 * Pack::<N>::splat(R::GAMMA));
         let factored = block_factor(&jac, ghinv, &mut g, &mut piv);
@@ -205,7 +209,7 @@ fn integrate_batch<const N: usize>(
                         }
                     }
                 }
-                rhs_lanes(cooper, remodel, &base, &refill, &ys, &mut fs);
+                rhs_lanes(cooper, remodel, &base, &refill, excess, &ys, &mut fs);
             }
             let (done, rest) = k.split_at_mut(s);
             let ks = &mut rest[0];
@@ -452,7 +456,9 @@ mod tests {
                 y[C1] *= 1.0 - 0.1 * w;
                 y[EN] = 1e-3 * w;
                 let refill_to = [base.collagen_iii * 1.05, base.collagen_i, base.elastin * 1.01];
-                Job { y, h: [0.0, 1e-4, 0.3, 5.0][v % 4], base, refill_to }
+                // Diffused TGF-beta of either sign, down to a total below zero.
+                let tgf_excess = [0.0, 0.05 * w, -0.1 * w, -0.3 * w][v % 4];
+                Job { y, h: [0.0, 1e-4, 0.3, 5.0][v % 4], base, refill_to, tgf_excess }
             })
             .collect()
     }
@@ -480,6 +486,7 @@ mod tests {
                     remodel: &remodel,
                     base: j.base,
                     refill_to: j.refill_to,
+                    tgf_excess: j.tgf_excess,
                 };
                 let (mut y, mut h) = (j.y, j.h);
                 if h <= 0.0 {
@@ -521,6 +528,7 @@ mod tests {
                         remodel: &remodel,
                         base: j.base,
                         refill_to: j.refill_to,
+                        tgf_excess: j.tgf_excess,
                     };
                     if j.h <= 0.0 {
                         j.h = dt;

@@ -148,13 +148,17 @@ pub struct Voxel<'a> {
     /// Levels `[collagen III, collagen I, elastin]` that wound filling restores: the matrix the
     /// voxel held before its last injury (never below rest); `base.matrix()` when uninjured.
     pub refill_to: [f64; 3],
+    /// Active TGF-beta that diffusion has brought in (or, if negative, taken out) and that has
+    /// not decayed yet: transport holds it (`sim::step`), the fibroblasts see it on top of the
+    /// voxel's own `y[T]`. 0 where nothing diffuses.
+    pub tgf_excess: f64,
 }
 
 impl OdeSystem<COUNT> for Voxel<'_> {
     #[inline]
     fn rhs(&self, y: &[f64; COUNT], dy: &mut [f64; COUNT]) {
         let base = BaseLanes::from(self.base);
-        rhs_lanes(self.cooper, self.remodel, &base, &self.refill_to, y, dy);
+        rhs_lanes(self.cooper, self.remodel, &base, &self.refill_to, self.tgf_excess, y, dy);
     }
 
     #[inline]
@@ -202,7 +206,7 @@ impl Voxel<'_> {
     pub fn analytic_jacobian(&self, y: &[f64; COUNT], jac: &mut [[f64; COUNT]; COUNT]) {
         *jac = [[0.0; COUNT]; COUNT];
         let base = BaseLanes::from(self.base);
-        jacobian_lanes(self.cooper, self.remodel, &base, &self.refill_to, y, jac);
+        jacobian_lanes(self.cooper, self.remodel, &base, &self.refill_to, self.tgf_excess, y, jac);
     }
 }
 
@@ -238,13 +242,15 @@ impl From<Baseline> for BaseLanes<f64> {
 }
 
 /// The voxel's right-hand side, written once for one voxel or several in SIMD lanes (each
-/// lane bit for bit the one-voxel result). `refill_to` as in [`Voxel::refill_to`].
+/// lane bit for bit the one-voxel result). `refill_to` and `tgf_excess` as in
+/// [`Voxel::refill_to`] and [`Voxel::tgf_excess`].
 #[inline(always)]
 pub fn rhs_lanes<T: Lane>(
     c: &CooperParams,
     r: &RemodelParams,
     b: &BaseLanes<T>,
     refill_to: &[T; 3],
+    tgf_excess: T,
     y: &[T; COUNT],
     dy: &mut [T; COUNT],
 ) {
@@ -267,9 +273,11 @@ pub fn rhs_lanes<T: Lane>(
     let activation = s(r.latent_tgf_activation_per_day) * y[LT];
     dy[LT] = -activation;
     dy[T] = s(r.tgf_per_repair_macrophage) * producers + activation - s(r.tgf_decay_per_day) * y[T];
-    // Fibroblasts: logistic growth under TGF-beta, apoptosis back to the resting density.
+    // Fibroblasts: logistic growth under TGF-beta (the voxel's own and what diffusion brought),
+    // apoptosis back to the resting density.
     let f = y[F];
-    let signal = y[T].max(z) / (s(r.tgf_half_activation) + y[T].max(z));
+    let tgf = (y[T] + tgf_excess).max(z);
+    let signal = tgf / (s(r.tgf_half_activation) + tgf);
     let cap = s(r.fibroblast_capacity_rel) * b.fibroblasts;
     let growth = T::select(
         cap.gt(z),
@@ -318,6 +326,7 @@ pub fn jacobian_lanes<T: Lane>(
     r: &RemodelParams,
     b: &BaseLanes<T>,
     refill_to: &[T; 3],
+    tgf_excess: T,
     y: &[T; COUNT],
     jac: &mut [[T; COUNT]; COUNT],
 ) {
@@ -336,10 +345,11 @@ pub fn jacobian_lanes<T: Lane>(
     jac[T][LT] = s(r.latent_tgf_activation_per_day);
 
     let f = y[F];
-    let tp = y[T].max(z);
+    let total = y[T] + tgf_excess;
+    let tp = total.max(z);
     let k = s(r.tgf_half_activation);
     let signal = tp / (k + tp);
-    let signal_t = T::select(y[T].ge(z), k / ((k + tp) * (k + tp)), z);
+    let signal_t = T::select(total.ge(z), k / ((k + tp) * (k + tp)), z);
     let cap = s(r.fibroblast_capacity_rel) * b.fibroblasts;
     let g = s(r.fibroblast_growth_per_day) * b.response;
     let has_cap = cap.gt(z);
@@ -491,7 +501,13 @@ mod tests {
     #[test]
     fn analytic_jacobian_matches_central_differences() {
         let (cooper, remodel) = params();
-        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL };
+        let sys = Voxel {
+            cooper: &cooper,
+            remodel: &remodel,
+            base: BASE,
+            refill_to: REFILL,
+            tgf_excess: 0.0,
+        };
         for y in states() {
             let mut jac = [[0.0; COUNT]; COUNT];
             sys.analytic_jacobian(&y, &mut jac);
@@ -522,13 +538,25 @@ mod tests {
         // Every entry the structured solve treats as zero must be zero in the right-hand side
         // itself (forward differences are exactly zero where f_i does not read y_j).
         let (cooper, remodel) = params();
-        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL };
+        let sys = Voxel {
+            cooper: &cooper,
+            remodel: &remodel,
+            base: BASE,
+            refill_to: REFILL,
+            tgf_excess: 0.0,
+        };
         for y in states() {
             let mut f0 = [0.0; COUNT];
             sys.rhs(&y, &mut f0);
             let mut fd = [[0.0; COUNT]; COUNT];
-            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL })
-                .jacobian(&y, &f0, &mut fd);
+            Reference(Voxel {
+                cooper: &cooper,
+                remodel: &remodel,
+                base: BASE,
+                refill_to: REFILL,
+                tgf_excess: 0.0,
+            })
+            .jacobian(&y, &f0, &mut fd);
             for i in 0..COUNT {
                 for j in 0..COUNT {
                     let allowed = match TAIL.iter().find(|t| t.0 == i) {
@@ -547,9 +575,20 @@ mod tests {
     #[allow(clippy::needless_range_loop)]
     fn structured_solve_matches_dense_lu() {
         let (cooper, remodel) = params();
-        let sys = Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL };
-        let dense =
-            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL });
+        let sys = Voxel {
+            cooper: &cooper,
+            remodel: &remodel,
+            base: BASE,
+            refill_to: REFILL,
+            tgf_excess: 0.0,
+        };
+        let dense = Reference(Voxel {
+            cooper: &cooper,
+            remodel: &remodel,
+            base: BASE,
+            refill_to: REFILL,
+            tgf_excess: 0.0,
+        });
         for y in states() {
             for h in [1e-3, 0.1, 1.0, 5.0] {
                 let mut jac = [[0.0; COUNT]; COUNT];
@@ -599,9 +638,20 @@ mod tests {
         let tol = Tolerance { rtol: 1e-10, atol: 1e-13 };
         let (mut a, mut b, mut c, mut d) = (y0, y0, y0, y0);
         let (mut ha, mut hb, mut hc, mut hd) = (1e-3, 1e-3, 1e-3, 1e-3);
-        let fast = Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL };
-        let dense =
-            Reference(Voxel { cooper: &cooper, remodel: &remodel, base: BASE, refill_to: REFILL });
+        let fast = Voxel {
+            cooper: &cooper,
+            remodel: &remodel,
+            base: BASE,
+            refill_to: REFILL,
+            tgf_excess: 0.0,
+        };
+        let dense = Reference(Voxel {
+            cooper: &cooper,
+            remodel: &remodel,
+            base: BASE,
+            refill_to: REFILL,
+            tgf_excess: 0.0,
+        });
         for day in 0..60 {
             let t = day as f64;
             integrate(&fast, t, t + 1.0, &mut a, &mut ha, tol).unwrap();

@@ -257,7 +257,13 @@ mod tests {
             damaged_elastin: 0.01,
             response: 0.9,
         };
-        let voxel = || Voxel { cooper: &cooper, remodel: &remodel, base, refill_to: base.matrix() };
+        let voxel = || Voxel {
+            cooper: &cooper,
+            remodel: &remodel,
+            base,
+            refill_to: base.matrix(),
+            tgf_excess: 0.0,
+        };
         let module = Builtin(cooper);
         let rates = RefCell::new(module.evaluator(&[cooper.estrogen, cooper.cortisol]));
         let wrapped = ModuleVoxel { voxel: voxel(), rates: &rates };

@@ -55,6 +55,9 @@ impl Simulation {
                 diffusion[s][k] = if s == F && !l.is_dermis() { 0.0 } else { d * factor };
             }
         }
+        // TGF-beta decays within hours, as fast as it spreads: transport moves it together with
+        // its decay (`Simulation::transport_tgf`), so the common diffusion leaves it out.
+        let tgf_diffusion = std::mem::replace(&mut diffusion[T], vec![0.0; grid.nz]);
         let len = grid.len();
         let mut fields = vec![0.0; COUNT * len];
         for (k, b) in base.iter().enumerate() {
@@ -70,6 +73,12 @@ impl Simulation {
             }
         }
         let (remodel, injury) = (RemodelParams::from_set(set)?, InjuryParams::from_set(set)?);
+        // It decays where the kinetics runs (viable tissue), not in the stratum corneum.
+        let tgf_decay = grid
+            .layer
+            .iter()
+            .map(|l| if l.is_viable() { remodel.tgf_decay_per_day } else { 0.0 })
+            .collect();
         let doses = [
             injury.pathogen_per_injury,
             injury.debris_per_injury,
@@ -92,6 +101,9 @@ impl Simulation {
             options,
             base,
             diffusion,
+            tgf_diffusion,
+            tgf_decay,
+            tgf_excess: vec![0.0; len],
             fields,
             t: 0.0,
             reference: Sums::default(),

@@ -25,7 +25,7 @@ struct CheckpointHeader {
     refill_len: usize,
 }
 
-const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-2";
+const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-3";
 
 /// FNV-1a over the checkpoint bytes: catches damage and hand edits (not an attacker).
 fn checksum(bytes: &[u8]) -> u64 {
@@ -78,6 +78,7 @@ impl Simulation {
         push_f64s(&mut out, &self.step);
         push_f64s(&mut out, &self.epidermis);
         push_f64s(&mut out, &self.refill);
+        push_f64s(&mut out, &self.tgf_excess);
         let sum = checksum(&out);
         out.extend_from_slice(&sum.to_le_bytes());
         out
@@ -126,6 +127,8 @@ impl Simulation {
         } else {
             return Err(bad("its wound-filling state does not match the scenario's grid"));
         };
+        let tgf_excess = read_f64s(bytes, self.tgf_excess.len(), &mut at)
+            .ok_or_else(|| bad("file is truncated"))?;
         if at != bytes.len() {
             return Err(bad("trailing bytes after the fields"));
         }
@@ -145,13 +148,21 @@ impl Simulation {
         if h.session_outcomes.len() != h.sessions_done {
             return Err(bad("session outcomes do not match the sessions done"));
         }
-        if fields.iter().chain(&step).chain(&epidermis).chain(&refill).any(|v| !v.is_finite()) {
+        if fields
+            .iter()
+            .chain(&step)
+            .chain(&epidermis)
+            .chain(&refill)
+            .chain(&tgf_excess)
+            .any(|v| !v.is_finite())
+        {
             return Err(bad("a field holds a value that is not a finite number"));
         }
         self.fields = fields;
         self.step = step;
         self.epidermis = epidermis;
         self.refill = refill;
+        self.tgf_excess = tgf_excess;
         if h.zone.len() == self.zone.len() {
             self.zone = h.zone;
         }

@@ -30,7 +30,7 @@ use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint
 use crate::params::{typed_params, ParameterSet};
 use crate::scenario::{Fidelity, Prepared, Scenario};
 use crate::tissue::{Column, Layer, SiteTable};
-use crate::transport::diffuse_fields;
+use crate::transport::{diffuse_fields, diffuse_screened};
 
 typed_params! {
     /// What a fully injured voxel releases (scaled by its injured fraction).
@@ -120,8 +120,15 @@ pub struct Simulation {
     base: Vec<Baseline>,
     /// What "near rest" means per species, per depth cell (`simulation.rest_tolerance`).
     rest_scale: Vec<RestScale>,
-    /// Diffusion coefficient per species per depth cell.
+    /// Diffusion coefficient per species per depth cell (0 for TGF-beta, which moves apart).
     diffusion: Vec<Vec<f64>>,
+    /// TGF-beta's diffusion coefficient per depth cell.
+    tgf_diffusion: Vec<f64>,
+    /// TGF-beta's decay per depth cell in transport (the kinetics' rate where it runs, else 0).
+    tgf_decay: Vec<f64>,
+    /// Per voxel, the part of `fields[T]` that diffusion brought (negative: took away) and
+    /// that has not decayed yet; the rest is the voxel's own, which the kinetics integrates.
+    tgf_excess: Vec<f64>,
     /// Species-major fields: `fields[s * len + voxel]`.
     fields: Vec<f64>,
     /// Last kinetics step per voxel, carried between calls.
@@ -184,6 +191,13 @@ impl Simulation {
     pub fn field(&self, s: usize) -> &[f64] {
         let len = self.grid.len();
         &self.fields[s * len..(s + 1) * len]
+    }
+
+    /// Per voxel, the part of the TGF-beta field (`field(T)`) that diffusion brought and that
+    /// has not decayed yet (negative where diffusion took TGF-beta away); the kinetics
+    /// integrates the rest.
+    pub fn tgf_excess(&self) -> &[f64] {
+        &self.tgf_excess
     }
 
     /// Resting state of each depth cell.

@@ -46,6 +46,7 @@ impl Simulation {
                                     let x = &mut self.fields[sp * len + v];
                                     *x = r + keep * (*x - r);
                                 }
+                                self.tgf_excess[v] *= keep;
                                 for (m, r) in self.base[k].matrix().iter().enumerate() {
                                     let x = &mut self.refill[m * len + v];
                                     *x = r + keep * (*x - r);

@@ -25,6 +25,35 @@ impl Simulation {
         let d: Vec<&[f64]> = self.diffusion.iter().map(Vec::as_slice).collect();
         diffuse_fields(&self.grid, &mut self.fields, &d, 0.0, dt);
         shift(&mut self.fields, &self.base, 1.0);
+        self.transport_tgf(dt);
+    }
+
+    /// TGF-beta decays within hours (15 per day), as fast as it spreads, so diffusion alone
+    /// for half a step, with the decay left to the kinetics, spreads it several times too far
+    /// and opens every kinetics call with a transient: a first-order error in the step and
+    /// most of the kinetics' work at 3d (docs/numerics.md, "Time steps at 3d"). So the field is
+    /// held as the voxel's own TGF-beta `own`, which the kinetics integrates (production and
+    /// decay, untouched here), plus an excess `u` that diffusion brought:
+    /// `d(own + u)/dt = D lap(own + u) - k u` here. Backward Euler with `own` frozen over the
+    /// step: `(1 - dt (D lap - k)) (own + u)_new = own + u + dt k own`, one screened diffusion of
+    /// the whole field. Rest stays exact: with no TGF-beta anywhere nothing moves.
+    pub(super) fn transport_tgf(&mut self, dt: f64) {
+        let (len, plane) = (self.grid.len(), self.grid.plane());
+        let total = &mut self.fields[T * len..(T + 1) * len];
+        let excess = &mut self.tgf_excess;
+        // `excess` holds `own` while `total` holds the right-hand side.
+        for (k, &decay) in self.tgf_decay.iter().enumerate() {
+            let cells = k * plane..(k + 1) * plane;
+            for (t, u) in total[cells.clone()].iter_mut().zip(&mut excess[cells]) {
+                let own = *t - *u;
+                *u = own;
+                *t += dt * decay * own;
+            }
+        }
+        diffuse_screened(&self.grid, total, &self.tgf_diffusion, &self.tgf_decay, dt);
+        for (t, u) in total.iter().zip(excess.iter_mut()) {
+            *u = *t - *u;
+        }
     }
 
     pub(super) fn advance(&mut self, dt: f64) -> Result<(), Error> {
@@ -77,14 +106,28 @@ impl Simulation {
                 && (k + 1 == nz || q[v + plane])
         };
         const CHUNK: usize = 256;
+        // Write a voxel's new state back: round-off can leave values a hair below zero near
+        // rest, and the field holds the voxel's own TGF-beta plus the excess. Where the own
+        // part fell below what diffusion took away, the total is 0 and the excess its negative.
+        let store = |rows: &mut Vec<&mut [f64]>, excess: &mut f64, o: usize, y: &[f64; COUNT]| {
+            for (row, ys) in rows.iter_mut().zip(y) {
+                row[o] = ys.max(0.0);
+            }
+            let own = rows[T][o];
+            if own + *excess < 0.0 {
+                *excess = -own;
+            }
+            rows[T][o] = own + *excess;
+        };
         // Each chunk of voxels gets its own slice of every species row: disjoint borrows.
         let mut rows = crate::numerics::column_blocks(&mut self.fields, len, CHUNK);
         let results: Vec<Result<(Stats, u64, u64), ode::OdeError>> = self
             .step
             .par_chunks_mut(CHUNK)
+            .zip(self.tgf_excess.par_chunks_mut(CHUNK))
             .zip(rows.par_iter_mut())
             .enumerate()
-            .map(|(c, (steps, rows))| {
+            .map(|(c, ((steps, excess), rows))| {
                 let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
                 // One evaluator per chunk: an SBML module needs its own value store.
                 let rates = module.map(|m| {
@@ -99,7 +142,12 @@ impl Simulation {
                         continue;
                     }
                     let mut y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
-                    let resting_now = if quiet.is_some() { skip(v) } else { at_rest(&y, &base[k]) };
+                    let tgf_excess = excess[o];
+                    let resting_now = if quiet.is_some() {
+                        skip(v)
+                    } else {
+                        at_rest(&y, &base[k]) && tgf_excess.abs() < 1e-13
+                    };
                     if resting_now {
                         resting += 1;
                         continue;
@@ -109,12 +157,14 @@ impl Simulation {
                     if *h <= 0.0 {
                         *h = dt;
                     }
+                    // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
+                    y[T] -= tgf_excess;
                     if lanes {
-                        jobs.push(Job { y, h: *h, base: base[k], refill_to });
+                        jobs.push(Job { y, h: *h, base: base[k], refill_to, tgf_excess });
                         at.push(o);
                         continue;
                     }
-                    let sys = Voxel { cooper, remodel, base: base[k], refill_to };
+                    let sys = Voxel { cooper, remodel, base: base[k], refill_to, tgf_excess };
                     stats += if let Some(rates) = &rates {
                         let sys = ModuleVoxel { voxel: sys, rates };
                         ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
@@ -123,18 +173,13 @@ impl Simulation {
                     } else {
                         ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
                     };
-                    for (row, ys) in rows.iter_mut().zip(&y) {
-                        // Round-off can leave values a hair below zero near rest.
-                        row[o] = ys.max(0.0);
-                    }
+                    store(rows, &mut excess[o], o, &y);
                 }
                 if !jobs.is_empty() {
                     stats += integrate_jobs(cooper, remodel, &mut jobs, dt, tol)?;
                     for (job, &o) in jobs.iter().zip(&at) {
                         steps[o] = job.h;
-                        for (row, ys) in rows.iter_mut().zip(&job.y) {
-                            row[o] = ys.max(0.0);
-                        }
+                        store(rows, &mut excess[o], o, &job.y);
                     }
                 }
                 Ok((stats, integrated, resting))
@@ -190,7 +235,9 @@ impl Simulation {
                 .map(|v| {
                     let k = v / plane;
                     let y: [f64; COUNT] = std::array::from_fn(|s| fields[s * len + v]);
+                    let u = self.tgf_excess[v].abs();
                     near_rest(&y, &rest[k], &self.rest_scale[k], tol)
+                        && (u < 1e-13 || u <= tol * self.rest_scale[k].0[T])
                 })
                 .collect(),
         )
