@@ -113,7 +113,8 @@ fn single_central_puncture_gives_a_radially_symmetric_3d_field() {
 #[test]
 fn fidelity_3d_and_1d_agree_on_collagen_within_the_stated_band() {
     // Stated band (docs/numerics.md): over the default pen's three sessions the 1d collagen
-    // gain is within 6 % of the resolved 3d gain (measured: at most 5.5 %, 1d above). The 3d
+    // gain is within 4 % of the resolved 3d gain (measured: at most 3.3 %, 1d below; 6 % and
+    // at most 5.5 % with 1d above before TGF-beta moved with its decay). The 3d
     // reference is an 800 um patch at 20 um (about 17 punctures a session): the 400 um, 40 um
     // patch of the other tests holds four punctures and reads 0.02-0.03 lower, from the
     // sample of channel positions and the coarse step. The band was 0.02 absolute while the
@@ -130,7 +131,7 @@ fn fidelity_3d_and_1d_agree_on_collagen_within_the_stated_band() {
         let (b, d) = (c(&s1), c(&s3));
         let rel = (b - d).abs() / (d - 1.0);
         eprintln!("day {day}: 1d {b:.4} 3d {d:.4} ({:.1} % of the 3d gain)", 100.0 * rel);
-        assert!(d > 1.05 && rel <= 0.06, "day {day}: 3d {d} vs 1d {b}");
+        assert!(d > 1.05 && rel <= 0.04, "day {day}: 3d {d} vs 1d {b}");
     }
 }
 
