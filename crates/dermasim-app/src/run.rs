@@ -173,7 +173,7 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
 
 /// Run, writing nothing (checkpoints aside).
 pub fn run(request: &RunRequest, observer: &dyn Observer) -> Result<RunReport, AppError> {
-    execute(request, request.capture, observer)
+    execute(request, request.capture, observer, None)
 }
 
 /// Run and put the run's files into `sink`: `summary.json`, `scenario.json` and the outputs the
@@ -186,7 +186,10 @@ pub fn run_into(
 ) -> Result<RunReport, AppError> {
     let kinds = request.scenario.kinds();
     let watch = kinds.contains(&OutputKind::Profiles) || kinds.contains(&OutputKind::Vti);
-    let report = execute(request, watch || request.capture, observer)?;
+    // Field snapshots go into the sink as they are taken (a 1 cm2 patch holds 0.7 GB of them
+    // per day), unless the caller asked to keep them in the report.
+    let stream = (!request.capture).then_some(&mut *sink);
+    let report = execute(request, watch || request.capture, observer, stream)?;
     observer.progress(Progress::Stage("writing outputs"));
     write_run(&report, sink)?;
     Ok(report)
@@ -254,10 +257,13 @@ pub(crate) fn pretty<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("run results serialise")
 }
 
+/// Run the request. With `stream`, field snapshots are written into it as they are taken
+/// (and listed in `Capture::streamed`) instead of kept in memory.
 fn execute(
     request: &RunRequest,
     watch: bool,
     observer: &dyn Observer,
+    mut stream: Option<&mut (dyn Sink + '_)>,
 ) -> Result<RunReport, AppError> {
     request.check()?;
     let started = Instant::now();
@@ -319,9 +325,21 @@ fn execute(
     let every = request.checkpoint.as_ref().and_then(|c| c.every_days);
     let mut next_save = every.map(|e| sim.time() + e);
     let mut save_error = None;
-    let mut summary = sim.run_until(&mut |s| {
+    let mut stream_error = None;
+    let outcome = sim.run_until(&mut |s| {
         if let Some(c) = capture.as_mut() {
             c.observe(s);
+            if let Some(sink) = stream.as_deref_mut() {
+                for snap in std::mem::take(&mut c.snapshots) {
+                    match dermasim_report::write_snapshot(sink, c, &snap) {
+                        Ok(name) => c.streamed.push((snap.t_day, name)),
+                        Err(e) => {
+                            stream_error = Some(e);
+                            return ControlFlow::Break(());
+                        }
+                    }
+                }
+            }
         }
         if let (Some(due), Some(every), Some(plan)) = (next_save, every, &request.checkpoint) {
             if s.time() >= due && save_error.is_none() {
@@ -335,7 +353,11 @@ fn execute(
         } else {
             ControlFlow::Continue(())
         }
-    })?;
+    });
+    if let Some(e) = stream_error {
+        return Err(e.into());
+    }
+    let mut summary = outcome?;
     if let Some(e) = save_error {
         warnings.push(format!("checkpoint not saved: {e}"));
     }

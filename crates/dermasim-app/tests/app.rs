@@ -163,3 +163,38 @@ fn a_loaded_scenario_runs_on_its_one_preparation() {
     let e = run::run(&RunRequest::new(prepared.file()), &NoObserver).err().unwrap().to_string();
     assert!(e.starts_with(&format!("parameters.{name}:")) && e.contains("outside"), "{e}");
 }
+
+#[test]
+fn field_snapshots_stream_into_the_sink_as_the_run_goes() {
+    // A run into a sink writes each `.vti` snapshot when it is taken and keeps none in memory;
+    // a run asked to keep them (`capture`) writes them at the end. Same files, same bytes.
+    let mut s = dermasim_app::ScenarioFile::default_scenario();
+    s.scenario.simulation.fidelity = dermasim::Fidelity::Three;
+    s.scenario.simulation.patch_um = [200.0, 200.0];
+    s.scenario.simulation.dx_um = 40.0;
+    s.scenario.protocol.follow_up_days = 12.0;
+    s.scenario.protocol.sessions.truncate(1);
+    s.outputs.write = Some(vec![dermasim_app::OutputKind::Vti]);
+    s.outputs.snapshot_days = vec![2.0, 5.0, 12.0];
+    let streamed_request = RunRequest::new(s.clone());
+    let kept_request = RunRequest { capture: true, ..RunRequest::new(s) };
+    let (mut streamed, mut kept) = (MemorySink::new(), MemorySink::new());
+    let a = run::run_into(&streamed_request, &mut streamed, &NoObserver).unwrap();
+    let b = run::run_into(&kept_request, &mut kept, &NoObserver).unwrap();
+    let (a, b) = (a.capture.unwrap(), b.capture.unwrap());
+    assert!(a.snapshots.is_empty(), "streamed snapshots are not kept");
+    let days: Vec<f64> = a.streamed.iter().map(|(d, _)| *d).collect();
+    assert_eq!(days, b.snapshots.iter().map(|s| s.t_day).collect::<Vec<_>>());
+    assert!(days.len() >= 3, "snapshot days {days:?}");
+    let fields = |m: &MemorySink| {
+        let mut names: Vec<String> =
+            m.files().iter().map(|f| f.path.clone()).filter(|p| p.starts_with("fields/")).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(fields(&streamed), fields(&kept));
+    assert_eq!(fields(&streamed).len(), days.len() + 1, "one file a day and the .pvd");
+    for name in fields(&streamed) {
+        assert_eq!(streamed.get(&name), kept.get(&name), "{name}");
+    }
+}

@@ -26,8 +26,11 @@ pub struct Capture {
     pub profiles: DepthTable,
     /// 3d runs only.
     pub sections: DepthTable,
-    /// Only when whole fields were asked for.
+    /// Only when whole fields were asked for, and not yet written out.
     pub snapshots: Vec<Snapshot>,
+    /// Snapshots already written while the run went on (`(day, file name under fields/)`, in
+    /// day order): a run into a folder streams them out so that it holds one at a time.
+    pub streamed: Vec<(f64, String)>,
 }
 
 impl Capture {
@@ -47,6 +50,7 @@ impl Capture {
             profiles: DepthTable::default(),
             sections: DepthTable::default(),
             snapshots: Vec::new(),
+            streamed: Vec::new(),
         };
         me.observe(sim);
         me

@@ -197,17 +197,9 @@ pub fn write_outputs(
         }
     }
     if let (true, Some(cap)) = (kinds.contains(&Vti), capture) {
-        let mut listed = Vec::new();
+        let mut listed = cap.streamed.clone();
         for snap in &cap.snapshots {
-            let name = vtk::snapshot_name(snap.t_day);
-            let text = vtk::vti(cap.grid(), cap.reference(), snap);
-            folder.write(
-                &format!("fields/{name}"),
-                "fields",
-                &format!("VTK ImageData of every species at day {} (ParaView)", snap.t_day),
-                text.as_bytes(),
-            )?;
-            listed.push((snap.t_day, name));
+            listed.push((snap.t_day, write_snapshot(folder, cap, snap)?));
         }
         if !listed.is_empty() {
             folder.write(
@@ -219,6 +211,23 @@ pub fn write_outputs(
         }
     }
     Ok(())
+}
+
+/// Write one `.vti` snapshot of `cap` into `fields/` of `folder`; returns its file name.
+pub fn write_snapshot(
+    folder: &mut dyn Sink,
+    cap: &Capture,
+    snap: &capture::Snapshot,
+) -> Result<String, ReportError> {
+    let name = vtk::snapshot_name(snap.t_day);
+    let text = vtk::vti(cap.grid(), cap.reference(), snap);
+    folder.write(
+        &format!("fields/{name}"),
+        "fields",
+        &format!("VTK ImageData of every species at day {} (ParaView)", snap.t_day),
+        text.as_bytes(),
+    )?;
+    Ok(name)
 }
 
 fn read(dir: &Path, name: &str) -> Result<Option<String>, ReportError> {
