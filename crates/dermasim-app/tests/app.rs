@@ -94,7 +94,9 @@ fn a_cancelled_run_stops_within_a_step_and_leaves_no_folder() {
 fn memory_and_folder_sinks_hold_the_same_files() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = dermasim_app::ScenarioFile::default_scenario();
-    s.outputs.write = Some(vec![dermasim_app::OutputKind::TimeseriesCsv]);
+    // `.vti` snapshots go to a folder piece by piece (`Sink::write_with`), to memory whole.
+    s.outputs.write =
+        Some(vec![dermasim_app::OutputKind::TimeseriesCsv, dermasim_app::OutputKind::Vti]);
     let request = RunRequest::new(s);
     let mut mem = MemorySink::new();
     run::run_into(&request, &mut mem, &NoObserver).unwrap();
@@ -108,12 +110,24 @@ fn memory_and_folder_sinks_hold_the_same_files() {
             f.path
         );
     }
-    let listed: Vec<String> = std::fs::read_dir(&path)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "manifest.json")
-        .collect();
+    assert!(mem.files().iter().any(|f| f.path.ends_with(".vti")), "a snapshot was written");
+    let listed: Vec<String> = walkdir(&path).into_iter().filter(|n| n != "manifest.json").collect();
     assert_eq!(listed.len(), mem.files().len());
+}
+
+/// Every file under `dir`, as paths relative to it.
+fn walkdir(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walkdir(&e.path()).into_iter().map(|n| format!("{name}/{n}")));
+        } else {
+            out.push(name);
+        }
+    }
+    out
 }
 
 #[test]

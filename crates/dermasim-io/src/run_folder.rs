@@ -72,6 +72,20 @@ pub trait Sink {
         description: &str,
         bytes: &[u8],
     ) -> Result<(), IoError>;
+    /// Add one file whose bytes `fill` writes piece by piece, for files too large to hold
+    /// whole (field snapshots of large patches). The default collects them and calls
+    /// [`Sink::write`]; a [`RunFolder`] writes them straight to disk.
+    fn write_with(
+        &mut self,
+        name: &str,
+        kind: &str,
+        description: &str,
+        fill: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<(), IoError> {
+        let mut bytes = Vec::new();
+        fill(&mut bytes).map_err(|source| IoError::Write { path: name.into(), source })?;
+        self.write(name, kind, description, &bytes)
+    }
     /// The files written so far, in write order.
     fn files(&self) -> &[FileEntry];
 }
@@ -240,6 +254,25 @@ impl Sink for RunFolder {
         }
         std::fs::write(&path, bytes)
             .map_err(|source| IoError::Write { path: path.clone(), source })?;
+        self.record(name, kind, description)
+    }
+
+    fn write_with(
+        &mut self,
+        name: &str,
+        kind: &str,
+        description: &str,
+        fill: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<(), IoError> {
+        use std::io::Write;
+        let path = self.staging.join(name);
+        let error = |source| IoError::Write { path: path.clone(), source };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(error)?;
+        }
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(error)?);
+        fill(&mut file).map_err(error)?;
+        file.flush().map_err(error)?;
         self.record(name, kind, description)
     }
 

@@ -220,12 +220,11 @@ pub fn write_snapshot(
     snap: &capture::Snapshot,
 ) -> Result<String, ReportError> {
     let name = vtk::snapshot_name(snap.t_day);
-    let text = vtk::vti(cap.grid(), cap.reference(), snap);
-    folder.write(
+    folder.write_with(
         &format!("fields/{name}"),
         "fields",
         &format!("VTK ImageData of every species at day {} (ParaView)", snap.t_day),
-        text.as_bytes(),
+        &mut |w| vtk::write_vti(w, cap.grid(), cap.reference(), snap),
     )?;
     Ok(name)
 }

@@ -39,6 +39,19 @@ pub fn depth_samples(grid: &Grid) -> (f64, Vec<usize>) {
 /// One snapshot as a `.vti` file. `reference` is the resting state per depth cell, for the
 /// derived `collagen_total_rel` array.
 pub fn vti(grid: &Grid, reference: &[[f64; COUNT]], snap: &Snapshot) -> String {
+    let mut bytes = Vec::new();
+    write_vti(&mut bytes, grid, reference, snap).expect("writing to memory does not fail");
+    String::from_utf8(bytes).expect("a .vti file is ASCII")
+}
+
+/// [`vti`] written into `w` one data array at a time, so a large snapshot is never held whole
+/// as text.
+pub fn write_vti(
+    w: &mut dyn std::io::Write,
+    grid: &Grid,
+    reference: &[[f64; COUNT]],
+    snap: &Snapshot,
+) -> std::io::Result<()> {
     let (dz, cells) = depth_samples(grid);
     let nzs = cells.len();
     // A 1d column has no lateral extent of its own; draw it as square cells.
@@ -83,6 +96,8 @@ pub fn vti(grid: &Grid, reference: &[[f64; COUNT]], snap: &Snapshot) -> String {
         let mut bytes = Vec::with_capacity(4 * grid.plane() * nzs);
         order(&mut |_, v| bytes.extend_from_slice(&field[v].to_le_bytes()));
         data_array(&mut out, "Float32", name, &bytes);
+        w.write_all(out.as_bytes())?;
+        out.clear();
     }
     let mut rel = Vec::with_capacity(4 * grid.plane() * nzs);
     order(&mut |k, v| {
@@ -92,6 +107,9 @@ pub fn vti(grid: &Grid, reference: &[[f64; COUNT]], snap: &Snapshot) -> String {
         rel.extend_from_slice(&x.to_le_bytes());
     });
     data_array(&mut out, "Float32", "collagen_total_rel", &rel);
+    drop(rel);
+    w.write_all(out.as_bytes())?;
+    out.clear();
     let mut layer = Vec::with_capacity(grid.plane() * nzs);
     order(&mut |k, _| {
         layer.push(Layer::ALL.iter().position(|&l| l == grid.layer[k]).expect("a layer") as u8)
@@ -101,7 +119,7 @@ pub fn vti(grid: &Grid, reference: &[[f64; COUNT]], snap: &Snapshot) -> String {
     let _ = writeln!(out, "    </Piece>");
     let _ = writeln!(out, "  </ImageData>");
     let _ = writeln!(out, "</VTKFile>");
-    out
+    w.write_all(out.as_bytes())
 }
 
 /// Inline binary data: base64 of a UInt64 byte count followed by the little-endian values.
