@@ -247,14 +247,7 @@ impl Sink for RunFolder {
         description: &str,
         bytes: &[u8],
     ) -> Result<(), IoError> {
-        let path = self.staging.join(name);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| IoError::Write { path: dir.into(), source })?;
-        }
-        std::fs::write(&path, bytes)
-            .map_err(|source| IoError::Write { path: path.clone(), source })?;
-        self.record(name, kind, description)
+        self.write_with(name, kind, description, &mut |w| w.write_all(bytes))
     }
 
     fn write_with(
@@ -266,10 +259,11 @@ impl Sink for RunFolder {
     ) -> Result<(), IoError> {
         use std::io::Write;
         let path = self.staging.join(name);
-        let error = |source| IoError::Write { path: path.clone(), source };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(error)?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| IoError::Write { path: dir.into(), source })?;
         }
+        let error = |source| IoError::Write { path: path.clone(), source };
         let mut file = std::io::BufWriter::new(std::fs::File::create(&path).map_err(error)?);
         fill(&mut file).map_err(error)?;
         file.flush().map_err(error)?;

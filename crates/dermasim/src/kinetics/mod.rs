@@ -404,10 +404,13 @@ impl OdeSystem<COUNT> for Reference<'_> {
     }
 }
 
+/// How close to rest a value counts as exactly at rest: round-off of a resting state.
+pub const REST_EPS: f64 = 1e-13;
+
 /// True when nothing in the voxel can change: inflammation absent and matrix at baseline.
 #[inline]
 pub fn at_rest(y: &[f64; COUNT], b: &Baseline) -> bool {
-    const EPS: f64 = 1e-13;
+    const EPS: f64 = REST_EPS;
     y[P] < EPS
         && y[PT] < EPS
         && y[N] < EPS
@@ -459,11 +462,13 @@ impl RestScale {
 /// `tol = 0` is the exact rule of [`at_rest`].
 #[inline]
 pub fn near_rest(y: &[f64; COUNT], rest: &[f64; COUNT], scale: &RestScale, tol: f64) -> bool {
-    const EPS: f64 = 1e-13;
-    (0..COUNT).all(|s| {
-        let d = (y[s] - rest[s]).abs();
-        d < EPS || d <= tol * scale.0[s]
-    })
+    (0..COUNT).all(|s| within_rest((y[s] - rest[s]).abs(), scale.0[s], tol))
+}
+
+/// The rule of [`near_rest`] for one departure `d >= 0` from rest with wound scale `scale`.
+#[inline]
+pub fn within_rest(d: f64, scale: f64, tol: f64) -> bool {
+    d < REST_EPS || d <= tol * scale
 }
 
 #[cfg(test)]
@@ -489,6 +494,11 @@ mod tests {
     /// Pre-injury matrix above rest, so wound filling is exercised away from the baseline.
     const REFILL: [f64; 3] = [0.16, 0.72, 0.051];
 
+    /// The test voxel: baseline [`BASE`], wound filling towards [`REFILL`], nothing diffused in.
+    fn voxel<'a>(cooper: &'a CooperParams, remodel: &'a RemodelParams) -> Voxel<'a> {
+        Voxel { cooper, remodel, base: BASE, refill_to: REFILL, tgf_excess: 0.0 }
+    }
+
     /// States away from the kinks of `max(., 0)`: early inflammation, peak, resolution.
     fn states() -> Vec<[f64; COUNT]> {
         vec![
@@ -501,13 +511,14 @@ mod tests {
     #[test]
     fn analytic_jacobian_matches_central_differences() {
         let (cooper, remodel) = params();
-        let sys = Voxel {
-            cooper: &cooper,
-            remodel: &remodel,
-            base: BASE,
-            refill_to: REFILL,
-            tgf_excess: 0.0,
-        };
+        // Diffused TGF-beta of either sign, the states' totals staying above the kink at 0.
+        for tgf_excess in [0.0, 0.03, -0.001] {
+            let sys = Voxel { tgf_excess, ..voxel(&cooper, &remodel) };
+            jacobian_matches_central_differences(&sys);
+        }
+    }
+
+    fn jacobian_matches_central_differences(sys: &Voxel) {
         for y in states() {
             let mut jac = [[0.0; COUNT]; COUNT];
             sys.analytic_jacobian(&y, &mut jac);
@@ -524,7 +535,8 @@ mod tests {
                     let scale = jac[i].iter().fold(1e-3f64, |a, v| a.max(v.abs()));
                     assert!(
                         (jac[i][j] - fd).abs() <= 1e-6 * scale,
-                        "J[{i}][{j}] = {} but differences give {fd}",
+                        "excess {}: J[{i}][{j}] = {} but differences give {fd}",
+                        sys.tgf_excess,
                         jac[i][j]
                     );
                 }
@@ -538,25 +550,12 @@ mod tests {
         // Every entry the structured solve treats as zero must be zero in the right-hand side
         // itself (forward differences are exactly zero where f_i does not read y_j).
         let (cooper, remodel) = params();
-        let sys = Voxel {
-            cooper: &cooper,
-            remodel: &remodel,
-            base: BASE,
-            refill_to: REFILL,
-            tgf_excess: 0.0,
-        };
+        let sys = voxel(&cooper, &remodel);
         for y in states() {
             let mut f0 = [0.0; COUNT];
             sys.rhs(&y, &mut f0);
             let mut fd = [[0.0; COUNT]; COUNT];
-            Reference(Voxel {
-                cooper: &cooper,
-                remodel: &remodel,
-                base: BASE,
-                refill_to: REFILL,
-                tgf_excess: 0.0,
-            })
-            .jacobian(&y, &f0, &mut fd);
+            Reference(voxel(&cooper, &remodel)).jacobian(&y, &f0, &mut fd);
             for i in 0..COUNT {
                 for j in 0..COUNT {
                     let allowed = match TAIL.iter().find(|t| t.0 == i) {
@@ -575,20 +574,8 @@ mod tests {
     #[allow(clippy::needless_range_loop)]
     fn structured_solve_matches_dense_lu() {
         let (cooper, remodel) = params();
-        let sys = Voxel {
-            cooper: &cooper,
-            remodel: &remodel,
-            base: BASE,
-            refill_to: REFILL,
-            tgf_excess: 0.0,
-        };
-        let dense = Reference(Voxel {
-            cooper: &cooper,
-            remodel: &remodel,
-            base: BASE,
-            refill_to: REFILL,
-            tgf_excess: 0.0,
-        });
+        let sys = voxel(&cooper, &remodel);
+        let dense = Reference(voxel(&cooper, &remodel));
         for y in states() {
             for h in [1e-3, 0.1, 1.0, 5.0] {
                 let mut jac = [[0.0; COUNT]; COUNT];
@@ -638,20 +625,8 @@ mod tests {
         let tol = Tolerance { rtol: 1e-10, atol: 1e-13 };
         let (mut a, mut b, mut c, mut d) = (y0, y0, y0, y0);
         let (mut ha, mut hb, mut hc, mut hd) = (1e-3, 1e-3, 1e-3, 1e-3);
-        let fast = Voxel {
-            cooper: &cooper,
-            remodel: &remodel,
-            base: BASE,
-            refill_to: REFILL,
-            tgf_excess: 0.0,
-        };
-        let dense = Reference(Voxel {
-            cooper: &cooper,
-            remodel: &remodel,
-            base: BASE,
-            refill_to: REFILL,
-            tgf_excess: 0.0,
-        });
+        let fast = voxel(&cooper, &remodel);
+        let dense = Reference(voxel(&cooper, &remodel));
         for day in 0..60 {
             let t = day as f64;
             integrate(&fast, t, t + 1.0, &mut a, &mut ha, tol).unwrap();

@@ -22,8 +22,8 @@ use crate::injury::injured_fraction;
 use crate::kinetics::lanes::{integrate_jobs, Job};
 use crate::kinetics::module::ModuleVoxel;
 use crate::kinetics::{
-    at_rest, near_rest, species::*, Baseline, CooperParams, Reference, RemodelParams, RestScale,
-    Voxel,
+    at_rest, near_rest, species::*, within_rest, Baseline, CooperParams, Reference, RemodelParams,
+    RestScale, Voxel, REST_EPS,
 };
 use crate::ode::{self, Rodas3, Stats, Tolerance};
 use crate::outcome::{endpoints, LayersUm, SessionOutcome, Summary, TimelinePoint, DISCLAIMER};

@@ -146,7 +146,7 @@ impl Simulation {
                     let resting_now = if quiet.is_some() {
                         skip(v)
                     } else {
-                        at_rest(&y, &base[k]) && tgf_excess.abs() < 1e-13
+                        at_rest(&y, &base[k]) && tgf_excess.abs() < REST_EPS
                     };
                     if resting_now {
                         resting += 1;
@@ -235,9 +235,8 @@ impl Simulation {
                 .map(|v| {
                     let k = v / plane;
                     let y: [f64; COUNT] = std::array::from_fn(|s| fields[s * len + v]);
-                    let u = self.tgf_excess[v].abs();
                     near_rest(&y, &rest[k], &self.rest_scale[k], tol)
-                        && (u < 1e-13 || u <= tol * self.rest_scale[k].0[T])
+                        && within_rest(self.tgf_excess[v].abs(), self.rest_scale[k].0[T], tol)
                 })
                 .collect(),
         )
