@@ -12,8 +12,10 @@
 //! voxel's copy and their results are dropped.
 
 use super::lane::{Lane, Pack};
-use super::species::COUNT;
-use super::{jacobian_lanes, rhs_lanes, BaseLanes, Baseline, CooperParams, RemodelParams, TAIL};
+use super::species::{C1, C3, COUNT, ED, EF, EN, F, LT, M, MR, T};
+use super::{
+    jacobian_lanes, rhs_lanes, tail_rows, BaseLanes, Baseline, CooperParams, RemodelParams,
+};
 use crate::ode::{inv_root, Method, OdeError, Rodas3, Stats, Tolerance};
 
 /// One voxel's kinetics over a step: its state and carried step size, updated in place.
@@ -90,6 +92,18 @@ pub fn integrate_jobs_in<const N: usize>(
     tol: Tolerance,
 ) -> Result<Stats, OdeError> {
     crate::numerics::with_avx2(Batch::<N> { cooper, remodel, jobs, dt, tol })
+}
+
+/// [`integrate_jobs_in`] built for AVX-512 where the CPU has it (for measuring).
+#[doc(hidden)]
+pub fn integrate_jobs_512<const N: usize>(
+    cooper: &CooperParams,
+    remodel: &RemodelParams,
+    jobs: &mut [Job],
+    dt: f64,
+    tol: Tolerance,
+) -> Result<Stats, OdeError> {
+    crate::numerics::with_avx512(Batch::<N> { cooper, remodel, jobs, dt, tol })
 }
 
 /// The arguments of [`integrate_jobs`], as work for [`crate::numerics::with_avx2`].
@@ -294,7 +308,7 @@ fn integrate_batch<const N: usize>(
 }
 
 /// [`crate::ode::block_factor`] for the voxel's structure (a 4x4 Cooper block, then
-/// [`TAIL`]) in lanes, each lane with its own pivots; per lane whether it is non-singular.
+/// [`super::TAIL`]) in lanes, each lane with its own pivots; per lane whether it is non-singular.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
 fn block_factor<const N: usize>(
@@ -359,14 +373,15 @@ fn block_factor<const N: usize>(
         fail(singular(g[i][i]));
         g[i][i] = Pack::<N>::splat(1.0) / g[i][i];
     }
-    for &(i, deps) in TAIL.iter() {
-        for &j in deps {
-            g[i][j] = -jac[i][j];
-        }
-        let d = ghinv - jac[i][i];
-        fail(singular(d));
-        g[i][i] = Pack::<N>::splat(1.0) / d;
+    macro_rules! factor_tail {
+        ($(($i:ident : $($j:ident),*))*) => {$(
+            $(g[$i][$j] = -jac[$i][$j];)*
+            let d = ghinv - jac[$i][$i];
+            fail(singular(d));
+            g[$i][$i] = Pack::<N>::splat(1.0) / d;
+        )*};
     }
+    tail_rows!(factor_tail);
     ok
 }
 
@@ -398,13 +413,15 @@ fn block_solve<const N: usize>(g: &Mat12<N>, piv: &[[u8; N]; BLOCK], x: &mut Vec
         }
         x[i] = s * g[i][i];
     }
-    for &(i, deps) in TAIL.iter() {
-        let mut s = x[i];
-        for &j in deps {
-            s = s - g[i][j] * x[j];
-        }
-        x[i] = s * g[i][i];
+    macro_rules! solve_tail {
+        ($(($i:ident : $($j:ident),*))*) => {$(
+            #[allow(unused_mut)] // rows that read no other species
+            let mut s = x[$i];
+            $(s = s - g[$i][$j] * x[$j];)*
+            x[$i] = s * g[$i][$i];
+        )*};
     }
+    tail_rows!(solve_tail);
 }
 
 #[cfg(test)]
@@ -519,8 +536,28 @@ mod tests {
             }
             best / many.len() as f64 * 1e9
         };
+        // As most voxel-steps at 3d are: one substep each, the carried step longer than dt
+        // (the wounds of `jobs` twenty days on).
+        let mut settled = many.clone();
+        for _day in 0..20 {
+            integrate_jobs(&cooper, &remodel, &mut settled, 1.0, Tolerance::SIMULATION).unwrap();
+        }
+        let tol = Tolerance::SIMULATION;
+        let mut w = settled.clone();
+        let stats = integrate_jobs(&cooper, &remodel, &mut w, 1.0, tol).unwrap();
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let mut w = settled.clone();
+            let clock = std::time::Instant::now();
+            integrate_jobs(&cooper, &remodel, &mut w, 1.0, tol).unwrap();
+            best = best.min(clock.elapsed().as_secs_f64());
+        }
+        println!(
+            "settled, dt 1: {:.2} substeps per voxel, {:.0} ns per voxel call (4 lanes)",
+            (stats.accepted + stats.rejected) as f64 / settled.len() as f64,
+            best / settled.len() as f64 * 1e9
+        );
         for dt in [0.05, 1.0] {
-            let tol = Tolerance::SIMULATION;
             let scalar = time(&|w| {
                 for j in w.iter_mut() {
                     let sys = Voxel {
@@ -543,7 +580,96 @@ mod tests {
             let eight = time(&|w| {
                 integrate_jobs_in::<8>(&cooper, &remodel, w, dt, tol).unwrap();
             });
-            println!("dt {dt}: ns per voxel call: scalar {scalar:.0}, 4 lanes {four:.0}, 8 lanes {eight:.0}");
+            let four512 = time(&|w| {
+                integrate_jobs_512::<4>(&cooper, &remodel, w, dt, tol).unwrap();
+            });
+            let eight512 = time(&|w| {
+                integrate_jobs_512::<8>(&cooper, &remodel, w, dt, tol).unwrap();
+            });
+            println!("dt {dt}: ns per voxel call: scalar {scalar:.0}, 4 lanes {four:.0}, 8 lanes {eight:.0}; AVX-512: 4 lanes {four512:.0}, 8 lanes {eight512:.0}");
+        }
+    }
+}
+
+/// The cost of each part of a Rodas3 step in lanes, timed alone (for docs/performance.md).
+#[cfg(test)]
+mod parts {
+    use super::*;
+    use crate::params::ParameterSet;
+
+    /// Which part to time, repeated on fixed inputs.
+    struct Parts<'a> {
+        c: &'a CooperParams,
+        r: &'a RemodelParams,
+        which: u32,
+    }
+    impl crate::numerics::Wide for Parts<'_> {
+        type Output = f64;
+        #[inline(always)]
+        fn run(self) -> f64 {
+            let (c, r) = (self.c, self.r);
+            let z = Pack::<4>::splat(0.0);
+            let base = BaseLanes {
+                fibroblasts: Pack::splat(0.8),
+                collagen_i: Pack::splat(0.7),
+                collagen_iii: Pack::splat(0.15),
+                elastin: Pack::splat(0.05),
+                damaged_elastin: Pack::splat(0.01),
+                response: Pack::splat(0.9),
+            };
+            let refill = [Pack::splat(0.16), Pack::splat(0.72), Pack::splat(0.051)];
+            let mut y: Vec12<4> =
+                std::array::from_fn(|i| Pack([0.1 + i as f64 * 0.01, 0.2, 0.3, 0.4]));
+            let mut f: Vec12<4> = [z; COUNT];
+            let mut jac: Mat12<4> = [[z; COUNT]; COUNT];
+            let mut g: Mat12<4> = [[z; COUNT]; COUNT];
+            let mut piv = [[0u8; 4]; BLOCK];
+            let mut acc = 0.0;
+            let n = 2_000_000;
+            let clock = std::time::Instant::now();
+            for it in 0..n {
+                y[0].0[0] = 0.1 + (it & 7) as f64 * 1e-3;
+                match self.which {
+                    0 => {
+                        rhs_lanes(c, r, &base, &refill, z, &y, &mut f);
+                        acc += f[5].0[1];
+                    }
+                    1 => {
+                        jacobian_lanes(c, r, &base, &refill, z, &y, &mut jac);
+                        acc += jac[6][6].0[2];
+                    }
+                    2 => {
+                        jacobian_lanes(c, r, &base, &refill, z, &y, &mut jac);
+                        let ok = block_factor(&jac, Pack::splat(3.0), &mut g, &mut piv);
+                        acc += g[8][8].0[3] + ok[0] as u8 as f64;
+                    }
+                    _ => {
+                        let mut x = std::hint::black_box(y);
+                        block_solve(&g, &piv, &mut x);
+                        acc += std::hint::black_box(x)[12].0[1];
+                    }
+                }
+                std::hint::black_box(&mut y);
+                std::hint::black_box(&mut f);
+                std::hint::black_box(&mut jac);
+                std::hint::black_box(&mut g);
+                std::hint::black_box(&mut piv);
+            }
+            let ns = clock.elapsed().as_secs_f64() / n as f64 * 1e9;
+            std::hint::black_box(acc);
+            ns
+        }
+    }
+
+    #[test]
+    #[ignore = "measurement; run with --release --ignored --nocapture"]
+    fn measure_parts() {
+        let set = ParameterSet::default_set();
+        let (c, r) =
+            (CooperParams::from_set(&set).unwrap(), RemodelParams::from_set(&set).unwrap());
+        for (w, name) in [(0, "rhs"), (1, "jacobian"), (2, "jacobian+factor"), (3, "solve")] {
+            let ns = crate::numerics::with_avx2(Parts { c: &c, r: &r, which: w });
+            println!("{name}: {ns:.1} ns per 4-lane call");
         }
     }
 }

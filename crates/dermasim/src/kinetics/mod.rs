@@ -187,17 +187,23 @@ impl OdeSystem<COUNT> for Voxel<'_> {
 /// nothing else, and each other species depends only on itself, the block and species before
 /// it in this list (collagen III comes before collagen I, which it matures into). Each entry
 /// names the other species its rate reads; a test checks this against the right-hand side.
-pub const TAIL: [(usize, &[usize]); COUNT - 4] = [
-    (MR, &[M]),
-    (LT, &[]),
-    (T, &[M, MR, LT]),
-    (F, &[T]),
-    (C3, &[F, M]),
-    (C1, &[F, M, C3]),
-    (EF, &[F, M]),
-    (ED, &[M]),
-    (EN, &[F, M, EF]),
-];
+pub const TAIL: [(usize, &[usize]); COUNT - 4] = tail_rows!(tail_array);
+
+/// The rows of [`TAIL`], written once: `tail_rows!(m)` calls `m!` with every row as
+/// `(row: reads, ..)`, so code over the tail unrolls at compile time (the lanes' factor and
+/// solve, where loops over the slices of [`TAIL`] stayed loops with bounds checks).
+macro_rules! tail_rows {
+    ($m:ident) => {
+        $m! { (MR: M) (LT:) (T: M, MR, LT) (F: T) (C3: F, M) (C1: F, M, C3) (EF: F, M) (ED: M)
+        (EN: F, M, EF) }
+    };
+}
+use tail_rows;
+
+macro_rules! tail_array {
+    ($(($i:ident : $($j:ident),*))*) => { [$(($i, &[$($j),*])),*] };
+}
+use tail_array;
 
 impl Voxel<'_> {
     /// Analytic Jacobian of [`OdeSystem::rhs`]; at the kinks of `max(., 0)` it takes the

@@ -11,5 +11,5 @@ pub mod peak;
 pub mod tridiag;
 
 pub use blocks::column_blocks;
-pub use kernels::{lateral_plane, sweep_columns, with_avx2, Wide};
+pub use kernels::{lateral_plane, sweep_columns, with_avx2, with_avx512, Wide};
 pub use tridiag::{Cyclic, Real, Thomas};

@@ -23,24 +23,35 @@ pub(super) struct Sums {
 impl Simulation {
     pub(super) fn sums(&self) -> Sums {
         let (len, plane) = (self.grid.len(), self.grid.plane());
+        // Each dermis layer's sums in parallel (at 3d; a 0d/1d layer is one value), added up
+        // in depth order as one pass would.
+        let layers: Vec<(usize, [f64; COUNT])> = (0..self.grid.nz)
+            .into_par_iter()
+            .with_min_len(if plane >= 1024 { 1 } else { usize::MAX })
+            .filter(|&k| self.grid.layer[k].is_dermis())
+            .map(|k| {
+                let h = self.grid.hz[k];
+                let rest = self.base[k].state();
+                // Column means: the wound zone's state mixed with resting tissue (3d: zone = 1).
+                let row = |sp: usize| {
+                    self.fields[sp * len + k * plane..sp * len + (k + 1) * plane]
+                        .iter()
+                        .zip(&self.zone)
+                        .map(|(&x, &w)| if w == 1.0 { x } else { rest[sp] + w * (x - rest[sp]) })
+                        .sum::<f64>()
+                        * h
+                };
+                let mut rows = [0.0; COUNT];
+                for sp in [C1, C3, EF, ED, EN, F, N, M, PT, T] {
+                    rows[sp] = row(sp);
+                }
+                (k, rows)
+            })
+            .collect();
         let mut s = Sums::default();
-        for k in 0..self.grid.nz {
-            let layer = self.grid.layer[k];
-            if !layer.is_dermis() {
-                continue;
-            }
-            let h = self.grid.hz[k];
-            let rest = self.base[k].state();
-            // Column means: the wound zone's state mixed with resting tissue (3d: zone = 1).
-            let row = |sp: usize| {
-                self.fields[sp * len + k * plane..sp * len + (k + 1) * plane]
-                    .iter()
-                    .zip(&self.zone)
-                    .map(|(&x, &w)| if w == 1.0 { x } else { rest[sp] + w * (x - rest[sp]) })
-                    .sum::<f64>()
-                    * h
-            };
-            let (c1, c3) = (row(C1), row(C3));
+        for (k, rows) in layers {
+            let (layer, h) = (self.grid.layer[k], self.grid.hz[k]);
+            let (c1, c3) = (rows[C1], rows[C3]);
             s.volume += h * plane as f64;
             s.c1 += c1;
             s.c3 += c3;
@@ -48,14 +59,14 @@ impl Simulation {
                 s.papillary_volume += h * plane as f64;
                 s.papillary_collagen += c1 + c3;
             }
-            s.elastin += row(EF);
-            s.damaged_elastin += row(ED);
-            s.new_elastin += row(EN);
-            s.fibroblasts += row(F);
-            s.neutrophils += row(N);
-            s.macrophages += row(M);
-            s.debris += row(PT);
-            s.tgf += row(T);
+            s.elastin += rows[EF];
+            s.damaged_elastin += rows[ED];
+            s.new_elastin += rows[EN];
+            s.fibroblasts += rows[F];
+            s.neutrophils += rows[N];
+            s.macrophages += rows[M];
+            s.debris += rows[PT];
+            s.tgf += rows[T];
         }
         s
     }

@@ -105,7 +105,7 @@ impl Simulation {
                 && (k == 0 || q[v - plane])
                 && (k + 1 == nz || q[v + plane])
         };
-        const CHUNK: usize = 256;
+        const CHUNK: usize = 2048;
         // Write a voxel's new state back: round-off can leave values a hair below zero near
         // rest, and the field holds the voxel's own TGF-beta plus the excess. Where the own
         // part fell below what diffusion took away, the total is 0 and the excess its negative.
@@ -127,63 +127,68 @@ impl Simulation {
             .zip(self.tgf_excess.par_chunks_mut(CHUNK))
             .zip(rows.par_iter_mut())
             .enumerate()
-            .map(|(c, ((steps, excess), rows))| {
-                let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
-                // One evaluator per chunk: an SBML module needs its own value store.
-                let rates = module.map(|m| {
-                    std::cell::RefCell::new(m.evaluator(&[cooper.estrogen, cooper.cortisol]))
-                });
-                // The built-in kinetics go four voxels at a time through SIMD lanes.
-                let (mut jobs, mut at) = (Vec::new(), Vec::new());
-                for (o, h) in steps.iter_mut().enumerate() {
-                    let v = c * CHUNK + o;
-                    let k = v / plane;
-                    if !layers[k].is_viable() {
-                        continue;
+            // The built-in kinetics go four voxels at a time through SIMD lanes, from a list
+            // of jobs each worker keeps from chunk to chunk (no allocation per chunk).
+            .map_init(
+                || (Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK)),
+                |(jobs, at), (c, ((steps, excess), rows))| {
+                    let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
+                    // One evaluator per chunk: an SBML module needs its own value store.
+                    let rates = module.map(|m| {
+                        std::cell::RefCell::new(m.evaluator(&[cooper.estrogen, cooper.cortisol]))
+                    });
+                    jobs.clear();
+                    at.clear();
+                    for (o, h) in steps.iter_mut().enumerate() {
+                        let v = c * CHUNK + o;
+                        let k = v / plane;
+                        if !layers[k].is_viable() {
+                            continue;
+                        }
+                        let mut y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
+                        let tgf_excess = excess[o];
+                        let resting_now = if quiet.is_some() {
+                            skip(v)
+                        } else {
+                            at_rest(&y, &base[k]) && tgf_excess.abs() < REST_EPS
+                        };
+                        if resting_now {
+                            resting += 1;
+                            continue;
+                        }
+                        integrated += 1;
+                        let refill_to = [refill[v], refill[len + v], refill[2 * len + v]];
+                        if *h <= 0.0 {
+                            *h = dt;
+                        }
+                        // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
+                        y[T] -= tgf_excess;
+                        if lanes {
+                            jobs.push(Job { y, h: *h, base: base[k], refill_to, tgf_excess });
+                            at.push(o);
+                            continue;
+                        }
+                        let sys = Voxel { cooper, remodel, base: base[k], refill_to, tgf_excess };
+                        stats += if let Some(rates) = &rates {
+                            let sys = ModuleVoxel { voxel: sys, rates };
+                            ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
+                        } else if reference {
+                            ode::integrate(&Reference(sys), 0.0, dt, &mut y, h, tol)?
+                        } else {
+                            ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
+                        };
+                        store(rows, &mut excess[o], o, &y);
                     }
-                    let mut y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
-                    let tgf_excess = excess[o];
-                    let resting_now = if quiet.is_some() {
-                        skip(v)
-                    } else {
-                        at_rest(&y, &base[k]) && tgf_excess.abs() < REST_EPS
-                    };
-                    if resting_now {
-                        resting += 1;
-                        continue;
+                    if !jobs.is_empty() {
+                        stats += integrate_jobs(cooper, remodel, jobs, dt, tol)?;
+                        for (job, &o) in jobs.iter().zip(at.iter()) {
+                            steps[o] = job.h;
+                            store(rows, &mut excess[o], o, &job.y);
+                        }
                     }
-                    integrated += 1;
-                    let refill_to = [refill[v], refill[len + v], refill[2 * len + v]];
-                    if *h <= 0.0 {
-                        *h = dt;
-                    }
-                    // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
-                    y[T] -= tgf_excess;
-                    if lanes {
-                        jobs.push(Job { y, h: *h, base: base[k], refill_to, tgf_excess });
-                        at.push(o);
-                        continue;
-                    }
-                    let sys = Voxel { cooper, remodel, base: base[k], refill_to, tgf_excess };
-                    stats += if let Some(rates) = &rates {
-                        let sys = ModuleVoxel { voxel: sys, rates };
-                        ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
-                    } else if reference {
-                        ode::integrate(&Reference(sys), 0.0, dt, &mut y, h, tol)?
-                    } else {
-                        ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
-                    };
-                    store(rows, &mut excess[o], o, &y);
-                }
-                if !jobs.is_empty() {
-                    stats += integrate_jobs(cooper, remodel, &mut jobs, dt, tol)?;
-                    for (job, &o) in jobs.iter().zip(&at) {
-                        steps[o] = job.h;
-                        store(rows, &mut excess[o], o, &job.y);
-                    }
-                }
-                Ok((stats, integrated, resting))
-            })
+                    Ok((stats, integrated, resting))
+                },
+            )
             .collect();
         for r in results {
             let (stats, integrated, resting) = r.map_err(Error::Solver)?;
