@@ -227,14 +227,23 @@ fn integrate_batch<const N: usize>(
             }
             let (done, rest) = k.split_at_mut(s);
             let ks = &mut rest[0];
-            *ks = fs;
-            for (j, kj) in done.iter().enumerate() {
-                if R::C[s][j] != 0.0 {
-                    let c = Pack::<N>::splat(R::C[s][j]) * inv_h;
-                    for i in 0..COUNT {
-                        ks[i] = ks[i] + c * kj[i];
+            let c: [Pack<N>; 6] = std::array::from_fn(|j| {
+                if j < s {
+                    Pack::<N>::splat(R::C[s][j]) * inv_h
+                } else {
+                    zero
+                }
+            });
+            // Each value formed in a register: `*ks = fs` then adding in place was a call to
+            // memcpy per stage.
+            for i in 0..COUNT {
+                let mut v = fs[i];
+                for (j, kj) in done.iter().enumerate() {
+                    if R::C[s][j] != 0.0 {
+                        v = v + c[j] * kj[i];
                     }
                 }
+                ks[i] = v;
             }
             block_solve(&g, &piv, ks);
         }
