@@ -34,6 +34,33 @@ pub struct Job {
     pub tgf_excess: f64,
 }
 
+/// The voxels the lanes integrate, read where they are and written back as each is done: a
+/// slice of [`Job`]s, or the simulator's fields with no copy in between.
+pub trait Voxels {
+    /// How many voxels there are.
+    fn count(&self) -> usize;
+    /// Voxel `n`'s job (its `h` the first trial step, as [`Job::h`]).
+    fn job(&self, n: usize) -> Job;
+    /// Voxel `n` is done: its new state, and the step it carries to its next call.
+    fn finish(&mut self, n: usize, y: &[f64; COUNT], h: f64);
+}
+
+impl Voxels for [Job] {
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline(always)]
+    fn job(&self, n: usize) -> Job {
+        self[n]
+    }
+    #[inline(always)]
+    fn finish(&mut self, n: usize, y: &[f64; COUNT], h: f64) {
+        self[n].y = *y;
+        self[n].h = h;
+    }
+}
+
 /// Size of the Cooper block, the dense part of the Jacobian.
 const BLOCK: usize = 4;
 
@@ -82,6 +109,18 @@ pub fn integrate_jobs(
     integrate_jobs_in::<LANES>(cooper, remodel, jobs, dt, tol)
 }
 
+/// [`integrate_jobs`] over any [`Voxels`]; the same integration, bit for bit, whatever the
+/// voxels' store. Their methods must be `#[inline(always)]` to be built for AVX2 with the rest.
+pub fn integrate_voxels<V: Voxels + ?Sized>(
+    cooper: &CooperParams,
+    remodel: &RemodelParams,
+    voxels: &mut V,
+    dt: f64,
+    tol: Tolerance,
+) -> Result<Stats, OdeError> {
+    crate::numerics::with_avx2(Batch::<LANES, V> { cooper, remodel, jobs: voxels, dt, tol })
+}
+
 /// [`integrate_jobs`] with `N` lanes (for measuring the lane count).
 #[doc(hidden)]
 pub fn integrate_jobs_in<const N: usize>(
@@ -91,7 +130,7 @@ pub fn integrate_jobs_in<const N: usize>(
     dt: f64,
     tol: Tolerance,
 ) -> Result<Stats, OdeError> {
-    crate::numerics::with_avx2(Batch::<N> { cooper, remodel, jobs, dt, tol })
+    crate::numerics::with_avx2(Batch::<N, [Job]> { cooper, remodel, jobs, dt, tol })
 }
 
 /// [`integrate_jobs_in`] built for AVX-512 where the CPU has it (for measuring).
@@ -103,38 +142,39 @@ pub fn integrate_jobs_512<const N: usize>(
     dt: f64,
     tol: Tolerance,
 ) -> Result<Stats, OdeError> {
-    crate::numerics::with_avx512(Batch::<N> { cooper, remodel, jobs, dt, tol })
+    crate::numerics::with_avx512(Batch::<N, [Job]> { cooper, remodel, jobs, dt, tol })
 }
 
 /// The arguments of [`integrate_jobs`], as work for [`crate::numerics::with_avx2`].
-struct Batch<'a, const N: usize> {
+struct Batch<'a, const N: usize, V: Voxels + ?Sized> {
     cooper: &'a CooperParams,
     remodel: &'a RemodelParams,
-    jobs: &'a mut [Job],
+    jobs: &'a mut V,
     dt: f64,
     tol: Tolerance,
 }
 
-impl<const N: usize> crate::numerics::Wide for Batch<'_, N> {
+impl<const N: usize, V: Voxels + ?Sized> crate::numerics::Wide for Batch<'_, N, V> {
     type Output = Result<Stats, OdeError>;
     #[inline(always)]
     fn run(self) -> Self::Output {
-        integrate_batch::<N>(self.cooper, self.remodel, self.jobs, self.dt, self.tol)
+        integrate_batch::<N, V>(self.cooper, self.remodel, self.jobs, self.dt, self.tol)
     }
 }
 
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-fn integrate_batch<const N: usize>(
+fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
     cooper: &CooperParams,
     remodel: &RemodelParams,
-    jobs: &mut [Job],
+    jobs: &mut V,
     dt: f64,
     tol: Tolerance,
 ) -> Result<Stats, OdeError> {
     type R = Rodas3;
     let mut stats = Stats::default();
-    if dt <= 0.0 || jobs.is_empty() {
+    let count = jobs.count();
+    if dt <= 0.0 || count == 0 {
         return Ok(stats);
     }
     let (t1, span) = (dt, dt);
@@ -162,10 +202,10 @@ fn integrate_batch<const N: usize>(
     loop {
         // Give every free lane the next voxel.
         for (l, c) in lanes.iter_mut().enumerate() {
-            if c.job.is_some() || next >= jobs.len() {
+            if c.job.is_some() || next >= count {
                 continue;
             }
-            let j = &jobs[next];
+            let j = &jobs.job(next);
             for i in 0..COUNT {
                 y[i].0[l] = j.y[i];
             }
@@ -296,11 +336,7 @@ fn integrate_batch<const N: usize>(
                 }
                 c.reject_streak = 0;
                 if c.t >= t1 {
-                    let out = &mut jobs[job];
-                    for i in 0..COUNT {
-                        out.y[i] = y[i].0[l];
-                    }
-                    out.h = c.h_out;
+                    jobs.finish(job, &std::array::from_fn(|i| y[i].0[l]), c.h_out);
                     c.job = None;
                 }
             } else {

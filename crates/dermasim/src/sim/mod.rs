@@ -19,7 +19,7 @@ use crate::device::Channels;
 use crate::error::Error;
 use crate::grid::Grid;
 use crate::injury::injured_fraction;
-use crate::kinetics::lanes::{integrate_jobs, Job};
+use crate::kinetics::lanes::{integrate_voxels, Job, Voxels};
 use crate::kinetics::module::ModuleVoxel;
 use crate::kinetics::{
     at_rest, near_rest, species::*, within_rest, Baseline, CooperParams, Reference, RemodelParams,

@@ -106,19 +106,6 @@ impl Simulation {
                 && (k + 1 == nz || q[v + plane])
         };
         const CHUNK: usize = 2048;
-        // Write a voxel's new state back: round-off can leave values a hair below zero near
-        // rest, and the field holds the voxel's own TGF-beta plus the excess. Where the own
-        // part fell below what diffusion took away, the total is 0 and the excess its negative.
-        let store = |rows: &mut Vec<&mut [f64]>, excess: &mut f64, o: usize, y: &[f64; COUNT]| {
-            for (row, ys) in rows.iter_mut().zip(y) {
-                row[o] = ys.max(0.0);
-            }
-            let own = rows[T][o];
-            if own + *excess < 0.0 {
-                *excess = -own;
-            }
-            rows[T][o] = own + *excess;
-        };
         // Each chunk of voxels gets its own slice of every species row: disjoint borrows.
         let mut rows = crate::numerics::column_blocks(&mut self.fields, len, CHUNK);
         let results: Vec<Result<(Stats, u64, u64), ode::OdeError>> = self
@@ -127,17 +114,17 @@ impl Simulation {
             .zip(self.tgf_excess.par_chunks_mut(CHUNK))
             .zip(rows.par_iter_mut())
             .enumerate()
-            // The built-in kinetics go four voxels at a time through SIMD lanes, from a list
-            // of jobs each worker keeps from chunk to chunk (no allocation per chunk).
+            // The built-in kinetics go four voxels at a time through SIMD lanes, reading the
+            // voxels from the fields; the list of which ones each worker keeps from chunk to
+            // chunk (no allocation per chunk).
             .map_init(
-                || (Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK)),
-                |(jobs, at), (c, ((steps, excess), rows))| {
+                || Vec::with_capacity(CHUNK),
+                |at, (c, ((steps, excess), rows))| {
                     let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
                     // One evaluator per chunk: an SBML module needs its own value store.
                     let rates = module.map(|m| {
                         std::cell::RefCell::new(m.evaluator(&[cooper.estrogen, cooper.cortisol]))
                     });
-                    jobs.clear();
                     at.clear();
                     for (o, h) in steps.iter_mut().enumerate() {
                         let v = c * CHUNK + o;
@@ -157,17 +144,16 @@ impl Simulation {
                             continue;
                         }
                         integrated += 1;
-                        let refill_to = [refill[v], refill[len + v], refill[2 * len + v]];
                         if *h <= 0.0 {
                             *h = dt;
                         }
-                        // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
-                        y[T] -= tgf_excess;
                         if lanes {
-                            jobs.push(Job { y, h: *h, base: base[k], refill_to, tgf_excess });
-                            at.push(o);
+                            at.push((o, k));
                             continue;
                         }
+                        let refill_to = [refill[v], refill[len + v], refill[2 * len + v]];
+                        // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
+                        y[T] -= tgf_excess;
                         let sys = Voxel { cooper, remodel, base: base[k], refill_to, tgf_excess };
                         stats += if let Some(rates) = &rates {
                             let sys = ModuleVoxel { voxel: sys, rates };
@@ -177,14 +163,20 @@ impl Simulation {
                         } else {
                             ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
                         };
-                        store(rows, &mut excess[o], o, &y);
+                        store_voxel(rows, &mut excess[o], o, &y);
                     }
-                    if !jobs.is_empty() {
-                        stats += integrate_jobs(cooper, remodel, jobs, dt, tol)?;
-                        for (job, &o) in jobs.iter().zip(at.iter()) {
-                            steps[o] = job.h;
-                            store(rows, &mut excess[o], o, &job.y);
-                        }
+                    if !at.is_empty() {
+                        let mut voxels = FieldVoxels {
+                            at,
+                            first: c * CHUNK,
+                            len,
+                            rows,
+                            excess,
+                            steps,
+                            refill,
+                            base,
+                        };
+                        stats += integrate_voxels(cooper, remodel, &mut voxels, dt, tol)?;
                     }
                     Ok((stats, integrated, resting))
                 },
@@ -285,5 +277,67 @@ impl Simulation {
             let eq = a / b;
             self.epidermis[c] = eq + (self.epidermis[c] - eq) * (-b * dt).exp();
         }
+    }
+}
+
+/// Write a voxel's new state back: round-off can leave values a hair below zero near rest, and
+/// the field holds the voxel's own TGF-beta plus the excess. Where the own part fell below what
+/// diffusion took away, the total is 0 and the excess its negative.
+#[inline(always)]
+fn store_voxel(rows: &mut [&mut [f64]], excess: &mut f64, o: usize, y: &[f64; COUNT]) {
+    for (row, ys) in rows.iter_mut().zip(y) {
+        row[o] = ys.max(0.0);
+    }
+    let own = rows[T][o];
+    if own + *excess < 0.0 {
+        *excess = -own;
+    }
+    rows[T][o] = own + *excess;
+}
+
+/// One kinetics chunk's voxels for the SIMD lanes, read from and written back to the fields.
+struct FieldVoxels<'a, 'r> {
+    /// The voxels to integrate: offset in the chunk and depth layer.
+    at: &'a [(usize, usize)],
+    /// Index of the chunk's first voxel in the grid.
+    first: usize,
+    /// Voxels in the grid (the stride of `refill`).
+    len: usize,
+    /// The chunk's slice of every species row.
+    rows: &'a mut [&'r mut [f64]],
+    excess: &'a mut [f64],
+    steps: &'a mut [f64],
+    refill: &'a [f64],
+    base: &'a [Baseline],
+}
+
+impl Voxels for FieldVoxels<'_, '_> {
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.at.len()
+    }
+
+    #[inline(always)]
+    fn job(&self, n: usize) -> Job {
+        let (o, k) = self.at[n];
+        let (v, len) = (self.first + o, self.len);
+        let tgf_excess = self.excess[o];
+        let mut y: [f64; COUNT] = std::array::from_fn(|s| self.rows[s][o]);
+        // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
+        y[T] -= tgf_excess;
+        Job {
+            y,
+            h: self.steps[o],
+            base: self.base[k],
+            refill_to: [self.refill[v], self.refill[len + v], self.refill[2 * len + v]],
+            tgf_excess,
+        }
+    }
+
+    #[inline(always)]
+    fn finish(&mut self, n: usize, y: &[f64; COUNT], h: f64) {
+        let o = self.at[n].0;
+        self.steps[o] = h;
+        store_voxel(self.rows, &mut self.excess[o], o, y);
     }
 }
