@@ -305,9 +305,13 @@ struct FieldVoxels<'a, 'r> {
     len: usize,
     /// The chunk's slice of every species row.
     rows: &'a mut [&'r mut [f64]],
+    /// The chunk's diffused TGF-beta ([`Simulation::tgf_excess`]).
     excess: &'a mut [f64],
+    /// The chunk's carried kinetics steps.
     steps: &'a mut [f64],
+    /// Every voxel's wound-filling targets, species by species.
     refill: &'a [f64],
+    /// Resting state per depth layer.
     base: &'a [Baseline],
 }
 
