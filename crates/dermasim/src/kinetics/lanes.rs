@@ -249,22 +249,29 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
         let ghinv = Pack::<N>::splat(1.0) / (hh4 * Pack::<N>::splat(R::GAMMA));
         let factored = block_factor(&jac, ghinv, &mut g, &mut piv);
         let inv_h = Pack::<N>::splat(1.0) / hh4;
-        let mut fs = f0;
+        // The stage's right-hand side: f0 until a stage forms a new one in `f_new`. Vectors
+        // are formed value by value in registers throughout: copying one first and adding in
+        // place compiled to calls to memcpy.
+        let mut f_new: Vec12<N> = [zero; COUNT];
+        let mut fresh = false;
         for s in 0..R::STAGES {
             if s == 0 {
-                fs = f0;
+                fresh = false;
             } else if R::NEW_F[s] {
-                let mut ys = y;
-                for (j, kj) in k.iter().enumerate().take(s) {
-                    let a = R::A[s][j];
-                    if a != 0.0 {
-                        for i in 0..COUNT {
-                            ys[i] = ys[i] + Pack::<N>::splat(a) * kj[i];
+                let ys: Vec12<N> = std::array::from_fn(|i| {
+                    let mut v = y[i];
+                    for (j, kj) in k.iter().enumerate().take(s) {
+                        let a = R::A[s][j];
+                        if a != 0.0 {
+                            v = v + Pack::<N>::splat(a) * kj[i];
                         }
                     }
-                }
-                rhs_lanes(cooper, remodel, &base, &refill, excess, &ys, &mut fs);
+                    v
+                });
+                rhs_lanes(cooper, remodel, &base, &refill, excess, &ys, &mut f_new);
+                fresh = true;
             }
+            let fs = if fresh { &f_new } else { &f0 };
             let (done, rest) = k.split_at_mut(s);
             let ks = &mut rest[0];
             let c: [Pack<N>; 6] = std::array::from_fn(|j| {
@@ -274,8 +281,6 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
                     zero
                 }
             });
-            // Each value formed in a register: `*ks = fs` then adding in place was a call to
-            // memcpy per stage.
             for i in 0..COUNT {
                 let mut v = fs[i];
                 for (j, kj) in done.iter().enumerate() {
@@ -287,14 +292,15 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
             }
             block_solve(&g, &piv, ks);
         }
-        let mut ynew = y;
-        for (s, ks) in k.iter().enumerate().take(R::STAGES) {
-            if R::M[s] != 0.0 {
-                for i in 0..COUNT {
-                    ynew[i] = ynew[i] + Pack::<N>::splat(R::M[s]) * ks[i];
+        let ynew: Vec12<N> = std::array::from_fn(|i| {
+            let mut v = y[i];
+            for (s, ks) in k.iter().enumerate().take(R::STAGES) {
+                if R::M[s] != 0.0 {
+                    v = v + Pack::<N>::splat(R::M[s]) * ks[i];
                 }
             }
-        }
+            v
+        });
         let mut err = zero;
         for i in 0..COUNT {
             let sc = Pack::<N>::splat(tol.atol)
