@@ -106,7 +106,7 @@ pub fn integrate_jobs(
     dt: f64,
     tol: Tolerance,
 ) -> Result<Stats, OdeError> {
-    integrate_jobs_in::<LANES>(cooper, remodel, jobs, dt, tol)
+    integrate_voxels(cooper, remodel, jobs, dt, tol)
 }
 
 /// [`integrate_jobs`] over any [`Voxels`]; the same integration, bit for bit, whatever the
@@ -205,7 +205,7 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
             if c.job.is_some() || next >= count {
                 continue;
             }
-            let j = &jobs.job(next);
+            let j = jobs.job(next);
             for i in 0..COUNT {
                 y[i].0[l] = j.y[i];
             }
@@ -675,6 +675,9 @@ mod parts {
             let mut jac: Mat12<4> = [[z; COUNT]; COUNT];
             let mut g: Mat12<4> = [[z; COUNT]; COUNT];
             let mut piv = [[0u8; 4]; BLOCK];
+            // The solve times on real factors.
+            jacobian_lanes(c, r, &base, &refill, z, &y, &mut jac);
+            block_factor(&jac, Pack::splat(3.0), &mut g, &mut piv);
             let mut acc = 0.0;
             let n = 2_000_000;
             let clock = std::time::Instant::now();

@@ -132,12 +132,11 @@ impl Simulation {
                         if !layers[k].is_viable() {
                             continue;
                         }
-                        let mut y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
-                        let tgf_excess = excess[o];
                         let resting_now = if quiet.is_some() {
                             skip(v)
                         } else {
-                            at_rest(&y, &base[k]) && tgf_excess.abs() < REST_EPS
+                            let y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
+                            at_rest(&y, &base[k]) && excess[o].abs() < REST_EPS
                         };
                         if resting_now {
                             resting += 1;
@@ -147,36 +146,28 @@ impl Simulation {
                         if *h <= 0.0 {
                             *h = dt;
                         }
-                        if lanes {
-                            at.push((o, k));
-                            continue;
-                        }
-                        let refill_to = [refill[v], refill[len + v], refill[2 * len + v]];
-                        // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
-                        y[T] -= tgf_excess;
-                        let sys = Voxel { cooper, remodel, base: base[k], refill_to, tgf_excess };
-                        stats += if let Some(rates) = &rates {
-                            let sys = ModuleVoxel { voxel: sys, rates };
-                            ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
-                        } else if reference {
-                            ode::integrate(&Reference(sys), 0.0, dt, &mut y, h, tol)?
-                        } else {
-                            ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, &mut y, h, tol)?
-                        };
-                        store_voxel(rows, &mut excess[o], o, &y);
+                        at.push((o, k));
                     }
-                    if !at.is_empty() {
-                        let mut voxels = FieldVoxels {
-                            at,
-                            first: c * CHUNK,
-                            len,
-                            rows,
-                            excess,
-                            steps,
-                            refill,
-                            base,
-                        };
+                    let first = c * CHUNK;
+                    let mut voxels =
+                        FieldVoxels { at, first, len, rows, excess, steps, refill, base };
+                    if lanes {
                         stats += integrate_voxels(cooper, remodel, &mut voxels, dt, tol)?;
+                    } else {
+                        for n in 0..voxels.count() {
+                            let Job { mut y, mut h, base, refill_to, tgf_excess } = voxels.job(n);
+                            let sys = Voxel { cooper, remodel, base, refill_to, tgf_excess };
+                            let (y, h) = (&mut y, &mut h);
+                            stats += if let Some(rates) = &rates {
+                                let sys = ModuleVoxel { voxel: sys, rates };
+                                ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, y, h, tol)?
+                            } else if reference {
+                                ode::integrate(&Reference(sys), 0.0, dt, y, h, tol)?
+                            } else {
+                                ode::integrate_with::<Rodas3, COUNT, _>(&sys, 0.0, dt, y, h, tol)?
+                            };
+                            voxels.finish(n, y, *h);
+                        }
                     }
                     Ok((stats, integrated, resting))
                 },
@@ -295,7 +286,8 @@ fn store_voxel(rows: &mut [&mut [f64]], excess: &mut f64, o: usize, y: &[f64; CO
     rows[T][o] = own + *excess;
 }
 
-/// One kinetics chunk's voxels for the SIMD lanes, read from and written back to the fields.
+/// One kinetics chunk's voxels to integrate, read from and written back to the fields (by the
+/// SIMD lanes, or one at a time by the scalar integrators).
 struct FieldVoxels<'a, 'r> {
     /// The voxels to integrate: offset in the chunk and depth layer.
     at: &'a [(usize, usize)],
