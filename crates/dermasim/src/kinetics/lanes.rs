@@ -258,7 +258,8 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
             if s == 0 {
                 fresh = false;
             } else if R::NEW_F[s] {
-                let ys: Vec12<N> = std::array::from_fn(|i| {
+                let mut ys: Vec12<N> = [zero; COUNT];
+                for i in 0..COUNT {
                     let mut v = y[i];
                     for (j, kj) in k.iter().enumerate().take(s) {
                         let a = R::A[s][j];
@@ -266,8 +267,8 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
                             v = v + Pack::<N>::splat(a) * kj[i];
                         }
                     }
-                    v
-                });
+                    ys[i] = v;
+                }
                 rhs_lanes(cooper, remodel, &base, &refill, excess, &ys, &mut f_new);
                 fresh = true;
             }
@@ -292,15 +293,19 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
             }
             block_solve(&g, &piv, ks);
         }
-        let ynew: Vec12<N> = std::array::from_fn(|i| {
+        // Loops, not `array::from_fn`: LLVM left those closures out of line, built without
+        // AVX2 and called once per species (a tenth of the time of the lanes over a slice of
+        // jobs).
+        let mut ynew: Vec12<N> = [zero; COUNT];
+        for i in 0..COUNT {
             let mut v = y[i];
             for (s, ks) in k.iter().enumerate().take(R::STAGES) {
                 if R::M[s] != 0.0 {
                     v = v + Pack::<N>::splat(R::M[s]) * ks[i];
                 }
             }
-            v
-        });
+            ynew[i] = v;
+        }
         let mut err = zero;
         for i in 0..COUNT {
             let sc = Pack::<N>::splat(tol.atol)

@@ -135,7 +135,11 @@ impl Simulation {
                         let resting_now = if quiet.is_some() {
                             skip(v)
                         } else {
-                            let y: [f64; COUNT] = std::array::from_fn(|s| rows[s][o]);
+                            // A loop, not `array::from_fn`, as in `FieldVoxels::job`.
+                            let mut y = [0.0; COUNT];
+                            for (ys, row) in y.iter_mut().zip(rows.iter()) {
+                                *ys = row[o];
+                            }
                             at_rest(&y, &base[k]) && excess[o].abs() < REST_EPS
                         };
                         if resting_now {
@@ -318,7 +322,12 @@ impl Voxels for FieldVoxels<'_, '_> {
         let (o, k) = self.at[n];
         let (v, len) = (self.first + o, self.len);
         let tgf_excess = self.excess[o];
-        let mut y: [f64; COUNT] = std::array::from_fn(|s| self.rows[s][o]);
+        // A loop, not `array::from_fn`, whose closure LLVM may leave out of line and so build
+        // without AVX2, called once per voxel.
+        let mut y = [0.0; COUNT];
+        for (ys, row) in y.iter_mut().zip(self.rows.iter()) {
+            *ys = row[o];
+        }
         // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
         y[T] -= tgf_excess;
         Job {
