@@ -416,11 +416,17 @@ pub(crate) fn inv_root(x: f64, n: f64) -> f64 {
 /// cost several times more, on the critical path of every step).
 #[inline(always)]
 fn inv_cbrt(x: f64) -> f64 {
-    let mut r = f64::from_bits(0x553E_F0FF_289D_D796 - x.to_bits() / 3);
+    let mut r = inv_cbrt_guess(x);
     for _ in 0..4 {
         r *= (4.0 - x * r * r * r) * (1.0 / 3.0);
     }
     r
+}
+
+/// [`inv_cbrt`]'s first guess (the kinetics lanes run its Newton steps in vectors).
+#[inline(always)]
+pub(crate) fn inv_cbrt_guess(x: f64) -> f64 {
+    f64::from_bits(0x553E_F0FF_289D_D796 - x.to_bits() / 3)
 }
 
 /// [`integrate`] with a chosen method.

@@ -16,7 +16,7 @@ use super::species::{C1, C3, COUNT, ED, EF, EN, F, LT, M, MR, T};
 use super::{
     jacobian_lanes, rhs_lanes, tail_rows, BaseLanes, Baseline, CooperParams, RemodelParams,
 };
-use crate::ode::{inv_root, Method, OdeError, Rodas3, Stats, Tolerance};
+use crate::ode::{inv_cbrt_guess, inv_root, Method, OdeError, Rodas3, Stats, Tolerance};
 
 /// One voxel's kinetics over a step: its state and carried step size, updated in place.
 #[derive(Debug, Clone, Copy)]
@@ -313,6 +313,7 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
             let e = k[R::STAGES - 1][i] / sc;
             err = err + e * e;
         }
+        let (es, facs) = step_factors::<N>(err.0);
         // The scalar integrator's decisions, lane by lane.
         for (l, c) in lanes.iter_mut().enumerate() {
             let Some(job) = c.job else { continue };
@@ -324,7 +325,7 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
                 }
                 continue;
             }
-            let e = (err.0[l] / COUNT as f64).sqrt();
+            let e = es[l];
             if !e.is_finite() {
                 c.hh *= 0.25;
                 stats.rejected += 1;
@@ -333,7 +334,7 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
                 }
                 continue;
             }
-            let fac = (0.9 * inv_root(e.max(1e-10), R::ELO)).clamp(0.2, 6.0);
+            let fac = facs[l];
             if e <= 1.0 {
                 c.t = if c.last { t1 } else { c.t + c.hh };
                 for i in 0..COUNT {
@@ -361,6 +362,39 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
         }
     }
     Ok(stats)
+}
+
+/// Per lane the scalar integrator's error norm `e = sqrt(err / COUNT)` and step factor
+/// `(0.9 * inv_root(max(e, 1e-10), ELO)).clamp(0.2, 6.0)`: the same operations lane by lane,
+/// in vectors (the cube root's Newton steps, one lane after another, were 6 % of the
+/// simulator's kinetics samples).
+#[inline(always)]
+fn step_factors<const N: usize>(err: [f64; N]) -> ([f64; N], [f64; N]) {
+    type R = Rodas3;
+    let mut e = [0.0; N];
+    for l in 0..N {
+        e[l] = (err[l] / COUNT as f64).sqrt();
+    }
+    let x = Pack(e).max_num(Pack::splat(1e-10));
+    let mut root = Pack::<N>::splat(0.0);
+    if R::ELO == 3.0 {
+        for l in 0..N {
+            root.0[l] = inv_cbrt_guess(x.0[l]);
+        }
+        let (four, third) = (Pack::<N>::splat(4.0), Pack::<N>::splat(1.0 / 3.0));
+        for _ in 0..4 {
+            root = root * ((four - x * root * root * root) * third);
+        }
+    } else {
+        for l in 0..N {
+            root.0[l] = inv_root(x.0[l], R::ELO);
+        }
+    }
+    let mut fac = Pack::<N>::splat(0.9) * root;
+    for f in &mut fac.0 {
+        *f = f.clamp(0.2, 6.0);
+    }
+    (e, fac.0)
 }
 
 /// [`crate::ode::block_factor`] for the voxel's structure (a 4x4 Cooper block, then
