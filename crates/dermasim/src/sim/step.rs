@@ -135,12 +135,7 @@ impl Simulation {
                         let resting_now = if quiet.is_some() {
                             skip(v)
                         } else {
-                            // A loop, not `array::from_fn`, as in `FieldVoxels::job`.
-                            let mut y = [0.0; COUNT];
-                            for (ys, row) in y.iter_mut().zip(rows.iter()) {
-                                *ys = row[o];
-                            }
-                            at_rest(&y, &base[k]) && excess[o].abs() < REST_EPS
+                            at_rest(&gather(rows, o), &base[k]) && excess[o].abs() < REST_EPS
                         };
                         if resting_now {
                             resting += 1;
@@ -275,6 +270,17 @@ impl Simulation {
     }
 }
 
+/// Voxel `o`'s species from a chunk's rows. A loop, not `array::from_fn`, whose closure LLVM
+/// left out of line (and so, inside the lanes, built without AVX2), called once per voxel.
+#[inline(always)]
+fn gather(rows: &[&mut [f64]], o: usize) -> [f64; COUNT] {
+    let mut y = [0.0; COUNT];
+    for (ys, row) in y.iter_mut().zip(rows) {
+        *ys = row[o];
+    }
+    y
+}
+
 /// Write a voxel's new state back: round-off can leave values a hair below zero near rest, and
 /// the field holds the voxel's own TGF-beta plus the excess. Where the own part fell below what
 /// diffusion took away, the total is 0 and the excess its negative.
@@ -322,12 +328,7 @@ impl Voxels for FieldVoxels<'_, '_> {
         let (o, k) = self.at[n];
         let (v, len) = (self.first + o, self.len);
         let tgf_excess = self.excess[o];
-        // A loop, not `array::from_fn`, whose closure LLVM may leave out of line and so build
-        // without AVX2, called once per voxel.
-        let mut y = [0.0; COUNT];
-        for (ys, row) in y.iter_mut().zip(self.rows.iter()) {
-            *ys = row[o];
-        }
+        let mut y = gather(self.rows, o);
         // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
         y[T] -= tgf_excess;
         Job {
