@@ -13,13 +13,14 @@ impl Simulation {
         let (len, plane) = (self.grid.len(), self.grid.plane());
         let shift = |fields: &mut [f64], base: &[Baseline], sign: f64| {
             let row = &mut fields[F * len..(F + 1) * len];
-            for (k, b) in base.iter().enumerate() {
+            per_plane(row, plane, |k, cells| {
+                let b = &base[k];
                 if b.fibroblasts != 0.0 {
-                    for v in &mut row[k * plane..(k + 1) * plane] {
+                    for v in cells {
                         *v += sign * b.fibroblasts;
                     }
                 }
-            }
+            });
         };
         shift(&mut self.fields, &self.base, -1.0);
         let d: Vec<&[f64]> = self.diffusion.iter().map(Vec::as_slice).collect();
@@ -41,19 +42,21 @@ impl Simulation {
         let (len, plane) = (self.grid.len(), self.grid.plane());
         let total = &mut self.fields[T * len..(T + 1) * len];
         let excess = &mut self.tgf_excess;
+        let decay = &self.tgf_decay;
         // `excess` holds `own` while `total` holds the right-hand side.
-        for (k, &decay) in self.tgf_decay.iter().enumerate() {
-            let cells = k * plane..(k + 1) * plane;
-            for (t, u) in total[cells.clone()].iter_mut().zip(&mut excess[cells]) {
+        per_plane_pair(total, excess, plane, |k, total, excess| {
+            for (t, u) in total.iter_mut().zip(excess) {
                 let own = *t - *u;
                 *u = own;
-                *t += dt * decay * own;
+                *t += dt * decay[k] * own;
             }
-        }
-        diffuse_screened(&self.grid, total, &self.tgf_diffusion, &self.tgf_decay, dt);
-        for (t, u) in total.iter().zip(excess.iter_mut()) {
-            *u = *t - *u;
-        }
+        });
+        diffuse_screened(&self.grid, total, &self.tgf_diffusion, decay, dt);
+        per_plane_pair(total, excess, plane, |_, total, excess| {
+            for (t, u) in total.iter().zip(excess) {
+                *u = *t - *u;
+            }
+        });
     }
 
     pub(super) fn advance(&mut self, dt: f64) -> Result<(), Error> {
@@ -62,7 +65,6 @@ impl Simulation {
         let transported = clock.elapsed().as_secs_f64();
         let clock = std::time::Instant::now();
         self.kinetics(dt)?;
-        self.retire_refill_targets();
         self.update_epidermis(dt);
         self.profile.kinetics_s += clock.elapsed().as_secs_f64();
         let clock = std::time::Instant::now();
@@ -81,8 +83,8 @@ impl Simulation {
         } else {
             Tolerance::SIMULATION
         });
-        let (cooper, remodel, base, layers, refill) =
-            (&self.cooper, &self.remodel, &self.base, &self.grid.layer, &self.refill);
+        let (cooper, remodel, base, layers) =
+            (&self.cooper, &self.remodel, &self.base, &self.grid.layer);
         let module = self.options.inflammation.as_deref();
         let lanes = module.is_none() && !reference && !self.options.scalar_kinetics;
         let quiet = self.quiet_voxels();
@@ -108,18 +110,19 @@ impl Simulation {
         const CHUNK: usize = 2048;
         // Each chunk of voxels gets its own slice of every species row: disjoint borrows.
         let mut rows = crate::numerics::column_blocks(&mut self.fields, len, CHUNK);
+        let mut refills = crate::numerics::column_blocks(&mut self.refill, len, CHUNK);
         let results: Vec<Result<(Stats, u64, u64), ode::OdeError>> = self
             .step
             .par_chunks_mut(CHUNK)
             .zip(self.tgf_excess.par_chunks_mut(CHUNK))
-            .zip(rows.par_iter_mut())
+            .zip(rows.par_iter_mut().zip(refills.par_iter_mut()))
             .enumerate()
             // The built-in kinetics go four voxels at a time through SIMD lanes, reading the
             // voxels from the fields; the list of which ones each worker keeps from chunk to
             // chunk (no allocation per chunk).
             .map_init(
                 || Vec::with_capacity(CHUNK),
-                |at, (c, ((steps, excess), rows))| {
+                |at, (c, ((steps, excess), (rows, refill)))| {
                     let (mut stats, mut integrated, mut resting) = (Stats::default(), 0, 0);
                     // One evaluator per chunk: an SBML module needs its own value store.
                     let rates = module.map(|m| {
@@ -148,8 +151,7 @@ impl Simulation {
                         at.push((o, k));
                     }
                     let first = c * CHUNK;
-                    let mut voxels =
-                        FieldVoxels { at, first, len, rows, excess, steps, refill, base };
+                    let mut voxels = FieldVoxels { at, rows, excess, steps, refill, base };
                     if lanes {
                         stats += integrate_voxels(cooper, remodel, &mut voxels, dt, tol)?;
                     } else {
@@ -168,6 +170,7 @@ impl Simulation {
                             voxels.finish(n, y, *h);
                         }
                     }
+                    retire_refill_targets(rows, refill, base, first, plane);
                     Ok((stats, integrated, resting))
                 },
             )
@@ -179,29 +182,6 @@ impl Simulation {
             self.profile.voxels_resting += resting;
         }
         Ok(())
-    }
-
-    /// Wound filling ends once it has restored what the injury took: a voxel whose matrix is
-    /// back at its refill target gets its resting level as target again. A target kept after
-    /// it was reached would refill collagen III for as long as it matures into collagen I, a
-    /// source of matrix that never ends (and at 0d/1d, where a session's targets are set over
-    /// the whole wound zone, it made repeated sessions outgrow 3d).
-    pub(super) fn retire_refill_targets(&mut self) {
-        let (len, plane) = (self.grid.len(), self.grid.plane());
-        let (fields, base) = (&self.fields, &self.base);
-        for (m, s) in [C3, C1, EF].into_iter().enumerate() {
-            let level = &fields[s * len..(s + 1) * len];
-            let targets = &mut self.refill[m * len..(m + 1) * len];
-            for (k, b) in base.iter().enumerate() {
-                let rest = b.matrix()[m];
-                let cells = k * plane..(k + 1) * plane;
-                for (t, &x) in targets[cells.clone()].iter_mut().zip(&level[cells]) {
-                    if *t > rest && x >= *t {
-                        *t = rest;
-                    }
-                }
-            }
-        }
     }
 
     /// With a non-zero `simulation.rest_tolerance`, which voxels lie within it of rest (every
@@ -232,40 +212,117 @@ impl Simulation {
     /// Epidermal thickness per column: driven by activated papillary fibroblasts (paracrine
     /// keratinocyte growth factors) and by debris in the epidermis (wound signal), relaxing
     /// back slowly. Linear in H with the drive frozen over the step, so solved exactly.
+    ///
+    /// Blocks of columns in parallel, each walking the depth cells in order over contiguous
+    /// rows (a column at a time read every depth cell a plane apart, on one core): each
+    /// column's sums are added in the same order either way, so the result is the same.
     pub(super) fn update_epidermis(&mut self, dt: f64) {
+        const COLUMNS: usize = 4096;
         let (len, plane) = (self.grid.len(), self.grid.plane());
         let e = self.epi;
-        for c in 0..plane {
-            let (mut pap, mut pap_w, mut epi, mut epi_w) = (0.0, 0.0, 0.0, 0.0);
-            let (mut coll, mut coll_rest) = (0.0, 0.0);
-            for k in 0..self.grid.nz {
-                let v = k * plane + c;
-                let h = self.grid.hz[k];
-                match self.grid.layer[k] {
+        let (fields, grid, base) = (&self.fields, &self.grid, &self.base);
+        let work = |(b, epidermis): (usize, &mut [f64])| {
+            let first = b * COLUMNS;
+            let n = epidermis.len();
+            // Per column: papillary drive and width, epidermal debris and width, papillary
+            // collagen and its resting amount.
+            let mut sums = vec![[0.0f64; 6]; n];
+            for k in 0..grid.nz {
+                let h = grid.hz[k];
+                let cells = k * plane + first..k * plane + first + n;
+                match grid.layer[k] {
                     Layer::PapillaryDermis => {
-                        let b = &self.base[k];
-                        pap += (self.fields[F * len + v] - b.fibroblasts).max(0.0) * b.response * h;
-                        pap_w += h;
-                        coll += (self.fields[C1 * len + v] + self.fields[C3 * len + v]) * h;
-                        coll_rest += (b.collagen_i + b.collagen_iii) * h;
+                        let b = &base[k];
+                        let fib = &fields[F * len..][cells.clone()];
+                        let c1 = &fields[C1 * len..][cells.clone()];
+                        let c3 = &fields[C3 * len..][cells];
+                        for (c, s) in sums.iter_mut().enumerate() {
+                            s[0] += (fib[c] - b.fibroblasts).max(0.0) * b.response * h;
+                            s[1] += h;
+                            s[4] += (c1[c] + c3[c]) * h;
+                            s[5] += (b.collagen_i + b.collagen_iii) * h;
+                        }
                     }
                     Layer::Epidermis => {
-                        epi += self.fields[PT * len + v] * h;
-                        epi_w += h;
+                        let debris = &fields[PT * len..][cells];
+                        for (c, s) in sums.iter_mut().enumerate() {
+                            s[2] += debris[c] * h;
+                            s[3] += h;
+                        }
                     }
                     _ => {}
                 }
             }
-            // Lasting thickening only while the papillary dermis itself stays changed.
-            let dermal = if coll_rest > 0.0 { (coll / coll_rest - 1.0).max(0.0) } else { 0.0 };
-            let drive = pap / pap_w.max(1e-30)
-                + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30)
-                + e.epidermis_dermal_coupling * dermal;
-            let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel
-                + e.epidermis_relax_per_day;
-            let b = e.epidermis_growth_per_day * drive + e.epidermis_relax_per_day;
-            let eq = a / b;
-            self.epidermis[c] = eq + (self.epidermis[c] - eq) * (-b * dt).exp();
+            for (x, &[pap, pap_w, epi, epi_w, coll, coll_rest]) in epidermis.iter_mut().zip(&sums) {
+                // Lasting thickening only while the papillary dermis itself stays changed.
+                let dermal = if coll_rest > 0.0 { (coll / coll_rest - 1.0).max(0.0) } else { 0.0 };
+                let drive = pap / pap_w.max(1e-30)
+                    + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30)
+                    + e.epidermis_dermal_coupling * dermal;
+                let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel
+                    + e.epidermis_relax_per_day;
+                let b = e.epidermis_growth_per_day * drive + e.epidermis_relax_per_day;
+                let eq = a / b;
+                *x = eq + (*x - eq) * (-b * dt).exp();
+            }
+        };
+        if plane <= COLUMNS {
+            work((0, &mut self.epidermis));
+        } else {
+            self.epidermis.par_chunks_mut(COLUMNS).enumerate().for_each(work);
+        }
+    }
+}
+
+/// Rows of fewer values are walked on the calling thread (0d and 1d columns).
+const SERIAL_BELOW: usize = 1 << 14;
+
+/// `work(k, plane k of row)` for every depth plane of one field row, in parallel on large
+/// grids (element-wise work: the same values whatever the thread count).
+fn per_plane(row: &mut [f64], plane: usize, work: impl Fn(usize, &mut [f64]) + Sync) {
+    if row.len() < SERIAL_BELOW {
+        row.chunks_mut(plane.max(1)).enumerate().for_each(|(k, p)| work(k, p));
+    } else {
+        row.par_chunks_mut(plane).enumerate().for_each(|(k, p)| work(k, p));
+    }
+}
+
+/// [`per_plane`] over two rows side by side.
+fn per_plane_pair(
+    a: &mut [f64],
+    b: &mut [f64],
+    plane: usize,
+    work: impl Fn(usize, &mut [f64], &mut [f64]) + Sync,
+) {
+    if a.len() < SERIAL_BELOW {
+        let planes = a.chunks_mut(plane.max(1)).zip(b.chunks_mut(plane.max(1)));
+        planes.enumerate().for_each(|(k, (a, b))| work(k, a, b));
+    } else {
+        let planes = a.par_chunks_mut(plane).zip(b.par_chunks_mut(plane));
+        planes.enumerate().for_each(|(k, (a, b))| work(k, a, b));
+    }
+}
+
+/// Wound filling ends once it has restored what the injury took: a voxel whose matrix is
+/// back at its refill target gets its resting level as target again. A target kept after it
+/// was reached would refill collagen III for as long as it matures into collagen I, a source of
+/// matrix that never ends (and at 0d/1d, where a session's targets are set over the whole wound
+/// zone, it made repeated sessions outgrow 3d). Run on each kinetics chunk once its voxels are
+/// integrated (`first` is the chunk's first voxel), while its rows are in cache.
+fn retire_refill_targets(
+    rows: &[&mut [f64]],
+    refill: &mut [&mut [f64]],
+    base: &[Baseline],
+    first: usize,
+    plane: usize,
+) {
+    for (m, s) in [C3, C1, EF].into_iter().enumerate() {
+        let (level, targets) = (&rows[s], &mut refill[m]);
+        for (o, (t, &x)) in targets.iter_mut().zip(level.iter()).enumerate() {
+            let rest = base[(first + o) / plane].matrix()[m];
+            if *t > rest && x >= *t {
+                *t = rest;
+            }
         }
     }
 }
@@ -301,18 +358,14 @@ fn store_voxel(rows: &mut [&mut [f64]], excess: &mut f64, o: usize, y: &[f64; CO
 struct FieldVoxels<'a, 'r> {
     /// The voxels to integrate: offset in the chunk and depth layer.
     at: &'a [(usize, usize)],
-    /// Index of the chunk's first voxel in the grid.
-    first: usize,
-    /// Voxels in the grid (the stride of `refill`).
-    len: usize,
     /// The chunk's slice of every species row.
     rows: &'a mut [&'r mut [f64]],
     /// The chunk's diffused TGF-beta ([`Simulation::tgf_excess`]).
     excess: &'a mut [f64],
     /// The chunk's carried kinetics steps.
     steps: &'a mut [f64],
-    /// Every voxel's wound-filling targets, species by species.
-    refill: &'a [f64],
+    /// The chunk's wound-filling targets, species by species.
+    refill: &'a [&'r mut [f64]],
     /// Resting state per depth layer.
     base: &'a [Baseline],
 }
@@ -326,7 +379,6 @@ impl Voxels for FieldVoxels<'_, '_> {
     #[inline(always)]
     fn job(&self, n: usize) -> Job {
         let (o, k) = self.at[n];
-        let (v, len) = (self.first + o, self.len);
         let tgf_excess = self.excess[o];
         let mut y = gather(self.rows, o);
         // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
@@ -335,7 +387,7 @@ impl Voxels for FieldVoxels<'_, '_> {
             y,
             h: self.steps[o],
             base: self.base[k],
-            refill_to: [self.refill[v], self.refill[len + v], self.refill[2 * len + v]],
+            refill_to: [self.refill[0][o], self.refill[1][o], self.refill[2][o]],
             tgf_excess,
         }
     }
