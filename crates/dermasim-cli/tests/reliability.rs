@@ -223,7 +223,8 @@ fn edited_or_damaged_checkpoints_are_refused() {
         dermasim::Simulation::new(&scenario, &dermasim::ParameterSet::default_set()).unwrap();
     let mut saved = None;
     sim.run(&mut |s| {
-        if saved.is_none() && s.time() >= 40.0 {
+        // Day 56 is a session, where a step ends (the session itself comes after).
+        if saved.is_none() && s.time() >= 56.0 {
             saved = Some(s.checkpoint());
         }
     })
@@ -231,7 +232,7 @@ fn edited_or_damaged_checkpoints_are_refused() {
     let bytes = saved.unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header = String::from_utf8(bytes[8..8 + n].to_vec()).unwrap();
-    for (from, to) in [("\"sessions_done\":2", "\"sessions_done\":9"), ("\"t\":40.0", "\"t\":-5.0")]
+    for (from, to) in [("\"sessions_done\":2", "\"sessions_done\":9"), ("\"t\":56.0", "\"t\":-5.0")]
     {
         let mut edited = bytes.clone();
         let h = header.replacen(from, to, 1);

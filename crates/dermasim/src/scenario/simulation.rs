@@ -118,7 +118,7 @@ impl Default for Simulation {
             output_every_days: 1.0,
             seed: 42,
             dt_min_days: 0.02,
-            dt_max_days: 1.0,
+            dt_max_days: 4.0,
             dt_growth: 0.1,
             placement: Placement::Random,
             path_jitter_um: 0.0,

@@ -269,9 +269,12 @@ impl Simulation {
     /// then `Err(Error::Cancelled)`, and the simulation stands where it stopped (a checkpoint
     /// of it resumes).
     ///
-    /// The step-stop policy lives here and only here: the stepper lands on every output time,
-    /// session, the scenario's snapshot days and `Options::stops`, whatever is written, so the
-    /// numbers never depend on the output selection or on how the run is observed.
+    /// The step-stop policy lives here and only here. Steps follow the schedule
+    /// (`dt_min_days`, `dt_growth`, `dt_max_days`) and land on every session, the end, the
+    /// scenario's snapshot days and `Options::stops`; timeline points that fall inside a step
+    /// are interpolated linearly in time between its two ends (docs/numerics.md). So the
+    /// numbers never depend on the timeline's cadence, on what is written or on how the run
+    /// is observed.
     pub fn run_until(
         &mut self,
         observer: &mut dyn FnMut(&Simulation) -> ControlFlow<()>,
@@ -279,10 +282,13 @@ impl Simulation {
         let end = self.prepared.scenario.protocol.follow_up_days;
         let every = self.prepared.scenario.simulation.output_every_days;
         let snapshots = &self.prepared.snapshot_days;
-        let mut stops: Vec<f64> = (0..)
-            .map(|i| i as f64 * every)
-            .take_while(|&t| t < end - 1e-9)
-            .chain(self.prepared.scenario.protocol.sessions.iter().map(|s| s.day))
+        let mut stops: Vec<f64> = self
+            .prepared
+            .scenario
+            .protocol
+            .sessions
+            .iter()
+            .map(|s| s.day)
             .chain(
                 snapshots
                     .iter()
@@ -294,16 +300,34 @@ impl Simulation {
             .collect();
         stops.sort_by(f64::total_cmp);
         stops.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-        let outputs_due =
-            |t: f64| ((t / every).round() * every - t).abs() < 1e-9 || (t - end).abs() < 1e-9;
+        // The timeline's times: every `every` days from 0, and the end.
+        let output = |i: usize| {
+            let t = i as f64 * every;
+            if t < end - 1e-9 {
+                t
+            } else {
+                end
+            }
+        };
+        let outputs_before = |t: f64| {
+            let n = (t / every).ceil() as usize;
+            // The first output index at or after `t - 1e-9`.
+            (n.saturating_sub(1)..).find(|&i| output(i) >= t - 1e-9).unwrap_or(n)
+        };
+        let output_at = |t: f64| {
+            let i = outputs_before(t);
+            ((output(i) - t).abs() < 1e-9).then(|| output(i))
+        };
 
         let mut next = 0;
         loop {
             while next < stops.len() && stops[next] <= self.t + 1e-9 {
                 next += 1;
             }
-            if outputs_due(self.t) && self.timeline.last().is_none_or(|p| p.t_day < self.t - 1e-9) {
-                self.record();
+            if let Some(t) = output_at(self.t) {
+                if self.timeline.last().is_none_or(|p| p.t_day < t - 1e-9) {
+                    self.record(t);
+                }
             }
             while self.sessions_done < self.prepared.scenario.protocol.sessions.len()
                 && (self.prepared.scenario.protocol.sessions[self.sessions_done].day - self.t).abs()
@@ -317,8 +341,19 @@ impl Simulation {
             let target = stops[next];
             let dt = self.step_size().min(target - self.t);
             let dt = if target - (self.t + dt) < 1e-9 { target - self.t } else { dt };
+            let t_new = if (target - self.t - dt).abs() < 1e-9 { target } else { self.t + dt };
+            // Timeline points strictly inside the step.
+            let inside: Vec<f64> = (outputs_before(self.t + 1e-9)..)
+                .map(output)
+                .take_while(|&t| t < t_new - 1e-9)
+                .filter(|&t| t > self.t + 1e-9)
+                .collect();
+            let before = (!inside.is_empty()).then(|| self.recordable());
             self.advance(dt)?;
-            self.t = if (target - self.t - dt).abs() < 1e-9 { target } else { self.t + dt };
+            self.t = t_new;
+            if let Some(before) = before {
+                self.record_between(&before, &inside);
+            }
             if observer(self).is_break() {
                 return Err(Error::Cancelled);
             }

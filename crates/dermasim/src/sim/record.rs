@@ -20,7 +20,66 @@ pub(super) struct Sums {
     tgf: f64,
 }
 
+impl Sums {
+    /// `(1 - w) a + w b`, sum by sum: the dermis sums at a time between two steps' ends
+    /// (linear in the fields, so the sums of the linearly interpolated fields).
+    fn lerp(a: &Sums, b: &Sums, w: f64) -> Sums {
+        let mix = |x: f64, y: f64| x + w * (y - x);
+        Sums {
+            volume: mix(a.volume, b.volume),
+            papillary_volume: mix(a.papillary_volume, b.papillary_volume),
+            c1: mix(a.c1, b.c1),
+            c3: mix(a.c3, b.c3),
+            papillary_collagen: mix(a.papillary_collagen, b.papillary_collagen),
+            elastin: mix(a.elastin, b.elastin),
+            damaged_elastin: mix(a.damaged_elastin, b.damaged_elastin),
+            new_elastin: mix(a.new_elastin, b.new_elastin),
+            fibroblasts: mix(a.fibroblasts, b.fibroblasts),
+            neutrophils: mix(a.neutrophils, b.neutrophils),
+            macrophages: mix(a.macrophages, b.macrophages),
+            debris: mix(a.debris, b.debris),
+            tgf: mix(a.tgf, b.tgf),
+        }
+    }
+}
+
+/// What a timeline point is made of: the dermis sums and the mean epidermal thickness at one
+/// time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Recordable {
+    t: f64,
+    sums: Sums,
+    epidermis: f64,
+}
+
 impl Simulation {
+    /// The sums and epidermis now, to interpolate timeline points between steps.
+    pub(super) fn recordable(&self) -> Recordable {
+        Recordable { t: self.t, sums: self.sums(), epidermis: self.epidermis_mean() }
+    }
+
+    /// Timeline points at `times`, strictly between the step's start `before` and now, each
+    /// interpolated linearly in time between the two.
+    pub(super) fn record_between(&mut self, before: &Recordable, times: &[f64]) {
+        let after = self.recordable();
+        for &t in times {
+            let w = (t - before.t) / (after.t - before.t);
+            let sums = Sums::lerp(&before.sums, &after.sums, w);
+            let epidermis = before.epidermis + w * (after.epidermis - before.epidermis);
+            self.push_point(t, &sums, epidermis);
+        }
+    }
+
+    /// Zone-weighted mean relative epidermal thickness.
+    fn epidermis_mean(&self) -> f64 {
+        self.epidermis
+            .iter()
+            .zip(&self.zone)
+            .map(|(&x, &w)| if w == 1.0 { x } else { 1.0 + w * (x - 1.0) })
+            .sum::<f64>()
+            / self.epidermis.len() as f64
+    }
+
     pub(super) fn sums(&self) -> Sums {
         let (len, plane) = (self.grid.len(), self.grid.plane());
         // Each dermis layer's sums in parallel (at 3d; a 0d/1d layer is one value), added up
@@ -71,12 +130,17 @@ impl Simulation {
         s
     }
 
-    pub(super) fn record(&mut self) {
-        let s = self.sums();
+    /// A timeline point at `t`, the current state.
+    pub(super) fn record(&mut self, t: f64) {
+        let (s, epidermis) = (self.sums(), self.epidermis_mean());
+        self.push_point(t, &s, epidermis);
+    }
+
+    fn push_point(&mut self, t: f64, s: &Sums, epidermis: f64) {
         let r = &self.reference;
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 1.0 };
         self.timeline.push(TimelinePoint {
-            t_day: self.t,
+            t_day: t,
             collagen_i_rel: ratio(s.c1, r.c1),
             collagen_iii_rel: ratio(s.c3, r.c3),
             collagen_total_rel: ratio(s.c1 + s.c3, r.c1 + r.c3),
@@ -85,13 +149,7 @@ impl Simulation {
             elastin_total_rel: ratio(s.elastin + s.damaged_elastin, r.elastin + r.damaged_elastin),
             elastin_functional_rel: ratio(s.elastin, r.elastin),
             elastin_new_fraction: if r.elastin > 0.0 { s.new_elastin / r.elastin } else { 0.0 },
-            epidermis_thickness_rel: self
-                .epidermis
-                .iter()
-                .zip(&self.zone)
-                .map(|(&x, &w)| if w == 1.0 { x } else { 1.0 + w * (x - 1.0) })
-                .sum::<f64>()
-                / self.epidermis.len() as f64,
+            epidermis_thickness_rel: epidermis,
             fibroblasts_rel: ratio(s.fibroblasts, r.fibroblasts),
             neutrophils: s.neutrophils / s.volume,
             macrophages: s.macrophages / s.volume,

@@ -227,12 +227,11 @@ impl Simulation {
             // Per column: papillary drive and width, epidermal debris and width, papillary
             // collagen and its resting amount.
             let mut sums = vec![[0.0f64; 6]; n];
-            for k in 0..grid.nz {
+            for (k, b) in base.iter().enumerate() {
                 let h = grid.hz[k];
                 let cells = k * plane + first..k * plane + first + n;
                 match grid.layer[k] {
                     Layer::PapillaryDermis => {
-                        let b = &base[k];
                         let fib = &fields[F * len..][cells.clone()];
                         let c1 = &fields[C1 * len..][cells.clone()];
                         let c3 = &fields[C3 * len..][cells];
