@@ -18,7 +18,7 @@ pub type DepthCoefficients = Vec<f64>;
 
 /// Grids below this many values per sweep run on the calling thread: scheduling would cost
 /// more than the work (0d and 1d columns).
-const SERIAL_BELOW: usize = 1 << 14;
+pub(crate) const SERIAL_BELOW: usize = 1 << 14;
 
 /// One backward-Euler LOD step of `dt` days for one species field.
 pub fn diffuse<R: Real>(grid: &Grid, field: &mut [R], d: &[f64], dt: f64) {

@@ -286,11 +286,9 @@ fn timeline_gap(a: &Summary, b: &Summary) -> (f64, f64) {
     let point =
         |s: &Summary, t: f64| s.timeline.iter().find(|p| (p.t_day - t).abs() < 1e-9).cloned();
     let (mut rel, mut infl) = (0.0f64, 0.0f64);
-    let peak = |f: fn(&dermasim::outcome::TimelinePoint) -> f64| {
-        b.timeline.iter().map(f).fold(0.0, f64::max)
-    };
     let inflammatory: [fn(&dermasim::outcome::TimelinePoint) -> f64; 4] =
         [|p| p.neutrophils, |p| p.macrophages, |p| p.debris, |p| p.tgf_beta];
+    let peaks = inflammatory.map(|f| b.timeline.iter().map(f).fold(0.0, f64::max));
     for q in &b.timeline {
         let Some(p) = point(a, q.t_day) else { continue };
         for (x, y) in [
@@ -303,8 +301,8 @@ fn timeline_gap(a: &Summary, b: &Summary) -> (f64, f64) {
         ] {
             rel = rel.max((x - y).abs());
         }
-        for f in inflammatory {
-            infl = infl.max((f(&p) - f(q)).abs() / peak(f));
+        for (f, peak) in inflammatory.iter().zip(peaks) {
+            infl = infl.max((f(&p) - f(q)).abs() / peak);
         }
     }
     (rel, infl)

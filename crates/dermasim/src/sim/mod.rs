@@ -309,25 +309,23 @@ impl Simulation {
                 end
             }
         };
-        let outputs_before = |t: f64| {
-            let n = (t / every).ceil() as usize;
-            // The first output index at or after `t - 1e-9`.
-            (n.saturating_sub(1)..).find(|&i| output(i) >= t - 1e-9).unwrap_or(n)
-        };
-        let output_at = |t: f64| {
-            let i = outputs_before(t);
-            ((output(i) - t).abs() < 1e-9).then(|| output(i))
-        };
 
-        let mut next = 0;
+        // The next stop and the next timeline point not yet reached (a resumed run starts past
+        // some of them).
+        let (mut next, mut next_out) = (0, 0);
         loop {
             while next < stops.len() && stops[next] <= self.t + 1e-9 {
                 next += 1;
             }
-            if let Some(t) = output_at(self.t) {
+            while output(next_out) < self.t - 1e-9 {
+                next_out += 1;
+            }
+            if (output(next_out) - self.t).abs() < 1e-9 {
+                let t = output(next_out);
                 if self.timeline.last().is_none_or(|p| p.t_day < t - 1e-9) {
                     self.record(t);
                 }
+                next_out += 1;
             }
             while self.sessions_done < self.prepared.scenario.protocol.sessions.len()
                 && (self.prepared.scenario.protocol.sessions[self.sessions_done].day - self.t).abs()
@@ -342,12 +340,12 @@ impl Simulation {
             let dt = self.step_size().min(target - self.t);
             let dt = if target - (self.t + dt) < 1e-9 { target - self.t } else { dt };
             let t_new = if (target - self.t - dt).abs() < 1e-9 { target } else { self.t + dt };
-            // Timeline points strictly inside the step.
-            let inside: Vec<f64> = (outputs_before(self.t + 1e-9)..)
-                .map(output)
-                .take_while(|&t| t < t_new - 1e-9)
-                .filter(|&t| t > self.t + 1e-9)
-                .collect();
+            // Timeline points strictly inside the step; one at its end is recorded exactly.
+            let mut inside = Vec::new();
+            while output(next_out) < t_new - 1e-9 {
+                inside.push(output(next_out));
+                next_out += 1;
+            }
             let before = (!inside.is_empty()).then(|| self.recordable());
             self.advance(dt)?;
             self.t = t_new;

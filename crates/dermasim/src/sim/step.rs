@@ -2,6 +2,7 @@
 //! skipping voxels at rest) and the epidermis.
 
 use super::*;
+use crate::transport::SERIAL_BELOW;
 
 impl Simulation {
     /// Diffuse every species' departure from its resting profile. Only fibroblasts have a
@@ -224,9 +225,10 @@ impl Simulation {
         let work = |(b, epidermis): (usize, &mut [f64])| {
             let first = b * COLUMNS;
             let n = epidermis.len();
-            // Per column: papillary drive and width, epidermal debris and width, papillary
-            // collagen and its resting amount.
-            let mut sums = vec![[0.0f64; 6]; n];
+            // Per column: papillary drive, epidermal debris, papillary collagen. The layers'
+            // widths and resting collagen are the same for every column.
+            let mut sums = vec![[0.0f64; 3]; n];
+            let (mut pap_w, mut epi_w, mut coll_rest) = (0.0, 0.0, 0.0);
             for (k, b) in base.iter().enumerate() {
                 let h = grid.hz[k];
                 let cells = k * plane + first..k * plane + first + n;
@@ -237,22 +239,22 @@ impl Simulation {
                         let c3 = &fields[C3 * len..][cells];
                         for (c, s) in sums.iter_mut().enumerate() {
                             s[0] += (fib[c] - b.fibroblasts).max(0.0) * b.response * h;
-                            s[1] += h;
-                            s[4] += (c1[c] + c3[c]) * h;
-                            s[5] += (b.collagen_i + b.collagen_iii) * h;
+                            s[2] += (c1[c] + c3[c]) * h;
                         }
+                        pap_w += h;
+                        coll_rest += (b.collagen_i + b.collagen_iii) * h;
                     }
                     Layer::Epidermis => {
                         let debris = &fields[PT * len..][cells];
                         for (c, s) in sums.iter_mut().enumerate() {
-                            s[2] += debris[c] * h;
-                            s[3] += h;
+                            s[1] += debris[c] * h;
                         }
+                        epi_w += h;
                     }
                     _ => {}
                 }
             }
-            for (x, &[pap, pap_w, epi, epi_w, coll, coll_rest]) in epidermis.iter_mut().zip(&sums) {
+            for (x, &[pap, epi, coll]) in epidermis.iter_mut().zip(&sums) {
                 // Lasting thickening only while the papillary dermis itself stays changed.
                 let dermal = if coll_rest > 0.0 { (coll / coll_rest - 1.0).max(0.0) } else { 0.0 };
                 let drive = pap / pap_w.max(1e-30)
@@ -272,9 +274,6 @@ impl Simulation {
         }
     }
 }
-
-/// Rows of fewer values are walked on the calling thread (0d and 1d columns).
-const SERIAL_BELOW: usize = 1 << 14;
 
 /// `work(k, plane k of row)` for every depth plane of one field row, in parallel on large
 /// grids (element-wise work: the same values whatever the thread count).
@@ -307,7 +306,8 @@ fn per_plane_pair(
 /// was reached would refill collagen III for as long as it matures into collagen I, a source of
 /// matrix that never ends (and at 0d/1d, where a session's targets are set over the whole wound
 /// zone, it made repeated sessions outgrow 3d). Run on each kinetics chunk once its voxels are
-/// integrated (`first` is the chunk's first voxel), while its rows are in cache.
+/// integrated (`first` is the chunk's first voxel), while its rows are in cache: run by run
+/// of voxels in one depth cell, which share a resting level.
 fn retire_refill_targets(
     rows: &[&mut [f64]],
     refill: &mut [&mut [f64]],
@@ -315,14 +315,21 @@ fn retire_refill_targets(
     first: usize,
     plane: usize,
 ) {
-    for (m, s) in [C3, C1, EF].into_iter().enumerate() {
-        let (level, targets) = (&rows[s], &mut refill[m]);
-        for (o, (t, &x)) in targets.iter_mut().zip(level.iter()).enumerate() {
-            let rest = base[(first + o) / plane].matrix()[m];
-            if *t > rest && x >= *t {
-                *t = rest;
+    let n = refill[0].len();
+    let mut o = 0;
+    while o < n {
+        let k = (first + o) / plane;
+        let run = o..((k + 1) * plane - first).min(n);
+        let rest = base[k].matrix();
+        for (m, s) in [C3, C1, EF].into_iter().enumerate() {
+            let level = &rows[s][run.clone()];
+            for (t, &x) in refill[m][run.clone()].iter_mut().zip(level) {
+                if *t > rest[m] && x >= *t {
+                    *t = rest[m];
+                }
             }
         }
+        o = run.end;
     }
 }
 
