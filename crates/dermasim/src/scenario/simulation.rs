@@ -117,7 +117,7 @@ impl Default for Simulation {
             patch_um: [1000.0, 1000.0],
             output_every_days: 1.0,
             seed: 42,
-            dt_min_days: 0.02,
+            dt_min_days: 0.04,
             dt_max_days: 4.0,
             dt_growth: 0.1,
             placement: Placement::Random,
