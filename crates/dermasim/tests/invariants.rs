@@ -339,9 +339,11 @@ fn the_timeline_cadence_changes_no_number() {
 #[test]
 fn interpolated_timeline_points_stay_close_to_landed_ones() {
     // A run made to land on every day (`Options::stops`, as every run did before the steps
-    // grew past a day) against the default run, which interpolates the days inside its steps:
-    // measured 1.4e-3 on `*_rel` and 2.7e-3 of the inflammatory peaks on this 3d patch, 1.6e-3
-    // and 2.9e-3 at 1d (docs/numerics.md has the 300 um patch at 20 um: 1.2e-3 and 2.6e-3).
+    // grew past a day) against the default run, which interpolates the days inside its steps
+    // along a parabola: measured 1.7e-3 on `*_rel` and 9.0e-4 of the inflammatory peaks on
+    // this 3d patch, 6.3e-4 and 8.7e-4 at 1d. A straight line between each step's ends
+    // measured 1.4e-3 and 2.7e-3 at 3d, 1.6e-3 and 2.9e-3 at 1d (with the steps of
+    // 2026-12-06), so the inflammatory bound, 2e-3, holds the parabola to its gain.
     for f in [Fidelity::One, Fidelity::Three] {
         let s = scenario(f);
         let days: Vec<f64> = (1..s.protocol.follow_up_days as usize).map(|d| d as f64).collect();
@@ -351,6 +353,6 @@ fn interpolated_timeline_points_stay_close_to_landed_ones() {
         eprintln!(
             "{f:?}: interpolated vs landed: *_rel {rel:.2e}, inflammatory {infl:.2e} of peak"
         );
-        assert!(rel < 5e-3 && infl < 1e-2, "{f:?}: {rel} {infl}");
+        assert!(rel < 3e-3 && infl < 2e-3, "{f:?}: {rel} {infl}");
     }
 }

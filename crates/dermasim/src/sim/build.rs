@@ -111,6 +111,7 @@ impl Simulation {
             sessions_done: 0,
             session_outcomes: Vec::new(),
             timeline: Vec::new(),
+            step_start: None,
             stats: Stats::default(),
             profile: Profile::default(),
         };

@@ -23,9 +23,12 @@ struct CheckpointHeader {
     /// Length of the wound-filling targets appended after the epidermis.
     #[serde(default)]
     refill_len: usize,
+    /// The sums at the start of the last step, which the next step's timeline points are
+    /// interpolated with.
+    step_start: Option<record::Recordable>,
 }
 
-const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-3";
+const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-4";
 
 /// FNV-1a over the checkpoint bytes: catches damage and hand edits (not an attacker).
 fn checksum(bytes: &[u8]) -> u64 {
@@ -67,6 +70,7 @@ impl Simulation {
             lengths: [self.fields.len(), self.step.len(), self.epidermis.len()],
             zone: self.zone.clone(),
             refill_len: self.refill.len(),
+            step_start: self.step_start,
         };
         let json = serde_json::to_vec(&header).expect("header serialises");
         let mut out = Vec::with_capacity(
@@ -158,6 +162,9 @@ impl Simulation {
         {
             return Err(bad("a field holds a value that is not a finite number"));
         }
+        if h.step_start.is_some_and(|r| !r.precedes(h.t)) {
+            return Err(bad("the last step's start is not a finite record before its time"));
+        }
         self.fields = fields;
         self.step = step;
         self.epidermis = epidermis;
@@ -170,6 +177,7 @@ impl Simulation {
         self.sessions_done = h.sessions_done;
         self.session_outcomes = h.session_outcomes;
         self.timeline = h.timeline;
+        self.step_start = h.step_start;
         self.stats = Stats { accepted: h.accepted, rejected: h.rejected };
         Ok(())
     }

@@ -151,6 +151,9 @@ pub struct Simulation {
     sessions_done: usize,
     session_outcomes: Vec<SessionOutcome>,
     timeline: Vec<TimelinePoint>,
+    /// The sums at the start of the last step, for the curve that timeline points inside the
+    /// next step are read from (`record::Recordable`); `None` at the start and after a session.
+    step_start: Option<record::Recordable>,
     stats: Stats,
     profile: Profile,
 }
@@ -249,15 +252,21 @@ impl Simulation {
         &self.prepared.channels[i]
     }
 
-    fn step_size(&self) -> f64 {
+    /// The step from `t` towards the stop `target`: its length and where it ends (on `target`
+    /// when within round-off of it, so no sliver of a step is left before a stop).
+    fn step_from(&self, t: f64, target: f64) -> (f64, f64) {
         let sim = &self.prepared.scenario.simulation;
-        match self.sessions_done {
+        let size = match self.sessions_done {
             0 => sim.dt_max_days,
             n => {
-                let since = self.t - self.prepared.scenario.protocol.sessions[n - 1].day;
+                let since = t - self.prepared.scenario.protocol.sessions[n - 1].day;
                 (sim.dt_min_days + sim.dt_growth * since).min(sim.dt_max_days)
             }
-        }
+        };
+        let dt = size.min(target - t);
+        let dt = if target - (t + dt) < 1e-9 { target - t } else { dt };
+        let t_new = if (target - t - dt).abs() < 1e-9 { target } else { t + dt };
+        (dt, t_new)
     }
 
     /// Run to the end of follow-up. `observer` sees the simulation after every step.
@@ -339,22 +348,30 @@ impl Simulation {
             if self.t >= end - 1e-9 {
                 break;
             }
-            let target = stops[next];
-            let dt = self.step_size().min(target - self.t);
-            let dt = if target - (self.t + dt) < 1e-9 { target - self.t } else { dt };
-            let t_new = if (target - self.t - dt).abs() < 1e-9 { target } else { self.t + dt };
+            let (dt, t_new) = self.step_from(self.t, stops[next]);
             // Timeline points strictly inside the step; one at its end is recorded exactly.
             let mut inside = Vec::new();
             while output(next_out) < t_new - 1e-9 {
                 inside.push(output(next_out));
                 next_out += 1;
             }
-            let before = (!inside.is_empty()).then(|| self.recordable());
+            // Points inside the next step are read from a curve through this step's start
+            // too. (A session at its start drops that, and the next step is then planned
+            // wrongly here, harmlessly.)
+            let upcoming = stops
+                .iter()
+                .find(|&&s| s > t_new + 1e-9)
+                .is_some_and(|&target| output(next_out) < self.step_from(t_new, target).1 - 1e-9);
+            let before = (!inside.is_empty() || upcoming).then(|| self.recordable());
             self.advance(dt)?;
             self.t = t_new;
-            if let Some(before) = before {
-                self.record_between(&before, &inside);
+            if let Some(before) = &before {
+                if !inside.is_empty() {
+                    let earlier = self.step_start.take();
+                    self.record_between(earlier.as_ref(), before, &inside);
+                }
             }
+            self.step_start = before;
             if observer(self).is_break() {
                 return Err(Error::Cancelled);
             }

@@ -5,6 +5,8 @@ use super::*;
 
 impl Simulation {
     pub(super) fn apply_session(&mut self, i: usize) -> Result<(), Error> {
+        // No timeline curve bridges the session's jump.
+        self.step_start = None;
         let ch = self.prepared.channels[i].clone();
         let frac = match self.prepared.scenario.simulation.fidelity {
             Fidelity::Three => {
