@@ -107,7 +107,11 @@ impl Simulation {
         let h: CheckpointHeader =
             serde_json::from_slice(json).map_err(|e| bad(&format!("unreadable header: {e}")))?;
         if h.format != CHECKPOINT_FORMAT {
-            return Err(bad(&format!("format `{}` is not {CHECKPOINT_FORMAT}", h.format)));
+            return Err(bad(&format!(
+                "format `{}` is not {CHECKPOINT_FORMAT}: another version of dermasim wrote it; \
+                 run again without resuming",
+                h.format
+            )));
         }
         if h.scenario != self.prepared.scenario.canonical_json()
             || h.snapshot_days != self.prepared.snapshot_days
@@ -233,5 +237,27 @@ mod checkpoint_tests {
         assert!(sim.restore(saved.as_ref().unwrap()).is_err());
         let mut sim = Simulation::new(&s, &base).unwrap();
         assert!(sim.restore(&saved.unwrap()[..100]).is_err());
+    }
+
+    #[test]
+    fn a_checkpoint_of_an_earlier_format_is_refused_with_the_reason() {
+        let s = Scenario::default_scenario();
+        let base = ParameterSet::default_set();
+        let mut sim = Simulation::new(&s, &base).unwrap();
+        let mut bytes = sim.checkpoint();
+        // The same header under the previous format's name (as long), checksum made good.
+        let body = bytes.len() - 8;
+        let at = bytes
+            .windows(CHECKPOINT_FORMAT.len())
+            .position(|w| w == CHECKPOINT_FORMAT.as_bytes())
+            .unwrap();
+        bytes[at..at + CHECKPOINT_FORMAT.len()].copy_from_slice(b"dermasim-checkpoint-3");
+        let sum = checksum(&bytes[..body]);
+        bytes[body..].copy_from_slice(&sum.to_le_bytes());
+        let message = sim.restore(&bytes).unwrap_err().to_string();
+        assert!(
+            message.contains("dermasim-checkpoint-3") && message.contains("another version"),
+            "{message}"
+        );
     }
 }
