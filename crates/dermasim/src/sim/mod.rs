@@ -365,11 +365,9 @@ impl Simulation {
             let before = (!inside.is_empty() || upcoming).then(|| self.recordable());
             self.advance(dt)?;
             self.t = t_new;
-            if let Some(before) = &before {
-                if !inside.is_empty() {
-                    let earlier = self.step_start.take();
-                    self.record_between(earlier.as_ref(), before, &inside);
-                }
+            if let Some(before) = before.as_ref().filter(|_| !inside.is_empty()) {
+                let earlier = self.step_start;
+                self.record_between(earlier.as_ref(), before, &inside);
             }
             self.step_start = before;
             if observer(self).is_break() {

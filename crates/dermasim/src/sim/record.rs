@@ -79,10 +79,13 @@ impl Recordable {
 }
 
 /// Lagrange weights at `t` of the polynomial through the points at `times` (all distinct).
-fn lagrange_weights<const N: usize>(times: [f64; N], t: f64) -> [f64; N] {
-    std::array::from_fn(|i| {
-        (0..N).filter(|&j| j != i).map(|j| (t - times[j]) / (times[i] - times[j])).product()
-    })
+fn lagrange_weights(times: &[f64], t: f64) -> Vec<f64> {
+    let n = times.len();
+    (0..n)
+        .map(|i| {
+            (0..n).filter(|&j| j != i).map(|j| (t - times[j]) / (times[i] - times[j])).product()
+        })
+        .collect()
 }
 
 impl Simulation {
@@ -104,24 +107,13 @@ impl Simulation {
         times: &[f64],
     ) {
         let after = self.recordable();
+        let points: Vec<&Recordable> = earlier.into_iter().chain([before, &after]).collect();
+        let at: Vec<f64> = points.iter().map(|p| p.t).collect();
         for &t in times {
-            let (sums, epidermis) = match earlier {
-                Some(e) => {
-                    let [a, b, c] = lagrange_weights([e.t, before.t, after.t], t);
-                    (
-                        Sums::weighted(&[(&e.sums, a), (&before.sums, b), (&after.sums, c)]),
-                        a * e.epidermis + b * before.epidermis + c * after.epidermis,
-                    )
-                }
-                None => {
-                    let [a, b] = lagrange_weights([before.t, after.t], t);
-                    (
-                        Sums::weighted(&[(&before.sums, a), (&after.sums, b)]),
-                        a * before.epidermis + b * after.epidermis,
-                    )
-                }
-            };
-            self.push_point(t, &sums, epidermis);
+            let weights = lagrange_weights(&at, t);
+            let parts: Vec<(&Sums, f64)> = points.iter().map(|p| &p.sums).zip(weights).collect();
+            let epidermis = parts.iter().zip(&points).map(|((_, w), p)| w * p.epidermis).sum();
+            self.push_point(t, &Sums::weighted(&parts), epidermis);
         }
     }
 
