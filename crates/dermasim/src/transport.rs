@@ -71,7 +71,7 @@ fn diffuse_with_decay<R: Real>(
         return;
     }
     if grid.nx >= 3 || grid.ny >= 3 {
-        lateral(grid, fields, d, &active, dt);
+        lateral(grid, fields, d, &active, decay, dt);
     }
     depth(grid, fields, d, &active, decay, dt);
 }
@@ -80,7 +80,22 @@ fn diffuse_with_decay<R: Real>(
 type LateralMatrices<R> = (u64, Option<Cyclic<R>>, Option<Cyclic<R>>);
 
 /// x and y sweeps, one task per (species, depth plane).
-fn lateral<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize], dt: f64) {
+///
+/// With decay, the step's operator `(1 + dt k) - dt D lap` is factored as
+/// `(1 - dt' D dxx)(1 - dt' D dyy)((1 + dt k) - dt D dzz)` with `dt' = dt / (1 + dt k)`: the
+/// cross terms are then of order `dt'`, which stays below `1 / k` however long the step. With
+/// the decay left to the depth sweep alone (`dt' = dt`) they grew as `dt * k` times the lateral
+/// diffusion, and at the steps of the days after a session (`dt k` 0.3 to 15) the screened
+/// TGF-beta spread several times too far sideways: the largest step error at 3d
+/// (docs/numerics.md, "Time steps at 3d").
+fn lateral<R: Real>(
+    grid: &Grid,
+    fields: &mut [R],
+    d: &[&[f64]],
+    active: &[usize],
+    decay: &[f64],
+    dt: f64,
+) {
     let (nx, ny, nz, plane) = (grid.nx, grid.ny, grid.nz, grid.plane());
     let dx2 = grid.dx * grid.dx;
     // One pair of matrices per distinct coefficient, shared by every line of every plane that
@@ -89,7 +104,7 @@ fn lateral<R: Real>(grid: &Grid, fields: &mut [R], d: &[&[f64]], active: &[usize
     let which: Vec<Option<usize>> = (0..d.len() * nz)
         .map(|i| {
             let (s, k) = (i / nz, i % nz);
-            let r = d[s][k] * dt / dx2;
+            let r = d[s][k] * dt / (1.0 + dt * decay[k]) / dx2;
             if !active.contains(&s) || r <= 0.0 {
                 return None;
             }
@@ -325,7 +340,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         for k in 0..g.nz {
-            let r = d[k] * dt / (g.dx * g.dx);
+            let r = d[k] * dt / (1.0 + decay[k] * dt) / (g.dx * g.dx);
             for j in 0..g.ny {
                 let line: Vec<f64> = (0..g.nx).map(|i| u[g.idx(k, j, i)]).collect();
                 for (i, v) in dense_solve(periodic(g.nx, r), line).into_iter().enumerate() {
@@ -423,6 +438,40 @@ mod tests {
         assert!(worst < 1e-5 * scale, "f32 differs from f64 by {worst:e} (scale {scale})");
         let b64: Vec<f64> = b.iter().map(|&v| v as f64).collect();
         assert!(((total(&g, &b64) - mass) / mass).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_screened_lateral_mode_decays_exactly_as_backward_euler_says() {
+        // One depth cell, a cosine along x: the factored step must damp it by
+        // 1 / (1 + dt k + dt D lambda), the unsplit backward-Euler factor, whatever dt k. The
+        // decay folded into the depth sweep alone gave 1 / ((1 + dt k)(1 + dt D lambda)):
+        // at dt k = 15 that spreads a screened species several times too far.
+        let (n, dx, dd, k) = (16, 20.0, 2e4, 15.0);
+        let g = Grid::layered(&[0.0, 0.0, 0.0, 100.0], Some(100.0), n, n, dx);
+        let g = Grid {
+            hz: vec![100.0],
+            zc: vec![50.0],
+            layer: vec![Layer::ReticularDermis],
+            nz: 1,
+            ..g
+        };
+        for dt in [0.01, 0.3, 2.0] {
+            for m in [1, 3] {
+                let theta = 2.0 * std::f64::consts::PI * m as f64 / n as f64;
+                let mut f: Vec<f64> =
+                    (0..g.len()).map(|v| (theta * (v % n) as f64).cos()).collect();
+                diffuse_screened(&g, &mut f, &[dd], &[k], dt);
+                let lambda = (2.0 - 2.0 * theta.cos()) / (dx * dx);
+                let damp = 1.0 / (1.0 + dt * k + dt * dd * lambda);
+                for (v, got) in f.iter().enumerate() {
+                    let want = damp * (theta * (v % n) as f64).cos();
+                    assert!(
+                        (got - want).abs() < 1e-13,
+                        "dt {dt} mode {m} voxel {v}: {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -104,7 +104,6 @@ impl Simulation {
             tgf_diffusion,
             tgf_decay,
             tgf_excess: vec![0.0; len],
-            tgf_coarse: vec![0.0; len],
             fields,
             t: 0.0,
             reference: Sums::default(),

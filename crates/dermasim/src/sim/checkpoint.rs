@@ -28,7 +28,7 @@ struct CheckpointHeader {
     step_start: Option<record::Recordable>,
 }
 
-const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-4";
+const CHECKPOINT_FORMAT: &str = "dermasim-checkpoint-5";
 
 /// FNV-1a over the checkpoint bytes: catches damage and hand edits (not an attacker).
 fn checksum(bytes: &[u8]) -> u64 {
@@ -251,12 +251,12 @@ mod checkpoint_tests {
             .windows(CHECKPOINT_FORMAT.len())
             .position(|w| w == CHECKPOINT_FORMAT.as_bytes())
             .unwrap();
-        bytes[at..at + CHECKPOINT_FORMAT.len()].copy_from_slice(b"dermasim-checkpoint-3");
+        bytes[at..at + CHECKPOINT_FORMAT.len()].copy_from_slice(b"dermasim-checkpoint-4");
         let sum = checksum(&bytes[..body]);
         bytes[body..].copy_from_slice(&sum.to_le_bytes());
         let message = sim.restore(&bytes).unwrap_err().to_string();
         assert!(
-            message.contains("dermasim-checkpoint-3") && message.contains("another version"),
+            message.contains("dermasim-checkpoint-4") && message.contains("another version"),
             "{message}"
         );
     }

@@ -129,9 +129,6 @@ pub struct Simulation {
     /// Per voxel, the part of `fields[T]` that diffusion brought (negative: took away) and
     /// that has not decayed yet; the rest is the voxel's own, which the kinetics integrates.
     tgf_excess: Vec<f64>,
-    /// Scratch for TGF-beta's transport: the field after one whole backward-Euler step, which
-    /// the two half steps are extrapolated against (`transport_tgf`).
-    tgf_coarse: Vec<f64>,
     /// Species-major fields: `fields[s * len + voxel]`.
     fields: Vec<f64>,
     /// Last kinetics step per voxel, carried between calls.

@@ -38,53 +38,28 @@ impl Simulation {
     /// decay, untouched here), plus an excess `u` that diffusion brought:
     /// `d(own + u)/dt = D lap(own + u) - k u` here, with `own` frozen over the step.
     ///
-    /// One backward-Euler step of it, `S(dt)`: `(1 - dt (D lap - k)) (own + u)_new = own + u +
-    /// dt k own`, one screened diffusion of the whole field. Backward Euler lets a departure
-    /// from the screened profile decay as `1 / (1 + k dt)` instead of `exp(-k dt)`, several
-    /// times too slowly at the steps of the days after a session (`k dt` 0.3 to 15), and that
-    /// error did not shrink as the steps did. So the step is Richardson's extrapolation
-    /// `2 S(dt/2) S(dt/2) - S(dt)`: second order, the same screened profile as its fixed
-    /// point, and a departure decays as `2 / (1 + k dt/2)^2 - 1 / (1 + k dt)`, which goes to 0
-    /// for long steps (docs/numerics.md, "Time steps at 3d"). It can undershoot by up to 4 %
-    /// of a decaying departure; the total, a concentration, is kept at or above 0. Rest stays
-    /// exact: with no TGF-beta anywhere nothing moves.
+    /// One backward-Euler step of it: `(1 - dt (D lap - k)) (own + u)_new = own + u +
+    /// dt k own`, one screened diffusion of the whole field, whose factored operator keeps the
+    /// lateral spread right at any `k dt` ([`diffuse_screened`]). The total, a concentration,
+    /// is kept at or above 0. Rest stays exact: with no TGF-beta anywhere nothing moves.
     pub(super) fn transport_tgf(&mut self, dt: f64) {
         let plane = self.grid.plane();
         let len = self.grid.len();
         let total = &mut self.fields[T * len..(T + 1) * len];
-        let (excess, coarse) = (&mut self.tgf_excess, &mut self.tgf_coarse);
+        let excess = &mut self.tgf_excess;
         let (grid, d, decay) = (&self.grid, &self.tgf_diffusion, &self.tgf_decay);
-        let half = dt / 2.0;
-        // `excess` holds `own`, `total` the right-hand side of the first half step.
+        // `excess` holds `own` while the solve runs.
         per_plane_pair(total, excess, plane, |k, total, excess| {
             for (t, u) in total.iter_mut().zip(excess) {
                 let own = *t - *u;
                 *u = own;
-                *t += half * decay[k] * own;
+                *t += dt * decay[k] * own;
             }
         });
-        // `coarse`: the right-hand side of the whole step, `own + u + dt k own`.
-        let (total_now, own) = (&*total, &*excess);
-        per_plane(coarse, plane, |k, coarse| {
-            let cells = k * plane..(k + 1) * plane;
-            for ((c, t), o) in coarse.iter_mut().zip(&total_now[cells.clone()]).zip(&own[cells]) {
-                *c = *t + half * decay[k] * *o;
-            }
-        });
-        diffuse_screened(grid, coarse, d, decay, dt);
-        diffuse_screened(grid, total, d, decay, half);
-        per_plane_pair(total, excess, plane, |k, total, excess| {
-            for (t, own) in total.iter_mut().zip(excess.iter()) {
-                *t += half * decay[k] * *own;
-            }
-        });
-        diffuse_screened(grid, total, d, decay, half);
-        let coarse = &*coarse;
-        per_plane_pair(total, excess, plane, |k, total, excess| {
-            let coarse = &coarse[k * plane..(k + 1) * plane];
-            for ((t, u), c) in total.iter_mut().zip(excess).zip(coarse) {
-                let fine = 2.0 * *t - *c;
-                *t = if fine > 0.0 { fine } else { 0.0 };
+        diffuse_screened(grid, total, d, decay, dt);
+        per_plane_pair(total, excess, plane, |_, total, excess| {
+            for (t, u) in total.iter_mut().zip(excess) {
+                *t = t.max(0.0);
                 *u = *t - *u;
             }
         });
@@ -95,8 +70,9 @@ impl Simulation {
         self.transport(dt / 2.0);
         let transported = clock.elapsed().as_secs_f64();
         let clock = std::time::Instant::now();
+        let drive = self.epidermis_drive();
         self.kinetics(dt)?;
-        self.update_epidermis(dt);
+        self.update_epidermis(dt, &drive);
         self.profile.kinetics_s += clock.elapsed().as_secs_f64();
         let clock = std::time::Instant::now();
         self.transport(dt / 2.0);
@@ -242,19 +218,39 @@ impl Simulation {
 
     /// Epidermal thickness per column: driven by activated papillary fibroblasts (paracrine
     /// keratinocyte growth factors) and by debris in the epidermis (wound signal), relaxing
-    /// back slowly. Linear in H with the drive frozen over the step, so solved exactly.
+    /// back slowly. Linear in H, so solved exactly with the drive held at the mean of its
+    /// values before and after the kinetics (`start`, from [`Self::epidermis_drive`]): second
+    /// order in the step. The drive after the kinetics alone made it first order, the largest
+    /// step error left at 3d once TGF-beta's spread was right (docs/numerics.md).
+    pub(super) fn update_epidermis(&mut self, dt: f64, start: &[f64]) {
+        let end = self.epidermis_drive();
+        let e = self.epi;
+        let work = |((x, s), n): ((&mut f64, &f64), &f64)| {
+            let drive = 0.5 * (s + n);
+            let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel
+                + e.epidermis_relax_per_day;
+            let b = e.epidermis_growth_per_day * drive + e.epidermis_relax_per_day;
+            let eq = a / b;
+            *x = eq + (*x - eq) * (-b * dt).exp();
+        };
+        let columns = self.epidermis.par_iter_mut().zip(start).zip(&end);
+        columns.with_min_len(4096).for_each(work);
+    }
+
+    /// Per column, what drives the epidermis now: activated papillary fibroblasts, epidermal
+    /// debris and lasting papillary collagen ([`Self::update_epidermis`]).
     ///
     /// Blocks of columns in parallel, each walking the depth cells in order over contiguous
     /// rows (a column at a time read every depth cell a plane apart, on one core): each
     /// column's sums are added in the same order either way, so the result is the same.
-    pub(super) fn update_epidermis(&mut self, dt: f64) {
+    pub(super) fn epidermis_drive(&self) -> Vec<f64> {
         const COLUMNS: usize = 4096;
         let (len, plane) = (self.grid.len(), self.grid.plane());
         let e = self.epi;
         let (fields, grid, base) = (&self.fields, &self.grid, &self.base);
-        let work = |(b, epidermis): (usize, &mut [f64])| {
+        let work = |(b, drives): (usize, &mut [f64])| {
             let first = b * COLUMNS;
-            let n = epidermis.len();
+            let n = drives.len();
             // Per column: papillary drive, epidermal debris, papillary collagen. The layers'
             // widths and resting collagen are the same for every column.
             let mut sums = vec![[0.0f64; 3]; n];
@@ -284,24 +280,21 @@ impl Simulation {
                     _ => {}
                 }
             }
-            for (x, &[pap, epi, coll]) in epidermis.iter_mut().zip(&sums) {
+            for (x, &[pap, epi, coll]) in drives.iter_mut().zip(&sums) {
                 // Lasting thickening only while the papillary dermis itself stays changed.
                 let dermal = if coll_rest > 0.0 { (coll / coll_rest - 1.0).max(0.0) } else { 0.0 };
-                let drive = pap / pap_w.max(1e-30)
+                *x = pap / pap_w.max(1e-30)
                     + e.epidermis_injury_signal_weight * epi / epi_w.max(1e-30)
                     + e.epidermis_dermal_coupling * dermal;
-                let a = e.epidermis_growth_per_day * drive * e.epidermis_max_rel
-                    + e.epidermis_relax_per_day;
-                let b = e.epidermis_growth_per_day * drive + e.epidermis_relax_per_day;
-                let eq = a / b;
-                *x = eq + (*x - eq) * (-b * dt).exp();
             }
         };
+        let mut drives = vec![0.0; plane];
         if plane <= COLUMNS {
-            work((0, &mut self.epidermis));
+            work((0, &mut drives));
         } else {
-            self.epidermis.par_chunks_mut(COLUMNS).enumerate().for_each(work);
+            drives.par_chunks_mut(COLUMNS).enumerate().for_each(work);
         }
+        drives
     }
 }
 
