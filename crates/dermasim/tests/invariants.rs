@@ -269,8 +269,8 @@ fn the_3d_step_error_is_small() {
     // with the backward-Euler step extrapolated). With the step's factors scaled
     // (`transport::diffuse_screened`) and the epidermis driven by the mean of its drives it
     // moves 0.073 %, then 0.057 %: under 0.15 % per halving is the bound. What is left shrinks
-    // slowly (0.077 % then 0.073 % from twice the default steps): a part of the step's error
-    // whose source is not found yet (docs/numerics.md).
+    // slowly (0.077 % then 0.073 % from twice the default steps): still TGF-beta's, from the
+    // split between its transport and the kinetics, not its solve (docs/numerics.md).
     let mut coarse = scenario(Fidelity::Three);
     coarse.simulation.patch_um = [300.0, 300.0];
     coarse.simulation.dx_um = 20.0;
