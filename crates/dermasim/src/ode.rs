@@ -303,26 +303,55 @@ pub fn block_factor<const N: usize>(
         }
         g[i][i] += ghinv;
     }
-    if !lu_factor_leading(g, piv, b) {
-        return false;
-    }
-    for i in 0..b {
-        if g[i][i] == 0.0 || !g[i][i].is_finite() {
-            return false;
+    // LU with partial pivoting of the block, storing the inverted pivots. A pivot is usable
+    // when it and its inverse are finite (this also refuses a subnormal pivot whose inverse
+    // overflows): the test the SIMD lanes make without a branch
+    // (`kinetics::lanes::block_factor`), so the two agree on every step.
+    let mut ok = true;
+    for k in 0..b {
+        let mut p = k;
+        let mut best = g[k][k].abs();
+        for i in k + 1..b {
+            if g[i][k].abs() > best {
+                best = g[i][k].abs();
+                p = i;
+            }
         }
-        g[i][i] = 1.0 / g[i][i];
+        piv[k] = p;
+        if p != k {
+            for j in 0..b {
+                let t = g[p][j];
+                g[p][j] = g[k][j];
+                g[k][j] = t;
+            }
+        }
+        let inv = 1.0 / g[k][k];
+        ok &= usable(best, inv);
+        for i in k + 1..b {
+            let l = g[i][k] * inv;
+            g[i][k] = l;
+            for j in k + 1..b {
+                g[i][j] -= l * g[k][j];
+            }
+        }
+        g[k][k] = inv;
     }
     for &(i, deps) in tail {
         for &j in deps {
             g[i][j] = -jac[i][j];
         }
         let d = ghinv - jac[i][i];
-        if d == 0.0 || !d.is_finite() {
-            return false;
-        }
-        g[i][i] = 1.0 / d;
+        let inv = 1.0 / d;
+        ok &= usable(d, inv);
+        g[i][i] = inv;
     }
-    true
+    ok
+}
+
+/// A pivot `d` with inverse `inv` can be divided by: both finite.
+#[inline(always)]
+fn usable(d: f64, inv: f64) -> bool {
+    d.is_finite() && inv.is_finite()
 }
 
 /// Solve with the factors from [`block_factor`].

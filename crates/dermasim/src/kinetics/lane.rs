@@ -98,6 +98,12 @@ impl<const N: usize> Pack<N> {
         self.map2(o, f64::max)
     }
 
+    /// Per lane `self == o`.
+    #[inline(always)]
+    pub fn equals(self, o: Self) -> [bool; N] {
+        self.test(o, |a, b| a == b)
+    }
+
     #[inline(always)]
     fn map2(self, o: Self, f: impl Fn(f64, f64) -> f64) -> Self {
         Pack(std::array::from_fn(|l| f(self.0[l], o.0[l])))

@@ -197,10 +197,38 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
     let mut f0: Vec12<N> = [zero; COUNT];
     let mut jac: Mat12<N> = [[zero; COUNT]; COUNT];
     let mut g: Mat12<N> = [[zero; COUNT]; COUNT];
-    let mut piv = [[0u8; N]; BLOCK];
+    let mut piv = Pivots { rows: [zero; BLOCK], swapped: false };
     let mut k: [Vec12<N>; 6] = [[zero; COUNT]; 6];
     loop {
-        // Give every free lane the next voxel.
+        // Give every free lane the next voxel: all lanes at once when all are free (most
+        // voxel-steps take one substep, so the lanes finish together), each value's lanes then
+        // put together in registers; lane by lane otherwise.
+        if next + N <= count && lanes.iter().all(|c| c.job.is_none()) {
+            let js: [Job; N] = std::array::from_fn(|l| jobs.job(next + l));
+            for i in 0..COUNT {
+                y[i] = Pack(std::array::from_fn(|l| js[l].y[i]));
+            }
+            let lane = |f: fn(&Job) -> f64| Pack(std::array::from_fn(|l| f(&js[l])));
+            base.fibroblasts = lane(|j| j.base.fibroblasts);
+            base.collagen_i = lane(|j| j.base.collagen_i);
+            base.collagen_iii = lane(|j| j.base.collagen_iii);
+            base.elastin = lane(|j| j.base.elastin);
+            base.damaged_elastin = lane(|j| j.base.damaged_elastin);
+            base.response = lane(|j| j.base.response);
+            for m in 0..3 {
+                refill[m] = Pack(std::array::from_fn(|l| js[l].refill_to[m]));
+            }
+            excess = lane(|j| j.tgf_excess);
+            for (l, c) in lanes.iter_mut().enumerate() {
+                let h = js[l].h;
+                *c = Control {
+                    job: Some(next + l),
+                    hh: if h > 0.0 { h.min(span) } else { span },
+                    ..IDLE
+                };
+            }
+            next += N;
+        }
         for (l, c) in lanes.iter_mut().enumerate() {
             if c.job.is_some() || next >= count {
                 continue;
@@ -314,9 +342,14 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
             err = err + e * e;
         }
         let (es, facs) = step_factors::<N>(err.0);
-        // The scalar integrator's decisions, lane by lane.
+        // The scalar integrator's decisions, lane by lane; the accepted lanes take their new
+        // state together afterwards, in vector registers.
+        let mut accepted = [false; N];
+        let mut finished = [false; N];
         for (l, c) in lanes.iter_mut().enumerate() {
-            let Some(job) = c.job else { continue };
+            if c.job.is_none() {
+                continue;
+            }
             if !factored[l] {
                 c.hh *= 0.5;
                 stats.rejected += 1;
@@ -337,9 +370,7 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
             let fac = facs[l];
             if e <= 1.0 {
                 c.t = if c.last { t1 } else { c.t + c.hh };
-                for i in 0..COUNT {
-                    y[i].0[l] = ynew[i].0[l];
-                }
+                accepted[l] = true;
                 stats.accepted += 1;
                 let grow = if c.reject_streak > 0 { fac.min(1.0) } else { fac };
                 c.hh *= grow;
@@ -347,10 +378,7 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
                     c.h_out = if c.last && grow >= 1.0 { c.hh.max(c.untruncated) } else { c.hh };
                 }
                 c.reject_streak = 0;
-                if c.t >= t1 {
-                    jobs.finish(job, &std::array::from_fn(|i| y[i].0[l]), c.h_out);
-                    c.job = None;
-                }
+                finished[l] = c.t >= t1;
             } else {
                 stats.rejected += 1;
                 c.reject_streak += 1;
@@ -358,6 +386,19 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
                 if c.hh < hmin {
                     return Err(OdeError::StepUnderflow { t: c.t });
                 }
+            }
+        }
+        for i in 0..COUNT {
+            y[i] = Pack::<N>::select(accepted, ynew[i], y[i]);
+        }
+        for (l, c) in lanes.iter_mut().enumerate() {
+            if let (true, Some(job)) = (finished[l], c.job) {
+                let mut done = [0.0; COUNT];
+                for i in 0..COUNT {
+                    done[i] = y[i].0[l];
+                }
+                jobs.finish(job, &done, c.h_out);
+                c.job = None;
             }
         }
     }
@@ -397,51 +438,52 @@ fn step_factors<const N: usize>(err: [f64; N]) -> ([f64; N], [f64; N]) {
     (e, fac.0)
 }
 
+/// Per lane the row each column of the Cooper block's LU took its pivot from (as `f64`, so
+/// lanes compare it in vector registers), and whether any lane swapped any rows at all (most
+/// steps none do, and the solve then skips the permutation).
+#[derive(Clone, Copy)]
+struct Pivots<const N: usize> {
+    rows: [Pack<N>; BLOCK],
+    swapped: bool,
+}
+
 /// [`crate::ode::block_factor`] for the voxel's structure (a 4x4 Cooper block, then
-/// [`super::TAIL`]) in lanes, each lane with its own pivots; per lane whether it is non-singular.
+/// [`super::TAIL`]) in lanes, each lane with its own pivots; per lane whether it is
+/// non-singular. The same operations as the scalar factorisation, lane by lane; its test for a
+/// usable pivot (it and its inverse finite) is made here with arithmetic, `(d + 1/d) * 0` being
+/// 0 exactly then and NaN otherwise, gathered over all pivots without a branch.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
 fn block_factor<const N: usize>(
     jac: &Mat12<N>,
     ghinv: Pack<N>,
     g: &mut Mat12<N>,
-    piv: &mut [[u8; N]; BLOCK],
+    piv: &mut Pivots<N>,
 ) -> [bool; N] {
-    let mut ok = [true; N];
-    let mut fail = |bad: [bool; N]| {
-        for l in 0..N {
-            ok[l] &= !bad[l];
-        }
-    };
-    let singular = |v: Pack<N>| {
-        let a = v.abs();
-        std::array::from_fn(|l| a.0[l] == 0.0 || !a.0[l].is_finite())
-    };
+    let zero = Pack::<N>::splat(0.0);
+    let mut unusable = zero;
     for i in 0..BLOCK {
         for j in 0..BLOCK {
             g[i][j] = -jac[i][j];
         }
         g[i][i] = g[i][i] + ghinv;
     }
+    piv.swapped = false;
     // LU with partial pivoting, each lane choosing its own pivot rows.
     for c in 0..BLOCK {
         let mut best = g[c][c].abs();
-        let mut p = [c as u8; N];
+        let mut p = Pack::<N>::splat(c as f64);
         for i in c + 1..BLOCK {
             let a = g[i][c].abs();
             let bigger = a.gt(best);
             best = Pack::<N>::select(bigger, a, best);
-            for l in 0..N {
-                if bigger[l] {
-                    p[l] = i as u8;
-                }
-            }
+            p = Pack::<N>::select(bigger, Pack::splat(i as f64), p);
         }
-        fail(std::array::from_fn(|l| best.0[l] == 0.0 || !best.0[l].is_finite()));
-        piv[c] = p;
+        piv.rows[c] = p;
         for i in c + 1..BLOCK {
-            let swap: [bool; N] = std::array::from_fn(|l| p[l] == i as u8);
+            let swap = p.equals(Pack::splat(i as f64));
             if swap.iter().any(|&s| s) {
+                piv.swapped = true;
                 for j in 0..BLOCK {
                     let (top, other) = (g[c][j], g[i][j]);
                     g[c][j] = Pack::<N>::select(swap, other, top);
@@ -450,39 +492,37 @@ fn block_factor<const N: usize>(
             }
         }
         let inv = Pack::<N>::splat(1.0) / g[c][c];
+        unusable = unusable + (best + inv) * zero;
         for i in c + 1..BLOCK {
             let l = g[i][c] * inv;
             g[i][c] = l;
-            let nonzero: [bool; N] = std::array::from_fn(|q| l.0[q] != 0.0);
             for j in c + 1..BLOCK {
-                g[i][j] = Pack::<N>::select(nonzero, g[i][j] - l * g[c][j], g[i][j]);
+                g[i][j] = g[i][j] - l * g[c][j];
             }
         }
-    }
-    for i in 0..BLOCK {
-        fail(singular(g[i][i]));
-        g[i][i] = Pack::<N>::splat(1.0) / g[i][i];
+        g[c][c] = inv;
     }
     macro_rules! factor_tail {
         ($(($i:ident : $($j:ident),*))*) => {$(
             $(g[$i][$j] = -jac[$i][$j];)*
             let d = ghinv - jac[$i][$i];
-            fail(singular(d));
-            g[$i][$i] = Pack::<N>::splat(1.0) / d;
+            let inv = Pack::<N>::splat(1.0) / d;
+            unusable = unusable + (d + inv) * zero;
+            g[$i][$i] = inv;
         )*};
     }
     tail_rows!(factor_tail);
-    ok
+    std::array::from_fn(|l| unusable.0[l] == 0.0)
 }
 
 /// [`crate::ode::block_solve`] in lanes with the factors of [`block_factor`].
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // index loops read as the algebra does
-fn block_solve<const N: usize>(g: &Mat12<N>, piv: &[[u8; N]; BLOCK], x: &mut Vec12<N>) {
-    for c in 0..BLOCK {
-        for i in c + 1..BLOCK {
-            let swap: [bool; N] = std::array::from_fn(|l| piv[c][l] == i as u8);
-            if swap.iter().any(|&s| s) {
+fn block_solve<const N: usize>(g: &Mat12<N>, piv: &Pivots<N>, x: &mut Vec12<N>) {
+    if piv.swapped {
+        for c in 0..BLOCK {
+            for i in c + 1..BLOCK {
+                let swap = piv.rows[c].equals(Pack::splat(i as f64));
                 let (top, other) = (x[c], x[i]);
                 x[c] = Pack::<N>::select(swap, other, top);
                 x[i] = Pack::<N>::select(swap, top, other);
@@ -713,7 +753,7 @@ mod parts {
             let mut f: Vec12<4> = [z; COUNT];
             let mut jac: Mat12<4> = [[z; COUNT]; COUNT];
             let mut g: Mat12<4> = [[z; COUNT]; COUNT];
-            let mut piv = [[0u8; 4]; BLOCK];
+            let mut piv = Pivots { rows: [z; BLOCK], swapped: false };
             // The solve times on real factors.
             jacobian_lanes(c, r, &base, &refill, z, &y, &mut jac);
             block_factor(&jac, Pack::splat(3.0), &mut g, &mut piv);

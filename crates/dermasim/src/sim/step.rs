@@ -145,7 +145,9 @@ impl Simulation {
                         let resting_now = if quiet.is_some() {
                             skip(v)
                         } else {
-                            at_rest(&gather(rows, o), &base[k]) && excess[o].abs() < REST_EPS
+                            // The diffused TGF-beta first: near any wound it is not 0, and
+                            // the voxel's thirteen values need not be read.
+                            excess[o].abs() < REST_EPS && at_rest(&gather(rows, o), &base[k])
                         };
                         if resting_now {
                             resting += 1;
