@@ -217,25 +217,11 @@ fn lu_factor_leading<const N: usize>(
     n: usize,
 ) -> bool {
     for k in 0..n {
-        let mut p = k;
-        let mut best = a[k][k].abs();
-        for i in k + 1..n {
-            if a[i][k].abs() > best {
-                best = a[i][k].abs();
-                p = i;
-            }
-        }
+        let (p, best) = pivot(a, k, n);
         if best == 0.0 || !best.is_finite() {
             return false;
         }
         piv[k] = p;
-        if p != k {
-            for j in 0..n {
-                let t = a[p][j];
-                a[p][j] = a[k][j];
-                a[k][j] = t;
-            }
-        }
         let inv = 1.0 / a[k][k];
         for i in k + 1..n {
             let l = a[i][k] * inv;
@@ -248,6 +234,30 @@ fn lu_factor_leading<const N: usize>(
         }
     }
     true
+}
+
+/// Partial pivoting at column `k` of the leading `n x n` block: the first row from `k` down
+/// with the largest magnitude in column `k` is swapped into row `k`. Returns that row and the
+/// magnitude.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops read as the algebra does
+fn pivot<const N: usize>(a: &mut [[f64; N]; N], k: usize, n: usize) -> (usize, f64) {
+    let mut p = k;
+    let mut best = a[k][k].abs();
+    for i in k + 1..n {
+        if a[i][k].abs() > best {
+            best = a[i][k].abs();
+            p = i;
+        }
+    }
+    if p != k {
+        for j in 0..n {
+            let t = a[p][j];
+            a[p][j] = a[k][j];
+            a[k][j] = t;
+        }
+    }
+    (p, best)
 }
 
 #[inline(always)]
@@ -309,22 +319,8 @@ pub fn block_factor<const N: usize>(
     // (`kinetics::lanes::block_factor`), so the two agree on every step.
     let mut ok = true;
     for k in 0..b {
-        let mut p = k;
-        let mut best = g[k][k].abs();
-        for i in k + 1..b {
-            if g[i][k].abs() > best {
-                best = g[i][k].abs();
-                p = i;
-            }
-        }
+        let (p, best) = pivot(g, k, b);
         piv[k] = p;
-        if p != k {
-            for j in 0..b {
-                let t = g[p][j];
-                g[p][j] = g[k][j];
-                g[k][j] = t;
-            }
-        }
         let inv = 1.0 / g[k][k];
         ok &= usable(best, inv);
         for i in k + 1..b {

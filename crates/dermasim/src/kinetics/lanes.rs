@@ -95,6 +95,15 @@ const IDLE: Control = Control {
     h_out: 0.0,
 };
 
+impl Control {
+    /// A lane taking voxel `job`, whose carried step `h` (0 for none) is its first trial,
+    /// at most the whole `span`.
+    #[inline(always)]
+    fn start(job: usize, h: f64, span: f64) -> Control {
+        Control { job: Some(job), hh: if h > 0.0 { h.min(span) } else { span }, ..IDLE }
+    }
+}
+
 /// Integrate every job from 0 to `dt` with Rodas3 (the simulator's integrator), four at a
 /// time, in the AVX2 build where the CPU has it; bit-identical to integrating each alone with
 /// `ode::integrate_with::<Rodas3, ..>` on a [`super::Voxel`]. Stops at the first voxel whose
@@ -220,12 +229,7 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
             }
             excess = lane(|j| j.tgf_excess);
             for (l, c) in lanes.iter_mut().enumerate() {
-                let h = js[l].h;
-                *c = Control {
-                    job: Some(next + l),
-                    hh: if h > 0.0 { h.min(span) } else { span },
-                    ..IDLE
-                };
+                *c = Control::start(next + l, js[l].h, span);
             }
             next += N;
         }
@@ -248,11 +252,7 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
                 refill[m].0[l] = j.refill_to[m];
             }
             excess.0[l] = j.tgf_excess;
-            *c = Control {
-                job: Some(next),
-                hh: if j.h > 0.0 { j.h.min(span) } else { span },
-                ..IDLE
-            };
+            *c = Control::start(next, j.h, span);
             next += 1;
         }
         if lanes.iter().all(|c| c.job.is_none()) {
