@@ -43,6 +43,33 @@ pub trait Voxels {
     fn job(&self, n: usize) -> Job;
     /// Voxel `n` is done: its new state, and the step it carries to its next call.
     fn finish(&mut self, n: usize, y: &[f64; COUNT], h: f64);
+    /// Voxels `n..n + N` read straight into lanes, where the store keeps them side by side;
+    /// `None` (the default) has the lanes put them together from [`Voxels::job`].
+    #[inline(always)]
+    fn packed<const N: usize>(&self, _n: usize) -> Option<Packed<N>> {
+        None
+    }
+    /// Voxels `n..n + N` are done together: their new states in lanes and their carried
+    /// steps, written straight back where the store keeps them side by side. False (the
+    /// default) has each written through [`Voxels::finish`]; either way the same values.
+    #[inline(always)]
+    fn finish_packed<const N: usize>(&mut self, _n: usize, _y: &Vec12<N>, _h: [f64; N]) -> bool {
+        false
+    }
+}
+
+/// [`Voxels::packed`]: `N` jobs' values lane by lane, as [`Job`] holds them for one.
+pub struct Packed<const N: usize> {
+    /// [`Job::y`].
+    pub y: Vec12<N>,
+    /// [`Job::h`].
+    pub h: [f64; N],
+    /// [`Job::base`].
+    pub base: BaseLanes<Pack<N>>,
+    /// [`Job::refill_to`].
+    pub refill: [Pack<N>; 3],
+    /// [`Job::tgf_excess`].
+    pub excess: Pack<N>,
 }
 
 impl Voxels for [Job] {
@@ -68,7 +95,8 @@ const BLOCK: usize = 4;
 /// independent work) measured no faster (docs/performance.md), so four it is.
 pub const LANES: usize = 4;
 
-type Vec12<const N: usize> = [Pack<N>; COUNT];
+/// A voxel's state, one voxel per lane.
+pub type Vec12<const N: usize> = [Pack<N>; COUNT];
 type Mat12<const N: usize> = [[Pack<N>; COUNT]; COUNT];
 
 /// Per-lane control state of the scalar integrator.
@@ -212,6 +240,15 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
         // Give every free lane the next voxel: all lanes at once when all are free (most
         // voxel-steps take one substep, so the lanes finish together), each value's lanes then
         // put together in registers; lane by lane otherwise.
+        if next + N <= count && lanes.iter().all(|c| c.job.is_none()) {
+            if let Some(p) = jobs.packed::<N>(next) {
+                (y, base, refill, excess) = (p.y, p.base, p.refill, p.excess);
+                for (l, c) in lanes.iter_mut().enumerate() {
+                    *c = Control::start(next + l, p.h[l], span);
+                }
+                next += N;
+            }
+        }
         if next + N <= count && lanes.iter().all(|c| c.job.is_none()) {
             let js: [Job; N] = std::array::from_fn(|l| jobs.job(next + l));
             for i in 0..COUNT {
@@ -390,6 +427,17 @@ fn integrate_batch<const N: usize, V: Voxels + ?Sized>(
         }
         for i in 0..COUNT {
             y[i] = Pack::<N>::select(accepted, ynew[i], y[i]);
+        }
+        // All lanes done together with voxels side by side: written back in one go.
+        if let Some(first) = lanes[0].job {
+            if finished.iter().all(|&f| f)
+                && lanes.iter().enumerate().all(|(l, c)| c.job == Some(first + l))
+                && jobs.finish_packed(first, &y, std::array::from_fn(|l| lanes[l].h_out))
+            {
+                for c in &mut lanes {
+                    c.job = None;
+                }
+            }
         }
         for (l, c) in lanes.iter_mut().enumerate() {
             if let (true, Some(job)) = (finished[l], c.job) {

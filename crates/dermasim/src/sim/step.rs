@@ -2,6 +2,9 @@
 //! skipping voxels at rest) and the epidermis.
 
 use super::*;
+use crate::kinetics::lane::{Lane, Pack};
+use crate::kinetics::lanes::{Packed, Vec12};
+use crate::kinetics::BaseLanes;
 use crate::transport::SERIAL_BELOW;
 
 impl Simulation {
@@ -428,5 +431,71 @@ impl Voxels for FieldVoxels<'_, '_> {
         let o = self.at[n].0;
         self.steps[o] = h;
         store_voxel(self.rows, &mut self.excess[o], o, y);
+    }
+
+    /// Most chunks integrate every voxel, so four jobs in a row are usually four neighbouring
+    /// voxels of one depth layer: read as vectors, not voxel by voxel and transposed.
+    #[inline(always)]
+    fn packed<const N: usize>(&self, n: usize) -> Option<Packed<N>> {
+        let o = self.side_by_side::<N>(n)?;
+        let k = self.at[n].1;
+        let at = |row: &[f64]| -> Pack<N> {
+            let row = &row[o..o + N];
+            Pack(std::array::from_fn(|l| row[l]))
+        };
+        let excess = at(self.excess);
+        let mut y = [Pack([0.0; N]); COUNT];
+        for (ys, row) in y.iter_mut().zip(self.rows.iter()) {
+            *ys = at(row);
+        }
+        // The kinetics integrates the voxel's own TGF-beta (`transport_tgf`).
+        y[T] = y[T] - excess;
+        let b = &self.base[k];
+        let splat = Pack::<N>::splat;
+        Some(Packed {
+            y,
+            h: at(self.steps).0,
+            base: BaseLanes {
+                fibroblasts: splat(b.fibroblasts),
+                collagen_i: splat(b.collagen_i),
+                collagen_iii: splat(b.collagen_iii),
+                elastin: splat(b.elastin),
+                damaged_elastin: splat(b.damaged_elastin),
+                response: splat(b.response),
+            },
+            refill: [at(self.refill[0]), at(self.refill[1]), at(self.refill[2])],
+            excess,
+        })
+    }
+
+    /// [`store_voxel`] for four neighbouring voxels at once.
+    #[inline(always)]
+    fn finish_packed<const N: usize>(&mut self, n: usize, y: &Vec12<N>, h: [f64; N]) -> bool {
+        let Some(o) = self.side_by_side::<N>(n) else { return false };
+        self.steps[o..o + N].copy_from_slice(&h);
+        for (row, ys) in self.rows.iter_mut().zip(y) {
+            for (v, &x) in row[o..o + N].iter_mut().zip(&ys.0) {
+                *v = x.max(0.0);
+            }
+        }
+        let own = &mut self.rows[T][o..o + N];
+        let excess = &mut self.excess[o..o + N];
+        for l in 0..N {
+            if own[l] + excess[l] < 0.0 {
+                excess[l] = -own[l];
+            }
+            own[l] += excess[l];
+        }
+        true
+    }
+}
+
+impl FieldVoxels<'_, '_> {
+    /// Where jobs `n..n + N` are `N` neighbouring voxels of one depth layer, the chunk offset
+    /// of the first.
+    #[inline(always)]
+    fn side_by_side<const N: usize>(&self, n: usize) -> Option<usize> {
+        let ((o, k), (o_last, k_last)) = (self.at[n], self.at[n + N - 1]);
+        (o_last == o + N - 1 && k_last == k).then_some(o)
     }
 }
