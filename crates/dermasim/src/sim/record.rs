@@ -44,6 +44,28 @@ impl Sums {
     }
 }
 
+/// `sum of f(x_i, w_i)` in eight running sums (element `i` into sum `i mod 8`) added pairwise
+/// at the end: a fixed order, so the same bits on any thread count, and independent additions
+/// the CPU overlaps and vectorises, where one running sum waits on each add in turn (these sums
+/// run over every voxel after every step). One element is its own sum, bit for bit.
+fn sum_lanes(xs: &[f64], ws: &[f64], f: impl Fn(f64, f64) -> f64) -> f64 {
+    debug_assert_eq!(xs.len(), ws.len());
+    const L: usize = 8;
+    let mut acc = [0.0; L];
+    let (xc, wc) = (xs.chunks_exact(L), ws.chunks_exact(L));
+    let (xr, wr) = (xc.remainder(), wc.remainder());
+    for (x, w) in xc.zip(wc) {
+        for l in 0..L {
+            acc[l] += f(x[l], w[l]);
+        }
+    }
+    for (l, (&x, &w)) in xr.iter().zip(wr).enumerate() {
+        acc[l] += f(x, w);
+    }
+    let pairs = [acc[0] + acc[1], acc[2] + acc[3], acc[4] + acc[5], acc[6] + acc[7]];
+    (pairs[0] + pairs[1]) + (pairs[2] + pairs[3])
+}
+
 /// What a timeline point is made of: the dermis sums and the mean epidermal thickness at one
 /// time.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -140,12 +162,9 @@ impl Simulation {
                 let rest = self.base[k].state();
                 // Column means: the wound zone's state mixed with resting tissue (3d: zone = 1).
                 let row = |sp: usize| {
-                    self.fields[sp * len + k * plane..sp * len + (k + 1) * plane]
-                        .iter()
-                        .zip(&self.zone)
-                        .map(|(&x, &w)| if w == 1.0 { x } else { rest[sp] + w * (x - rest[sp]) })
-                        .sum::<f64>()
-                        * h
+                    let xs = &self.fields[sp * len + k * plane..sp * len + (k + 1) * plane];
+                    let r = rest[sp];
+                    sum_lanes(xs, &self.zone, |x, w| if w == 1.0 { x } else { r + w * (x - r) }) * h
                 };
                 let mut rows = [0.0; COUNT];
                 for sp in [C1, C3, EF, ED, EN, F, N, M, PT, T] {
