@@ -373,18 +373,23 @@ fn gather(rows: &[&mut [f64]], o: usize) -> [f64; COUNT] {
 }
 
 /// Write a voxel's new state back: round-off can leave values a hair below zero near rest, and
-/// the field holds the voxel's own TGF-beta plus the excess. Where the own part fell below what
-/// diffusion took away, the total is 0 and the excess its negative.
+/// the field holds the voxel's own TGF-beta plus the excess ([`own_plus_excess`]).
 #[inline(always)]
 fn store_voxel(rows: &mut [&mut [f64]], excess: &mut f64, o: usize, y: &[f64; COUNT]) {
     for (row, ys) in rows.iter_mut().zip(y) {
         row[o] = ys.max(0.0);
     }
-    let own = rows[T][o];
+    rows[T][o] = own_plus_excess(rows[T][o], excess);
+}
+
+/// The field's TGF-beta from the voxel's own part and the diffused excess; where the own part
+/// fell below what diffusion took away, the total is 0 and the excess its negative.
+#[inline(always)]
+fn own_plus_excess(own: f64, excess: &mut f64) -> f64 {
     if own + *excess < 0.0 {
         *excess = -own;
     }
-    rows[T][o] = own + *excess;
+    own + *excess
 }
 
 /// One kinetics chunk's voxels to integrate, read from and written back to the fields (by the
@@ -478,13 +483,9 @@ impl Voxels for FieldVoxels<'_, '_> {
                 *v = x.max(0.0);
             }
         }
-        let own = &mut self.rows[T][o..o + N];
         let excess = &mut self.excess[o..o + N];
-        for l in 0..N {
-            if own[l] + excess[l] < 0.0 {
-                excess[l] = -own[l];
-            }
-            own[l] += excess[l];
+        for (t, u) in self.rows[T][o..o + N].iter_mut().zip(excess) {
+            *t = own_plus_excess(*t, u);
         }
         true
     }
