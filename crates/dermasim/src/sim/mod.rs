@@ -228,7 +228,7 @@ impl Simulation {
             self.fields[sp * len + k * plane..sp * len + (k + 1) * plane]
                 .iter()
                 .zip(&self.zone)
-                .map(|(&x, &w)| if w == 1.0 { x } else { rest[sp] + w * (x - rest[sp]) })
+                .map(|(&x, &w)| record::zone_mixed(x, w, rest[sp]))
                 .sum::<f64>()
                 / plane as f64
         })

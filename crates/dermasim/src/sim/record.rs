@@ -44,6 +44,17 @@ impl Sums {
     }
 }
 
+/// A value of the wound zone mixed with resting tissue by the zone's share `w` of the column
+/// (0d/1d; at 3d every voxel is its own column and `w` is 1, the value itself).
+#[inline(always)]
+pub(super) fn zone_mixed(x: f64, w: f64, rest: f64) -> f64 {
+    if w == 1.0 {
+        x
+    } else {
+        rest + w * (x - rest)
+    }
+}
+
 /// `sum of f(x_i, w_i)` in eight running sums (element `i` into sum `i mod 8`) added pairwise
 /// at the end: a fixed order, so the same bits on any thread count, and independent additions
 /// the CPU overlaps and vectorises, where one running sum waits on each add in turn (these sums
@@ -141,11 +152,7 @@ impl Simulation {
 
     /// Zone-weighted mean relative epidermal thickness.
     fn epidermis_mean(&self) -> f64 {
-        self.epidermis
-            .iter()
-            .zip(&self.zone)
-            .map(|(&x, &w)| if w == 1.0 { x } else { 1.0 + w * (x - 1.0) })
-            .sum::<f64>()
+        self.epidermis.iter().zip(&self.zone).map(|(&x, &w)| zone_mixed(x, w, 1.0)).sum::<f64>()
             / self.epidermis.len() as f64
     }
 
@@ -164,7 +171,7 @@ impl Simulation {
                 let row = |sp: usize| {
                     let xs = &self.fields[sp * len + k * plane..sp * len + (k + 1) * plane];
                     let r = rest[sp];
-                    sum_lanes(xs, &self.zone, |x, w| if w == 1.0 { x } else { r + w * (x - r) }) * h
+                    sum_lanes(xs, &self.zone, |x, w| zone_mixed(x, w, r)) * h
                 };
                 let mut rows = [0.0; COUNT];
                 for sp in [C1, C3, EF, ED, EN, F, N, M, PT, T] {
